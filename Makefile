@@ -1,0 +1,13 @@
+# The two set-up commands: `make run` and `make test` (see README.md).
+BENCH := .venv/bin/bench
+
+.PHONY: run test setup
+run: setup
+	$(BENCH) doctor
+	$(BENCH) images build
+
+test: setup
+	.venv/bin/python -m pytest
+
+setup:
+	@scripts/setup-host.sh

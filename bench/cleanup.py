@@ -1,0 +1,84 @@
+"""`bench clean`: remove what a crashed run left, found by the harness's label and name prefix.
+
+Idempotent: a second call finds nothing. Images and the build cache are not leftovers.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import docker
+import libvirt
+
+from bench import config, engines
+from bench.errors import BenchError
+from bench.images.store import TMP_PREFIX, temp_owner
+
+
+def leftover_containers(client: docker.DockerClient) -> list:
+    return client.containers.list(all=True, filters={"label": config.RUN_LABEL})
+
+
+def leftover_domains(conn: libvirt.virConnect) -> list[libvirt.virDomain]:
+    return [d for d in conn.listAllDomains() if d.name().startswith(config.NAME_PREFIX)]
+
+
+def leftover_files() -> list[Path]:
+    """Instance overlays, and build temp directories whose builder process is gone."""
+    cache = config.cache_dir()
+    found = sorted((cache / "instances").glob(f"{config.NAME_PREFIX}*"))
+    for tmp in sorted(cache.glob(f"*/{TMP_PREFIX}*")):
+        pid = temp_owner(tmp)
+        if pid is None or not _alive(pid):
+            found.append(tmp)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_all() -> list[str]:
+    """What was removed (or could not be looked at), one line each."""
+    report: list[str] = []
+    try:
+        client = engines.docker_client(timeout=30)
+    except BenchError as e:
+        report.append(f"skipped containers: {e}")
+    else:
+        for container in leftover_containers(client):
+            try:
+                container.remove(force=True)
+            except docker.errors.NotFound:
+                continue  # removed meanwhile
+            report.append(f"removed container {container.name}")
+    try:
+        conn = engines.libvirt_connection()
+    except BenchError as e:
+        report.append(f"skipped domains: {e}")
+    else:
+        for domain in leftover_domains(conn):
+            try:
+                name = domain.name()
+                if domain.isActive():
+                    domain.destroy()
+                if domain.isPersistent():
+                    domain.undefine()
+            except libvirt.libvirtError:
+                continue  # a transient domain that ended meanwhile
+            report.append(f"removed domain {name}")
+    for path in leftover_files():
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        report.append(f"removed file {path}")
+    return report

@@ -1,0 +1,186 @@
+"""The `bench` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import bench
+from bench.errors import BenchError
+from bench.progress import Progress
+
+PLATFORMS = ("native", "docker", "vm")
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line on stderr and exit 2 (no usage dump)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise BenchError(f"{self.prog}: {message}")
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected a comma-separated list of names")
+    return names
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds: {text!r}")
+    return value
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="bench", description="Measure what isolation costs: the same workload "
+                    "as a native process, a Docker container and a libvirt VM.")
+    parser.add_argument("--version", action="version", version=f"vmct-bench {bench.__version__}")
+    parser.add_argument("--cache-dir", type=Path, help="build cache (default: $BENCH_CACHE_DIR "
+                        "or /var/cache/vmct-bench; must be readable by QEMU)")
+    parser.add_argument("--workloads-dir", type=Path,
+                        help="where workload definitions live (default: the project's workloads/)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+
+    doctor = commands.add_parser("doctor", help="what this host can run, and why not")
+    doctor.add_argument("--json", action="store_true", help="machine-readable output")
+    doctor.add_argument("--recheck", action="store_true",
+                        help="probe the VM accelerators again instead of using this boot's verdict")
+    doctor.add_argument("--kvm-deadline", type=_seconds, default=20.0, metavar="S",
+                        help="seconds a KVM guest gets to prove it runs (default: 20)")
+
+    images = commands.add_parser("images", help="build and check the images").add_subparsers(
+        dest="images_command", required=True, parser_class=Parser)
+    build = images.add_parser("build", help="build the root filesystem and every platform's image")
+    build.add_argument("--workloads", type=_names, metavar="NAME,...",
+                       help="workloads to include (default: all in the workloads directory)")
+    build.add_argument("--kernel", type=Path, help="use this kernel instead of Debian's cloud kernel")
+    build.add_argument("--initramfs", type=Path, help="with --kernel: its initramfs")
+    show = images.add_parser("show", help="print the current image manifest")
+    show.add_argument("--json", action="store_true", help="the whole manifest as JSON")
+    images.add_parser("verify", help="re-hash every artifact against the manifest")
+
+    launch = commands.add_parser("launch", help="run one workload once on one platform")
+    launch.add_argument("workload")
+    launch.add_argument("--platform", choices=PLATFORMS, required=True)
+    launch.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto",
+                        help="VM accelerator (default: doctor's choice for this host)")
+    launch.add_argument("--json", action="store_true", help="print the outcome as JSON")
+
+    commands.add_parser("clean", help="remove whatever a crashed run left behind")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.cache_dir:
+            os.environ["BENCH_CACHE_DIR"] = str(args.cache_dir.resolve())
+        if args.workloads_dir:
+            os.environ["BENCH_WORKLOADS_DIR"] = str(args.workloads_dir.resolve())
+        progress = Progress(quiet=args.quiet)
+        handler = HANDLERS[args.command if args.command != "images" else f"images {args.images_command}"]
+        return handler(args, progress)
+    except BenchError as e:
+        print(f"bench: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("bench: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def cmd_doctor(args: argparse.Namespace, progress: Progress) -> int:
+    from bench import doctor
+
+    report = doctor.examine(progress, recheck=args.recheck, kvm_deadline=args.kvm_deadline)
+    print(json.dumps(report.to_json(), indent=2) if args.json else report.table())
+    return 0 if report.ok else 1
+
+
+def cmd_images_build(args: argparse.Namespace, progress: Progress) -> int:
+    from bench import workload
+    from bench.images import build
+
+    selection = workload.load_selection(args.workloads)
+    manifest = build.build(selection, progress, args.kernel, args.initramfs)
+    print(f"images ready for: {', '.join(sorted(manifest.workloads))}")
+    for name in manifest.ARTIFACTS:
+        artifact = getattr(manifest, name)
+        print(f"  {name:<16} {artifact.bytes / 2**20:8.1f} MiB  {artifact.path}")
+    print(f"manifest: {manifest.saved_path()}")
+    return 0
+
+
+def cmd_images_show(args: argparse.Namespace, progress: Progress) -> int:
+    from bench.images import manifest
+
+    current = manifest.load()
+    if args.json:
+        print(json.dumps(current.to_json(), indent=2))
+        return 0
+    print(f"manifest {current.saved_path()}")
+    print(f"  {current.suite} {current.variant} {current.arch}, {len(current.packages)} packages; "
+          f"kernel: {current.kernel_source}")
+    print(f"  workloads: {', '.join(sorted(current.workloads))}")
+    for name in current.ARTIFACTS:
+        artifact = getattr(current, name)
+        print(f"  {name:<16} {artifact.sha256[:19]}  {artifact.bytes / 2**20:8.1f} MiB  {artifact.path}")
+    return 0
+
+
+def cmd_images_verify(args: argparse.Namespace, progress: Progress) -> int:
+    from bench import engines
+    from bench.images import container_image, manifest
+
+    current = manifest.load()
+    client = engines.docker_client()
+    with progress.step("re-hashing every artifact"):
+        problems = current.verify(container_image.find(client, current.rootfs_tar.sha256))
+    for problem in problems:
+        print(f"MISMATCH {problem}")
+    if not problems:
+        print(f"all {len(current.ARTIFACTS)} artifacts match {current.saved_path()}")
+    return 1 if problems else 0
+
+
+def cmd_launch(args: argparse.Namespace, progress: Progress) -> int:
+    from bench import trial, workload
+
+    outcome = trial.launch_once(workload.load(args.workload), args.platform, args.accel, progress)
+    if args.json:
+        print(json.dumps(outcome.to_json(), indent=2))
+    else:
+        print(outcome.summary())
+    return 0 if outcome.ok else 1
+
+
+def cmd_clean(args: argparse.Namespace, progress: Progress) -> int:
+    from bench import cleanup
+
+    report = cleanup.clean_all()
+    for line in report:
+        print(line)
+    removed = sum(line.startswith("removed") for line in report)
+    print(f"clean: {removed} leftover(s) removed")
+    return 0
+
+
+HANDLERS = {
+    "doctor": cmd_doctor,
+    "images build": cmd_images_build,
+    "images show": cmd_images_show,
+    "images verify": cmd_images_verify,
+    "launch": cmd_launch,
+    "clean": cmd_clean,
+}

@@ -1,0 +1,39 @@
+"""Connections to the Docker engine and to libvirt, with one-line errors when they are down."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bench import config
+from bench.errors import BenchError
+
+if TYPE_CHECKING:
+    import docker
+    import libvirt
+
+
+def docker_client(timeout: int = 120) -> docker.DockerClient:
+    import docker
+
+    try:
+        client = docker.from_env(version="auto", timeout=timeout)
+        client.ping()
+        return client
+    except docker.errors.DockerException as e:
+        raise BenchError(f"docker: engine not reachable ({_first_line(e)}); start dockerd "
+                         "(`make run` does)") from None
+
+
+def libvirt_connection() -> libvirt.virConnect:
+    import libvirt
+
+    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)  # errors arrive as exceptions
+    try:
+        return libvirt.open(config.LIBVIRT_URI)
+    except libvirt.libvirtError as e:
+        raise BenchError(f"libvirt: cannot connect to {config.LIBVIRT_URI} ({_first_line(e)}); "
+                         "start virtlogd and libvirtd (`make run` does)") from None
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]

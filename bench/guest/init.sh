@@ -1,0 +1,41 @@
+#!/bin/busybox sh
+# vmct-bench initramfs init: load the modules a virtio-blk ext4 root needs (listed in
+# /etc/modules.order, dependencies first), mount the root read-write and switch_root into
+# the guest launcher. Kernel arguments: bench.workload=NAME, or bench.probe=TOKEN to only
+# prove the guest runs (doctor's accelerator check) and power off.
+/bin/busybox --install -s /bin
+mkdir -p /proc /sys /dev /newroot
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+
+power_off() { echo o > /proc/sysrq-trigger; sleep 60; }
+fail() { echo "@@BENCH INIT-FAILED $*"; power_off; }
+
+for module in $(cat /etc/modules.order); do
+    insmod "/lib/modules/$module" || fail "insmod $module"
+done
+
+workload=""
+probe=""
+for arg in $(cat /proc/cmdline); do
+    case "$arg" in
+        bench.workload=*) workload=${arg#bench.workload=} ;;
+        bench.probe=*) probe=${arg#bench.probe=} ;;
+    esac
+done
+if [ -n "$probe" ]; then
+    echo "@@BENCH PROBE $probe"
+    power_off
+fi
+
+tries=0
+while [ ! -b /dev/vda ]; do
+    tries=$((tries + 1))
+    [ "$tries" -gt 1000 ] && fail "no /dev/vda after 10 s"
+    sleep 0.01
+done
+mount -t ext4 -o rw /dev/vda /newroot || fail "cannot mount /dev/vda"
+dmesg -n 1  # keep kernel messages from interleaving with the launcher's lines
+for fs in proc sys dev; do mount --move "/$fs" "/newroot/$fs"; done
+exec switch_root /newroot /usr/local/lib/bench/launcher --poweroff "$workload"

@@ -1,0 +1,46 @@
+#!/bin/sh
+# vmct-bench guest launcher: the same program, from the same root filesystem, on all three
+# platforms. It prints "@@BENCH READY <workload>", runs the workload as the unprivileged
+# bench user, echoes the output, then prints one line "@@BENCH RESULT <json>" that carries
+# the exit code, guest-side timestamps and the output (base64). The host reads the score
+# from that output. With --poweroff (PID 1 of a VM) it powers the machine off at the end.
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C HOME=/tmp
+poweroff=0
+if [ "${1:-}" = --poweroff ]; then poweroff=1; shift; fi
+name=${1:-}
+
+finish() {
+    if [ "$poweroff" = 1 ]; then
+        sync
+        echo o > /proc/sysrq-trigger
+        sleep 60  # PID 1 must outlive the power-off request
+    fi
+    exit "$1"
+}
+
+case "$name" in
+    ""|*[!a-z0-9_-]*) name=invalid ;;
+esac
+run=/usr/local/lib/bench/workloads/$name/run
+if [ ! -f "$run" ]; then
+    echo "@@BENCH RESULT {\"workload\":\"$name\",\"error\":\"no such workload in this image\"}"
+    finish 2
+fi
+
+as_user() {
+    if [ "$(id -u)" = 0 ]; then
+        setpriv --reuid=bench --regid=bench --init-groups -- "$@"
+    else
+        "$@"
+    fi
+}
+
+echo "@@BENCH READY $name"
+started=$(date +%s%N)
+output=$(cd /tmp && as_user env -i PATH="$PATH" LC_ALL=C HOME=/tmp sh "$run" 2>&1)
+code=$?
+ended=$(date +%s%N)
+[ -n "$output" ] && printf '%s\n' "$output"
+printf '@@BENCH RESULT {"workload":"%s","exit_code":%d,"started_ns":%s,"ended_ns":%s,"output_b64":"%s"}\n' \
+    "$name" "$code" "$started" "$ended" "$(printf '%s' "$output" | base64 -w0)"
+finish 0

@@ -1,0 +1,152 @@
+"""One transient libvirt domain that owns its lifecycle: define it started-paused, attach the
+console before the first instruction runs, resume, watch its lines, destroy it.
+
+Used by the VM platform driver and by doctor's accelerator probe, so the probe boots exactly
+the kind of guest a trial will.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+import libvirt
+
+from bench import config
+from bench.console import Console
+from bench.errors import BenchError
+
+ACCELS = ("kvm", "tcg")
+METADATA_NS = "https://github.com/vmct-bench/run"
+
+
+@dataclass(frozen=True)
+class GuestSpec:
+    name: str  # carries the run's prefix: bench clean finds it by name
+    run_id: str
+    accel: str  # "kvm" or "tcg"
+    kernel: Path
+    initramfs: Path
+    cmdline: str
+    memory_mib: int = 512
+    vcpus: int = 1
+    disk: Path | None = None  # a qcow2 overlay, attached as virtio-blk /dev/vda
+    # Under KVM: "host-passthrough" (the host's CPU as is) or "default" (QEMU's model,
+    # when passthrough fails). TCG always emulates QEMU's default model.
+    cpu_mode: str = "host-passthrough"
+
+    def domain_xml(self) -> str:
+        if self.accel not in ACCELS:
+            raise BenchError(f"unknown accelerator {self.accel!r} (known: {', '.join(ACCELS)})")
+        domain = ET.Element("domain", type="kvm" if self.accel == "kvm" else "qemu")
+        ET.SubElement(domain, "name").text = self.name
+        meta = ET.SubElement(domain, "metadata")
+        ET.SubElement(meta, "{%s}run" % METADATA_NS).text = self.run_id
+        ET.SubElement(domain, "memory", unit="MiB").text = str(self.memory_mib)
+        ET.SubElement(domain, "vcpu").text = str(self.vcpus)
+        os_el = ET.SubElement(domain, "os")
+        ET.SubElement(os_el, "type", arch="x86_64", machine="pc").text = "hvm"
+        ET.SubElement(os_el, "kernel").text = str(self.kernel)
+        ET.SubElement(os_el, "initrd").text = str(self.initramfs)
+        ET.SubElement(os_el, "cmdline").text = self.cmdline
+        # ACPI lets the guest's power-off end the domain; without it QEMU only halts.
+        ET.SubElement(ET.SubElement(domain, "features"), "acpi")
+        if self.accel == "kvm" and self.cpu_mode != "default":
+            ET.SubElement(domain, "cpu", mode=self.cpu_mode)
+        for event in ("on_poweroff", "on_reboot", "on_crash"):
+            ET.SubElement(domain, event).text = "destroy"
+        devices = ET.SubElement(domain, "devices")
+        if self.disk is not None:
+            disk = ET.SubElement(devices, "disk", type="file", device="disk")
+            ET.SubElement(disk, "driver", name="qemu", type="qcow2", cache="none", io="native")
+            ET.SubElement(disk, "source", file=str(self.disk))
+            ET.SubElement(disk, "target", dev="vda", bus="virtio")
+        ET.SubElement(ET.SubElement(devices, "serial", type="pty"), "target", port="0")
+        ET.SubElement(ET.SubElement(devices, "console", type="pty"), "target", type="serial", port="0")
+        ET.SubElement(devices, "controller", type="usb", model="none")
+        ET.SubElement(devices, "memballoon", model="none")
+        ET.register_namespace("bench", METADATA_NS)
+        return ET.tostring(domain, encoding="unicode")
+
+
+class GuestVM:
+    """A running guest. Use as a context manager: the domain is gone when the block ends."""
+
+    def __init__(self, conn: libvirt.virConnect, spec: GuestSpec):
+        self.conn = conn
+        self.spec = spec
+        self.console = Console()
+        self.domain: libvirt.virDomain | None = None
+        self._stream: libvirt.virStream | None = None
+        self._reader: threading.Thread | None = None
+        self.created_ns: int | None = None  # domain exists (paused), console attached
+        self.resumed_ns: int | None = None  # first guest instruction may run
+
+    def start(self) -> None:
+        try:
+            self.domain = self.conn.createXML(self.spec.domain_xml(), libvirt.VIR_DOMAIN_START_PAUSED)
+            self._stream = self.conn.newStream(0)
+            self.domain.openConsole(None, self._stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
+            self.created_ns = time.monotonic_ns()
+            self._reader = threading.Thread(target=self._read, name=f"console-{self.spec.name}",
+                                            daemon=True)
+            self._reader.start()
+            self.domain.resume()
+            self.resumed_ns = time.monotonic_ns()
+        except libvirt.libvirtError as e:
+            raise BenchError(f"vm {self.spec.name}: {e.get_error_message()}") from None
+
+    def _read(self) -> None:
+        assert self._stream is not None
+        try:
+            while True:
+                data = self._stream.recv(65536)
+                if not data or not isinstance(data, bytes):
+                    break
+                self.console.feed(data)
+            self.console.close("guest console closed (domain ended)")
+        except libvirt.libvirtError as e:
+            self.console.close(f"guest console closed: {e.get_error_message()}")
+
+    def is_running(self) -> bool:
+        try:
+            return self.domain is not None and bool(self.domain.isActive())
+        except libvirt.libvirtError:
+            return False
+
+    def wait_until_gone(self, timeout_s: float) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while self.is_running():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
+    def destroy(self) -> None:
+        if self.domain is not None:
+            try:
+                self.domain.destroy()
+            except libvirt.libvirtError:
+                pass  # already gone: it powered off and on_poweroff removed it
+        if self._stream is not None:
+            try:
+                self._stream.abort()
+            except libvirt.libvirtError:
+                pass
+        if self._reader is not None:
+            self._reader.join(timeout=5)
+        self.console.close("domain destroyed")
+
+    def __enter__(self) -> GuestVM:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.destroy()
+
+
+def guest_name(run_id: str, role: str) -> str:
+    return f"{config.NAME_PREFIX}{run_id}-{role}"

@@ -1,0 +1,94 @@
+"""The one root filesystem: Debian minbase from the host's apt sources (mmdebstrap is given
+no mirror), the workloads' packages, the guest launcher and an unprivileged user.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from pathlib import Path
+
+from bench import config
+from bench.errors import BenchError
+from bench.images.initramfs import guest_script
+from bench.proc import run
+from bench.workload import Workload
+
+SUITE = "bookworm"
+VARIANT = "minbase"
+RECIPE = 1  # bump when how the root filesystem is made changes
+
+
+def inputs(workloads: list[Workload], arch: str) -> dict[str, object]:
+    """Everything that decides the root filesystem's content: its cache key."""
+    return {
+        "recipe": RECIPE, "suite": SUITE, "variant": VARIANT, "arch": arch,
+        "packages": packages(workloads),
+        "launcher": guest_script("launcher.sh"),
+        "workloads": sorted((w.guest_spec() for w in workloads), key=lambda s: str(s["name"])),
+        "user": [config.GUEST_USER, config.GUEST_UID],
+    }
+
+
+def packages(workloads: list[Workload]) -> list[str]:
+    return sorted({p for w in workloads for p in w.packages})
+
+
+def stage_guest_files(stage: Path, workloads: list[Workload]) -> None:
+    """Lay out the launcher and one `run` script per workload, to be synced into the rootfs."""
+    lib = stage / config.GUEST_LIB.lstrip("/")
+    lib.mkdir(parents=True)
+    (lib / "launcher").write_text(guest_script("launcher.sh"))
+    os.chmod(lib / "launcher", 0o755)
+    for w in workloads:
+        (lib / "workloads" / w.name).mkdir(parents=True)
+        (lib / "workloads" / w.name / "run").write_text(f"exec {shlex.join(w.command)}\n")
+
+
+def bootstrap(out_tar: Path, workloads: list[Workload], work: Path) -> None:
+    stage = work / "guest-files"
+    stage_guest_files(stage, workloads)
+    include = packages(workloads)
+    cmd = ["mmdebstrap", f"--variant={VARIANT}", "--mode=root", "--format=tar",
+           f"--customize-hook=sync-in {shlex.quote(str(stage))} /",
+           f'--customize-hook=chroot "$1" useradd --system --uid {config.GUEST_UID} --user-group'
+           f" --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin {config.GUEST_USER}"]
+    if include:
+        cmd.append(f"--include={','.join(include)}")
+    cmd += [SUITE, str(out_tar)]
+    # mmdebstrap's own temp directory goes into our build directory: a full disk shows
+    # up here, and nothing is left in /tmp when the build fails.
+    env = dict(os.environ, TMPDIR=str(work))
+    log = work.parent / "mmdebstrap.log"
+    try:
+        run(cmd, f"rootfs in {work.parent.parent}", env=env, log=log)
+    except BenchError as e:
+        raise _explain(e, log.read_text(errors="replace") if log.exists() else "", workloads) from None
+
+
+def _explain(error: BenchError, log: str, workloads: list[Workload]) -> BenchError:
+    """Name the workload that asked for a package Debian does not have."""
+    match = re.search(r"Unable to locate package (\S+)", log) or \
+        re.search(r"Package '?([^'\s]+)'? has no installation candidate", log)
+    if match:
+        package = match.group(1)
+        owners = [w.name for w in workloads if package in w.packages]
+        by = f" (asked for by workload {', '.join(owners)})" if owners else ""
+        return BenchError(f"rootfs: Debian package {package!r} does not exist in {SUITE}{by}")
+    return error
+
+
+def installed_packages(rootfs: Path) -> dict[str, str]:
+    """Package → version, read from the rootfs's dpkg database."""
+    versions: dict[str, str] = {}
+    for stanza in (rootfs / "var/lib/dpkg/status").read_text().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in stanza.splitlines() if ": " in line and line[0] != " ")
+        if fields.get("Status", "").endswith(" installed") and "Package" in fields:
+            versions[fields["Package"]] = fields.get("Version", "")
+    return dict(sorted(versions.items()))
+
+
+def extract(tar: Path, directory: Path) -> None:
+    directory.mkdir()
+    run(["tar", "--numeric-owner", "-xpf", tar, "-C", directory], "rootfs: unpacking for chroot")

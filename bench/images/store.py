@@ -1,0 +1,88 @@
+"""The build cache: entries keyed by a digest of their inputs, built in a temp directory
+and renamed into place, so an interrupted build never leaves something that looks complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bench import config
+from bench.errors import BenchError
+from bench.proc import os_error
+
+TMP_PREFIX = f".{config.NAME_PREFIX}tmp-"
+
+
+def digest(inputs: object) -> str:
+    """A stable key for JSON-able inputs: key order and whitespace do not matter."""
+    canonical = json.dumps(inputs, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def temp_path(final: Path) -> Path:
+    """Where `final` is made before its rename: marked as ours, with the builder's pid."""
+    return final.with_name(f"{TMP_PREFIX}{final.name}.{os.getpid()}")
+
+
+def temp_owner(path: Path) -> int | None:
+    """The pid that made a temp path, or None when it is not one of ours."""
+    pid = path.name.rsplit(".", 1)[-1]
+    return int(pid) if path.name.startswith(TMP_PREFIX) and pid.isdigit() else None
+
+
+def write_json(path: Path, data: object) -> None:
+    """Write JSON through a temp name and rename: readers never see half a file."""
+    tmp = temp_path(path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise os_error(f"writing {path}", e) from None
+
+
+def entry(kind: str, key: str) -> Path:
+    return config.cache_dir() / kind / key
+
+
+@contextmanager
+def building(final: Path) -> Iterator[Path]:
+    """Yield a temp directory beside `final`; on success it becomes `final`, else it is removed."""
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(final.parent, 0o755)  # QEMU (libvirt-qemu) must traverse the cache
+        tmp = temp_path(final)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(mode=0o755)
+    except OSError as e:
+        raise os_error(f"creating {final.parent}", e) from None
+    try:
+        yield tmp
+        try:
+            tmp.rename(final)
+        except OSError:
+            if not final.is_dir():  # else another build finished the same key first: keep it
+                raise
+    except OSError as e:
+        raise os_error(f"building {final.name}", e) from None
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def require_root(what: str) -> None:
+    if os.geteuid() != 0:
+        raise BenchError(f"{what} needs root (chroot, device nodes, libvirt's system instance)")

@@ -1,0 +1,22 @@
+"""Platform drivers: native (chroot), docker, vm (libvirt), behind one interface (base.py)."""
+
+from __future__ import annotations
+
+from bench.platforms.base import Driver
+from bench.progress import Progress
+
+PLATFORMS = ("native", "docker", "vm")
+
+
+def make_driver(name: str, progress: Progress, accel: str = "auto") -> Driver:
+    if name == "native":
+        from bench.platforms.native import NativeDriver
+        return NativeDriver()
+    if name == "docker":
+        from bench.platforms.container import ContainerDriver
+        return ContainerDriver()
+    if name == "vm":
+        from bench import accel as accelerators
+        from bench.platforms.vm import VMDriver
+        return VMDriver(*accelerators.choose(progress, accel))
+    raise ValueError(f"unknown platform {name!r}")

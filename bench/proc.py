@@ -1,0 +1,67 @@
+"""Running host tools: a failure becomes one line that names the step and the cause."""
+
+from __future__ import annotations
+
+import errno
+import subprocess
+from contextlib import ExitStack
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.errors import BenchError
+
+# Which Debian package provides a tool, for the "not installed" message.
+TOOL_PACKAGES = {
+    "mmdebstrap": "mmdebstrap",
+    "mkfs.ext4": "e2fsprogs",
+    "qemu-img": "qemu-utils",
+    "depmod": "kmod",
+    "cpio": "cpio",
+    "dpkg": "dpkg",
+    "apt-get": "apt",
+    "apt-cache": "apt",
+    "tar": "tar",
+}
+DISK_FULL = "No space left on device"
+
+
+def run(cmd: Sequence[str | Path], step: str, *, cwd: Path | None = None,
+        env: dict[str, str] | None = None, input: bytes | None = None,
+        stdout_to: Path | None = None, log: Path | None = None) -> str:
+    """Run `cmd` and return its stdout. `stdout_to` sends stdout to a file; `log` sends
+    stdout and stderr to a file (kept for the user) and still reads it for the error line."""
+    argv = [str(c) for c in cmd]
+    try:
+        with ExitStack() as files:
+            sink = stdout_to or log
+            out = files.enter_context(sink.open("wb")) if sink else subprocess.PIPE
+            err = subprocess.STDOUT if log else subprocess.PIPE
+            proc = subprocess.run(argv, cwd=cwd, env=env, input=input, stdout=out, stderr=err,
+                                  stdin=None if input is not None else subprocess.DEVNULL)
+    except FileNotFoundError:
+        package = TOOL_PACKAGES.get(argv[0], argv[0])
+        raise BenchError(f"{step}: {argv[0]} is not installed (Debian package {package}; "
+                         f"`make run` installs it)") from None
+    except OSError as e:
+        raise os_error(step, e) from None
+    stdout = proc.stdout.decode(errors="replace") if out is subprocess.PIPE else ""
+    stderr = proc.stderr.decode(errors="replace") if err is subprocess.PIPE else ""
+    if proc.returncode != 0:
+        output = log.read_text(errors="replace") if log else stdout + stderr
+        raise BenchError(f"{step}: {failure_summary(argv[0], proc.returncode, output)}")
+    return stdout
+
+
+def failure_summary(tool: str, code: int, output: str) -> str:
+    if DISK_FULL in output:
+        return f"{tool}: disk full ({DISK_FULL.lower()})"
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith(("E:", "error", "Error", "ERROR"))]
+    last = (errors or lines or ["no output"])[-1]
+    return f"{tool} failed (exit {code}): {last}"
+
+
+def os_error(step: str, e: OSError) -> BenchError:
+    if e.errno == errno.ENOSPC:
+        return BenchError(f"{step}: disk full ({DISK_FULL.lower()}) writing {e.filename or 'a file'}")
+    return BenchError(f"{step}: {e.strerror or e} ({e.filename or ''})".replace(" ()", ""))

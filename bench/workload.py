@@ -1,0 +1,140 @@
+"""Workload definitions: `workloads/<name>/workload.toml`, data rather than code.
+
+A workload names the Debian packages it needs (baked into the one root filesystem), the
+command the guest launcher runs, and how the host reads a score from the command's output.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from bench import config
+from bench.errors import BenchError
+from bench.tomlcheck import Table, load_toml
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+# Debian policy 5.6.1: lower case letters, digits, + - . ; at least two characters.
+DEBIAN_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+Better = Literal["higher", "lower", "equal"]
+
+
+class ScoreError(Exception):
+    """The workload ran but its output holds no score: the trial failed, the run goes on."""
+
+
+@dataclass(frozen=True)
+class Score:
+    unit: str
+    # "equal": not a quantity but a value every platform must reproduce (e.g. a digest).
+    better: Better
+    regex: str | None = None
+    json_field: str | None = None
+
+    def extract(self, output: str) -> float | str:
+        raw = self._raw(output)
+        if self.better == "equal":
+            return str(raw)
+        try:
+            return float(raw)
+        except (TypeError, ValueError):
+            raise ScoreError(f"score {raw!r} is not a number") from None
+
+    def _raw(self, output: str) -> object:
+        if self.regex is not None:
+            match = re.search(self.regex, output, re.MULTILINE)
+            if not match:
+                raise ScoreError(f"no match for /{self.regex}/ in the output")
+            return match.group(1)
+        assert self.json_field is not None
+        try:
+            value: object = json.loads(output)
+        except json.JSONDecodeError as e:
+            raise ScoreError(f"output is not JSON: {e}") from None
+        for part in self.json_field.split("."):
+            if isinstance(value, list) and part.isdigit() and int(part) < len(value):
+                value = value[int(part)]
+            elif isinstance(value, dict) and part in value:
+                value = value[part]
+            else:
+                raise ScoreError(f"no field {self.json_field!r} in the JSON output")
+        return value
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    description: str
+    packages: tuple[str, ...]
+    command: tuple[str, ...]
+    score: Score
+    timeout_s: float
+    source: Path
+
+    def guest_spec(self) -> dict[str, object]:
+        """What of this workload is baked into the image; a change here means a rebuild."""
+        return {"name": self.name, "packages": sorted(self.packages), "command": list(self.command)}
+
+
+def parse_workload(path: Path, expected_name: str | None = None) -> Workload:
+    top = Table(load_toml(path), path)
+    name = top.text("name")
+    if not NAME_RE.match(name):
+        raise top.error("name", f"{name!r} is not a valid name (lower case letters, digits, - and _)")
+    if expected_name is not None and name != expected_name:
+        raise top.error("name", f"is {name!r} but the directory is {expected_name!r}")
+    description = top.text("description")
+    packages = top.text_list("packages", default=[])
+    for package in packages:
+        if not DEBIAN_PACKAGE_RE.match(package):
+            raise top.error("packages", f"{package!r} is not a Debian package name")
+    command = top.text_list("command", non_empty=True)
+    timeout_s = top.number("timeout_s", positive=True)
+    score = _parse_score(top.table("score"))
+    top.finish()
+    return Workload(name, description, tuple(packages), tuple(command), score, float(timeout_s), path)
+
+
+def _parse_score(table: Table) -> Score:
+    unit = table.text("unit")
+    better = table.text("better", choices=("higher", "lower", "equal"))
+    regex = table.text("regex", default=None)
+    json_field = table.text("json_field", default=None)
+    if (regex is None) == (json_field is None):
+        raise table.error("regex", "give exactly one of regex and json_field")
+    if regex is not None:
+        try:
+            groups = re.compile(regex).groups
+        except re.error as e:
+            raise table.error("regex", f"invalid regular expression: {e}") from None
+        if groups != 1:
+            raise table.error("regex", f"needs exactly one capture group, has {groups}")
+    table.finish()
+    return Score(unit, better, regex, json_field)
+
+
+def available(root: Path | None = None) -> list[str]:
+    root = root or config.workloads_dir()
+    if not root.is_dir():
+        return []
+    return sorted(p.parent.name for p in root.glob("*/workload.toml"))
+
+
+def load(name: str, root: Path | None = None) -> Workload:
+    root = root or config.workloads_dir()
+    path = root / name / "workload.toml"
+    if not NAME_RE.match(name) or not path.is_file():
+        known = ", ".join(available(root)) or "none"
+        raise BenchError(f"unknown workload {name!r} (known in {root}: {known})")
+    return parse_workload(path, expected_name=name)
+
+
+def load_selection(names: list[str] | None, root: Path | None = None) -> list[Workload]:
+    """The named workloads, or every workload under `root` when `names` is None."""
+    chosen = available(root) if names is None else names
+    if not chosen:
+        raise BenchError(f"no workloads found in {root or config.workloads_dir()}")
+    return [load(name, root) for name in sorted(set(chosen))]

@@ -1,0 +1,100 @@
+#!/bin/sh
+# Prepare this host for vmct-bench: system packages, the three daemons, and .venv.
+# Idempotent: installs only what is missing and starts only what is not running.
+set -eu
+
+cd "$(dirname "$0")/.."
+LOG_DIR=/var/log/vmct-bench
+PYTHON=${PYTHON:-python3}
+PACKAGES="qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-dev pkg-config mmdebstrap
+busybox-static kmod cpio e2fsprogs gcc python3-dev python3-venv"
+
+say() { printf 'setup: %s\n' "$*"; }
+die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
+
+if [ "$(id -u)" -eq 0 ]; then SUDO=""; else
+  command -v sudo >/dev/null 2>&1 || die "run as root, or install sudo"
+  SUDO="sudo"
+fi
+
+# --- distribution ----------------------------------------------------------
+os_like=$( (. /etc/os-release 2>/dev/null && echo "$ID ${ID_LIKE:-}") || true)
+case " $os_like " in
+  *" debian "*|*" ubuntu "*) ;;
+  *)
+    die "this set-up knows Debian and Ubuntu only (found: ${os_like:-unknown}). Install by hand:
+  Docker engine (dockerd), QEMU for x86_64 (qemu-system-x86_64, qemu-img), the libvirt daemon
+  with its development headers, mmdebstrap, a static busybox, kmod (depmod), cpio, e2fsprogs
+  (mkfs.ext4), pkg-config, a C compiler and Python >= 3.11 with its headers and venv; then
+  start dockerd, virtlogd and libvirtd and run: $PYTHON -m venv .venv && .venv/bin/pip install -e '.[test]'" ;;
+esac
+
+# --- system packages -------------------------------------------------------
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+missing=""
+for p in $PACKAGES; do installed "$p" || missing="$missing $p"; done
+# Any Docker engine will do (docker-ce on lab machines); docker.io only when none is there.
+command -v dockerd >/dev/null 2>&1 || missing="$missing docker.io"
+if [ -n "$missing" ]; then
+  say "installing:$missing"
+  $SUDO apt-get update -q
+  # shellcheck disable=SC2086
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
+else
+  say "system packages present"
+fi
+
+# --- /dev/kvm for QEMU's user -----------------------------------------------
+# udev normally makes /dev/kvm root:kvm 0660. Without udev it stays 0600 and libvirt, which
+# checks access as the qemu user, discards its capability cache on every call (40 s each).
+if [ -c /dev/kvm ] && getent group kvm >/dev/null && [ "$(stat -c %G:%a /dev/kvm)" != kvm:660 ]; then
+  say "giving group kvm access to /dev/kvm (as udev's rule does)"
+  $SUDO chgrp kvm /dev/kvm && $SUDO chmod 0660 /dev/kvm
+fi
+
+# --- daemons (there may be no systemd) --------------------------------------
+$SUDO mkdir -p "$LOG_DIR"
+have_systemd() { [ -d /run/systemd/system ]; }
+
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
+  t=$1; what=$2; shift 2
+  while ! "$@" >/dev/null 2>&1; do
+    t=$((t - 1)); [ "$t" -gt 0 ] || die "$what did not come up; see $LOG_DIR"
+    sleep 1
+  done
+}
+
+docker_up() { $SUDO timeout 5 docker version >/dev/null 2>&1; }
+if docker_up; then say "dockerd running"; else
+  if have_systemd; then $SUDO systemctl start docker; else
+    pidfile=/var/run/docker.pid
+    if [ -f "$pidfile" ] && ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+      $SUDO rm -f "$pidfile"  # stale: its dockerd is dead and would block a new one
+    fi
+    say "starting dockerd (log: $LOG_DIR/dockerd.log)"
+    $SUDO sh -c "setsid dockerd >>$LOG_DIR/dockerd.log 2>&1 < /dev/null &"
+  fi
+  wait_for 60 dockerd docker_up
+fi
+
+libvirt_up() { $SUDO timeout 5 virsh -c qemu:///system version >/dev/null 2>&1; }
+if libvirt_up; then say "libvirtd running"; else
+  if have_systemd; then $SUDO systemctl start virtlogd libvirtd; else
+    pgrep -x virtlogd >/dev/null || { say "starting virtlogd"; $SUDO virtlogd -d; }
+    pgrep -x libvirtd >/dev/null || { say "starting libvirtd"; $SUDO libvirtd -d; }
+  fi
+  wait_for 60 libvirtd libvirt_up
+fi
+
+# --- Python environment ----------------------------------------------------
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+  || die "$PYTHON is older than 3.11 (set PYTHON=python3.11 or install it)"
+[ -x .venv/bin/python ] || { say "creating .venv"; "$PYTHON" -m venv .venv; }
+stamp=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ "$(cat .venv/.installed 2>/dev/null)" != "$stamp" ]; then
+  say "installing vmct-bench into .venv"
+  .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
+  echo "$stamp" > .venv/.installed
+else
+  say ".venv up to date"
+fi

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+VALID_WORKLOAD = """\
+name = "{name}"
+description = "a test workload"
+packages = ["sysbench"]
+command = ["sysbench", "cpu", "run"]
+timeout_s = 30
+
+[score]
+regex = 'events per second:\\s*([0-9.]+)'
+unit = "events/s"
+better = "higher"
+"""
+
+
+REAL_HOST_DIRS = ("integration", "benchmarks")  # tests that drive real engines
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if Path(item.fspath).parent.name in REAL_HOST_DIRS:
+            item.add_marker(pytest.mark.integration)
+            if os.geteuid() != 0:
+                item.add_marker(pytest.mark.skip(reason="integration tests need root (make test)"))
+
+
+@pytest.fixture
+def workloads_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty workloads directory that bench uses instead of the project's."""
+    root = tmp_path / "workloads"
+    root.mkdir()
+    monkeypatch.setenv("BENCH_WORKLOADS_DIR", str(root))
+    return root
+
+
+def write_workload(root: Path, name: str, text: str | None = None) -> Path:
+    path = root / name / "workload.toml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(VALID_WORKLOAD.format(name=name) if text is None else text)
+    return path

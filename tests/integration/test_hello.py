@@ -1,0 +1,36 @@
+"""`hello` prints the sha256 of the image's package database: the same digest from the
+native chroot, the container and the VM proves they run byte-identical user space."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.realhost import bench
+
+
+@pytest.mark.parametrize("platform", ["native", "docker", "vm"])
+def test_hello_gives_the_same_result_on_every_platform(platform: str, images: dict) -> None:
+    proc = bench("launch", "hello", "--platform", platform, "--json")
+    outcome = json.loads(proc.stdout)
+    assert proc.returncode == 0 and outcome["ok"], outcome
+    # The host computed this from the rootfs directory when it built the images.
+    assert outcome["score"] == images["dpkg_status_sha256"]
+    assert outcome["exit_code"] == 0
+    assert 0 < outcome["ready_s"] <= outcome["result_s"]
+    if platform == "vm":
+        chosen = json.loads(bench("doctor", "--json").stdout)["vm_accel"]
+        assert outcome["facts"]["accel"] == chosen
+        assert 0 < outcome["phases_s"]["domain_created"] < outcome["phases_s"]["first_output"] < outcome["ready_s"]
+
+
+def test_a_workload_missing_from_the_image_is_refused(images: dict, tmp_path) -> None:
+    wl = tmp_path / "extra"
+    wl.mkdir()
+    (wl / "workload.toml").write_text(
+        'name = "extra"\ndescription = "d"\ncommand = ["true"]\ntimeout_s = 5\n'
+        '[score]\nregex = "(x)"\nunit = "x"\nbetter = "equal"\n')
+    proc = bench("--workloads-dir", str(tmp_path), "launch", "extra", "--platform", "native")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("bench: error: workload 'extra' is not in the built images")

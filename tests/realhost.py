@@ -1,0 +1,44 @@
+"""Helpers for tests that run the real `bench` command against the real Docker engine and
+libvirt. They need root, a running dockerd and libvirtd (`make test` sets all of that up).
+After each such test nothing the harness started may remain.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from bench import cleanup, engines
+
+def bench(*args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def images() -> dict:
+    """The image set for every shipped workload, built once (a no-op when cached)."""
+    built = bench("images", "build")
+    assert built.returncode == 0, built.stderr
+    shown = bench("images", "show", "--json")
+    assert shown.returncode == 0, shown.stderr
+    return json.loads(shown.stdout)
+
+
+def leftovers() -> list[str]:
+    found = [f"container {c.name}" for c in cleanup.leftover_containers(engines.docker_client())]
+    found += [f"domain {d.name()}" for d in cleanup.leftover_domains(engines.libvirt_connection())]
+    found += [f"file {p}" for p in cleanup.leftover_files()]
+    return found
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_behind() -> Iterator[None]:
+    before = leftovers()
+    yield
+    assert leftovers() == before == [], "the harness left instances behind"
