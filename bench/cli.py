@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 from pathlib import Path
+from types import FrameType
 
 import bench
+from bench import engines
 from bench.errors import BenchError
 from bench.progress import Progress
 
@@ -79,7 +83,18 @@ def build_parser() -> Parser:
     return parser
 
 
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    """Unwind like Ctrl-C, so every `finally` removes what this command started."""
+    if frame is not None and frame.f_code in engines.C_CALLBACK_CODES:
+        # Inside a callback from C the exception would be lost: deliver the signal again
+        # once control is back in Python.
+        threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
+        return
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         args = build_parser().parse_args(argv)
         if args.cache_dir:

@@ -24,10 +24,18 @@ def docker_client(timeout: int = 120) -> docker.DockerClient:
                          "(`make run` does)") from None
 
 
+def discard_libvirt_error(_ctx: object, _err: object) -> None:
+    """libvirt's error callback: errors reach us as exceptions, so print nothing."""
+
+
+# Python functions that C code calls back: an exception raised inside them cannot get out.
+C_CALLBACK_CODES = (discard_libvirt_error.__code__,)
+
+
 def libvirt_connection() -> libvirt.virConnect:
     import libvirt
 
-    libvirt.registerErrorHandler(lambda _ctx, _err: None, None)  # errors arrive as exceptions
+    libvirt.registerErrorHandler(discard_libvirt_error, None)
     try:
         return libvirt.open(config.LIBVIRT_URI)
     except libvirt.libvirtError as e:

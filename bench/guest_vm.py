@@ -87,7 +87,11 @@ class GuestVM:
 
     def start(self) -> None:
         try:
-            self.domain = self.conn.createXML(self.spec.domain_xml(), libvirt.VIR_DOMAIN_START_PAUSED)
+            # Autodestroy: libvirt removes the domain when this connection closes, so even a
+            # harness killed outright (SIGKILL) leaves no guest running.
+            self.domain = self.conn.createXML(
+                self.spec.domain_xml(),
+                libvirt.VIR_DOMAIN_START_PAUSED | libvirt.VIR_DOMAIN_START_AUTODESTROY)
             self._stream = self.conn.newStream(0)
             self.domain.openConsole(None, self._stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
             self.created_ns = time.monotonic_ns()
@@ -126,11 +130,13 @@ class GuestVM:
         return True
 
     def destroy(self) -> None:
-        if self.domain is not None:
-            try:
-                self.domain.destroy()
-            except libvirt.libvirtError:
-                pass  # already gone: it powered off and on_poweroff removed it
+        try:
+            # No handle when an interrupt landed between the domain's creation and the
+            # return of createXML: the name is unique, so look it up.
+            domain = self.domain or self.conn.lookupByName(self.spec.name)
+            domain.destroy()
+        except libvirt.libvirtError:
+            pass  # never created, or already gone: it powered off and on_poweroff removed it
         if self._stream is not None:
             try:
                 self._stream.abort()

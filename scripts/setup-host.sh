@@ -12,13 +12,9 @@ busybox-static kmod cpio e2fsprogs gcc python3-dev python3-venv"
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
 
-if [ "$(id -u)" -eq 0 ]; then SUDO=""; else
-  command -v sudo >/dev/null 2>&1 || die "run as root, or install sudo"
-  SUDO="sudo"
-fi
-
 # --- distribution ----------------------------------------------------------
-os_like=$( (. /etc/os-release 2>/dev/null && echo "$ID ${ID_LIKE:-}") || true)
+OS_RELEASE=${OS_RELEASE:-/etc/os-release}
+os_like=$( (. "$OS_RELEASE" 2>/dev/null && echo "$ID ${ID_LIKE:-}") || true)
 case " $os_like " in
   *" debian "*|*" ubuntu "*) ;;
   *)
@@ -28,6 +24,11 @@ case " $os_like " in
   (mkfs.ext4), pkg-config, a C compiler and Python >= 3.11 with its headers and venv; then
   start dockerd, virtlogd and libvirtd and run: $PYTHON -m venv .venv && .venv/bin/pip install -e '.[test]'" ;;
 esac
+
+if [ "$(id -u)" -eq 0 ]; then SUDO=""; else
+  command -v sudo >/dev/null 2>&1 || die "run as root, or install sudo"
+  SUDO="sudo"
+fi
 
 # --- system packages -------------------------------------------------------
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }

@@ -38,3 +38,25 @@ def test_doctor_reuses_this_boots_verdict_and_prints_a_table() -> None:
     assert "VM accelerator: " + (first["chosen"] or "none") in table.stdout
     for name in ("native", "docker", "libvirt", "kvm", "tcg"):
         assert f"\n{name} " in table.stdout
+
+
+def test_sigterm_during_the_probe_boot_leaves_no_domain() -> None:
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from bench import cleanup, engines
+
+    conn = engines.libvirt_connection()
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "doctor", "--recheck", "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not cleanup.leftover_domains(conn) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.02)
+    assert cleanup.leftover_domains(conn), "no probe domain seen while doctor ran"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err
+    assert cleanup.leftover_domains(conn) == []
