@@ -21,6 +21,7 @@ from bench.errors import BenchError
 
 ACCELS = ("kvm", "tcg")
 METADATA_NS = "https://github.com/vmct-bench/run"
+ET.register_namespace("bench", METADATA_NS)
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,6 @@ class GuestSpec:
         ET.SubElement(ET.SubElement(devices, "console", type="pty"), "target", type="serial", port="0")
         ET.SubElement(devices, "controller", type="usb", model="none")
         ET.SubElement(devices, "memballoon", model="none")
-        ET.register_namespace("bench", METADATA_NS)
         return ET.tostring(domain, encoding="unicode")
 
 
