@@ -1,7 +1,12 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 
+from bench import cleanup, engines
 from tests.realhost import bench
 
 
@@ -41,13 +46,6 @@ def test_doctor_reuses_this_boots_verdict_and_prints_a_table() -> None:
 
 
 def test_sigterm_during_the_probe_boot_leaves_no_domain() -> None:
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    from bench import cleanup, engines
-
     conn = engines.libvirt_connection()
     proc = subprocess.Popen([sys.executable, "-m", "bench", "doctor", "--recheck", "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
