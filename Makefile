@@ -5,6 +5,7 @@ BENCH := .venv/bin/bench
 run: setup
 	$(BENCH) doctor
 	$(BENCH) images build
+	$(BENCH) run
 
 test: setup
 	.venv/bin/python -m pytest

@@ -12,7 +12,7 @@ from pathlib import Path
 import docker
 import libvirt
 
-from bench import config, engines
+from bench import cgroup, config, engines
 from bench.errors import BenchError
 from bench.images.store import TMP_PREFIX, temp_owner
 
@@ -46,6 +46,23 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def leftovers() -> list[str]:
+    """Everything a crashed run may have left, one description each (engines that are down
+    are skipped: they cannot hold anything that would disturb a run)."""
+    found: list[str] = []
+    try:
+        found += [f"container {c.name}" for c in leftover_containers(engines.docker_client(timeout=30))]
+    except BenchError:
+        pass
+    try:
+        found += [f"domain {d.name()}" for d in leftover_domains(engines.libvirt_connection())]
+    except BenchError:
+        pass
+    found += [f"file {p}" for p in leftover_files()]
+    found += [f"cgroup {p}" for p in cgroup.leftovers()]
+    return found
+
+
 def clean_all() -> list[str]:
     """What was removed (or could not be looked at), one line each."""
     report: list[str] = []
@@ -75,6 +92,14 @@ def clean_all() -> list[str]:
             except libvirt.libvirtError:
                 continue  # a transient domain that ended meanwhile
             report.append(f"removed domain {name}")
+    for group in cgroup.leftovers():
+        for pid in group.joinpath("cgroup.procs").read_text().split():
+            try:
+                os.kill(int(pid), 9)
+            except ProcessLookupError:
+                pass
+        cgroup.MemoryCgroup(group).remove()
+        report.append(f"removed cgroup {group}")
     for path in leftover_files():
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)

@@ -14,9 +14,8 @@ from types import FrameType
 import bench
 from bench import engines
 from bench.errors import BenchError
+from bench.platforms import PLATFORMS
 from bench.progress import Progress
-
-PLATFORMS = ("native", "docker", "vm")
 
 
 class Parser(argparse.ArgumentParser):
@@ -79,22 +78,40 @@ def build_parser() -> Parser:
                         help="VM accelerator (default: doctor's choice for this host)")
     launch.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
+    run = commands.add_parser("run", help="run a suite: interleaved trials on every platform, "
+                              "recorded in reports/<run-id>/")
+    run.add_argument("suite", nargs="?", help="a shipped suite's name or a suite file "
+                     "(default: the default suite)")
+    run.add_argument("--resume", type=Path, metavar="RUN_DIR",
+                     help="continue an interrupted run: run only its unrecorded trials")
+    run.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto",
+                     help="VM accelerator (default: doctor's choice for this host)")
+    run.add_argument("--output-dir", type=Path, metavar="DIR",
+                     help="where run directories go (default: $BENCH_REPORTS_DIR or the project's reports/)")
+    run.add_argument("--ignore-leftovers", action="store_true",
+                     help="start although another run left instances behind")
+    run.add_argument("--all-metrics", action="store_true", help="print every metric, not the headline ones")
+
     commands.add_parser("clean", help="remove whatever a crashed run left behind")
     return parser
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
-    """Unwind like Ctrl-C, so every `finally` removes what this command started."""
+    """SIGINT and SIGTERM unwind the stack, so every `finally` removes what this command
+    started; a run records the trial in flight as aborted."""
     if frame is not None and frame.f_code in engines.C_CALLBACK_CODES:
         # Inside a callback from C the exception would be lost: deliver the signal again
         # once control is back in Python.
         threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
         return
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
     raise SystemExit(128 + signum)
 
 
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGINT, _terminate)
     try:
         args = build_parser().parse_args(argv)
         if args.cache_dir:
@@ -180,6 +197,28 @@ def cmd_launch(args: argparse.Namespace, progress: Progress) -> int:
     return 0 if outcome.ok else 1
 
 
+def cmd_run(args: argparse.Namespace, progress: Progress) -> int:
+    from bench import results, runner, summary
+    from bench import suite as suites
+
+    if args.resume and args.suite:
+        raise BenchError("run: give a suite or --resume RUN_DIR, not both")
+    if args.resume:
+        run = runner.resume(args.resume, progress, args.ignore_leftovers)
+    else:
+        chosen = suites.load(args.suite)
+        root = args.output_dir or results.reports_root()
+        run = runner.start(chosen, root, progress, args.accel, args.ignore_leftovers)
+    records = runner.current_records(run.records())
+    seed = run.info()["suite"]["seed"]
+    print(summary.table_text(summary.summarise(records, seed), everything=args.all_metrics))
+    failed = [r for r in records if not r.ok]
+    if failed:
+        print(f"{len(failed)} of {len(records)} trials did not succeed (see trials.jsonl)")
+    print(f"run directory: {run.path}")
+    return 1 if failed else 0
+
+
 def cmd_clean(args: argparse.Namespace, progress: Progress) -> int:
     from bench import cleanup
 
@@ -197,5 +236,6 @@ HANDLERS = {
     "images show": cmd_images_show,
     "images verify": cmd_images_verify,
     "launch": cmd_launch,
+    "run": cmd_run,
     "clean": cmd_clean,
 }

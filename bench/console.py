@@ -16,6 +16,7 @@ from dataclasses import dataclass
 class Line:
     text: str
     t_ns: int  # time.monotonic_ns() when the line's last byte arrived
+    wall_ns: int = 0  # time.time_ns() at the same moment: comparable with guest timestamps
 
 
 class ConsoleClosed(Exception):
@@ -31,14 +32,14 @@ class Console:
         self.closed_reason: str | None = None
 
     def feed(self, data: bytes) -> None:
-        now = time.monotonic_ns()
+        now, wall = time.monotonic_ns(), time.time_ns()
         with self._cond:
             if self.first_byte_ns is None and data:
                 self.first_byte_ns = now
             *complete, self._partial = (self._partial + data).split(b"\n")
             for raw in complete:
                 text = raw.decode(errors="replace").rstrip("\r")
-                self._lines.append(Line(text, now))
+                self._lines.append(Line(text, now, wall))
             if complete:
                 self._cond.notify_all()
 
@@ -46,7 +47,7 @@ class Console:
         with self._cond:
             if self._partial:
                 text = self._partial.decode(errors="replace").rstrip("\r")
-                self._lines.append(Line(text, time.monotonic_ns()))
+                self._lines.append(Line(text, time.monotonic_ns(), time.time_ns()))
                 self._partial = b""
             if self.closed_reason is None:
                 self.closed_reason = reason

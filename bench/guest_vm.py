@@ -34,6 +34,7 @@ class GuestSpec:
     cmdline: str
     memory_mib: int = 512
     vcpus: int = 1
+    cpuset: str | None = None  # host CPUs the guest's threads run on ("1", "2,3")
     disk: Path | None = None  # a qcow2 overlay, attached as virtio-blk /dev/vda
     # Under KVM: "host-passthrough" (the host's CPU as is) or "default" (QEMU's model,
     # when passthrough fails). TCG always emulates QEMU's default model.
@@ -47,7 +48,10 @@ class GuestSpec:
         meta = ET.SubElement(domain, "metadata")
         ET.SubElement(meta, "{%s}run" % METADATA_NS).text = self.run_id
         ET.SubElement(domain, "memory", unit="MiB").text = str(self.memory_mib)
-        ET.SubElement(domain, "vcpu").text = str(self.vcpus)
+        vcpu = ET.SubElement(domain, "vcpu", placement="static")
+        vcpu.text = str(self.vcpus)
+        if self.cpuset:
+            vcpu.set("cpuset", self.cpuset)
         os_el = ET.SubElement(domain, "os")
         ET.SubElement(os_el, "type", arch="x86_64", machine="pc").text = "hvm"
         ET.SubElement(os_el, "kernel").text = str(self.kernel)

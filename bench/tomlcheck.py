@@ -68,6 +68,16 @@ class Table:
             raise self.error(key, f"must be greater than 0, got {value!r}")
         return value
 
+    def integer(self, key: str, default: Any = _MISSING, minimum: int | None = None) -> Any:
+        value = self._get(key, default)
+        if value is default and default is not _MISSING:
+            return value
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.error(key, f"must be a whole number, got {value!r}")
+        if minimum is not None and value < minimum:
+            raise self.error(key, f"must be at least {minimum}, got {value!r}")
+        return value
+
     def text_list(self, key: str, default: Any = _MISSING, non_empty: bool = False) -> list[str]:
         value = self._get(key, default)
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
@@ -76,7 +86,10 @@ class Table:
             raise self.error(key, "must not be empty")
         return list(value)
 
-    def table(self, key: str) -> Table:
+    def table(self, key: str, optional: bool = False) -> Table:
+        if optional and key not in self.data:
+            self._seen.add(key)
+            return Table({}, self.source, f"{self.prefix}{key}.")
         value = self._get(key, _MISSING)
         if not isinstance(value, dict):
             raise self.error(key, f"must be a table ([{self.prefix}{key}]), got {value!r}")

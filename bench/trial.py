@@ -1,111 +1,229 @@
-"""One trial: set up → start → READY → RESULT → tear down, timed from the host.
+"""One trial: set up → start → READY → RESULT → collect → tear down, timed from the host.
 
 t0 is taken just before the instance's first create call; READY and RESULT are timed when
-the harness sees their lines. Every failure (timeout, an instance that dies, an unreadable
-RESULT line, a score missing from the output) makes a failed outcome with the reason and the
-console's last lines; the instance is torn down whatever happened.
+the harness sees their lines. The probes run around it: memory sampled from start to RESULT,
+CPU seconds and disk growth read at RESULT, boot phases and teardown from the timestamps.
+Every failure (timeout, an instance that dies, an unreadable RESULT line, a score missing
+from the output) makes a failed record with the reason and the console's last lines; an
+interrupt makes an aborted one. The instance is torn down whatever happened.
 """
 
 from __future__ import annotations
 
 import secrets
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
-from bench.console import ConsoleClosed
+from bench.console import ConsoleClosed, Line
 from bench.errors import BenchError
 from bench.images import manifest as manifests
 from bench.platforms import make_driver
-from bench.platforms.base import Driver, TrialContext
+from bench.platforms.base import Driver, Instance, TrialContext
+from bench.probes import boot, cpu
+from bench.probes.memory import MemoryMonitor
 from bench.progress import Progress
 from bench.protocol import READY, RESULT, GuestResult, ResultLineError
+from bench.resources import allot
+from bench.sample import Sample, SampleSink
+from bench.suite import Sampling
 from bench.workload import ScoreError, Workload
 
 CONSOLE_TAIL_LINES = 20
+MIB = 2**20
 
 
 @dataclass
-class TrialOutcome:
+class TrialRecord:
+    """One line of trials.jsonl."""
+
     run_id: str
     seq: int
     platform: str
     workload: str
-    ok: bool = False
+    repetition: int = 1
+    warmup: bool = False
+    accel: str = ""
+    status: str = "failed"  # ok | failed | aborted
     reason: str = ""
+    started_at: str = ""
+    duration_s: float = 0.0  # the whole trial: setup, run, probes, teardown
     score: float | str | None = None
-    unit: str = ""
-    better: str = ""
+    score_unit: str = ""
     exit_code: int | None = None
     guest_seconds: float | None = None  # the command's duration by the guest's clock
     ready_s: float | None = None  # t0 → READY seen by the harness
     result_s: float | None = None  # t0 → RESULT seen by the harness
     teardown_s: float | None = None
-    phases_s: dict[str, float] = field(default_factory=dict)  # start phases, seconds after t0
+    ready_latency_s: float | None = None  # READY written → seen; only where clocks are shared
+    phases_s: dict[str, float] = field(default_factory=dict)  # start phases' ends, s after t0
     facts: dict[str, str] = field(default_factory=dict)
-    console_tail: list[str] = field(default_factory=list)  # kept when the trial failed
+    samples: list[Sample] = field(default_factory=list)
+    memory_series: list[list[float | None]] = field(default_factory=list)  # [t_s, rss, pss] MiB
+    console_tail: list[str] = field(default_factory=list)  # kept when the trial did not succeed
 
-    def to_json(self) -> dict[str, object]:
-        return asdict(self)
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["ok"] = self.ok
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> TrialRecord:
+        fields = {k: v for k, v in data.items() if k != "ok"}
+        fields["samples"] = [Sample.from_json(s) for s in fields.get("samples", [])]
+        return cls(**fields)
 
     def summary(self) -> str:
-        where = f"{self.platform}" + (f" ({self.facts['accel']})" if "accel" in self.facts else "")
+        where = self.platform + (f" ({self.accel})" if self.platform == "vm" else "")
         if not self.ok:
             tail = "\n".join(f"    | {line}" for line in self.console_tail)
-            return f"{where} {self.workload}: FAILED: {self.reason}" + (f"\n{tail}" if tail else "")
-        return (f"{where} {self.workload}: {self.score} {self.unit}; READY after {self.ready_s:.3f} s, "
+            return f"{where} {self.workload}: {self.status.upper()}: {self.reason}" + (f"\n{tail}" if tail else "")
+        score = f"{self.score} {self.score_unit}; " if self.score is not None else ""
+        return (f"{where} {self.workload}: {score}READY after {self.ready_s:.3f} s, "
                 f"RESULT after {self.result_s:.3f} s, teardown {self.teardown_s:.3f} s")
 
 
-def run_trial(driver: Driver, ctx: TrialContext) -> TrialOutcome:
+def run_trial(driver: Driver, ctx: TrialContext, record: TrialRecord, timeout_s: float,
+              sampling: Sampling = Sampling()) -> TrialRecord:
+    """Fill `record` with the trial's outcome; on an interrupt it says "aborted" and the
+    interrupt goes on after the teardown."""
     workload = ctx.workload
-    outcome = TrialOutcome(ctx.run_id, ctx.seq, driver.name, workload.name,
-                           unit=workload.score.unit, better=workload.score.better)
+    record.accel, record.started_at = driver.accel, time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    sink = SampleSink(driver.name, workload.name, driver.accel,
+                      {"seq": record.seq, "repetition": record.repetition, "warmup": record.warmup})
+    began = time.monotonic()
     instance = driver.prepare(ctx)
+    monitor = MemoryMonitor(instance.host_pids, sampling.hz, sampling.pss_every, instance.guest_ram_bytes)
     t0 = time.monotonic_ns()
     try:
         instance.setup()
         t0 = time.monotonic_ns()
         instance.start()
-        deadline = time.monotonic() + workload.timeout_s
-        index, line = instance.console.wait_for((READY, RESULT), workload.timeout_s)
-        if line.text.startswith(READY):
-            outcome.ready_s = (line.t_ns - t0) / 1e9
-            index, line = instance.console.wait_for(RESULT, deadline - time.monotonic(), index)
-        outcome.result_s = (line.t_ns - t0) / 1e9
-        result = GuestResult.parse(line.text)
-        outcome.exit_code, outcome.guest_seconds = result.exit_code, result.guest_seconds
-        if result.exit_code != 0:
-            last = (result.output.strip().splitlines() or ["no output"])[-1]
-            raise ScoreError(f"workload exited with code {result.exit_code}: {last}")
-        if outcome.ready_s is None:
-            raise ResultLineError("RESULT came without READY")
-        outcome.score = workload.score.extract(result.output)
-        outcome.ok = True
+        monitor.start()
+        ready, result_line = _await_lines(instance, timeout_s)
+        record.ready_s = (ready.t_ns - t0) / 1e9
+        record.result_s = (result_line.t_ns - t0) / 1e9
+        record.ready_latency_s = _ready_latency(ready, driver.name)
+        _collect(instance, monitor, sink)
+        _read_result(result_line, workload, record, sink)
+        record.status = "ok"
     except (TimeoutError, ConsoleClosed, ResultLineError, ScoreError, BenchError) as e:
-        outcome.reason = str(e)
+        record.reason = str(e)
+    except (KeyboardInterrupt, SystemExit) as e:
+        record.status = "aborted"
+        record.reason = "interrupted" if isinstance(e, KeyboardInterrupt) else f"terminated (exit {e.code})"
+        raise
+    except Exception as e:  # a harness bug: still recorded, still torn down, then shown
+        record.status, record.reason = "aborted", f"harness error: {type(e).__name__}: {e}"
+        raise
     finally:
+        monitor.stop()
         phases = dict(instance.phases)
         if instance.console.first_byte_ns is not None:
             phases["first_output"] = instance.console.first_byte_ns
-        outcome.phases_s = {k: round((v - t0) / 1e9, 6) for k, v in sorted(phases.items(), key=lambda kv: kv[1])}
-        outcome.facts = dict(instance.facts)
-        started = time.monotonic()
-        instance.teardown()
-        outcome.teardown_s = round(time.monotonic() - started, 6)
-        if not outcome.ok:
-            outcome.console_tail = instance.console.tail(CONSOLE_TAIL_LINES)
-    return outcome
+        record.phases_s = {k: round((v - t0) / 1e9, 6) for k, v in sorted(phases.items(), key=lambda kv: kv[1])}
+        record.facts = {**driver.instance_facts(), **instance.facts}
+        with _signals_deferred():
+            started = time.monotonic()
+            instance.teardown()
+            record.teardown_s = round(time.monotonic() - started, 6)
+        if record.ready_s is not None:
+            boot.record(sink, record.phases_s, record.ready_s)
+        sink.add("teardown_s", record.teardown_s, "s", probe="host monotonic clock: teardown call to its return")
+        footprint = driver.image_footprint(ctx.manifest)
+        sink.add("image_mib", footprint.bytes / MIB, "MiB", probe=footprint.how)
+        record.samples = sink.samples
+        record.memory_series = monitor.reading.series()
+        if not record.ok:
+            record.console_tail = instance.console.tail(CONSOLE_TAIL_LINES)
+        record.duration_s = round(time.monotonic() - began, 6)
+    return record
+
+
+@contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """A second Ctrl-C must not cut a teardown short and leave the instance behind: SIGINT
+    and SIGTERM wait until the teardown is done, then act."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _await_lines(instance: Instance, timeout_s: float) -> tuple[Line, Line]:
+    deadline = time.monotonic() + timeout_s
+    index, ready = instance.console.wait_for((READY, RESULT), timeout_s)
+    if not ready.text.startswith(READY):
+        raise ResultLineError("RESULT came without READY")
+    _, result = instance.console.wait_for(RESULT, deadline - time.monotonic(), index)
+    return ready, result
+
+
+def _ready_latency(ready: Line, platform: str) -> float | None:
+    """How long after the launcher wrote READY the harness saw it. Only native and docker
+    share the host's clock; a VM's clock is its own."""
+    if platform == "vm":
+        return None
+    try:
+        written_ns = int(ready.text[len(READY):].split()[1])
+    except (IndexError, ValueError):
+        return None
+    return (ready.wall_ns - written_ns) / 1e9
+
+
+def _collect(instance: Instance, monitor: MemoryMonitor, sink: SampleSink) -> None:
+    """At RESULT, before teardown: the final memory sample, CPU seconds, disk growth."""
+    pids = instance.host_pids()
+    monitor.finish()
+    monitor.record(sink)
+    seconds = cpu.cpu_seconds(pids)
+    if seconds is not None:
+        sink.add("host_cpu_s", seconds, "s", probe=cpu.HOW)
+    growth = instance.disk_growth()
+    if growth is not None:
+        sink.add("instance_disk_mib", growth.bytes / MIB, "MiB", probe=growth.how)
+
+
+def _read_result(line: Line, workload: Workload, record: TrialRecord, sink: SampleSink) -> None:
+    result = GuestResult.parse(line.text)
+    record.exit_code, record.guest_seconds = result.exit_code, result.guest_seconds
+    if result.exit_code != 0:
+        last = (result.output.strip().splitlines() or ["no output"])[-1]
+        raise ScoreError(f"workload exited with code {result.exit_code}: {last}")
+    sink.add("workload_s", (record.result_s or 0) - (record.ready_s or 0), "s",
+             probe="host monotonic clock: READY seen → RESULT seen", guest_seconds=result.guest_seconds)
+    if workload.score is None:
+        return
+    record.score_unit = workload.score.unit
+    record.score = workload.score.extract(result.output)
+    if isinstance(record.score, float):
+        sink.add("score", record.score, workload.score.unit, workload.score.better,  # type: ignore[arg-type]
+                 probe=f"parsed from the workload's output ({workload.name}/workload.toml [score])")
 
 
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
 
-def launch_once(workload: Workload, platform: str, accel: str, progress: Progress) -> TrialOutcome:
-    """`bench launch`: one trial of one workload on one platform, outside any suite."""
+def launch_once(workload: Workload, platform: str, accel: str, progress: Progress) -> TrialRecord:
+    """`bench launch`: one trial of one workload on one platform, with the default resources."""
     manifest = manifests.load()
     manifest.require(workload)
-    driver = make_driver(platform, progress, accel)
+    driver = make_driver(platform, progress, allot(1, 512), accel)
     ctx = TrialContext(new_run_id(), 1, workload, manifest)
+    record = TrialRecord(ctx.run_id, ctx.seq, platform, workload.name)
     with progress.step(f"{platform}: {workload.name} (timeout {workload.timeout_s:g} s)"):
-        return run_trial(driver, ctx)
+        return run_trial(driver, ctx, record, workload.timeout_s)

@@ -70,7 +70,7 @@ class Workload:
     description: str
     packages: tuple[str, ...]
     command: tuple[str, ...]
-    score: Score
+    score: Score | None  # None: the workload measures only what the host sees (boot, idle)
     timeout_s: float
     source: Path
 
@@ -93,7 +93,7 @@ def parse_workload(path: Path, expected_name: str | None = None) -> Workload:
             raise top.error("packages", f"{package!r} is not a Debian package name")
     command = top.text_list("command", non_empty=True)
     timeout_s = top.number("timeout_s", positive=True)
-    score = _parse_score(top.table("score"))
+    score = _parse_score(top.table("score")) if "score" in top.data else None
     top.finish()
     return Workload(name, description, tuple(packages), tuple(command), score, float(timeout_s), path)
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench import cleanup, engines
+from bench import cleanup
 
 def bench(*args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True,
@@ -31,10 +31,7 @@ def images() -> dict:
 
 
 def leftovers() -> list[str]:
-    found = [f"container {c.name}" for c in cleanup.leftover_containers(engines.docker_client())]
-    found += [f"domain {d.name()}" for d in cleanup.leftover_domains(engines.libvirt_connection())]
-    found += [f"file {p}" for p in cleanup.leftover_files()]
-    return found
+    return cleanup.leftovers()
 
 
 @pytest.fixture(autouse=True)

@@ -3,18 +3,26 @@
 # platforms. It prints "@@BENCH READY <workload>", runs the workload as the unprivileged
 # bench user, echoes the output, then prints one line "@@BENCH RESULT <json>" that carries
 # the exit code, guest-side timestamps and the output (base64). The host reads the score
-# from that output. With --poweroff (PID 1 of a VM) it powers the machine off at the end.
+# from that output. With --poweroff (PID 1 of a VM) it powers the machine off at the end;
+# with --hold it stays (asleep) until the host removes the instance, so the host can read
+# the instance's final CPU and memory figures while every workload process has been reaped.
+# READY carries the wall-clock time it was written, for measuring how soon the host sees it.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C HOME=/tmp
-poweroff=0
-if [ "${1:-}" = --poweroff ]; then poweroff=1; shift; fi
+mode=exit
+case "${1:-}" in
+    --poweroff) mode=poweroff; shift ;;
+    --hold) mode=hold; shift ;;
+esac
 name=${1:-}
 
 finish() {
-    if [ "$poweroff" = 1 ]; then
-        sync
-        echo o > /proc/sysrq-trigger
-        sleep 60  # PID 1 must outlive the power-off request
-    fi
+    case "$mode" in
+        poweroff)
+            sync
+            echo o > /proc/sysrq-trigger
+            sleep 60 ;;  # PID 1 must outlive the power-off request
+        hold) exec sleep infinity ;;
+    esac
     exit "$1"
 }
 
@@ -35,7 +43,7 @@ as_user() {
     fi
 }
 
-echo "@@BENCH READY $name"
+echo "@@BENCH READY $name $(date +%s%N)"
 started=$(date +%s%N)
 output=$(cd /tmp && as_user env -i PATH="$PATH" LC_ALL=C HOME=/tmp sh "$run" 2>&1)
 code=$?

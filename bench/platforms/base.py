@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from bench import config
 from bench.console import Console
 from bench.images.manifest import Manifest
+from bench.probes.disk import Footprint
+from bench.resources import Resources
+from bench.sample import NO_ACCEL
 from bench.workload import Workload
 
 
@@ -40,8 +43,20 @@ class Instance(ABC):
         # What kind of instance this was: accelerator, CPU mode, image, ...
         self.facts: dict[str, str] = {}
 
+    # For a VM: the guest's RAM, which the memory probe separates from the VMM's own memory.
+    guest_ram_bytes: int | None = None
+
     def setup(self) -> None:
         """Untimed per-trial preparation (e.g. a disk overlay); torn down by `teardown`."""
+
+    @abstractmethod
+    def host_pids(self) -> list[int]:
+        """The host processes that make up the instance now (empty before it exists).
+        Called several times a second from the memory probe's thread: must be cheap."""
+
+    def disk_growth(self) -> Footprint | None:
+        """What this instance added to the disk so far, or None if it has no layer of its own."""
+        return None
 
     def mark(self, phase: str) -> None:
         self.phases[phase] = time.monotonic_ns()
@@ -57,6 +72,23 @@ class Instance(ABC):
 
 class Driver(ABC):
     name: str
+    accel: str = NO_ACCEL
+
+    def __init__(self, resources: Resources):
+        self.resources = resources
+        self._footprint: Footprint | None = None
+
+    def image_footprint(self, manifest: Manifest) -> Footprint:
+        """The platform's image on disk; measured once per driver."""
+        if self._footprint is None:
+            self._footprint = self._measure_image(manifest)
+        return self._footprint
+
+    @abstractmethod
+    def _measure_image(self, manifest: Manifest) -> Footprint: ...
+
+    def instance_facts(self) -> dict[str, str]:
+        return self.resources.describe()
 
     @abstractmethod
     def prepare(self, ctx: TrialContext) -> Instance:

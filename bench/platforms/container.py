@@ -1,33 +1,48 @@
-"""Docker: the image imported from the rootfs tarball; create and start are two timed calls."""
+"""Docker: the image imported from the rootfs tarball; create and start are two timed calls.
+
+No privileges, Docker's default seccomp profile, no-new-privileges, no network; the suite's
+CPUs (a cpuset and the matching CPU quota) and memory limit.
+"""
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import docker
+import psutil
 
 from bench import config, engines
+from bench.images.manifest import Manifest
 from bench.platforms.base import Driver, Instance, TrialContext
+from bench.probes import processes
+from bench.probes.disk import Footprint
+from bench.resources import Resources
 
 
 class ContainerInstance(Instance):
     platform = "docker"
 
-    def __init__(self, ctx: TrialContext, client: docker.DockerClient):
+    def __init__(self, ctx: TrialContext, client: docker.DockerClient, resources: Resources):
         super().__init__(ctx)
         self.client = client
+        self.resources = resources
         self.container_id: str | None = None
         self._reader: threading.Thread | None = None
+        self._shim_pid: int | None = None
+        self._procs_file: Path | None = None
         self.facts.update(image=ctx.manifest.container_image.sha256, network="none",
                           security="default seccomp, no-new-privileges, not privileged")
 
     def start(self) -> None:
         api = self.client.api
-        host_config = api.create_host_config(network_mode="none", privileged=False,
-                                             security_opt=["no-new-privileges"])
+        host_config = api.create_host_config(
+            network_mode="none", privileged=False, security_opt=["no-new-privileges"],
+            cpuset_cpus=self.resources.cpuset_text, nano_cpus=self.resources.cpus * 10**9,
+            mem_limit=self.resources.memory_bytes, memswap_limit=self.resources.memory_bytes)
         created = api.create_container(
             self.ctx.manifest.container_image.sha256,
-            command=[config.GUEST_LAUNCHER, self.ctx.workload.name],
+            command=[config.GUEST_LAUNCHER, "--hold", self.ctx.workload.name],
             name=self.ctx.name(self.platform), host_config=host_config,
             labels={config.RUN_LABEL: self.ctx.run_id, config.LABEL: "instance"})
         self.container_id = created["Id"]
@@ -47,6 +62,31 @@ class ContainerInstance(Instance):
         except Exception as e:  # the stream breaks when the container is removed under it
             self.console.close(f"container output broke off: {e}")
 
+    def host_pids(self) -> list[int]:
+        """The container's cgroup members and its containerd shim."""
+        if self._procs_file is None:
+            if self.container_id is None:
+                return []
+            pid = self.client.api.inspect_container(self.container_id)["State"]["Pid"]
+            if not pid:
+                return []
+            try:
+                self._shim_pid = psutil.Process(pid).ppid()
+            except psutil.Error:
+                return []
+            self._procs_file = processes.cgroup_procs_file(pid)
+            if self._procs_file is None:
+                return [self._shim_pid] + processes.tree(pid)
+        return [self._shim_pid or 0] + processes.read_procs(self._procs_file)
+
+    def disk_growth(self) -> Footprint | None:
+        if self.container_id is None:
+            return None
+        listed = self.client.api.containers(all=True, size=True, filters={"id": self.container_id})
+        if not listed:
+            return None
+        return Footprint(int(listed[0].get("SizeRw") or 0), "docker SizeRw: the writable layer")
+
     def teardown(self) -> None:
         if self.container_id is not None:
             try:
@@ -60,8 +100,13 @@ class ContainerInstance(Instance):
 class ContainerDriver(Driver):
     name = "docker"
 
-    def __init__(self) -> None:
+    def __init__(self, resources: Resources) -> None:
+        super().__init__(resources)
         self.client = engines.docker_client()
 
     def prepare(self, ctx: TrialContext) -> Instance:
-        return ContainerInstance(ctx, self.client)
+        return ContainerInstance(ctx, self.client, self.resources)
+
+    def _measure_image(self, manifest: Manifest) -> Footprint:
+        size = self.client.api.inspect_image(manifest.container_image.sha256)["Size"]
+        return Footprint(int(size), "docker image inspect: Size")

@@ -1,4 +1,8 @@
-"""Native: the launcher runs on the host kernel, chrooted into the image's rootfs directory."""
+"""Native: the launcher runs on the host kernel, chrooted into the image's rootfs directory.
+
+The workload runs as the unprivileged bench user (the launcher drops root with setpriv),
+pinned to the suite's CPUs, in a cgroup with the suite's memory limit where one can be made.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,15 @@ import os
 import signal
 import subprocess
 import threading
+from pathlib import Path
 
 from bench import config
+from bench.cgroup import MemoryCgroup
+from bench.images.manifest import Manifest
 from bench.platforms.base import Driver, Instance, TrialContext
+from bench.probes import processes
+from bench.probes.disk import Footprint, tree_allocated
+from bench.resources import Resources
 
 # The same environment the other platforms start with: nothing inherited from the caller.
 CLEAN_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
@@ -17,17 +27,28 @@ CLEAN_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 class NativeInstance(Instance):
     platform = "native"
 
-    def __init__(self, ctx: TrialContext):
+    def __init__(self, ctx: TrialContext, resources: Resources):
         super().__init__(ctx)
+        self.resources = resources
         self.proc: subprocess.Popen[bytes] | None = None
+        self.cgroup: MemoryCgroup | None = None
         self._reader: threading.Thread | None = None
         self.facts["rootfs"] = ctx.manifest.rootfs_dir
 
+    def setup(self) -> None:
+        self.cgroup, self.facts["memory_limit"] = MemoryCgroup.create(
+            self.ctx.name(self.platform), self.resources.memory_bytes)
+
+    def _enter_limits(self) -> None:  # in the child, between fork and exec
+        os.sched_setaffinity(0, self.resources.cpuset)
+        if self.cgroup is not None:
+            self.cgroup.join_from_child()
+
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["chroot", self.ctx.manifest.rootfs_dir, config.GUEST_LAUNCHER, self.ctx.workload.name],
+            ["chroot", self.ctx.manifest.rootfs_dir, config.GUEST_LAUNCHER, "--hold", self.ctx.workload.name],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            env=CLEAN_ENV, start_new_session=True)
+            env=CLEAN_ENV, start_new_session=True, preexec_fn=self._enter_limits)
         self.mark("spawned")
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -39,18 +60,31 @@ class NativeInstance(Instance):
             self.console.feed(chunk)
         self.console.close(f"process exited with code {self.proc.wait()}")
 
-    def teardown(self) -> None:
+    def host_pids(self) -> list[int]:
         if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)  # the launcher and its workload
-            except ProcessLookupError:
-                pass
-        self.proc.wait()
+            return []
+        if self.cgroup is not None:
+            return processes.read_procs(self.cgroup.path / "cgroup.procs")
+        return processes.tree(self.proc.pid)
+
+    def teardown(self) -> None:
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)  # the launcher and its workload
+                except ProcessLookupError:
+                    pass
+            self.proc.wait()
+        if self.cgroup is not None:
+            for pid in processes.read_procs(self.cgroup.path / "cgroup.procs"):  # escaped the group
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            self.cgroup.remove()
         if self._reader is not None:
             self._reader.join(timeout=5)
-        if self.proc.stdout is not None:
+        if self.proc is not None and self.proc.stdout is not None:
             self.proc.stdout.close()
 
 
@@ -58,4 +92,8 @@ class NativeDriver(Driver):
     name = "native"
 
     def prepare(self, ctx: TrialContext) -> Instance:
-        return NativeInstance(ctx)
+        return NativeInstance(ctx, self.resources)
+
+    def _measure_image(self, manifest: Manifest) -> Footprint:
+        return Footprint(tree_allocated(Path(manifest.rootfs_dir)),
+                         "rootfs directory, allocated bytes (hard links once)")

@@ -1,4 +1,7 @@
-"""libvirt VM: a transient domain per trial on its own qcow2 overlay of the image's base."""
+"""libvirt VM: a transient domain per trial on its own qcow2 overlay of the image's base.
+
+The suite's CPUs become vCPUs pinned to the same host CPUs, its memory the guest's RAM.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +12,12 @@ import libvirt
 from bench import config, engines
 from bench.guest_vm import GuestSpec, GuestVM
 from bench.images import vmdisk
+from bench.images.manifest import Manifest
 from bench.platforms.base import Driver, Instance, TrialContext
+from bench.probes.disk import Footprint, allocated, files_allocated
+from bench.resources import Resources
 
-MEMORY_MIB = 512
-VCPUS = 1
+QEMU_PID_DIR = Path("/run/libvirt/qemu")
 
 
 def instances_dir() -> Path:
@@ -24,7 +29,8 @@ def instances_dir() -> Path:
 class VMInstance(Instance):
     platform = "vm"
 
-    def __init__(self, ctx: TrialContext, conn: libvirt.virConnect, accel: str, cpu_mode: str):
+    def __init__(self, ctx: TrialContext, conn: libvirt.virConnect, accel: str, cpu_mode: str,
+                 resources: Resources):
         super().__init__(ctx)
         self.overlay = instances_dir() / f"{ctx.name(self.platform)}.qcow2"
         spec = GuestSpec(
@@ -32,11 +38,13 @@ class VMInstance(Instance):
             kernel=Path(ctx.manifest.kernel.path),
             initramfs=Path(ctx.manifest.initramfs.path),
             cmdline=f"console=ttyS0 panic=-1 root=/dev/vda bench.workload={ctx.workload.name}",
-            memory_mib=MEMORY_MIB, vcpus=VCPUS, disk=self.overlay)
+            memory_mib=resources.memory_mib, vcpus=resources.cpus, cpuset=resources.cpuset_text,
+            disk=self.overlay)
         self.guest = GuestVM(conn, spec)
         self.console = self.guest.console
-        self.facts.update(accel=accel, cpu_mode=cpu_mode if accel == "kvm" else "qemu default (emulated)",
-                          memory_mib=str(MEMORY_MIB), vcpus=str(VCPUS))
+        self.guest_ram_bytes = resources.memory_bytes
+        self._qemu_pid: int | None = None
+        self.facts.update(accel=accel, cpu_mode=cpu_mode if accel == "kvm" else "qemu default (emulated)")
 
     def setup(self) -> None:
         vmdisk.create_overlay(Path(self.ctx.manifest.vm_disk.path), self.overlay)
@@ -45,6 +53,20 @@ class VMInstance(Instance):
         self.guest.start()
         self.phases["domain_created"] = self.guest.created_ns or 0
         self.phases["resumed"] = self.guest.resumed_ns or 0
+
+    def host_pids(self) -> list[int]:
+        if self._qemu_pid is None and self.guest.resumed_ns is not None:
+            try:
+                self._qemu_pid = int((QEMU_PID_DIR / f"{self.guest.spec.name}.pid").read_text())
+            except (OSError, ValueError):
+                return []
+        return [] if self._qemu_pid is None else [self._qemu_pid]
+
+    def disk_growth(self) -> Footprint | None:
+        try:
+            return Footprint(allocated(self.overlay), "qcow2 overlay, allocated bytes")
+        except OSError:
+            return None
 
     def teardown(self) -> None:
         try:
@@ -56,9 +78,14 @@ class VMInstance(Instance):
 class VMDriver(Driver):
     name = "vm"
 
-    def __init__(self, accel: str, cpu_mode: str):
+    def __init__(self, resources: Resources, accel: str, cpu_mode: str):
+        super().__init__(resources)
         self.conn = engines.libvirt_connection()
         self.accel, self.cpu_mode = accel, cpu_mode
 
     def prepare(self, ctx: TrialContext) -> Instance:
-        return VMInstance(ctx, self.conn, self.accel, self.cpu_mode)
+        return VMInstance(ctx, self.conn, self.accel, self.cpu_mode, self.resources)
+
+    def _measure_image(self, manifest: Manifest) -> Footprint:
+        paths = [Path(manifest.vm_disk.path), Path(manifest.kernel.path), Path(manifest.initramfs.path)]
+        return Footprint(files_allocated(paths), "qcow2 base + kernel + initramfs, allocated bytes")

@@ -1,0 +1,72 @@
+"""A memory-limited cgroup for the native platform, so it gets the limit the others get.
+
+cgroup v2 (lab machines: /sys/fs/cgroup/<name>/memory.max) and v1 (this kind of host:
+/sys/fs/cgroup/memory/<name>/memory.limit_in_bytes). Where neither can be written the native
+instance runs without a limit and says so in its facts.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from bench import config
+
+ROOT = Path("/sys/fs/cgroup")
+
+
+def _v2() -> bool:
+    return (ROOT / "cgroup.controllers").exists()
+
+
+def _parent() -> Path:
+    return ROOT if _v2() else ROOT / "memory"
+
+
+class MemoryCgroup:
+    def __init__(self, path: Path):
+        self.path = path
+
+    @classmethod
+    def create(cls, name: str, limit_bytes: int) -> tuple[MemoryCgroup | None, str]:
+        """The cgroup, or None and why not."""
+        parent = _parent()
+        if _v2() and "memory" not in (parent / "cgroup.subtree_control").read_text().split():
+            return None, "no memory limit (cgroup v2 memory controller not enabled at the root)"
+        path = parent / name
+        try:
+            path.mkdir()
+            if _v2():
+                (path / "memory.max").write_text(str(limit_bytes))
+                if (path / "memory.swap.max").exists():
+                    (path / "memory.swap.max").write_text("0")
+            else:
+                (path / "memory.limit_in_bytes").write_text(str(limit_bytes))
+                if (path / "memory.memsw.limit_in_bytes").exists():
+                    (path / "memory.memsw.limit_in_bytes").write_text(str(limit_bytes))
+        except OSError as e:
+            cgroup = cls(path)
+            cgroup.remove()
+            return None, f"no memory limit (cgroup {path}: {e.strerror})"
+        return cls(path), f"memory limit {limit_bytes // 2**20} MiB (cgroup {'v2' if _v2() else 'v1'})"
+
+    def join_from_child(self) -> None:
+        """Runs in the child between fork and exec: move it into this cgroup."""
+        (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def remove(self, timeout_s: float = 5.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self.path.exists():
+            try:
+                self.path.rmdir()
+            except OSError:  # busy while its last process is being reaped
+                if time.monotonic() > deadline:
+                    return
+                time.sleep(0.02)
+
+
+def leftovers() -> list[Path]:
+    if not ROOT.is_dir():
+        return []
+    return sorted(p for p in _parent().glob(f"{config.NAME_PREFIX}*") if p.is_dir())

@@ -1,0 +1,71 @@
+"""What run.json records about where and how a run was made, so it can be reproduced."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+import time
+from importlib import metadata
+from typing import Any
+
+import bench
+from bench import accel, config, engines, host
+from bench.errors import BenchError
+from bench.images.manifest import Manifest
+
+LIBRARIES = ("docker", "libvirt-python", "psutil", "pandas", "numpy", "matplotlib", "jinja2")
+
+
+def command_line() -> str:
+    return shlex.join(["bench", *sys.argv[1:]])
+
+
+def git_commit() -> dict[str, Any]:
+    def git(*args: str) -> str:
+        proc = subprocess.run(["git", "-C", str(config.PROJECT_ROOT), *args],
+                              capture_output=True, text=True, check=False)
+        return proc.stdout.strip() if proc.returncode == 0 else ""
+    commit = git("rev-parse", "HEAD")
+    return {"commit": commit or "unknown (not a git checkout)",
+            "dirty": bool(git("status", "--porcelain", "--untracked-files=no")) if commit else None}
+
+
+def versions(platforms: tuple[str, ...]) -> dict[str, Any]:
+    found: dict[str, Any] = {"python": sys.version.split()[0], "vmct-bench": bench.__version__}
+    for name in LIBRARIES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "not installed"
+    if "docker" in platforms:
+        try:
+            version = engines.docker_client(timeout=10).version()
+            found["docker engine"] = f"{version.get('Version')} (API {version.get('ApiVersion')})"
+        except BenchError as e:
+            found["docker engine"] = str(e)
+    if "vm" in platforms:
+        conn = engines.libvirt_connection()
+        lib, hv = conn.getLibVersion(), conn.getVersion()
+        found["libvirt"] = f"{lib // 1_000_000}.{lib // 1000 % 1000}.{lib % 1000}"
+        found["qemu"] = f"{hv // 1_000_000}.{hv // 1000 % 1000}.{hv % 1000}"
+    return found
+
+
+def images(manifest: Manifest) -> dict[str, Any]:
+    return {"manifest": str(manifest.saved_path()), "key": manifest.key,
+            "kernel": manifest.kernel_release,
+            "artifacts": {name: getattr(manifest, name).sha256 for name in manifest.ARTIFACTS}}
+
+
+def describe(platforms: tuple[str, ...], manifest: Manifest) -> dict[str, Any]:
+    verdict = accel.cached()
+    return {
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "command": command_line(),
+        "harness": git_commit(),
+        "host": host.describe().to_json(),
+        "accelerator_verdict": verdict.to_json() if verdict else None,
+        "versions": versions(platforms),
+        "images": images(manifest),
+    }

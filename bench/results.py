@@ -1,0 +1,116 @@
+"""A run directory: reports/<run-id>/ with run.json, trials.jsonl and summary.csv.
+
+trials.jsonl gets one line per trial, appended and fsync'ed as the trial ends: a crash loses
+at most the trial in flight. A last line cut short by a crash is dropped when the run is read
+or resumed; a damaged line anywhere else is an error that names it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench import config
+from bench.errors import BenchError
+from bench.images.store import temp_path, write_json
+from bench.proc import os_error
+from bench.trial import TrialRecord
+
+RUN_JSON = "run.json"
+TRIALS = "trials.jsonl"
+SUMMARY = "summary.csv"
+
+
+def reports_root() -> Path:
+    return Path(os.environ.get("BENCH_REPORTS_DIR", config.PROJECT_ROOT / "reports"))
+
+
+class RunDir:
+    def __init__(self, path: Path):
+        self.path = path
+
+    @classmethod
+    def create(cls, root: Path, run_id: str, info: dict[str, Any]) -> RunDir:
+        path = root / run_id
+        try:
+            path.mkdir(parents=True)
+        except OSError as e:
+            raise os_error(f"creating {path}", e) from None
+        run = cls(path)
+        run.write_info(info)
+        (path / TRIALS).touch()
+        return run
+
+    @classmethod
+    def open(cls, path: Path) -> RunDir:
+        run = cls(path)
+        run.info()  # fails with one line when this is not a run directory
+        return run
+
+    def info(self) -> dict[str, Any]:
+        file = self.path / RUN_JSON
+        try:
+            data = json.loads(file.read_text())
+        except FileNotFoundError:
+            raise BenchError(f"{self.path}: not a run directory (no {RUN_JSON})") from None
+        except (OSError, ValueError) as e:
+            raise BenchError(f"{file}: unreadable: {e}") from None
+        if not isinstance(data, dict) or "suite" not in data or "plan" not in data:
+            raise BenchError(f"{file}: not a run description (no suite or plan)")
+        return data
+
+    def write_info(self, info: dict[str, Any]) -> None:
+        write_json(self.path / RUN_JSON, info)
+
+    def records(self) -> list[TrialRecord]:
+        file = self.path / TRIALS
+        try:
+            lines = file.read_text().split("\n")
+        except FileNotFoundError:
+            return []
+        except OSError as e:
+            raise os_error(f"reading {file}", e) from None
+        records = []
+        complete = lines[:-1]  # the text after the last newline is a line cut short, or empty
+        for number, line in enumerate(complete, 1):
+            if not line.strip():
+                continue
+            try:
+                records.append(TrialRecord.from_json(json.loads(line)))
+            except (ValueError, TypeError, KeyError) as e:
+                raise BenchError(f"{file}:{number}: not a trial record: {e}") from None
+        return records
+
+    def drop_partial_line(self) -> None:
+        """Cut a trailing line that a crash left unfinished, so appends start on a new line."""
+        file = self.path / TRIALS
+        data = file.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end != len(data):
+            with file.open("r+b") as f:
+                f.truncate(end)
+
+    def append(self, record: TrialRecord) -> None:
+        line = json.dumps(record.to_json(), sort_keys=True) + "\n"
+        try:
+            with (self.path / TRIALS).open("a") as f:
+                f.write(line)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            raise os_error(f"appending to {self.path / TRIALS}", e) from None
+
+    def write_summary(self, summary: pd.DataFrame) -> Path:
+        final = self.path / SUMMARY
+        tmp = temp_path(final)
+        try:
+            summary.to_csv(tmp, index=False, float_format="%.6g")
+            os.replace(tmp, final)
+        except OSError as e:
+            tmp.unlink(missing_ok=True)
+            raise os_error(f"writing {final}", e) from None
+        return final

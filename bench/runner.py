@@ -1,0 +1,143 @@
+"""`bench run`: the scheduler's plan executed trial by trial, each recorded as it ends.
+
+The plan (bench/schedule.py) is fixed before the first trial and stored in run.json, so
+`--resume` runs exactly the trials that have no record yet (or whose record says aborted).
+An interrupt records the trial in flight as aborted after its teardown, keeps everything
+recorded so far, and writes the summary of what there is.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from bench import cleanup, provenance, schedule, summary
+from bench import workload as workloads
+from bench.errors import BenchError
+from bench.images import manifest as manifests
+from bench.platforms import make_driver
+from bench.platforms.base import Driver, TrialContext
+from bench.progress import Progress
+from bench.resources import allot, keep_harness_apart
+from bench.results import RunDir
+from bench.schedule import PlannedTrial
+from bench.suite import Suite
+from bench.trial import TrialRecord, new_run_id, run_trial
+
+
+def refuse_leftovers() -> None:
+    found = cleanup.leftovers()
+    if found:
+        shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
+        raise BenchError(f"leftovers of another run exist ({shown}): run `bench clean`, "
+                         "or pass --ignore-leftovers")
+
+
+def start(suite: Suite, root: Path, progress: Progress, accel: str = "auto",
+          ignore_leftovers: bool = False) -> RunDir:
+    if not ignore_leftovers:
+        refuse_leftovers()
+    manifest = _manifest_for(suite)
+    plan = schedule.plan(suite)
+    run_id = new_run_id()
+    info = {"run_id": run_id, "suite": suite.to_json(), "seed": suite.seed, "accel_requested": accel,
+            "plan": [t.to_json() for t in plan], **provenance.describe(suite.platforms, manifest)}
+    run = RunDir.create(root, run_id, info)
+    progress.note(f"run {run_id}: {len(plan)} trials, results in {run.path}")
+    _execute(run, suite, plan, manifest, accel, progress)
+    return run
+
+
+def resume(path: Path, progress: Progress, ignore_leftovers: bool = False) -> RunDir:
+    run = RunDir.open(path)
+    info = run.info()
+    suite = Suite.from_json(info["suite"])
+    plan = [PlannedTrial.from_json(t) for t in info["plan"]]
+    manifest = _manifest_for(suite)
+    if manifest.key != info["images"]["key"]:
+        raise BenchError(f"{path}: its images ({info['images']['key'][:12]}) are not the current ones "
+                         f"({manifest.key[:12]}); rebuilding changed them, so the run cannot continue")
+    if not ignore_leftovers:
+        refuse_leftovers()
+    run.drop_partial_line()
+    info.setdefault("resumed", []).append({"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                           "command": provenance.command_line()})
+    run.write_info(info)
+    _execute(run, suite, plan, manifest, info.get("accel_requested", "auto"), progress)
+    return run
+
+
+def _manifest_for(suite: Suite) -> manifests.Manifest:
+    manifest = manifests.load()
+    for name in suite.workloads:
+        manifest.require(workloads.load(name))
+    return manifest
+
+
+def finished_seqs(records: list[TrialRecord]) -> set[int]:
+    """Trials that need no rerun: the latest record of their seq is ok or failed."""
+    latest = {r.seq: r for r in records}
+    return {seq for seq, r in latest.items() if r.status != "aborted"}
+
+
+def current_records(records: list[TrialRecord]) -> list[TrialRecord]:
+    """The latest record of each trial: a resumed trial replaces its aborted record."""
+    return list({r.seq: r for r in records}.values())
+
+
+def _execute(run: RunDir, suite: Suite, plan: list[PlannedTrial], manifest: manifests.Manifest,
+             accel: str, progress: Progress) -> None:
+    run_id = run.info()["run_id"]
+    todo = [t for t in plan if t.seq not in finished_seqs(run.records())]
+    resources = allot(suite.cpus, suite.memory_mib)
+    harness_cpus = keep_harness_apart(resources)
+    progress.note(f"instances on CPU {resources.cpuset_text}, the harness on CPU "
+                  f"{','.join(map(str, harness_cpus))}; {resources.memory_mib} MiB each")
+    drivers: dict[str, Driver] = {p: make_driver(p, progress, resources, accel) for p in suite.platforms}
+    loaded = {name: workloads.load(name) for name in suite.workloads}
+    eta = Eta()
+    try:
+        for done, planned in enumerate(todo):
+            driver, workload = drivers[planned.platform], loaded[planned.workload]
+            record = TrialRecord(run_id, planned.seq, planned.platform, planned.workload,
+                                 planned.repetition, planned.warmup)
+            label = (f"[{planned.seq}/{len(plan)}] {planned.platform} {planned.workload}, repetition "
+                     f"{planned.repetition}{' (warm-up)' if planned.warmup else ''} "
+                     f"({eta.remaining_text(todo[done:])} left)")
+            try:
+                with progress.step(label):
+                    ctx = TrialContext(run_id, planned.seq, workload, manifest)
+                    run_trial(driver, ctx, record, suite.timeout_for(workload), suite.sampling)
+            finally:
+                run.append(record)
+                eta.learn(record)
+            if not record.ok:
+                progress.note(record.summary())
+    finally:
+        records = current_records(run.records())
+        if records:
+            table = summary.summarise(records, suite.seed)
+            run.write_summary(table)
+
+
+class Eta:
+    """Remaining time from the trials done so far: per platform × workload when seen, else
+    the mean of all."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[tuple[str, str], list[float]] = {}
+
+    def learn(self, record: TrialRecord) -> None:
+        self.seconds.setdefault((record.platform, record.workload), []).append(record.duration_s)
+
+    def remaining_text(self, todo: list[PlannedTrial]) -> str:
+        every = [s for values in self.seconds.values() for s in values]
+        if not every:
+            return "time unknown"
+        overall = sum(every) / len(every)
+        total = 0.0
+        for t in todo:
+            seen = self.seconds.get((t.platform, t.workload))
+            total += sum(seen) / len(seen) if seen else overall
+        minutes, seconds = divmod(int(total), 60)
+        return f"about {minutes}m{seconds:02d}s"

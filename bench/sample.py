@@ -1,0 +1,49 @@
+"""The one record that flows from the probes through trials.jsonl to summary.csv unchanged.
+
+Modelled on PerfKit Benchmarker's Sample: a metric, its value and unit, plus where it was
+measured (platform, workload, accelerator) and how (metadata: probe, trial, repetition).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Better = Literal["higher", "lower"]
+# What `accel` says for instances that share the host's kernel (native, docker).
+NO_ACCEL = "none"
+
+
+@dataclass(frozen=True)
+class Sample:
+    metric: str
+    value: float
+    unit: str
+    better: Better
+    platform: str
+    workload: str
+    accel: str = NO_ACCEL  # "kvm" or "tcg" for VMs: a TCG number is never a KVM number
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Sample:
+        return cls(**data)
+
+
+@dataclass
+class SampleSink:
+    """Collects a trial's samples; probes add bare measurements, the sink adds where."""
+
+    platform: str
+    workload: str
+    accel: str
+    trial_metadata: dict[str, Any]
+    samples: list[Sample] = field(default_factory=list)
+
+    def add(self, metric: str, value: float, unit: str, better: Better = "lower",
+            **metadata: Any) -> None:
+        self.samples.append(Sample(metric, float(value), unit, better, self.platform, self.workload,
+                                   self.accel, {**self.trial_metadata, **metadata}))

@@ -1,0 +1,111 @@
+"""Suite files (TOML): which platforms and workloads, how often, with what resources.
+
+A suite is user input: every problem is one line naming the file and the key (exit 2).
+Suites shipped with the package live in bench/suites/; `bench run NAME` finds them by name.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.errors import BenchError
+from bench.platforms import PLATFORMS
+from bench.tomlcheck import Table, load_toml
+from bench.workload import Workload, available as available_workloads, load as load_workload
+
+SHIPPED = Path(__file__).parent / "suites"
+DEFAULT = "default"
+
+
+@dataclass(frozen=True)
+class Sampling:
+    hz: float = 4.0  # RSS samples per second
+    pss_every: int = 4  # PSS and USS (about 10x the cost of RSS) on every n-th sample
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    description: str
+    platforms: tuple[str, ...]
+    workloads: tuple[str, ...]
+    repetitions: int = 5
+    warmup: int = 1  # recorded and flagged, left out of the statistics
+    cpus: int = 1  # the same on every platform: cpuset/affinity, vCPUs
+    memory_mib: int = 512  # container limit, VM memory, native cgroup limit
+    seed: int = 1  # shuffles the platform order of each repetition
+    timeout_s: float | None = None  # overrides every workload's own timeout
+    sampling: Sampling = Sampling()
+    source: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Suite:
+        fields = dict(data)
+        fields["platforms"] = tuple(fields["platforms"])
+        fields["workloads"] = tuple(fields["workloads"])
+        fields["sampling"] = Sampling(**fields["sampling"])
+        return cls(**fields)
+
+    def timeout_for(self, workload: Workload) -> float:
+        return self.timeout_s if self.timeout_s is not None else workload.timeout_s
+
+
+def shipped() -> list[str]:
+    return sorted(p.stem for p in SHIPPED.glob("*.toml"))
+
+
+def resolve(name_or_path: str | None) -> Path:
+    """A suite file: a path, or the name of a shipped suite."""
+    if name_or_path is None:
+        return SHIPPED / f"{DEFAULT}.toml"
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or os.sep in name_or_path:
+        return path
+    if (SHIPPED / f"{name_or_path}.toml").is_file():
+        return SHIPPED / f"{name_or_path}.toml"
+    raise BenchError(f"unknown suite {name_or_path!r} (shipped: {', '.join(shipped())}; "
+                     "or give a path to a .toml file)")
+
+
+def load(name_or_path: str | None) -> Suite:
+    path = resolve(name_or_path)
+    top = Table(load_toml(path), path)
+    name = top.text("name")
+    description = top.text("description", default="")
+    platforms = _names(top, "platforms", PLATFORMS)
+    known = available_workloads()
+    chosen = _names(top, "workloads", tuple(known))
+    repetitions = top.integer("repetitions", default=5, minimum=1)
+    warmup = top.integer("warmup", default=1, minimum=0)
+    cpus = top.integer("cpus", default=1, minimum=1)
+    available_cpus = len(os.sched_getaffinity(0))
+    if cpus > available_cpus:
+        raise top.error("cpus", f"{cpus} asked for, this host offers {available_cpus}")
+    memory_mib = top.integer("memory_mib", default=512, minimum=64)
+    seed = top.integer("seed", default=1)
+    timeout_s = top.number("timeout_s", default=None, positive=True)
+    sampling_table = top.table("sampling", optional=True)
+    sampling = Sampling(hz=float(sampling_table.number("hz", default=4.0, positive=True)),
+                        pss_every=sampling_table.integer("pss_every", default=4, minimum=1))
+    sampling_table.finish()
+    top.finish()
+    for name_ in chosen:  # a broken workload file is named now, not halfway through the run
+        load_workload(name_)
+    return Suite(name, description, platforms, chosen, repetitions, warmup, cpus, memory_mib,
+                 seed, None if timeout_s is None else float(timeout_s), sampling, str(path))
+
+
+def _names(top: Table, key: str, known: tuple[str, ...]) -> tuple[str, ...]:
+    names = top.text_list(key, non_empty=True)
+    for name in names:
+        if name not in known:
+            raise top.error(key, f"unknown {key[:-1]} {name!r} (known: {', '.join(known) or 'none'})")
+    if len(set(names)) != len(names):
+        raise top.error(key, "names a value twice")
+    return tuple(names)

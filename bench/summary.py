@@ -1,0 +1,82 @@
+"""summary.csv: one row per platform × workload × metric, computed from the trials' samples.
+
+Only successful trials that are not warm-ups count. Ratios are to native's median of the same
+workload and metric, when native ran it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import pandas as pd
+
+from bench import stats
+from bench.sample import Sample
+from bench.trial import TrialRecord
+
+COLUMNS = ["workload", "metric", "platform", "accel", "unit", "better", "n", "median", "q1", "q3",
+           "iqr", "ci_low", "ci_high", "mean", "cv", "ratio_to_native", "ratio_ci_low", "ratio_ci_high"]
+PLATFORM_ORDER = {"native": 0, "docker": 1, "vm": 2}
+
+
+def counted_samples(records: Iterable[TrialRecord]) -> list[Sample]:
+    return [s for r in records if r.ok and not r.warmup for s in r.samples]
+
+
+def summarise(records: Iterable[TrialRecord], seed: int = 0) -> pd.DataFrame:
+    samples = counted_samples(records)
+    if not samples:
+        return pd.DataFrame(columns=COLUMNS)
+    frame = pd.DataFrame([{"workload": s.workload, "metric": s.metric, "platform": s.platform,
+                           "accel": s.accel, "unit": s.unit, "better": s.better, "value": s.value}
+                          for s in samples])
+    keys = ["workload", "metric", "platform", "accel", "unit", "better"]
+    values = {key: list(group["value"]) for key, group in frame.groupby(keys, sort=False)}
+    rows = []
+    for (workload, metric, platform, accel, unit, better), vals in values.items():
+        native = next((v for (w, m, p, _, _, _), v in values.items()
+                       if (w, m, p) == (workload, metric, "native")), None)
+        ci = stats.median_ci(vals, seed)
+        q1, q3 = stats.iqr(vals)
+        med = stats.median(vals)
+        ratio = ratio_low = ratio_high = math.nan
+        if native is not None and stats.median(native):
+            ratio = med / stats.median(native)
+            interval = stats.ratio_ci(vals, native, seed)
+            ratio_low, ratio_high = interval.low, interval.high
+        rows.append({"workload": workload, "metric": metric, "platform": platform, "accel": accel,
+                     "unit": unit, "better": better, "n": len(vals), "median": med, "q1": q1, "q3": q3,
+                     "iqr": q3 - q1, "ci_low": ci.low, "ci_high": ci.high, "mean": sum(vals) / len(vals),
+                     "cv": stats.cv(vals), "ratio_to_native": ratio, "ratio_ci_low": ratio_low,
+                     "ratio_ci_high": ratio_high})
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    table["_order"] = table["platform"].map(PLATFORM_ORDER).fillna(9)
+    return table.sort_values(["workload", "metric", "_order"], kind="stable").drop(columns="_order").reset_index(drop=True)
+
+
+HEADLINE = ("boot_s", "teardown_s", "score", "host_cpu_s", "mem_pss_mean_mib", "vmm_overhead_mib",
+            "image_mib", "instance_disk_mib")
+
+
+def table_text(summary: pd.DataFrame, everything: bool = False) -> str:
+    """The terminal table `bench run` ends with: the headline metrics unless told otherwise."""
+    if summary.empty:
+        return "no successful measured trials"
+    shown = summary if everything else summary[summary["metric"].isin(HEADLINE)]
+    lines = [f"{'workload':<8} {'metric':<18} {'platform':<10} {'n':>3} {'median':>11} {'95% CI':>23} "
+             f"{'CV':>6} {'× native':>9}  unit"]
+    for row in shown.itertuples():
+        platform = row.platform + (f"/{row.accel}" if row.platform == "vm" else "")
+        ci = f"[{_num(row.ci_low)}, {_num(row.ci_high)}]"
+        ratio = "" if math.isnan(row.ratio_to_native) else f"{row.ratio_to_native:.3f}"
+        cv = "" if math.isnan(row.cv) else f"{row.cv * 100:.1f}%"
+        lines.append(f"{row.workload:<8} {row.metric:<18} {platform:<10} {row.n:>3} {_num(row.median):>11} "
+                     f"{ci:>23} {cv:>6} {ratio:>9}  {row.unit}")
+    return "\n".join(lines)
+
+
+def _num(value: float) -> str:
+    if value == 0 or 0.01 <= abs(value) < 100000:
+        return f"{value:.4g}" if abs(value) < 1 else f"{value:.5g}"
+    return f"{value:.3e}"

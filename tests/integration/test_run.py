@@ -1,0 +1,137 @@
+"""`bench run` against the real engines: interrupted and resumed, a trial that times out,
+and the refusal to start over another run's leftovers."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import psutil
+
+from bench import cleanup, engines
+from bench.results import RunDir
+from tests.realhost import bench
+
+TWO_PLATFORMS = """\
+name = "it"
+platforms = ["native", "vm"]
+workloads = ["boot"]
+repetitions = 2
+warmup = 0
+seed = 3
+{extra}
+"""
+
+
+def write_suite(tmp_path: Path, extra: str = "", text: str = TWO_PLATFORMS) -> Path:
+    path = tmp_path / "suite.toml"
+    path.write_text(text.format(extra=extra))
+    return path
+
+
+def only_run_dir(root: Path) -> Path:
+    (found,) = list(root.iterdir())
+    return found
+
+
+def qemu_processes() -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["name", "cmdline"])
+            if p.info["name"] and p.info["name"].startswith("qemu-system")
+            and any("vmctb-" in part for part in p.info["cmdline"] or [])]
+
+
+def test_sigint_during_a_vm_trial_then_resume(tmp_path: Path, images: dict) -> None:
+    runs = tmp_path / "runs"
+    conn = engines.libvirt_connection()
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", str(write_suite(tmp_path)),
+                             "--output-dir", str(runs)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    def vm_trials() -> list[str]:  # not doctor's probe guest, should the run have to probe first
+        return [d.name() for d in cleanup.leftover_domains(conn) if d.name().endswith("-vm")]
+
+    deadline = time.monotonic() + 180
+    while not vm_trials() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert vm_trials(), "no VM trial seen while the run went on"
+    time.sleep(1.0)  # the guest is booting now
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    # Nothing of the trial in flight is left: no domain, no QEMU, no overlay, no container.
+    assert cleanup.leftovers() == []
+    assert qemu_processes() == []
+    run = RunDir.open(only_run_dir(runs))
+    partial = run.records()  # readable, line by line
+    assert partial and partial[-1].status == "aborted" and partial[-1].platform == "vm"
+    assert partial[-1].reason == "interrupted"
+    assert all(r.status == "ok" for r in partial[:-1])
+    info = run.info()
+    assert info["images"]["key"] == images["key"] and len(info["plan"]) == 4
+    assert info["command"].startswith("bench run ")
+
+    resumed = bench("run", "--resume", str(run.path))
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"run directory: {run.path}" in resumed.stdout
+    records = run.records()
+    latest = {r.seq: r for r in records}
+    assert sorted(latest) == [1, 2, 3, 4] and all(r.ok for r in latest.values())
+    assert len(records) == 5  # the aborted trial ran again, the finished ones did not
+    vm = [r for r in latest.values() if r.platform == "vm"]
+    assert all(r.accel == run.info()["accelerator_verdict"]["probes"][-1]["accel"] for r in vm)
+    assert all(s.accel == r.accel for r in vm for s in r.samples)
+    summary = pd.read_csv(run.path / "summary.csv")
+    boot = summary[summary["metric"] == "boot_s"].set_index("platform")
+    assert set(boot.index) == {"native", "vm"} and (boot["n"] == 2).all()
+    assert boot.loc["vm", "median"] > boot.loc["native", "median"] > 0
+    assert len(run.info()["resumed"]) == 1
+
+
+def test_a_trial_that_times_out_fails_with_its_console_and_the_run_goes_on(tmp_path: Path, images: dict) -> None:
+    runs = tmp_path / "runs"
+    # No VM boots to READY in 3 s here (TCG: about 5 s); the native instance easily does.
+    proc = bench("run", str(write_suite(tmp_path, "timeout_s = 3")), "--output-dir", str(runs))
+    assert proc.returncode == 1, proc.stderr
+    assert "2 of 4 trials did not succeed" in proc.stdout
+    records = RunDir.open(only_run_dir(runs)).records()
+    failed = [r for r in records if not r.ok]
+    assert {r.platform for r in failed} == {"vm"} and len(failed) == 2
+    assert failed[0].reason == "no '@@BENCH READY' or '@@BENCH RESULT' line within 3 s"
+    assert failed[0].console_tail  # what the guest printed before it was given up
+    assert all(r.ok for r in records if r.platform == "native")
+    assert "boot     boot_s" in proc.stdout
+
+
+def test_leftovers_of_another_run_are_refused_then_cleaned(tmp_path: Path, images: dict) -> None:
+    cache = Path(images["rootfs_dir"]).parents[2]
+    stray = cache / "instances" / "vmctb-crashed-1-vm.qcow2"
+    stray.parent.mkdir(exist_ok=True)
+    stray.write_bytes(b"")
+    try:
+        proc = bench("run", str(write_suite(tmp_path)), "--output-dir", str(tmp_path / "runs"))
+        assert proc.returncode == 2
+        assert proc.stderr.startswith("bench: error: leftovers of another run exist (file ")
+        assert "bench clean" in proc.stderr and not (tmp_path / "runs").exists()
+        cleaned = bench("clean")
+        assert f"removed file {stray}" in cleaned.stdout
+        assert "0 leftover(s) removed" in bench("clean").stdout  # idempotent
+    finally:
+        stray.unlink(missing_ok=True)
+
+
+def test_run_json_records_provenance(tmp_path: Path, images: dict) -> None:
+    suite = write_suite(tmp_path, text=TWO_PLATFORMS.replace('["native", "vm"]', '["native"]')
+                        .replace("repetitions = 2", "repetitions = 1"))
+    proc = bench("run", str(suite), "--output-dir", str(tmp_path / "runs"))
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads((only_run_dir(tmp_path / "runs") / "run.json").read_text())
+    assert info["suite"]["name"] == "it" and info["seed"] == 3
+    assert len(info["harness"]["commit"]) == 40
+    assert info["versions"]["psutil"] == psutil.__version__
+    assert "docker engine" not in info["versions"] and "qemu" not in info["versions"]  # not used
+    assert info["host"]["logical_cpus"] >= 1 and info["images"]["artifacts"]["vm_disk"]

@@ -1,0 +1,68 @@
+"""Probes on things whose answer is known: this very process, and timestamps."""
+
+from __future__ import annotations
+
+import mmap
+import os
+import time
+
+import psutil
+import pytest
+
+from bench.probes import boot, cpu, processes
+from bench.probes.memory import MIB, MemoryMonitor
+from bench.sample import SampleSink
+
+
+def test_boot_segments_add_up_to_the_boot_time() -> None:
+    parts = boot.segments({"domain_created": 0.7, "resumed": 0.71, "first_output": 1.6}, ready_s=5.0)
+    assert parts == pytest.approx({"domain_created": 0.7, "resumed": 0.01, "first_output": 0.89, "ready": 3.4})
+    assert sum(parts.values()) == pytest.approx(5.0)
+
+
+def test_memory_of_this_process_matches_psutil() -> None:
+    monitor = MemoryMonitor(lambda: [os.getpid()], hz=50, pss_every=2)
+    monitor.start()
+    time.sleep(0.1)
+    block = bytearray(64 * MIB)  # touched: 64 MiB more resident
+    for i in range(0, len(block), 4096):
+        block[i] = 1
+    time.sleep(0.1)
+    reading = monitor.finish()
+    rss_now = psutil.Process().memory_info().rss
+    assert reading.points[-1].pss is not None and reading.points[-1].uss is not None
+    assert abs(reading.points[-1].rss - rss_now) < 8 * MIB
+    assert max(p.rss for p in reading.points) - min(p.rss for p in reading.points) >= 60 * MIB
+    sink = SampleSink("native", "w", "none", {})
+    monitor.record(sink)
+    names = {s.metric for s in sink.samples}
+    assert {"mem_rss_peak_mib", "mem_pss_mean_mib", "mem_uss_peak_mib"} <= names
+    del block
+
+
+def test_vmm_overhead_excludes_the_guest_ram_mapping() -> None:
+    guest = mmap.mmap(-1, 32 * MIB, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)  # stands in for QEMU's guest RAM
+    guest.write(b"x" * (32 * MIB))
+    monitor = MemoryMonitor(lambda: [os.getpid()], guest_ram_bytes=32 * MIB)
+    reading = monitor.finish()
+    assert reading.guest_ram_rss == 32 * MIB
+    assert reading.vmm_overhead == pytest.approx(psutil.Process().memory_info().rss - 32 * MIB, abs=4 * MIB)
+    guest.close()
+
+
+def test_cpu_seconds_count_reaped_children_once() -> None:
+    before = cpu.cpu_seconds([os.getpid()]) or 0.0
+    os.system("i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done")  # a child that burns CPU, reaped
+    after = cpu.cpu_seconds([os.getpid()]) or 0.0
+    t = psutil.Process().cpu_times()
+    assert after - before > 0.05
+    assert after == pytest.approx(t.user + t.system + t.children_user + t.children_system, abs=0.02)
+    assert cpu.cpu_seconds([2**22 + 7]) is None  # no such process
+
+
+def test_cgroup_membership_of_this_process_is_readable() -> None:
+    procs = processes.cgroup_procs_file(os.getpid())
+    if procs is None:
+        pytest.skip("no readable cgroup here")
+    assert os.getpid() in processes.read_procs(procs)
+    assert processes.tree(os.getpid())[0] == os.getpid()

@@ -1,0 +1,97 @@
+"""The run directory: appended trial records survive a crash; summary.csv from them."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench.errors import BenchError
+from bench.results import RunDir
+from bench.runner import current_records, finished_seqs
+from bench.sample import Sample
+from bench.summary import summarise, table_text
+from bench.trial import TrialRecord
+
+
+def record(seq: int, platform: str, value: float, status: str = "ok", warmup: bool = False,
+           metric: str = "score", workload: str = "cpu") -> TrialRecord:
+    better = "higher" if metric == "score" else "lower"
+    accel = "tcg" if platform == "vm" else "none"
+    return TrialRecord("r", seq, platform, workload, warmup=warmup, status=status, accel=accel,
+                       samples=[Sample(metric, value, "events/s", better, platform, workload, accel, {"seq": seq})])
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> RunDir:
+    return RunDir.create(tmp_path, "r", {"run_id": "r", "suite": {}, "plan": []})
+
+
+def test_records_round_trip_through_trials_jsonl(run: RunDir) -> None:
+    written = [record(1, "native", 100.0), record(2, "docker", 99.0, status="failed")]
+    for r in written:
+        run.append(r)
+    assert run.records() == written
+
+
+def test_a_line_cut_short_by_a_crash_is_dropped_and_appends_go_on(run: RunDir) -> None:
+    run.append(record(1, "native", 100.0))
+    with (run.path / "trials.jsonl").open("a") as f:
+        f.write('{"run_id": "r", "seq": 2, "platf')
+    assert [r.seq for r in run.records()] == [1]
+    run.drop_partial_line()
+    run.append(record(2, "native", 101.0))
+    assert [r.seq for r in run.records()] == [1, 2]
+
+
+def test_a_damaged_line_in_the_middle_is_named(run: RunDir) -> None:
+    run.append(record(1, "native", 100.0))
+    with (run.path / "trials.jsonl").open("a") as f:
+        f.write("garbage\n")
+    run.append(record(3, "native", 100.0))
+    with pytest.raises(BenchError, match=r"trials.jsonl:2: not a trial record"):
+        run.records()
+
+
+def test_not_a_run_directory(tmp_path: Path) -> None:
+    with pytest.raises(BenchError, match="not a run directory"):
+        RunDir.open(tmp_path)
+    (tmp_path / "run.json").write_text("{")
+    with pytest.raises(BenchError, match="run.json: unreadable"):
+        RunDir.open(tmp_path)
+
+
+def test_resume_reruns_only_aborted_trials() -> None:
+    records = [record(1, "native", 1.0), record(2, "vm", 1.0, status="failed"),
+               record(3, "docker", 1.0, status="aborted")]
+    assert finished_seqs(records) == {1, 2}
+    rerun = record(3, "docker", 2.0)
+    assert finished_seqs(records + [rerun]) == {1, 2, 3}
+    assert current_records(records + [rerun])[-1] is rerun
+
+
+def test_summary_counts_only_successful_measured_trials() -> None:
+    records = [record(1, "native", 1000.0, warmup=True), record(2, "native", 100.0),
+               record(3, "native", 102.0), record(4, "native", 98.0),
+               record(5, "docker", 99.0), record(6, "docker", 97.0), record(7, "docker", 5.0, status="failed"),
+               record(8, "vm", 50.0), record(9, "vm", 52.0)]
+    table = summarise(records, seed=1)
+    assert list(table["platform"]) == ["native", "docker", "vm"]
+    native, docker, vm = (row for _, row in table.iterrows())
+    assert (native["n"], native["median"], native["ratio_to_native"]) == (3, 100.0, 1.0)
+    assert (docker["n"], docker["median"]) == (2, 98.0)
+    assert docker["ratio_to_native"] == pytest.approx(0.98)
+    assert docker["ratio_ci_low"] <= 0.98 <= docker["ratio_ci_high"]
+    assert vm["accel"] == "tcg" and vm["ratio_to_native"] == pytest.approx(0.51)
+    assert native["cv"] == pytest.approx(0.02)
+    assert "vm/tcg" in table_text(table)
+
+
+def test_a_metric_without_native_has_no_ratio(run: RunDir) -> None:
+    table = summarise([record(1, "docker", 5.0, metric="instance_disk_mib")])
+    assert math.isnan(table.iloc[0]["ratio_to_native"])
+    path = run.write_summary(table)
+    assert list(pd.read_csv(path)["metric"]) == ["instance_disk_mib"]
+    assert not [p for p in run.path.iterdir() if p.name.startswith(".vmctb-tmp")]

@@ -1,0 +1,51 @@
+"""The plan: every repetition covers every platform × workload once, shuffled by the seed."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from bench.schedule import plan
+from bench.suite import Suite
+
+
+def suite(seed: int = 1, **kw: object) -> Suite:
+    fields = dict(name="t", description="", platforms=("native", "docker", "vm"),
+                  workloads=("boot", "cpu"), repetitions=5, warmup=1, seed=seed)
+    fields.update(kw)
+    return Suite(**fields)  # type: ignore[arg-type]
+
+
+def test_every_repetition_has_every_pair_once() -> None:
+    trials = plan(suite())
+    assert len(trials) == 6 * 3 * 2
+    assert [t.seq for t in trials] == list(range(1, len(trials) + 1))
+    for repetition in range(1, 7):
+        pairs = Counter((t.platform, t.workload) for t in trials if t.repetition == repetition)
+        assert set(pairs.values()) == {1} and len(pairs) == 6
+
+
+def test_warmups_come_first_and_are_flagged() -> None:
+    trials = plan(suite(warmup=2))
+    assert all(t.warmup == (t.repetition <= 2) for t in trials)
+    assert [t.warmup for t in trials] == sorted((t.warmup for t in trials), reverse=True)
+
+
+def test_the_seed_decides_the_order() -> None:
+    orders = {tuple(t.platform for t in plan(suite(seed))) for seed in range(6)}
+    assert len(orders) > 1  # shuffled, not fixed
+    assert plan(suite(7)) == plan(suite(7))
+    first_platforms = {t.platform for t in plan(suite(11, repetitions=30, warmup=0)) if (t.seq - 1) % 3 == 0}
+    assert first_platforms == {"native", "docker", "vm"}  # no platform always runs first
+
+
+def test_eta_uses_what_each_platform_and_workload_took() -> None:
+    from bench.runner import Eta
+    from bench.trial import TrialRecord
+
+    trials = plan(suite(repetitions=1, warmup=0, workloads=("boot",)))
+    eta = Eta()
+    assert eta.remaining_text(trials) == "time unknown"
+    eta.learn(TrialRecord("r", 1, "vm", "boot", duration_s=60.0))
+    eta.learn(TrialRecord("r", 2, "native", "boot", duration_s=0.0))
+    # vm 60 s, native 0 s, docker not seen yet: the mean of all (30 s)
+    assert eta.remaining_text(trials) == "about 1m30s"

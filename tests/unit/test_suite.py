@@ -1,0 +1,97 @@
+"""Suite files: a valid one loads; every kind of mistake is one line naming file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench import suite as suites
+from bench.cli import main
+from bench.errors import BenchError
+from tests.conftest import write_workload
+
+VALID = """\
+name = "mine"
+platforms = ["native", "docker"]
+workloads = ["cpu"]
+repetitions = 3
+warmup = 0
+cpus = 1
+memory_mib = 256
+seed = 9
+"""
+
+
+@pytest.fixture
+def suite_file(tmp_path: Path, workloads_dir: Path) -> Path:
+    write_workload(workloads_dir, "cpu")
+    path = tmp_path / "mine.toml"
+    path.write_text(VALID)
+    return path
+
+
+def test_a_valid_suite_loads_with_defaults(suite_file: Path) -> None:
+    s = suites.load(str(suite_file))
+    assert (s.name, s.platforms, s.workloads, s.repetitions, s.warmup) == ("mine", ("native", "docker"), ("cpu",), 3, 0)
+    assert (s.cpus, s.memory_mib, s.seed, s.timeout_s) == (1, 256, 9, None)
+    assert s.sampling == suites.Sampling(4.0, 4)
+    assert suites.Suite.from_json(s.to_json()) == s
+
+
+def test_the_shipped_default_suite_is_valid() -> None:
+    s = suites.load(None)
+    assert s.name == "default"
+    assert set(s.platforms) == {"native", "docker", "vm"} and set(s.workloads) == {"boot", "cpu", "idle"}
+    assert (s.repetitions, s.warmup) == (5, 1)
+    for name in suites.shipped():
+        suites.load(name)
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda t: t.replace('"docker"]', '"lxc"]'), "platforms: unknown platform 'lxc' (known: native, docker, vm)"),
+    (lambda t: t.replace('["cpu"]', '["cpu", "nope"]'), "workloads: unknown workload 'nope' (known: cpu)"),
+    (lambda t: t.replace("repetitions = 3", "repetitions = 0"), "repetitions: must be at least 1, got 0"),
+    (lambda t: t.replace("repetitions = 3", "repetitions = -2"), "repetitions: must be at least 1, got -2"),
+    (lambda t: t.replace("repetitions = 3", "repetitions = 2.5"), "repetitions: must be a whole number"),
+    (lambda t: t.replace("warmup = 0", "warmup = -1"), "warmup: must be at least 0"),
+    (lambda t: t.replace('platforms = ["native", "docker"]\n', ""), "platforms: missing"),
+    (lambda t: t.replace('workloads = ["cpu"]\n', ""), "workloads: missing"),
+    (lambda t: t.replace('name = "mine"\n', ""), "name: missing"),
+    (lambda t: t.replace("platforms = [", "platforms = [\"native\", "), "platforms: names a value twice"),
+    (lambda t: t.replace('["cpu"]', "[]"), "workloads: must not be empty"),
+    (lambda t: t.replace("cpus = 1", "cpus = 4096"), "cpus: 4096 asked for, this host offers"),
+    (lambda t: t + "repetitons = 4\n", "repetitons: unknown key"),
+    (lambda t: t + "[sampling]\nhz = 0\n", "sampling.hz: must be greater than 0"),
+    (lambda t: t + "timeout_s = \"long\"\n", "timeout_s: must be a number"),
+    (lambda t: t.replace("seed = 9", "seed = [9"), "not valid TOML"),
+])
+def test_suite_mistakes_are_one_line(suite_file: Path, change, message: str) -> None:  # type: ignore[no-untyped-def]
+    suite_file.write_text(change(VALID))
+    with pytest.raises(BenchError) as caught:
+        suites.load(str(suite_file))
+    assert str(caught.value).startswith(f"{suite_file}: ")
+    assert message in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_bench_run_with_a_bad_suite_exits_2(suite_file: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    suite_file.write_text(VALID.replace("repetitions = 3", "repetitions = 0"))
+    code = main(["run", str(suite_file), "--output-dir", str(tmp_path / "runs")])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err.startswith("bench: error: ") and err.count("\n") == 1 and "repetitions" in err
+    assert not (tmp_path / "runs").exists()  # nothing half-written
+
+
+def test_unknown_suite_name(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["run", "nosuchsuite"])
+    _, err = capsys.readouterr()
+    assert code == 2 and "unknown suite 'nosuchsuite' (shipped: default" in err
+
+
+def test_suite_and_resume_together_are_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code = main(["run", "default", "--resume", str(tmp_path)])
+    _, err = capsys.readouterr()
+    assert code == 2 and "not both" in err

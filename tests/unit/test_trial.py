@@ -1,0 +1,123 @@
+"""One trial against a scripted instance: what becomes ok, failed or aborted, and the samples."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import threading
+from pathlib import Path
+
+import pytest
+
+from bench.platforms.base import TrialContext
+from bench.trial import TrialRecord, run_trial
+from bench.workload import Score, Workload
+from tests.unit.fakes import ScriptedDriver
+
+CPU = Workload("cpu", "d", ("sysbench",), ("sysbench", "cpu", "run"),
+               Score("events/s", "higher", regex=r"events per second:\s*([0-9.]+)"), 5.0, Path("x"))
+IDLE = Workload("idle", "d", (), ("sleep", "1"), None, 5.0, Path("x"))
+
+
+def result_line(output: str, exit_code: int = 0, workload: str = "cpu") -> str:
+    payload = {"workload": workload, "exit_code": exit_code, "started_ns": 1_000_000_000,
+               "ended_ns": 3_500_000_000, "output_b64": base64.b64encode(output.encode()).decode()}
+    return "@@BENCH RESULT " + json.dumps(payload)
+
+
+def trial(lines: list[str], workload: Workload = CPU, close: bool = False,
+          timeout_s: float = 2.0) -> tuple[TrialRecord, ScriptedDriver]:
+    driver = ScriptedDriver(lines, close)
+    ctx = TrialContext("r1", 1, workload, None)  # type: ignore[arg-type]
+    record = TrialRecord("r1", 1, "fake", workload.name)
+    return run_trial(driver, ctx, record, timeout_s), driver
+
+
+def metrics(record: TrialRecord) -> dict[str, float]:
+    return {s.metric: s.value for s in record.samples}
+
+
+def test_a_good_trial_has_its_score_and_every_probe() -> None:
+    record, driver = trial(["booting", "@@BENCH READY cpu 1", "noise",
+                            result_line("events per second: 3121.5\n")])
+    assert record.status == "ok" and record.reason == ""
+    assert record.score == 3121.5 and record.score_unit == "events/s"
+    assert record.guest_seconds == 2.5 and record.exit_code == 0
+    found = metrics(record)
+    assert found["score"] == 3121.5
+    assert found["boot_s"] == record.ready_s
+    phases = {k: v for k, v in found.items() if k.startswith("boot_phase.")}
+    assert set(phases) == {"boot_phase.spawned_s", "boot_phase.first_output_s", "boot_phase.ready_s"}
+    assert sum(phases.values()) == pytest.approx(record.ready_s)
+    assert found["image_mib"] == 3.0 and found["instance_disk_mib"] == 1.0
+    assert found["mem_rss_peak_mib"] > 1 and found["host_cpu_s"] > 0  # this test process, measured
+    assert {s.platform for s in record.samples} == {"fake"}
+    assert all(s.accel == "none" for s in record.samples)
+    score = next(s for s in record.samples if s.metric == "score")
+    assert score.better == "higher" and score.metadata["seq"] == 1
+    assert driver.instances[0].torn_down == 1
+    assert record.console_tail == []
+
+
+def test_a_workload_without_a_score_is_measured_by_the_host_only() -> None:
+    record, _ = trial(["@@BENCH READY idle 1", result_line("", workload="idle")], workload=IDLE)
+    assert record.ok and record.score is None and "score" not in metrics(record)
+    assert "boot_s" in metrics(record)
+
+
+@pytest.mark.parametrize("bad_line, reason", [
+    ("@@BENCH RESULT {not json", "RESULT line is not JSON"),
+    ("@@BENCH RESULT [1, 2]", "RESULT line is not a JSON object"),
+    ('@@BENCH RESULT {"workload": "cpu"}', "RESULT line lacks 'exit_code'"),
+    ('@@BENCH RESULT {"workload": "cpu", "exit_code": 0, "started_ns": 1, "ended_ns": 2, "output_b64": "%%%"}',
+     "output_b64 is not base64"),
+    ('@@BENCH RESULT {"workload": "cpu", "exit_code": "0", "started_ns": 1, "ended_ns": 2, "output_b64": ""}',
+     "wrong type"),
+    ('@@BENCH RESULT {"error": "no such workload in this image"}', "launcher: no such workload in this image"),
+])
+def test_a_malformed_result_line_fails_the_trial_with_the_reason(bad_line: str, reason: str) -> None:
+    record, driver = trial(["@@BENCH READY cpu 1", bad_line])
+    assert record.status == "failed"
+    assert reason in record.reason
+    assert record.console_tail[-1] == bad_line
+    assert driver.instances[0].torn_down == 1
+    assert "score" not in metrics(record)
+
+
+def test_a_missing_score_or_a_failing_workload_fails_the_trial() -> None:
+    record, _ = trial(["@@BENCH READY cpu 1", result_line("no numbers here\n")])
+    assert record.status == "failed" and "no match for" in record.reason
+    record, _ = trial(["@@BENCH READY cpu 1", result_line("sysbench: oops\n", exit_code=3)])
+    assert record.status == "failed" and record.reason == "workload exited with code 3: sysbench: oops"
+
+
+def test_result_without_ready_fails() -> None:
+    record, _ = trial([result_line("events per second: 1\n")])
+    assert record.status == "failed" and record.reason == "RESULT came without READY"
+
+
+def test_a_timeout_fails_with_the_console_tail() -> None:
+    record, driver = trial(["Booting from ROM..."], timeout_s=0.3)
+    assert record.status == "failed"
+    assert record.reason == "no '@@BENCH READY' or '@@BENCH RESULT' line within 0.3 s"
+    assert record.console_tail == ["Booting from ROM..."]
+    assert driver.instances[0].torn_down == 1
+    assert "boot_s" not in metrics(record) and "teardown_s" in metrics(record)
+
+
+def test_an_instance_that_dies_fails_with_why() -> None:
+    record, _ = trial(["@@BENCH READY cpu 1", "Segmentation fault"], close=True)
+    assert record.status == "failed" and record.reason == "process exited with code 1"
+
+
+def test_an_interrupt_aborts_the_trial_after_teardown() -> None:
+    threading.Timer(0.2, os.kill, (os.getpid(), signal.SIGINT)).start()
+    driver = ScriptedDriver(["@@BENCH READY cpu 1"])
+    record = TrialRecord("r1", 1, "fake", "cpu")
+    with pytest.raises(KeyboardInterrupt):
+        run_trial(driver, TrialContext("r1", 1, CPU, None), record, 10.0)  # type: ignore[arg-type]
+    assert record.status == "aborted" and record.reason == "interrupted"
+    assert driver.instances[0].torn_down == 1
+    assert TrialRecord.from_json(json.loads(json.dumps(record.to_json()))) == record
