@@ -34,20 +34,22 @@ class Progress:
         self._write(f"  {message}\n")
 
     @contextmanager
-    def step(self, name: str) -> Iterator[StepTime]:
+    def step(self, name: str, detail: str = "") -> Iterator[StepTime]:
+        """`detail` (e.g. the time left) shows while the step runs, not in its end line."""
         start = time.monotonic()
+        shown = f"{name} {detail}" if detail else name
         timing = StepTime()
         done = threading.Event()
         ticker = None
         if self.live and not self.quiet:
             def redraw() -> None:
                 while not done.wait(1.0):
-                    self._write(f"\r  ... {name} ({time.monotonic() - start:.0f} s)")
-            self._write(f"  ... {name}")
+                    self._write(f"\r  ... {shown} ({time.monotonic() - start:.0f} s)")
+            self._write(f"  ... {shown}")
             ticker = threading.Thread(target=redraw, daemon=True)
             ticker.start()
         else:
-            self._write(f"  ... {name}\n")
+            self._write(f"  ... {shown}\n")
         outcome = "failed"
         try:
             yield timing

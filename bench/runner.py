@@ -102,10 +102,9 @@ def _execute(run: RunDir, suite: Suite, plan: list[PlannedTrial], manifest: mani
             record = TrialRecord(run_id, planned.seq, planned.platform, planned.workload,
                                  planned.repetition, planned.warmup)
             label = (f"[{planned.seq}/{len(plan)}] {planned.platform} {planned.workload}, repetition "
-                     f"{planned.repetition}{' (warm-up)' if planned.warmup else ''} "
-                     f"({eta.remaining_text(todo[done:])} left)")
+                     f"{planned.repetition}{' (warm-up)' if planned.warmup else ''}")
             try:
-                with progress.step(label):
+                with progress.step(label, f"({eta.remaining_text(todo[done:])} left)"):
                     ctx = TrialContext(run_id, planned.seq, workload, manifest)
                     run_trial(driver, ctx, record, suite.timeout_for(workload), suite.sampling)
             finally:
