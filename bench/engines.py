@@ -20,7 +20,7 @@ def docker_client(timeout: int = 120) -> docker.DockerClient:
         client.ping()
         return client
     except docker.errors.DockerException as e:
-        raise BenchError(f"docker: engine not reachable ({_first_line(e)}); start dockerd "
+        raise BenchError(f"docker: engine not reachable ({first_line(e)}); start dockerd "
                          "(`make run` does)") from None
 
 
@@ -39,9 +39,9 @@ def libvirt_connection() -> libvirt.virConnect:
     try:
         return libvirt.open(config.LIBVIRT_URI)
     except libvirt.libvirtError as e:
-        raise BenchError(f"libvirt: cannot connect to {config.LIBVIRT_URI} ({_first_line(e)}); "
+        raise BenchError(f"libvirt: cannot connect to {config.LIBVIRT_URI} ({first_line(e)}); "
                          "start virtlogd and libvirtd (`make run` does)") from None
 
 
-def _first_line(e: Exception) -> str:
+def first_line(e: Exception) -> str:
     return (str(e).strip().splitlines() or [type(e).__name__])[0]

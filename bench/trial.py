@@ -138,8 +138,11 @@ def run_trial(driver: Driver, ctx: TrialContext, record: TrialRecord, timeout_s:
         if record.ready_s is not None:
             boot.record(sink, record.phases_s, record.ready_s)
         sink.add("teardown_s", record.teardown_s, "s", probe="host monotonic clock: teardown call to its return")
-        footprint = driver.image_footprint(ctx.manifest)
-        sink.add("image_mib", footprint.bytes / MIB, "MiB", probe=footprint.how)
+        try:
+            footprint = driver.image_footprint(ctx.manifest)
+            sink.add("image_mib", footprint.bytes / MIB, "MiB", probe=footprint.how)
+        except (BenchError, OSError) as e:  # the trial's own outcome matters more
+            record.facts["image_footprint"] = f"not measured: {e}"
         record.samples = sink.samples
         record.memory_series = monitor.reading.series()
         if not record.ok:

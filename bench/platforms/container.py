@@ -13,6 +13,7 @@ import docker
 import psutil
 
 from bench import config, engines
+from bench.errors import BenchError
 from bench.images.manifest import Manifest
 from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes import processes
@@ -35,6 +36,12 @@ class ContainerInstance(Instance):
                           security="default seccomp, no-new-privileges, not privileged")
 
     def start(self) -> None:
+        try:
+            self._create_and_start()
+        except docker.errors.DockerException as e:  # dockerd went away, image removed, ...
+            raise BenchError(f"docker: {engines.first_line(e)}") from None
+
+    def _create_and_start(self) -> None:
         api = self.client.api
         host_config = api.create_host_config(
             network_mode="none", privileged=False, security_opt=["no-new-privileges"],
@@ -67,7 +74,10 @@ class ContainerInstance(Instance):
         if self._procs_file is None:
             if self.container_id is None:
                 return []
-            pid = self.client.api.inspect_container(self.container_id)["State"]["Pid"]
+            try:
+                pid = self.client.api.inspect_container(self.container_id)["State"]["Pid"]
+            except docker.errors.DockerException:
+                return []
             if not pid:
                 return []
             try:
@@ -82,7 +92,10 @@ class ContainerInstance(Instance):
     def disk_growth(self) -> Footprint | None:
         if self.container_id is None:
             return None
-        listed = self.client.api.containers(all=True, size=True, filters={"id": self.container_id})
+        try:
+            listed = self.client.api.containers(all=True, size=True, filters={"id": self.container_id})
+        except docker.errors.DockerException:
+            return None
         if not listed:
             return None
         return Footprint(int(listed[0].get("SizeRw") or 0), "docker SizeRw: the writable layer")
@@ -93,6 +106,9 @@ class ContainerInstance(Instance):
                 self.client.api.remove_container(self.container_id, force=True)
             except docker.errors.NotFound:
                 pass
+            except docker.errors.DockerException as e:
+                raise BenchError(f"docker: removing {self.ctx.name(self.platform)}: {engines.first_line(e)}; "
+                                 "`bench clean` removes it later") from None
         if self._reader is not None:
             self._reader.join(timeout=5)
 
@@ -108,5 +124,8 @@ class ContainerDriver(Driver):
         return ContainerInstance(ctx, self.client, self.resources)
 
     def _measure_image(self, manifest: Manifest) -> Footprint:
-        size = self.client.api.inspect_image(manifest.container_image.sha256)["Size"]
+        try:
+            size = self.client.api.inspect_image(manifest.container_image.sha256)["Size"]
+        except docker.errors.DockerException as e:
+            raise BenchError(f"docker: {engines.first_line(e)}") from None
         return Footprint(int(size), "docker image inspect: Size")
