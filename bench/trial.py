@@ -125,36 +125,36 @@ def run_trial(driver: Driver, ctx: TrialContext, record: TrialRecord, timeout_s:
         record.status, record.reason = "aborted", f"harness error: {type(e).__name__}: {e}"
         raise
     finally:
-        monitor.stop()
-        phases = dict(instance.phases)
-        if instance.console.first_byte_ns is not None:
-            phases["first_output"] = instance.console.first_byte_ns
-        record.phases_s = {k: round((v - t0) / 1e9, 6) for k, v in sorted(phases.items(), key=lambda kv: kv[1])}
-        record.facts = {**driver.instance_facts(), **instance.facts}
-        with _signals_deferred():
+        with _signals_deferred():  # the record is completed, the instance removed
+            monitor.stop()
+            phases = dict(instance.phases)
+            if instance.console.first_byte_ns is not None:
+                phases["first_output"] = instance.console.first_byte_ns
+            record.phases_s = {k: round((v - t0) / 1e9, 6) for k, v in sorted(phases.items(), key=lambda kv: kv[1])}
+            record.facts = {**driver.instance_facts(), **instance.facts}
             started = time.monotonic()
             instance.teardown()
             record.teardown_s = round(time.monotonic() - started, 6)
-        if record.ready_s is not None:
-            boot.record(sink, record.phases_s, record.ready_s)
-        sink.add("teardown_s", record.teardown_s, "s", probe="host monotonic clock: teardown call to its return")
-        try:
-            footprint = driver.image_footprint(ctx.manifest)
-            sink.add("image_mib", footprint.bytes / MIB, "MiB", probe=footprint.how)
-        except (BenchError, OSError) as e:  # the trial's own outcome matters more
-            record.facts["image_footprint"] = f"not measured: {e}"
-        record.samples = sink.samples
-        record.memory_series = monitor.reading.series()
-        if not record.ok:
-            record.console_tail = instance.console.tail(CONSOLE_TAIL_LINES)
-        record.duration_s = round(time.monotonic() - began, 6)
+            if record.ready_s is not None:
+                boot.record(sink, record.phases_s, record.ready_s)
+            sink.add("teardown_s", record.teardown_s, "s", probe="host monotonic clock: teardown call to its return")
+            try:
+                footprint = driver.image_footprint(ctx.manifest)
+                sink.add("image_mib", footprint.bytes / MIB, "MiB", probe=footprint.how)
+            except (BenchError, OSError) as e:  # the trial's own outcome matters more
+                record.facts["image_footprint"] = f"not measured: {e}"
+            record.samples = sink.samples
+            record.memory_series = monitor.reading.series()
+            if not record.ok:
+                record.console_tail = instance.console.tail(CONSOLE_TAIL_LINES)
+            record.duration_s = round(time.monotonic() - began, 6)
     return record
 
 
 @contextmanager
 def _signals_deferred() -> Iterator[None]:
-    """A second Ctrl-C must not cut a teardown short and leave the instance behind: SIGINT
-    and SIGTERM wait until the teardown is done, then act."""
+    """A second Ctrl-C must not cut a teardown short and leave the instance behind, nor leave
+    its record half-filled: SIGINT and SIGTERM wait until both are done, then act."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
