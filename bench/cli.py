@@ -210,8 +210,7 @@ def cmd_run(args: argparse.Namespace, progress: Progress) -> int:
         root = args.output_dir or results.reports_root()
         run = runner.start(chosen, root, progress, args.accel, args.ignore_leftovers)
     records = runner.current_records(run.records())
-    seed = run.info()["suite"]["seed"]
-    print(summary.table_text(summary.summarise(records, seed), everything=args.all_metrics))
+    print(summary.table_text(run.read_summary(), everything=args.all_metrics))
     failed = [r for r in records if not r.ok]
     if failed:
         print(f"{len(failed)} of {len(records)} trials did not succeed (see trials.jsonl)")

@@ -104,6 +104,13 @@ class RunDir:
         except OSError as e:
             raise os_error(f"appending to {self.path / TRIALS}", e) from None
 
+    def read_summary(self) -> pd.DataFrame:
+        """summary.csv as written; empty when no trial has been recorded."""
+        try:
+            return pd.read_csv(self.path / SUMMARY)
+        except FileNotFoundError:
+            return pd.DataFrame()
+
     def write_summary(self, summary: pd.DataFrame) -> Path:
         final = self.path / SUMMARY
         tmp = temp_path(final)

@@ -37,14 +37,14 @@ def start(suite: Suite, root: Path, progress: Progress, accel: str = "auto",
           ignore_leftovers: bool = False) -> RunDir:
     if not ignore_leftovers:
         refuse_leftovers()
-    manifest = _manifest_for(suite)
+    manifest, loaded = _images_for(suite)
     plan = schedule.plan(suite)
     run_id = new_run_id()
     info = {"run_id": run_id, "suite": suite.to_json(), "seed": suite.seed, "accel_requested": accel,
             "plan": [t.to_json() for t in plan], **provenance.describe(suite.platforms, manifest)}
     run = RunDir.create(root, run_id, info)
     progress.note(f"run {run_id}: {len(plan)} trials, results in {run.path}")
-    _execute(run, suite, plan, manifest, accel, progress)
+    _execute(run, suite, plan, manifest, loaded, accel, progress)
     return run
 
 
@@ -53,7 +53,7 @@ def resume(path: Path, progress: Progress, ignore_leftovers: bool = False) -> Ru
     info = run.info()
     suite = Suite.from_json(info["suite"])
     plan = [PlannedTrial.from_json(t) for t in info["plan"]]
-    manifest = _manifest_for(suite)
+    manifest, loaded = _images_for(suite)
     if manifest.key != info["images"]["key"]:
         raise BenchError(f"{path}: its images ({info['images']['key'][:12]}) are not the current ones "
                          f"({manifest.key[:12]}); rebuilding changed them, so the run cannot continue")
@@ -63,15 +63,17 @@ def resume(path: Path, progress: Progress, ignore_leftovers: bool = False) -> Ru
     info.setdefault("resumed", []).append({"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                            "command": provenance.command_line()})
     run.write_info(info)
-    _execute(run, suite, plan, manifest, info.get("accel_requested", "auto"), progress)
+    _execute(run, suite, plan, manifest, loaded, info.get("accel_requested", "auto"), progress)
     return run
 
 
-def _manifest_for(suite: Suite) -> manifests.Manifest:
+def _images_for(suite: Suite) -> tuple[manifests.Manifest, dict[str, workloads.Workload]]:
+    """The current images, which must hold every workload of the suite, and the workloads."""
     manifest = manifests.load()
-    for name in suite.workloads:
-        manifest.require(workloads.load(name))
-    return manifest
+    loaded = {name: workloads.load(name) for name in suite.workloads}
+    for workload in loaded.values():
+        manifest.require(workload)
+    return manifest, loaded
 
 
 def finished_seqs(records: list[TrialRecord]) -> set[int]:
@@ -86,16 +88,18 @@ def current_records(records: list[TrialRecord]) -> list[TrialRecord]:
 
 
 def _execute(run: RunDir, suite: Suite, plan: list[PlannedTrial], manifest: manifests.Manifest,
-             accel: str, progress: Progress) -> None:
+             loaded: dict[str, workloads.Workload], accel: str, progress: Progress) -> None:
     run_id = run.info()["run_id"]
-    todo = [t for t in plan if t.seq not in finished_seqs(run.records())]
+    recorded = run.records()
+    todo = [t for t in plan if t.seq not in finished_seqs(recorded)]
     resources = allot(suite.cpus, suite.memory_mib)
     harness_cpus = keep_harness_apart(resources)
     progress.note(f"instances on CPU {resources.cpuset_text}, the harness on CPU "
                   f"{','.join(map(str, harness_cpus))}; {resources.memory_mib} MiB each")
     drivers: dict[str, Driver] = {p: make_driver(p, progress, resources, accel) for p in suite.platforms}
-    loaded = {name: workloads.load(name) for name in suite.workloads}
     eta = Eta()
+    for record in recorded:  # a resumed run knows its trials' durations already
+        eta.learn(record)
     try:
         for done, planned in enumerate(todo):
             driver, workload = drivers[planned.platform], loaded[planned.workload]

@@ -95,3 +95,12 @@ def test_a_metric_without_native_has_no_ratio(run: RunDir) -> None:
     path = run.write_summary(table)
     assert list(pd.read_csv(path)["metric"]) == ["instance_disk_mib"]
     assert not [p for p in run.path.iterdir() if p.name.startswith(".vmctb-tmp")]
+
+
+def test_the_printed_table_comes_from_summary_csv_as_written(run: RunDir) -> None:
+    assert table_text(run.read_summary()) == "no successful measured trials"
+    records = [record(1, "native", 100.0), record(2, "vm", 50.0), record(3, "vm", 52.0)]
+    run.write_summary(summarise(records))
+    printed = table_text(run.read_summary())
+    assert printed.splitlines()[1].split()[:5] == ["cpu", "score", "native", "1", "100"]
+    assert "vm/tcg" in printed and "0.510" in printed
