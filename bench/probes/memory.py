@@ -102,9 +102,7 @@ class MemoryMonitor:
 
     def finish(self) -> MemoryReading:
         """Stop sampling and take the final full sample (at RESULT, before teardown)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        self.stop()
         self.sample(full=True)
         if self.guest_ram_bytes is not None:
             self._read_vmm_overhead()
