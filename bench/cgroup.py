@@ -37,6 +37,9 @@ class MemoryCgroup:
         path = parent / name
         try:
             path.mkdir()
+        except OSError as e:
+            return None, f"no memory limit (cgroup {path}: {e.strerror})"
+        try:
             if _v2():
                 (path / "memory.max").write_text(str(limit_bytes))
                 if (path / "memory.swap.max").exists():
@@ -46,8 +49,7 @@ class MemoryCgroup:
                 if (path / "memory.memsw.limit_in_bytes").exists():
                     (path / "memory.memsw.limit_in_bytes").write_text(str(limit_bytes))
         except OSError as e:
-            cgroup = cls(path)
-            cgroup.remove()
+            cls(path).remove()
             return None, f"no memory limit (cgroup {path}: {e.strerror})"
         return cls(path), f"memory limit {limit_bytes // 2**20} MiB (cgroup {'v2' if _v2() else 'v1'})"
 

@@ -18,20 +18,25 @@ def cgroup_procs_file(pid: int) -> Path | None:
     """The `cgroup.procs` file listing every process in `pid`'s cgroup (memory hierarchy on
     cgroup v1, the unified one on v2)."""
     try:
-        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+        membership = Path(f"/proc/{pid}/cgroup").read_text()
     except OSError:
         return None
+    candidate = procs_file_for(membership)
+    return candidate if candidate is not None and candidate.exists() else None
+
+
+def procs_file_for(membership: str, root: Path = CGROUP_ROOT) -> Path | None:
+    """Where the members of the cgroup described by /proc/PID/cgroup's text are listed."""
     by_controller = {}
-    for line in lines:
+    for line in membership.splitlines():
         _, controllers, path = line.split(":", 2)
-        by_controller[controllers] = path
-    if "memory" in by_controller:
-        candidate = CGROUP_ROOT / "memory" / by_controller["memory"].lstrip("/") / "cgroup.procs"
-    elif "" in by_controller:
-        candidate = CGROUP_ROOT / by_controller[""].lstrip("/") / "cgroup.procs"
-    else:
-        return None
-    return candidate if candidate.exists() else None
+        for controller in controllers.split(","):
+            by_controller[controller] = path
+    if "memory" in by_controller:  # v1 (or hybrid): the memory hierarchy
+        return root / "memory" / by_controller["memory"].lstrip("/") / "cgroup.procs"
+    if "" in by_controller:  # v2: the one unified hierarchy
+        return root / by_controller[""].lstrip("/") / "cgroup.procs"
+    return None
 
 
 def read_procs(procs_file: Path) -> list[int]:
