@@ -8,6 +8,7 @@ instance runs without a limit and says so in its facts.
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -56,6 +57,18 @@ class MemoryCgroup:
     def join_from_child(self) -> None:
         """Runs in the child between fork and exec: move it into this cgroup."""
         (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def kill_members(self) -> None:
+        """SIGKILL whatever is still in the group (processes that left the session)."""
+        try:
+            members = (self.path / "cgroup.procs").read_text().split()
+        except OSError:
+            return
+        for pid in members:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def remove(self, timeout_s: float = 5.0) -> None:
         deadline = time.monotonic() + timeout_s

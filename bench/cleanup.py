@@ -93,12 +93,9 @@ def clean_all() -> list[str]:
                 continue  # a transient domain that ended meanwhile
             report.append(f"removed domain {name}")
     for group in cgroup.leftovers():
-        for pid in group.joinpath("cgroup.procs").read_text().split():
-            try:
-                os.kill(int(pid), 9)
-            except ProcessLookupError:
-                pass
-        cgroup.MemoryCgroup(group).remove()
+        leftover = cgroup.MemoryCgroup(group)
+        leftover.kill_members()
+        leftover.remove()
         report.append(f"removed cgroup {group}")
     for path in leftover_files():
         if path.is_dir():

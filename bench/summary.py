@@ -33,10 +33,10 @@ def summarise(records: Iterable[TrialRecord], seed: int = 0) -> pd.DataFrame:
                           for s in samples])
     keys = ["workload", "metric", "platform", "accel", "unit", "better"]
     values = {key: list(group["value"]) for key, group in frame.groupby(keys, sort=False)}
+    natives = {(w, m): v for (w, m, p, *_), v in values.items() if p == "native"}
     rows = []
     for (workload, metric, platform, accel, unit, better), vals in values.items():
-        native = next((v for (w, m, p, _, _, _), v in values.items()
-                       if (w, m, p) == (workload, metric, "native")), None)
+        native = natives.get((workload, metric))
         ci = stats.median_ci(vals, seed)
         q1, q3 = stats.iqr(vals)
         med = stats.median(vals)

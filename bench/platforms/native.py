@@ -76,11 +76,7 @@ class NativeInstance(Instance):
                     pass
             self.proc.wait()
         if self.cgroup is not None:
-            for pid in processes.read_procs(self.cgroup.path / "cgroup.procs"):  # escaped the group
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            self.cgroup.kill_members()
             self.cgroup.remove()
         if self._reader is not None:
             self._reader.join(timeout=5)

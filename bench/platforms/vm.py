@@ -14,7 +14,7 @@ from bench.guest_vm import GuestSpec, GuestVM
 from bench.images import vmdisk
 from bench.images.manifest import Manifest
 from bench.platforms.base import Driver, Instance, TrialContext
-from bench.probes.disk import Footprint, allocated, files_allocated
+from bench.probes.disk import Footprint, files_allocated
 from bench.resources import Resources
 
 QEMU_PID_DIR = Path("/run/libvirt/qemu")
@@ -64,7 +64,7 @@ class VMInstance(Instance):
 
     def disk_growth(self) -> Footprint | None:
         try:
-            return Footprint(allocated(self.overlay), "qcow2 overlay, allocated bytes")
+            return Footprint(vmdisk.allocated_bytes(self.overlay), "qcow2 overlay, allocated bytes")
         except OSError:
             return None
 

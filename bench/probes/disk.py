@@ -12,15 +12,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.images.vmdisk import allocated_bytes
+
 
 @dataclass(frozen=True)
 class Footprint:
     bytes: int
     how: str
-
-
-def allocated(path: Path) -> int:
-    return os.stat(path).st_blocks * 512
 
 
 def tree_allocated(root: Path) -> int:
@@ -37,4 +35,4 @@ def tree_allocated(root: Path) -> int:
 
 
 def files_allocated(paths: list[Path]) -> int:
-    return sum(allocated(p) for p in paths)
+    return sum(allocated_bytes(p) for p in paths)
