@@ -17,6 +17,8 @@ from bench.errors import BenchError
 from bench.platforms import PLATFORMS
 from bench.progress import Progress
 
+EXPORT_FORMATS = ("pytest-benchmark", "github-action-benchmark", "csv", "json")
+
 
 class Parser(argparse.ArgumentParser):
     """argparse, but a bad argument is one line on stderr and exit 2 (no usage dump)."""
@@ -32,14 +34,37 @@ def _names(text: str) -> list[str]:
     return names
 
 
-def _seconds(text: str) -> float:
+def _number(text: str, what: str, low: float, high: float = float("inf"), unit: str = "") -> float:
+    """A float strictly between low and high, or a one-line argparse error."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0 seconds: {text!r}")
+        raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+    if not low < value < high:
+        bound = f"more than {low:g}{unit}" if high == float("inf") else f"between {low:g}{unit} and {high:g}{unit}"
+        raise argparse.ArgumentTypeError(f"must be {bound}: {text!r}")
     return value
+
+
+def _seconds(text: str) -> float:
+    return _number(text, "a number of seconds", 0, unit=" seconds")
+
+
+def _size(text: str) -> int:
+    from bench.report.consolidation import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _percent(text: str) -> float:
+    return _number(text.strip().removesuffix("%"), "a percentage like 10%", 0, 1000, unit="%") / 100
+
+
+def _probability(text: str) -> float:
+    return _number(text, "a probability", 0, 1)
 
 
 def build_parser() -> Parser:
@@ -91,6 +116,43 @@ def build_parser() -> Parser:
     run.add_argument("--ignore-leftovers", action="store_true",
                      help="start although another run left instances behind")
     run.add_argument("--all-metrics", action="store_true", help="print every metric, not the headline ones")
+
+    report = commands.add_parser("report", help="render run directories as one self-contained HTML report")
+    report.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR",
+                        help="one run, or several to show side by side (two hosts, before/after)")
+    report.add_argument("-o", "--output", type=Path, metavar="FILE",
+                        help="default: RUN_DIR/index.html for one run, reports/compare-<ids>.html for several")
+    report.add_argument("--single-file", action="store_true",
+                        help="embed summary.csv and trials.jsonl as data: links instead of linking the files")
+    report.add_argument("--host-memory", type=_size, metavar="SIZE",
+                        help="also say how many instances fit in this much memory (e.g. 64GiB)")
+    report.add_argument("--host-disk", type=_size, metavar="SIZE",
+                        help="also say how many instances fit on this much disk (e.g. 2TiB)")
+
+    compare = commands.add_parser("compare", help="A/B regression gate: exit 1 if CURRENT is worse than "
+                                  "BASELINE beyond the threshold and significantly")
+    compare.add_argument("baseline", type=Path, metavar="BASELINE", help="the baseline run directory")
+    compare.add_argument("current", type=Path, metavar="CURRENT", help="the run directory to judge")
+    compare.add_argument("--threshold", type=_percent, default=0.10, metavar="PCT",
+                         help="a change of the median smaller than this is never a regression (default: 10%%)")
+    compare.add_argument("--alpha", type=_probability, default=0.01,
+                         help="significance level of the one-sided rank test (default: 0.01)")
+    compare.add_argument("--metrics", type=_names, metavar="NAME,...",
+                         help="judge only these metrics (default: all)")
+    shape = compare.add_mutually_exclusive_group()
+    shape.add_argument("--markdown", action="store_true", help="a markdown table (for a CI job summary)")
+    shape.add_argument("--json", action="store_true", help="machine-readable output")
+    compare.add_argument("--force", action="store_true",
+                         help="compare although the VMs ran under different accelerators (TCG vs KVM)")
+
+    export = commands.add_parser("export", help="write a run's results for other tools")
+    export.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    export.add_argument("--format", required=True, choices=EXPORT_FORMATS,
+                        help="pytest-benchmark: for `pytest-benchmark compare`; github-action-benchmark: "
+                        "customSmallerIsBetter/customBiggerIsBetter files; csv: one row per trial; json")
+    export.add_argument("-o", "--output", type=Path, metavar="PATH",
+                        help="a file ('-' for stdout), or for github-action-benchmark a directory "
+                        "(default: in RUN_DIR)")
 
     commands.add_parser("clean", help="remove whatever a crashed run left behind")
     return parser
@@ -218,6 +280,53 @@ def cmd_run(args: argparse.Namespace, progress: Progress) -> int:
     return 1 if failed else 0
 
 
+def cmd_report(args: argparse.Namespace, progress: Progress) -> int:
+    from bench import report, results
+    from bench.report import runs
+    from bench.report.consolidation import HostSize
+    from bench.report.html import Options
+
+    loaded = [runs.load(path) for path in args.run_dirs]
+    output = args.output
+    if output is None:
+        if len(args.run_dirs) == 1:
+            output = args.run_dirs[0] / "index.html"
+        else:
+            output = results.reports_root() / ("compare-" + "-vs-".join(p.resolve().name for p in args.run_dirs) + ".html")
+    given = None
+    if args.host_memory or args.host_disk:
+        given = HostSize("the host you gave", args.host_memory, args.host_disk)
+    with progress.step(f"rendering {output}"):
+        report.write(loaded, output, Options(single_file=args.single_file, host=given))
+    print(f"report: {output}")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace, progress: Progress) -> int:
+    from bench import compare
+    from bench.report import runs
+
+    baseline, current = runs.load(args.baseline), runs.load(args.current)
+    outcome = compare.compare(baseline, current, args.threshold, args.alpha, args.force, args.metrics)
+    if args.json:
+        print(json.dumps(outcome.to_json(), indent=2))
+    elif args.markdown:
+        print(outcome.markdown())
+    else:
+        print(outcome.text())
+    return 1 if outcome.regressions else 0
+
+
+def cmd_export(args: argparse.Namespace, progress: Progress) -> int:
+    from bench import exports
+    from bench.report import runs
+
+    run = runs.load(args.run_dir)
+    for path in exports.export(run, args.format, args.output):
+        print(f"export: {path}")
+    return 0
+
+
 def cmd_clean(args: argparse.Namespace, progress: Progress) -> int:
     from bench import cleanup
 
@@ -236,5 +345,8 @@ HANDLERS = {
     "images verify": cmd_images_verify,
     "launch": cmd_launch,
     "run": cmd_run,
+    "report": cmd_report,
+    "compare": cmd_compare,
+    "export": cmd_export,
     "clean": cmd_clean,
 }

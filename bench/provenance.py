@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -54,8 +55,21 @@ def versions(platforms: tuple[str, ...]) -> dict[str, Any]:
 
 def images(manifest: Manifest) -> dict[str, Any]:
     return {"manifest": str(manifest.saved_path()), "key": manifest.key,
-            "kernel": manifest.kernel_release,
-            "artifacts": {name: getattr(manifest, name).sha256 for name in manifest.ARTIFACTS}}
+            "kernel": manifest.kernel_release, "kernel_source": manifest.kernel_source,
+            "distribution": f"Debian {manifest.suite} {manifest.variant} {manifest.arch}",
+            "packages": len(manifest.packages), "build_seconds": manifest.build_seconds,
+            "artifacts": {name: getattr(manifest, name).sha256 for name in manifest.ARTIFACTS},
+            "bytes": {name: getattr(manifest, name).bytes for name in manifest.ARTIFACTS}}
+
+
+def storage() -> dict[str, Any]:
+    """The file system that holds the images and instance disks: the host's disk capacity."""
+    path = config.cache_dir()
+    try:
+        usage = shutil.disk_usage(path)
+    except OSError as e:
+        return {"path": str(path), "error": str(e)}
+    return {"path": str(path), "total_bytes": usage.total, "free_bytes": usage.free}
 
 
 def describe(platforms: tuple[str, ...], manifest: Manifest) -> dict[str, Any]:
@@ -68,4 +82,5 @@ def describe(platforms: tuple[str, ...], manifest: Manifest) -> dict[str, Any]:
         "accelerator_verdict": verdict.to_json() if verdict else None,
         "versions": versions(platforms),
         "images": images(manifest),
+        "storage": storage(),
     }

@@ -68,15 +68,15 @@ def table_text(summary: pd.DataFrame, everything: bool = False) -> str:
              f"{'CV':>6} {'× native':>9}  unit"]
     for row in shown.itertuples():
         platform = row.platform + (f"/{row.accel}" if row.platform == "vm" else "")
-        ci = f"[{_num(row.ci_low)}, {_num(row.ci_high)}]"
+        ci = f"[{format_number(row.ci_low)}, {format_number(row.ci_high)}]"
         ratio = "" if math.isnan(row.ratio_to_native) else f"{row.ratio_to_native:.3f}"
         cv = "" if math.isnan(row.cv) else f"{row.cv * 100:.1f}%"
-        lines.append(f"{row.workload:<8} {row.metric:<18} {platform:<10} {row.n:>3} {_num(row.median):>11} "
+        lines.append(f"{row.workload:<8} {row.metric:<18} {platform:<10} {row.n:>3} {format_number(row.median):>11} "
                      f"{ci:>23} {cv:>6} {ratio:>9}  {row.unit}")
     return "\n".join(lines)
 
 
-def _num(value: float) -> str:
+def format_number(value: float) -> str:
     if value == 0 or 0.01 <= abs(value) < 100000:
         return f"{value:.4g}" if abs(value) < 1 else f"{value:.5g}"
     return f"{value:.3e}"

@@ -24,7 +24,7 @@ from bench.errors import BenchError
 from bench.images import manifest as manifests
 from bench.platforms import make_driver
 from bench.platforms.base import Driver, Instance, TrialContext
-from bench.probes import boot, cpu
+from bench.probes import boot, cpu, isolation
 from bench.probes.memory import MemoryMonitor
 from bench.progress import Progress
 from bench.protocol import READY, RESULT, GuestResult, ResultLineError
@@ -190,6 +190,9 @@ def _ready_latency(ready: Line, platform: str) -> float | None:
 def _collect(instance: Instance, monitor: MemoryMonitor, sink: SampleSink) -> None:
     """At RESULT, before teardown: the final memory sample, CPU seconds, disk growth."""
     pids = instance.host_pids()
+    main_pid = instance.main_pid()
+    if main_pid:
+        instance.facts.update(isolation.observe(main_pid))
     monitor.finish()
     monitor.record(sink)
     seconds = cpu.cpu_seconds(pids)

@@ -45,10 +45,14 @@ def temp_owner(path: Path) -> int | None:
 
 
 def write_json(path: Path, data: object) -> None:
-    """Write JSON through a temp name and rename: readers never see half a file."""
+    write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write through a temp name and rename: readers never see half a file."""
     tmp = temp_path(path)
     try:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        tmp.write_text(text)
         os.replace(tmp, path)
     except OSError as e:
         tmp.unlink(missing_ok=True)

@@ -54,6 +54,11 @@ class Instance(ABC):
         """The host processes that make up the instance now (empty before it exists).
         Called several times a second from the memory probe's thread: must be cheap."""
 
+    def main_pid(self) -> int | None:
+        """The instance's outermost host process (its isolation is read from it), if running."""
+        pids = self.host_pids()
+        return pids[0] if pids else None
+
     def disk_growth(self) -> Footprint | None:
         """What this instance added to the disk so far, or None if it has no layer of its own."""
         return None

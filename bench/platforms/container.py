@@ -16,7 +16,7 @@ from bench import config, engines
 from bench.errors import BenchError
 from bench.images.manifest import Manifest
 from bench.platforms.base import Driver, Instance, TrialContext
-from bench.probes import processes
+from bench.probes import isolation, processes
 from bench.probes.disk import Footprint
 from bench.resources import Resources
 
@@ -31,9 +31,11 @@ class ContainerInstance(Instance):
         self.container_id: str | None = None
         self._reader: threading.Thread | None = None
         self._shim_pid: int | None = None
+        self._init_pid: int | None = None
         self._procs_file: Path | None = None
         self.facts.update(image=ctx.manifest.container_image.sha256, network="none",
                           security="default seccomp, no-new-privileges, not privileged")
+        self.facts.update(isolation.shared_kernel())
 
     def start(self) -> None:
         try:
@@ -80,6 +82,7 @@ class ContainerInstance(Instance):
                 return []
             if not pid:
                 return []
+            self._init_pid = pid
             try:
                 self._shim_pid = psutil.Process(pid).ppid()
             except psutil.Error:
@@ -88,6 +91,10 @@ class ContainerInstance(Instance):
             if self._procs_file is None:
                 return [self._shim_pid] + processes.tree(pid)
         return [self._shim_pid or 0] + processes.read_procs(self._procs_file)
+
+    def main_pid(self) -> int | None:
+        self.host_pids()
+        return self._init_pid  # the container's PID 1, not the shim outside it
 
     def disk_growth(self) -> Footprint | None:
         if self.container_id is None:

@@ -16,7 +16,7 @@ from bench import config
 from bench.cgroup import MemoryCgroup
 from bench.images.manifest import Manifest
 from bench.platforms.base import Driver, Instance, TrialContext
-from bench.probes import processes
+from bench.probes import isolation, processes
 from bench.probes.disk import Footprint, tree_allocated
 from bench.resources import Resources
 
@@ -34,6 +34,7 @@ class NativeInstance(Instance):
         self.cgroup: MemoryCgroup | None = None
         self._reader: threading.Thread | None = None
         self.facts["rootfs"] = ctx.manifest.rootfs_dir
+        self.facts.update(isolation.shared_kernel())
 
     def setup(self) -> None:
         self.cgroup, self.facts["memory_limit"] = MemoryCgroup.create(
@@ -66,6 +67,9 @@ class NativeInstance(Instance):
         if self.cgroup is not None:
             return processes.read_procs(self.cgroup.path / "cgroup.procs")
         return processes.tree(self.proc.pid)
+
+    def main_pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None  # chroot has exec'ed the launcher
 
     def teardown(self) -> None:
         if self.proc is not None:

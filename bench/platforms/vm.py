@@ -14,6 +14,7 @@ from bench.guest_vm import GuestSpec, GuestVM
 from bench.images import vmdisk
 from bench.images.manifest import Manifest
 from bench.platforms.base import Driver, Instance, TrialContext
+from bench.probes import isolation
 from bench.probes.disk import Footprint, files_allocated
 from bench.resources import Resources
 
@@ -45,6 +46,7 @@ class VMInstance(Instance):
         self.guest_ram_bytes = resources.memory_bytes
         self._qemu_pid: int | None = None
         self.facts.update(accel=accel, cpu_mode=cpu_mode if accel == "kvm" else "qemu default (emulated)")
+        self.facts.update(isolation.own_kernel(ctx.manifest.kernel_release, accel))
 
     def setup(self) -> None:
         vmdisk.create_overlay(Path(self.ctx.manifest.vm_disk.path), self.overlay)

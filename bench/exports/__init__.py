@@ -1,0 +1,48 @@
+"""`bench export`: a run's results in other tools' formats, one module per format.
+
+Each module has `DEFAULT_NAME` (where the export goes in the run directory when no output is
+given) and `render(run) -> {file name: text}`; single-file formats give one entry.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from bench.errors import BenchError
+from bench.exports import github_action_benchmark, json_records, pytest_benchmark, trials_csv
+from bench.images.store import write_text
+from bench.proc import os_error
+from bench.report.runs import LoadedRun
+
+FORMATS: dict[str, ModuleType] = {
+    "pytest-benchmark": pytest_benchmark,
+    "github-action-benchmark": github_action_benchmark,
+    "csv": trials_csv,
+    "json": json_records,
+}
+
+
+def export(run: LoadedRun, format_name: str, output: Path | None) -> list[Path | str]:
+    """Write the export; returns where it went (paths, or "stdout")."""
+    module = FORMATS[format_name]
+    files = module.render(run)
+    if output is not None and str(output) == "-":
+        if len(files) != 1:
+            raise BenchError(f"export --format {format_name} writes {len(files)} files: give a directory, not -")
+        sys.stdout.write(next(iter(files.values())))
+        return []
+    target = output if output is not None else run.path / module.DEFAULT_NAME
+    if len(files) == 1:
+        write_text(target, next(iter(files.values())))
+        return [target]
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise os_error(f"creating {target}", e) from None
+    written: list[Path | str] = []
+    for name, text in files.items():
+        write_text(target / name, text)
+        written.append(target / name)
+    return written

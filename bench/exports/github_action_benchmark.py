@@ -1,0 +1,29 @@
+"""github-action-benchmark's custom tool input: customSmallerIsBetter.json and
+customBiggerIsBetter.json, one entry per platform × workload × metric with its unit, the
+median as the value and the 95% CI as the range."""
+
+from __future__ import annotations
+
+import json
+import math
+
+from bench.report.runs import LoadedRun
+
+DEFAULT_NAME = "github-action-benchmark"
+FILES = {"lower": "customSmallerIsBetter.json", "higher": "customBiggerIsBetter.json"}
+
+
+def _entry(row) -> dict[str, str | float]:  # type: ignore[no-untyped-def]
+    where = row.platform if row.platform != "vm" else f"vm/{row.accel}"
+    half_ci = (row.ci_high - row.ci_low) / 2
+    cv = "" if math.isnan(row.cv) else f", CV {row.cv:.1%}"
+    return {"name": f"{row.workload} {row.metric} [{where}]", "unit": row.unit, "value": float(row.median),
+            "range": f"± {half_ci:.4g}",
+            "extra": f"median of {row.n} trials{cv}; 95% CI {row.ci_low:.4g}–{row.ci_high:.4g}"}
+
+
+def render(run: LoadedRun) -> dict[str, str]:
+    entries: dict[str, list[dict[str, str | float]]] = {better: [] for better in FILES}
+    for row in run.summary.itertuples():
+        entries[row.better].append(_entry(row))
+    return {FILES[better]: json.dumps(items, indent=2) + "\n" for better, items in entries.items()}

@@ -1,0 +1,55 @@
+"""A pytest-benchmark JSON file: one benchmark per platform × workload × time metric.
+
+The statistics are computed by pytest-benchmark's own `Stats` from every measured trial's
+value, so `pytest-benchmark compare FILE` shows them as it shows its own runs.
+"""
+
+from __future__ import annotations
+
+import json
+import platform as host_platform
+
+import pytest_benchmark
+from pytest_benchmark.stats import Stats
+
+from bench.report.runs import LoadedRun
+
+DEFAULT_NAME = "pytest-benchmark.json"
+
+
+def _benchmark(workload: str, metric: str, platform: str, accel: str, values: list[float], run: LoadedRun) -> dict:
+    stats = Stats()
+    for value in values:
+        stats.update(value)
+    where = platform if platform != "vm" else f"vm-{accel}"
+    return {
+        "group": f"{workload}: {metric}", "name": f"{metric}[{where}]",
+        "fullname": f"{run.suite_name}/{workload}::{metric}[{where}]",
+        "params": {"platform": platform, "accel": accel}, "param": where,
+        "extra_info": {"workload": workload, "metric": metric, "unit": "s", "run_id": run.run_id},
+        "options": {"timer": "host monotonic clock (vmct-bench)", "min_rounds": len(values), "warmup": False},
+        "stats": {**stats.as_dict(), "data": list(values), "iterations": 1},
+    }
+
+
+def render(run: LoadedRun) -> dict[str, str]:
+    benchmarks = []
+    units = {(s.workload, s.metric): s.unit for r in run.counted for s in r.samples}
+    for (workload, metric, platform, accel), values in sorted(run.values().items()):
+        if units.get((workload, metric)) == "s":
+            benchmarks.append(_benchmark(workload, metric, platform, accel, values, run))
+    host = run.info.get("host", {})
+    harness = run.info.get("harness", {})
+    document = {
+        "machine_info": {"node": host.get("hostname", "?"), "processor": host.get("cpu_model", "?"),
+                         "machine": host_platform.machine(), "system": "Linux", "release": host.get("kernel", "?"),
+                         "python_implementation": "CPython",
+                         "python_version": run.info.get("versions", {}).get("python", "?"),
+                         "cpu": {"brand_raw": host.get("cpu_model", "?"), "count": host.get("logical_cpus")}},
+        "commit_info": {"id": harness.get("commit", "unknown"), "dirty": harness.get("dirty"),
+                        "project": "vmct-bench", "branch": None},
+        "benchmarks": benchmarks,
+        "datetime": run.info.get("started_at", ""),
+        "version": pytest_benchmark.__version__,
+    }
+    return {DEFAULT_NAME: json.dumps(document, indent=2, sort_keys=True) + "\n"}

@@ -1,0 +1,61 @@
+"""The report's Warnings section: everything a reader must know before trusting a number."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from bench.report.runs import LoadedRun
+from bench.summary import HEADLINE
+
+CV_LIMIT = 0.05
+MIN_TRIALS = 3
+
+
+@dataclass(frozen=True)
+class Caveat:
+    level: str  # "severe" (the numbers mean something else than they seem) or "note"
+    text: str
+
+
+def _metric_list(rows: list[str]) -> str:
+    shown = ", ".join(rows[:12])
+    return shown + (f" and {len(rows) - 12} more" if len(rows) > 12 else "")
+
+
+def caveats(run: LoadedRun) -> list[Caveat]:
+    found = []
+    if "tcg" in run.vm_accels:
+        found.append(Caveat("severe", "VMs ran under TCG emulation, not KVM: every vm/tcg number measures "
+                            "an emulated CPU and is not what a VM costs on a host with working KVM."))
+    verdict = run.info.get("accelerator_verdict") or {}
+    if "tcg" in run.vm_accels and verdict.get("summary"):
+        found.append(Caveat("note", f"Accelerator check: {verdict['summary']}."))
+    host = run.info.get("host", {})
+    if host.get("virtualised"):
+        found.append(Caveat("severe", f"The host is itself virtualised (hypervisor: {host.get('hypervisor', '?')}): "
+                            "its CPU time is shared with other guests, so run-to-run noise is higher than "
+                            "on bare metal and 'native' is not bare metal."))
+    bad = [r for r in run.records if not r.ok]
+    if bad:
+        kinds = sorted({f"{r.platform} {r.workload}: {r.status} ({r.reason.splitlines()[0][:80]})" for r in bad})
+        found.append(Caveat("severe", f"{len(bad)} of {len(run.records)} trials did not succeed: "
+                            + "; ".join(kinds[:6]) + (" …" if len(kinds) > 6 else "")))
+    table = run.summary
+    if not table.empty:
+        # Headline metrics first: a reader cares about boot_s before boot_phase.resumed_s.
+        rows = sorted(table.itertuples(), key=lambda r: r.metric not in HEADLINE)
+        noisy = [f"{r.workload} {r.metric} on {r.platform} ({r.cv * 100:.0f}%)" for r in rows
+                 if not math.isnan(r.cv) and r.cv > CV_LIMIT]
+        if noisy:
+            found.append(Caveat("note", f"{len(noisy)} metric(s) vary by more than {CV_LIMIT:.0%} "
+                                f"(coefficient of variation): {_metric_list(noisy)}. Read their medians "
+                                "with the confidence intervals."))
+        few = [f"{r.workload} {r.metric} on {r.platform} (n={r.n})" for r in table.itertuples()
+               if r.n < MIN_TRIALS]
+        if few:
+            found.append(Caveat("severe", f"{len(few)} metric(s) rest on fewer than {MIN_TRIALS} trials: "
+                                f"{_metric_list(few)}."))
+    if not run.counted:
+        found.append(Caveat("severe", "No successful measured trial: there is nothing to report."))
+    return found

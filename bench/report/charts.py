@@ -1,0 +1,187 @@
+"""The report's charts, drawn with matplotlib as inline SVG.
+
+Output is deterministic: no dates in the metadata, text kept as text (not glyph paths), and
+each chart's element ids salted with its own name, so the same runs give the same bytes and
+several SVGs can share one HTML page without clashing ids.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from bench import stats  # noqa: E402
+from bench.report.runs import LoadedRun  # noqa: E402
+from bench.report.verdict import column_name, platforms  # noqa: E402
+
+STYLE = {"svg.fonttype": "none", "font.size": 8, "axes.spines.top": False, "axes.spines.right": False,
+         "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": 96}
+RUN_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
+LOG_SPREAD = 30  # a metric whose values span more than this factor is drawn on a log axis
+
+
+@contextmanager
+def _figure(salt: str, **kwargs: object) -> Iterator[tuple[Figure, object]]:
+    with matplotlib.rc_context({**STYLE, "svg.hashsalt": salt}):
+        fig, axes = plt.subplots(layout="constrained", **kwargs)  # type: ignore[arg-type]
+        try:
+            yield fig, axes
+        finally:
+            plt.close(fig)
+
+
+def _svg(fig: Figure) -> str:
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None})
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]  # no XML declaration or doctype inside HTML
+
+
+def _all_platforms(runs: list[LoadedRun]) -> list[str]:
+    seen: dict[str, None] = {}
+    for run in runs:
+        seen.update(dict.fromkeys(platforms(run)))
+    return list(seen)
+
+
+def _values(run: LoadedRun, workload: str, metric: str, platform: str) -> list[float]:
+    return [v for (w, m, p, _), vals in run.values().items() if (w, m, p) == (workload, metric, platform)
+            for v in vals]
+
+
+def _x_labels(runs: list[LoadedRun], shown: list[str]) -> list[str]:
+    return [column_name(p, runs[0]) if len(runs) == 1 else p for p in shown]
+
+
+def _legend(ax: Axes, runs: list[LoadedRun]) -> None:
+    if len(runs) > 1:
+        ax.legend(fontsize=7, frameon=False)
+
+
+def metric_chart(runs: list[LoadedRun], workload: str, metric: str, unit: str) -> str:
+    """Every counted trial as a dot, the median as a bar and its 95% CI as a line, per platform."""
+    shown = _all_platforms(runs)
+    width = 0.7 / len(runs)
+    everything: list[float] = []
+    with _figure(f"metric-{workload}-{metric}", figsize=(4.6, 2.5)) as (fig, ax):
+        for j, run in enumerate(runs):
+            colour = RUN_COLOURS[j % len(RUN_COLOURS)]
+            label: str | None = run.run_id
+            for i, platform in enumerate(shown):
+                values = _values(run, workload, metric, platform)
+                if not values:
+                    continue
+                everything += values
+                centre = i + (j - (len(runs) - 1) / 2) * width
+                order = sorted(range(len(values)), key=lambda k: values[k])
+                spread = [centre + (rank - (len(values) - 1) / 2) * width * 0.6 / max(len(values), 1)
+                          for rank in range(len(values))]
+                ax.scatter([spread[order.index(k)] for k in range(len(values))], values, s=12,
+                           color=colour, alpha=0.6, linewidths=0, label=label)
+                label = None
+                med = stats.median(values)
+                ax.hlines(med, centre - width * 0.4, centre + width * 0.4, color=colour, linewidth=2)
+                if len(values) > 1:
+                    ci = stats.median_ci(values, run.seed)
+                    ax.vlines(centre + width * 0.42, ci.low, ci.high, color=colour, linewidth=1)
+        ax.set_xticks(range(len(shown)), _x_labels(runs, shown))
+        ax.set_xlim(-0.6, len(shown) - 0.4)
+        positive = [v for v in everything if v > 0]
+        if positive and min(positive) * LOG_SPREAD < max(positive) and len(positive) == len(everything):
+            ax.set_yscale("log")
+        ax.set_ylabel(unit)
+        ax.set_title(f"{workload}: {metric}")
+        _legend(ax, runs)
+        return _svg(fig)
+
+
+def boot_segments(run: LoadedRun, workload: str, platform: str) -> dict[str, float]:
+    """Consecutive segments from t0 to READY: each start phase's median end time across the
+    trials, in order, then READY's median. They add up to the median time to READY even when
+    phases finish in a different order from trial to trial (a container's first output can
+    come before or after its start call returns)."""
+    trials = [r for r in run.counted if r.platform == platform and r.workload == workload and r.ready_s is not None]
+    if not trials:
+        return {}
+    ready = stats.median([r.ready_s for r in trials if r.ready_s is not None])
+    names = dict.fromkeys(name for r in trials for name in r.phases_s)
+    ends = {name: stats.median([r.phases_s[name] for r in trials if name in r.phases_s]) for name in names}
+    segments, previous = {}, 0.0
+    for name, end in sorted(ends.items(), key=lambda kv: kv[1]):
+        if end <= ready:
+            segments[name], previous = end - previous, end
+    segments["ready"] = ready - previous
+    return segments
+
+
+def boot_breakdown_chart(runs: list[LoadedRun], workload: str) -> str:
+    """Per platform, its own time axis: the start phases' median durations stacked to READY."""
+    shown = _all_platforms(runs)
+    with _figure(f"boot-{workload}", nrows=len(shown), figsize=(6.4, 0.5 + 0.45 * len(shown) * len(runs)),
+                 squeeze=False) as (fig, axes):
+        palette = plt.get_cmap("tab10")
+        phase_colour: dict[str, object] = {}
+        for row, platform in enumerate(shown):
+            ax = axes[row][0]
+            labels = []
+            for j, run in enumerate(runs):
+                left = 0.0
+                segments = boot_segments(run, workload, platform)
+                for phase, seconds in segments.items():
+                    colour = phase_colour.setdefault(phase, palette(len(phase_colour) % 10))
+                    ax.barh(j, seconds, left=left, color=colour, height=0.6)
+                    if seconds > 0:
+                        ax.text(left + seconds / 2, j, phase, ha="center", va="center", fontsize=6)
+                    left += seconds
+                total = f" — {left:.3g} s" if segments else " — not measured"
+                labels.append(f"{column_name(platform, run)}" + (f" · {run.run_id}" if len(runs) > 1 else "") + total)
+            ax.set_yticks(range(len(runs)), labels)
+            ax.set_xlabel("s since t0 (first create call)" if row == len(shown) - 1 else "")
+            ax.grid(axis="y", visible=False)
+        fig.suptitle(f"{workload}: t0 to READY, each segment ending at the event it names (median times; each platform on its own scale)", fontsize=8)
+        return _svg(fig)
+
+
+def _series_trial(run: LoadedRun, platform: str, workload: str):  # type: ignore[no-untyped-def]
+    for record in run.counted:
+        if record.platform == platform and record.workload == workload and record.memory_series:
+            return record
+    return None
+
+
+def memory_chart(runs: list[LoadedRun], workload: str) -> str:
+    """Host-side RSS and PSS over one trial of each platform (its first measured one)."""
+    shown = _all_platforms(runs)
+    with _figure(f"memory-{workload}", ncols=len(shown), figsize=(2.3 * len(shown) + 0.6, 2.3),
+                 squeeze=False) as (fig, axes):
+        for col, platform in enumerate(shown):
+            ax = axes[0][col]
+            for j, run in enumerate(runs):
+                record = _series_trial(run, platform, workload)
+                if record is None:
+                    continue
+                colour = RUN_COLOURS[j % len(RUN_COLOURS)]
+                times = [p[0] for p in record.memory_series]
+                ax.plot(times, [p[1] for p in record.memory_series], color=colour, linewidth=1,
+                        label=f"RSS {run.run_id}" if len(runs) > 1 else "RSS")
+                pss = [(p[0], p[2]) for p in record.memory_series if p[2] is not None and not math.isnan(p[2])]
+                if pss:
+                    ax.plot([t for t, _ in pss], [v for _, v in pss], color=colour, linestyle="none",
+                            marker="o", markersize=3, label=f"PSS {run.run_id}" if len(runs) > 1 else "PSS")
+            ax.set_title(column_name(platform, runs[0]) if len(runs) == 1 else platform)
+            ax.set_xlabel("s since start")
+            if col == 0:
+                ax.set_ylabel("MiB")
+                ax.legend(fontsize=6, frameon=False)
+            ax.set_ylim(bottom=0)
+        fig.suptitle(f"{workload}: memory of one trial per platform", fontsize=8)
+        return _svg(fig)

@@ -1,0 +1,120 @@
+"""Consolidation: how many idle instances of each kind fit on a host, from measured figures.
+
+Per instance: the idle workload's mean PSS (the memory the instance adds, shared pages split
+fairly) and its disk growth; the image is paid once per host. The whole of a host's memory
+and disk counts, with nothing held back for the host itself: a ceiling, not a plan.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from bench.report.runs import LoadedRun
+from bench.report.verdict import column_name, platforms
+
+MIB = 2**20
+UNITS = {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+def parse_size(text: str) -> int:
+    """'64GiB', '64G', '1.5TiB', '512MiB' → bytes; ValueError otherwise."""
+    cleaned = text.strip().lower().removesuffix("b").removesuffix("i")
+    if not cleaned or cleaned[-1] not in UNITS:
+        raise ValueError(f"not a size like 64GiB or 1TiB: {text!r}")
+    value = float(cleaned[:-1])
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"not a positive size: {text!r}")
+    return int(value * UNITS[cleaned[-1]])
+
+
+@dataclass(frozen=True)
+class HostSize:
+    name: str
+    memory_bytes: int | None
+    disk_bytes: int | None
+
+
+@dataclass(frozen=True)
+class PerInstance:
+    column: str
+    memory_mib: float | None
+    disk_mib: float | None
+    image_mib: float | None
+    limit_mib: float | None  # the memory limit each instance was given
+
+
+@dataclass(frozen=True)
+class Fit:
+    host: HostSize
+    counts: tuple[tuple[str, str, str], ...]  # per platform: (column, by memory, by disk)
+    mix: str  # the split: half the memory to VMs, half to containers
+
+
+def _median(run: LoadedRun, workload: str, metric: str, platform: str) -> float | None:
+    table = run.summary
+    if table.empty:
+        return None
+    rows = table[(table["workload"] == workload) & (table["metric"] == metric) & (table["platform"] == platform)]
+    return float(rows.iloc[0]["median"]) if not rows.empty else None
+
+
+def _idle_workload(run: LoadedRun) -> str | None:
+    table = run.summary
+    if table.empty:
+        return None
+    have = list(dict.fromkeys(table.loc[table["metric"] == "mem_pss_mean_mib", "workload"]))
+    return "idle" if "idle" in have else (have[0] if have else None)
+
+
+def per_instance(run: LoadedRun) -> tuple[str | None, list[PerInstance]]:
+    workload = _idle_workload(run)
+    found = []
+    for platform in platforms(run):
+        record = run.first_counted(platform)
+        limit = float(record.facts["memory_mib"]) if record and "memory_mib" in record.facts else None
+        if workload is None:
+            found.append(PerInstance(column_name(platform, run), None, None, None, limit))
+            continue
+        found.append(PerInstance(
+            column_name(platform, run), _median(run, workload, "mem_pss_mean_mib", platform),
+            _median(run, workload, "instance_disk_mib", platform), _median(run, workload, "image_mib", platform),
+            limit))
+    return workload, found
+
+
+def _count(capacity_bytes: int | None, each_mib: float | None, once_mib: float = 0.0) -> str:
+    if capacity_bytes is None or each_mib is None:
+        return "—"
+    room = capacity_bytes / MIB - once_mib
+    if room <= 0:
+        return "0"
+    if each_mib <= 0.05:
+        return "not bound by this (≈0 MiB each)"
+    return f"{math.floor(room / each_mib):,}"
+
+
+def _mix(host: HostSize, instances: list[PerInstance]) -> str:
+    by_column = {i.column.split("/")[0]: i for i in instances}
+    vm, docker = by_column.get("vm"), by_column.get("docker")
+    if host.memory_bytes is None or not vm or not docker or not vm.memory_mib or not docker.memory_mib:
+        return ""
+    half = host.memory_bytes / MIB / 2
+    return (f"Half the memory to VMs and half to containers: {math.floor(half / vm.memory_mib):,} idle VMs "
+            f"and {math.floor(half / docker.memory_mib):,} idle containers.")
+
+
+def fits(run: LoadedRun, extra: HostSize | None) -> list[Fit]:
+    _, instances = per_instance(run)
+    host = run.info.get("host", {})
+    storage = run.info.get("storage", {})
+    hosts = [HostSize(f"this host ({host.get('hostname', '?')})", host.get("memory_bytes"),
+                      storage.get("total_bytes"))]
+    if extra is not None:
+        hosts.append(extra)
+    out = []
+    for size in hosts:
+        counts = tuple((i.column, _count(size.memory_bytes, i.memory_mib),
+                        _count(size.disk_bytes, i.disk_mib, i.image_mib or 0.0)) for i in instances)
+        out.append(Fit(size, counts, _mix(size, instances)))
+    return out

@@ -1,0 +1,141 @@
+"""Render loaded runs into one self-contained HTML file (jinja2, autoescaped)."""
+
+from __future__ import annotations
+
+import base64
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from bench import summary
+from bench.report import caveats, charts, consolidation, verdict
+from bench.report.runs import LoadedRun
+from bench.results import SUMMARY, TRIALS
+
+TEMPLATES = Path(__file__).parent / "templates"
+RAW_FILES = (SUMMARY, TRIALS)
+
+
+@dataclass(frozen=True)
+class Options:
+    single_file: bool = False
+    host: consolidation.HostSize | None = None
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                              keep_trailing_newline=True)
+
+
+def _link(run: LoadedRun, name: str, output: Path, single_file: bool) -> str | None:
+    file = run.path / name
+    if not file.is_file():
+        return None
+    if single_file:
+        kind = "text/csv" if name.endswith(".csv") else "application/x-ndjson"
+        return f"data:{kind};base64,{base64.b64encode(file.read_bytes()).decode()}"
+    return os.path.relpath(file.resolve(), output.resolve().parent)
+
+
+def _charts(runs: list[LoadedRun]) -> dict[str, Any]:
+    keys: dict[tuple[str, str, str], None] = {}
+    for run in runs:
+        for row in run.summary.itertuples():
+            keys[(row.workload, row.metric, row.unit)] = None
+    headline, rest = [], []
+    for workload, metric, unit in keys:
+        chart = {"title": f"{workload}: {metric}", "svg": charts.metric_chart(runs, workload, metric, unit)}
+        (headline if metric in summary.HEADLINE else rest).append(chart)
+    workloads = list(dict.fromkeys(w for w, _, _ in keys))
+    boot_workload = "boot" if "boot" in workloads else (workloads[0] if workloads else None)
+    memory_workload = "idle" if "idle" in workloads else boot_workload
+    return {
+        "headline": headline, "rest": rest,
+        "boot": charts.boot_breakdown_chart(runs, boot_workload) if boot_workload else None,
+        "boot_workload": boot_workload,
+        "memory": charts.memory_chart(runs, memory_workload) if memory_workload else None,
+        "memory_workload": memory_workload,
+    }
+
+
+def _verdict_table(runs: list[LoadedRun]) -> dict[str, Any]:
+    """One table, each run's columns side by side, rows matched by label."""
+    verdicts = [verdict.verdict(run) for run in runs]
+    labels: dict[tuple[str, str], None] = {}
+    for v in verdicts:
+        labels.update(dict.fromkeys((row.section, row.label) for row in v.rows))
+    rows = []
+    for section, label in labels:
+        cells = []
+        for v in verdicts:
+            match = next((row for row in v.rows if (row.section, row.label) == (section, label)), None)
+            cells += list(match.cells) if match else [verdict.Cell("")] * len(v.columns)
+        rows.append({"section": section, "label": label, "cells": cells})
+    return {"verdicts": verdicts, "rows": rows}
+
+
+def _flat(prefix: str, value: Any) -> list[tuple[str, str]]:
+    if isinstance(value, dict):
+        return [pair for key in value for pair in _flat(f"{prefix}.{key}" if prefix else str(key), value[key])]
+    if isinstance(value, list):
+        return [(prefix, ", ".join(str(v) for v in value))]
+    return [(prefix, "" if value is None else str(value))]
+
+
+def reproduce(run: LoadedRun) -> str:
+    """The commands that make this run again, on a host like the one in the provenance."""
+    info = run.info
+    commit = info.get("harness", {}).get("commit", "unknown")
+    lines = [f"git checkout {commit}", "make setup", ".venv/bin/bench images build",
+             ".venv/bin/" + info.get("command", "bench run")]
+    if info.get("harness", {}).get("dirty"):
+        lines.insert(1, "# the run was made from a checkout with uncommitted changes")
+    return "\n".join(lines)
+
+
+def _provenance(runs: list[LoadedRun]) -> list[dict[str, Any]]:
+    """Rows: one per recorded fact, a column per run."""
+    per_run = []
+    for run in runs:
+        info = run.info
+        pairs = [("run id", run.run_id), ("started at", info.get("started_at", "")),
+                 ("command", info.get("command", "")), ("VM accelerator requested", info.get("accel_requested", ""))]
+        for section in ("harness", "suite", "host", "versions", "images", "storage"):
+            pairs += _flat(section, info.get(section, {}))
+        verdict_ = info.get("accelerator_verdict") or {}
+        pairs.append(("accelerator verdict", verdict_.get("summary", "not recorded")))
+        per_run.append(dict(pairs))
+    keys = list(dict.fromkeys(k for facts in per_run for k in facts))
+    return [{"key": k, "values": [facts.get(k, "") for facts in per_run]} for k in keys]
+
+
+def _trial_rows(run: LoadedRun) -> list[dict[str, Any]]:
+    def num(value: float | None, digits: int = 3) -> str:
+        return "" if value is None else f"{value:.{digits}f}"
+    return [{"seq": r.seq, "repetition": r.repetition, "warmup": "warm-up" if r.warmup else "",
+             "platform": r.platform, "accel": r.accel, "workload": r.workload, "status": r.status,
+             "score": "" if r.score is None else f"{r.score} {r.score_unit}", "ready_s": num(r.ready_s),
+             "result_s": num(r.result_s), "teardown_s": num(r.teardown_s), "duration_s": num(r.duration_s, 1),
+             "reason": r.reason} for r in sorted(run.records, key=lambda r: r.seq)]
+
+
+def render(runs: list[LoadedRun], output: Path, options: Options = Options()) -> str:
+    context = {
+        "runs": [{
+            "run": run, "info": run.info, "caveats": caveats.caveats(run),
+            "fits": consolidation.fits(run, options.host),
+            "per_instance": consolidation.per_instance(run),
+            "links": {name: _link(run, name, output, options.single_file) for name in RAW_FILES},
+            "trials": _trial_rows(run),
+        } for run in runs],
+        "verdict": _verdict_table(runs),
+        "provenance": _provenance(runs),
+        "reproduce": [reproduce(run) for run in runs],
+        "charts": _charts(runs),
+        "title": "Isolation cost: " + ", ".join(run.run_id for run in runs),
+    }
+    return _environment().get_template("report.html.j2").render(context)

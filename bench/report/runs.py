@@ -1,0 +1,74 @@
+"""A run directory loaded for reporting, comparing or exporting: run.json, the trial
+records, and the summary recomputed from them with the run's own seed (so it always matches
+trials.jsonl, even for a run cut short before summary.csv was written)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench import summary
+from bench.errors import BenchError
+from bench.results import RunDir
+from bench.trial import TrialRecord
+
+
+@dataclass
+class LoadedRun:
+    path: Path
+    info: dict[str, Any]
+    records: list[TrialRecord]
+
+    @property
+    def run_id(self) -> str:
+        return str(self.info.get("run_id", self.path.name))
+
+    @property
+    def suite_name(self) -> str:
+        return str(self.info["suite"].get("name", "?"))
+
+    @property
+    def seed(self) -> int:
+        return int(self.info.get("seed", 0))
+
+    @cached_property
+    def counted(self) -> list[TrialRecord]:
+        """Successful, measured (not warm-up) trials: the ones every statistic is made of."""
+        return [r for r in self.records if r.ok and not r.warmup]
+
+    @cached_property
+    def summary(self) -> pd.DataFrame:
+        return summary.summarise(self.records, self.seed)
+
+    @cached_property
+    def vm_accels(self) -> set[str]:
+        return {s.accel for r in self.counted for s in r.samples if s.platform == "vm"}
+
+    def values(self) -> dict[tuple[str, str, str, str], list[float]]:
+        """(workload, metric, platform, accel) → every counted trial's value, in trial order."""
+        found: dict[tuple[str, str, str, str], list[float]] = {}
+        for record in self.counted:
+            for s in record.samples:
+                found.setdefault((s.workload, s.metric, s.platform, s.accel), []).append(s.value)
+        return found
+
+    def first_counted(self, platform: str, workload: str | None = None) -> TrialRecord | None:
+        for record in self.counted:
+            if record.platform == platform and (workload is None or record.workload == workload):
+                return record
+        return None
+
+
+def load(path: Path) -> LoadedRun:
+    """A run directory, or a one-line BenchError naming what is wrong with it."""
+    if not path.is_dir():
+        raise BenchError(f"{path}: no such run directory")
+    run = RunDir.open(path)
+    info = run.info()
+    if not isinstance(info.get("suite"), dict):
+        raise BenchError(f"{path / 'run.json'}: suite is not a table")
+    return LoadedRun(path, info, run.records())

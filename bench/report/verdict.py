@@ -1,0 +1,174 @@
+"""The verdict table: the classic VMs-vs-containers comparison, every cell measured.
+
+Measured rows take a metric's median from one workload (the one made to show it: boot time
+from `boot`, idle memory from `idle`, CPU from `cpu`; otherwise the first that has it), with
+its 95% CI and the ratio to native. The isolation rows are what /proc showed for each
+instance while it ran; portability and image automation come from the image manifest.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from bench import stats
+from bench.report.runs import LoadedRun
+from bench.summary import PLATFORM_ORDER, format_number
+
+
+@dataclass(frozen=True)
+class Measure:
+    label: str
+    metric: str
+    workloads: tuple[str, ...]  # preferred, in order; any workload with the metric otherwise
+
+
+MEASURES = (
+    Measure("Boot time", "boot_s", ("boot",)),
+    Measure("Teardown time", "teardown_s", ("boot",)),
+    Measure("Disk: image", "image_mib", ("boot", "idle")),
+    Measure("Disk: added per instance", "instance_disk_mib", ("idle",)),
+    Measure("Memory: one idle instance (PSS)", "mem_pss_mean_mib", ("idle",)),
+    Measure("Memory: the VMM's own overhead", "vmm_overhead_mib", ("idle",)),
+    Measure("CPU throughput", "score", ("cpu",)),
+)
+ISOLATION = (
+    ("Kernel", "isolation.kernel"),
+    ("Own namespaces (outermost process)", "isolation.namespaces"),
+    ("User (outermost process)", "isolation.user"),
+    ("Capabilities held", "isolation.capabilities"),
+    ("Seccomp", "isolation.seccomp"),
+    ("no_new_privs", "isolation.no_new_privs"),
+)
+ARTIFACT = {"native": "rootfs_tar", "docker": "container_image", "vm": "vm_disk"}
+FORMAT = {
+    "native": "directory tree unpacked from rootfs.tar, entered with chroot: needs root and a kernel "
+              "compatible with its user space",
+    "docker": "Docker image (docker import of rootfs.tar): needs a container engine on a Linux kernel",
+    "vm": "qcow2 disk + kernel + initramfs: needs QEMU (libvirt here); KVM for full speed",
+}
+BUILD_STEPS = {"native": ("bootstrap", "unpack"), "docker": ("bootstrap", "docker_import"),
+               "vm": ("bootstrap", "vm_disk")}
+
+
+@dataclass(frozen=True)
+class Cell:
+    main: str
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Row:
+    section: str
+    label: str
+    cells: tuple[Cell, ...]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    run_id: str
+    columns: tuple[str, ...]
+    rows: tuple[Row, ...]
+
+
+def platforms(run: LoadedRun) -> list[str]:
+    present = {s for s in run.info["suite"].get("platforms", [])} | {r.platform for r in run.records}
+    return sorted(present, key=lambda p: (PLATFORM_ORDER.get(p, 9), p))
+
+
+def column_name(platform: str, run: LoadedRun) -> str:
+    if platform != "vm":
+        return platform
+    return "vm/" + "+".join(sorted(run.vm_accels)) if run.vm_accels else "vm"
+
+
+def _workload_for(run: LoadedRun, measure: Measure) -> str | None:
+    table = run.summary
+    have = list(dict.fromkeys(table.loc[table["metric"] == measure.metric, "workload"])) if not table.empty else []
+    for name in measure.workloads:
+        if name in have:
+            return name
+    return have[0] if have else None
+
+
+def _measured_cell(run: LoadedRun, workload: str, metric: str, platform: str) -> Cell:
+    table = run.summary
+    rows = table[(table["workload"] == workload) & (table["metric"] == metric) & (table["platform"] == platform)]
+    if rows.empty:
+        return Cell("not measured")
+    row = rows.iloc[0]
+    detail = f"95% CI {format_number(row['ci_low'])}–{format_number(row['ci_high'])}, n={row['n']}"
+    if platform != "native" and not math.isnan(row["ratio_to_native"]):
+        detail += (f"; {row['ratio_to_native']:.3g}× native "
+                   f"[{row['ratio_ci_low']:.3g}, {row['ratio_ci_high']:.3g}]")
+    return Cell(f"{format_number(row['median'])} {row['unit']}", detail)
+
+
+def _vm_over_docker(run: LoadedRun, workload: str, metric: str) -> Cell:
+    values = run.values()
+    vm = [v for (w, m, p, _), vals in values.items() if (w, m, p) == (workload, metric, "vm") for v in vals]
+    docker = values.get((workload, metric, "docker", "none"), [])
+    if not vm or not docker or not stats.median(docker):
+        return Cell("—")
+    interval = stats.ratio_ci(vm, docker, run.seed)
+    return Cell(f"{stats.median(vm) / stats.median(docker):.3g}×", f"95% CI [{interval.low:.3g}, {interval.high:.3g}]")
+
+
+def _facts(run: LoadedRun, platform: str) -> dict[str, str]:
+    record = run.first_counted(platform)
+    return record.facts if record else {}
+
+
+def _resources(facts: dict[str, str]) -> str:
+    if "cpus" not in facts:
+        return "not recorded"
+    return f"{facts['cpus']} CPU (cpuset {facts.get('cpuset', '?')}), {facts.get('memory_mib', '?')} MiB"
+
+
+def _build_cell(images: dict, platform: str) -> Cell:
+    seconds = images.get("build_seconds")
+    if not seconds:
+        return Cell("not recorded")
+    steps = BUILD_STEPS.get(platform, ())
+    timed = {step: seconds[step] for step in steps if step in seconds}
+    untimed = [step for step in steps if step not in seconds]
+    detail = " + ".join(f"{step} {value:.1f} s" for step, value in timed.items())
+    if untimed:
+        detail += f" ({', '.join(untimed)}: done by an earlier build, not timed)"
+    return Cell(f"{sum(timed.values()):.1f} s", detail)
+
+
+def _artifact_cell(images: dict, platform: str) -> Cell:
+    name = ARTIFACT.get(platform)
+    sha = images.get("artifacts", {}).get(name, "")
+    if not sha:
+        return Cell("not recorded")
+    size = images.get("bytes", {}).get(name)
+    return Cell(sha.removeprefix("sha256:")[:16], f"{name}" + (f", {size / 2**20:.1f} MiB" if size else ""))
+
+
+def verdict(run: LoadedRun) -> Verdict:
+    shown = platforms(run)
+    with_ratio = "vm" in shown and "docker" in shown
+    columns = [column_name(p, run) for p in shown] + (["vm ÷ docker"] if with_ratio else [])
+    rows: list[Row] = []
+    for measure in MEASURES:
+        workload = _workload_for(run, measure)
+        if workload is None:
+            continue
+        cells = [_measured_cell(run, workload, measure.metric, p) for p in shown]
+        if with_ratio:
+            cells.append(_vm_over_docker(run, workload, measure.metric))
+        rows.append(Row("Measured", f"{measure.label} ({workload})", tuple(cells)))
+    blank = (Cell(""),) if with_ratio else ()
+    facts = {p: _facts(run, p) for p in shown}
+    rows.append(Row("Isolation", "Resources given", tuple(Cell(_resources(facts[p])) for p in shown) + blank))
+    for label, key in ISOLATION:
+        rows.append(Row("Isolation", label, tuple(Cell(facts[p].get(key, "not recorded")) for p in shown) + blank))
+    images = run.info.get("images", {})
+    rows.append(Row("Portability", "Image format", tuple(Cell(FORMAT.get(p, "?")) for p in shown) + blank))
+    rows.append(Row("Image automation", "Build time (bench images build)",
+                    tuple(_build_cell(images, p) for p in shown) + blank))
+    rows.append(Row("Image automation", "Artifact sha256",
+                    tuple(_artifact_cell(images, p) for p in shown) + blank))
+    return Verdict(run.run_id, tuple(columns), tuple(rows))

@@ -1,0 +1,75 @@
+"""`bench export`: each format loads in the tool it is for."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from pytest_benchmark.logger import Logger
+from pytest_benchmark.storage.file import FileStorage
+
+from bench.cli import main
+from tests.unit.synthetic_runs import baseline_values, write_run
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    return write_run(tmp_path, "one", baseline_values(), failed=1)
+
+
+def test_pytest_benchmark_export_loads_through_pytest_benchmark(run_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "pb.json"
+    assert main(["export", str(run_dir), "--format", "pytest-benchmark", "-o", str(out)]) == 0
+    storage = FileStorage(tmp_path, default_machine_id="x", logger=Logger(Logger.QUIET))
+    loaded = {b["name"]: b for b in storage.load_benchmarks(str(out))}
+    # Time metrics only (boot_s and the boot phases), one per platform; no throughput or MiB.
+    assert set(loaded) == {f"{m}[{p}]" for m in ("boot_s", "boot_phase.created_s", "boot_phase.ready_s")
+                           for p in ("native", "docker", "vm-tcg")}
+    docker = loaded["boot_s[docker]"]
+    assert docker["rounds"] == 5 and docker["median"] == pytest.approx(0.3) and docker["group"] == "boot: boot_s"
+    assert docker["data"] == pytest.approx([0.3, 0.303, 0.297, 0.3015, 0.2985])
+
+
+def test_pytest_benchmark_compare_displays_the_export(run_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "pb.json"
+    assert main(["export", str(run_dir), "--format", "pytest-benchmark", "-o", str(out)]) == 0
+    shown = subprocess.run([sys.executable, "-m", "pytest_benchmark", "compare", str(out)],
+                           capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert "boot_s[vm-tcg]" in shown.stdout and "Failed to load" not in shown.stdout + shown.stderr
+
+
+def test_github_action_benchmark_files(run_dir: Path, tmp_path: Path) -> None:
+    assert main(["export", str(run_dir), "--format", "github-action-benchmark", "-o", str(tmp_path / "gab")]) == 0
+    smaller = json.loads((tmp_path / "gab" / "customSmallerIsBetter.json").read_text())
+    bigger = json.loads((tmp_path / "gab" / "customBiggerIsBetter.json").read_text())
+    assert [e["name"] for e in bigger] == ["cpu score [native]", "cpu score [docker]", "cpu score [vm/tcg]"]
+    assert all(set(e) == {"name", "unit", "value", "range", "extra"} for e in smaller + bigger)
+    units = {e["unit"] for e in smaller}
+    assert units == {"s", "MiB"}  # times, memory and disk
+    memory = next(e for e in smaller if e["name"] == "idle mem_pss_mean_mib [vm/tcg]")
+    assert memory["value"] == pytest.approx(222.0) and memory["range"].startswith("± ")
+
+
+def test_csv_has_one_row_per_trial(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", str(run_dir), "--format", "csv", "-o", "-"]) == 0
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert len(table) == 46 and list(table["status"]).count("failed") == 1
+    assert table.loc[table["platform"] == "vm", "boot_s [s]"].dropna().median() == pytest.approx(5.5)
+
+
+def test_json_holds_the_run_the_trials_and_the_summary(run_dir: Path) -> None:
+    assert main(["export", str(run_dir), "--format", "json"]) == 0
+    data = json.loads((run_dir / "results.json").read_text())
+    assert data["run"]["run_id"] == "one" and len(data["trials"]) == 46
+    assert {row["metric"] for row in data["summary"]} >= {"boot_s", "score"}
+
+
+def test_an_unknown_format_exits_2(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["export", str(run_dir), "--format", "xml"]) == 2
+    assert "invalid choice: 'xml'" in capsys.readouterr().err

@@ -1,0 +1,162 @@
+"""The HTML report from synthetic runs: structure, sections, escaping, determinism."""
+
+from __future__ import annotations
+
+import base64
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from bench.report import consolidation
+from tests.unit.synthetic_runs import baseline_values, scaled, write_run
+
+SECTIONS = ("warnings", "verdict", "charts", "consolidation", "provenance", "raw")
+VOID = {"meta", "br", "img", "input", "link", "hr", "col", "area", "base", "embed", "source", "track", "wbr"}
+
+
+class Tree(HTMLParser):
+    """A real HTML parse that also checks every element is closed where it was opened."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.ids: set[str] = set()
+        self.tags: list[str] = []
+        self.links: list[str] = []
+        self.text: list[str] = []
+        self.errors: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_startendtag(tag, attrs)
+        if tag not in VOID:
+            self.stack.append(tag)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        found = dict(attrs)
+        if found.get("id"):
+            self.ids.add(found["id"] or "")
+        for name in ("href", "src", "xlink:href"):
+            if found.get(name):
+                self.links.append(found[name] or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack or self.stack[-1] != tag:
+            self.errors.append(f"</{tag}> closes <{self.stack[-1] if self.stack else 'nothing'}>")
+            return
+        self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def parse(path: Path) -> Tree:
+    tree = Tree()
+    tree.feed(path.read_text())
+    tree.close()
+    assert tree.errors == [] and tree.stack == [], (tree.errors, tree.stack)
+    return tree
+
+
+@pytest.fixture
+def run_dir(tmp_path: Path) -> Path:
+    return write_run(tmp_path, "one", baseline_values(), failed=1)
+
+
+def report(args: list[str]) -> None:
+    assert main(["-q", "report", *args]) == 0
+
+
+def test_every_section_renders_and_parses(run_dir: Path) -> None:
+    report([str(run_dir)])
+    tree = parse(run_dir / "index.html")
+    assert set(SECTIONS) <= tree.ids
+    text = " ".join(tree.text)
+    assert "VMs ran under TCG emulation, not KVM" in text
+    assert "The host is itself virtualised" in text
+    assert "1 of 46 trials did not succeed" in text
+    assert "vm/tcg" in text and "vm ÷ docker" in text
+    assert "Boot time (boot)" in text and "CPU throughput (cpu)" in text and "its own (6.1.0-cloud, tcg)" in text
+    assert tree.tags.count("svg") >= 5
+    # Nothing is fetched: every link is in the page (and found there) or a raw file beside it.
+    inside = {link[1:] for link in tree.links if link.startswith("#")}
+    assert inside <= tree.ids
+    assert [link for link in tree.links if not link.startswith("#")] == ["trials.jsonl"]  # no summary.csv here
+    assert "<script" not in (run_dir / "index.html").read_text()
+
+
+def test_rendering_is_deterministic(run_dir: Path, tmp_path: Path) -> None:
+    report([str(run_dir), "-o", str(tmp_path / "a.html")])
+    report([str(run_dir), "-o", str(tmp_path / "b.html")])
+    assert (tmp_path / "a.html").read_bytes() == (tmp_path / "b.html").read_bytes()
+
+
+def test_a_label_with_script_is_escaped(tmp_path: Path) -> None:
+    evil = "<script>alert(1)</script>"
+    run_dir = write_run(tmp_path, "evil", baseline_values(), label=evil)
+    report([str(run_dir)])
+    html = (run_dir / "index.html").read_text()
+    tree = parse(run_dir / "index.html")
+    assert "script" not in tree.tags
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert evil in " ".join(tree.text)  # shown as text, not run
+
+
+def test_single_file_embeds_the_raw_data(run_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "elsewhere" / "copy.html"
+    out.parent.mkdir()
+    report([str(run_dir), "--single-file", "-o", str(out)])
+    tree = parse(out)
+    embedded = [link for link in tree.links if link.startswith("data:")]
+    assert len(embedded) == 1  # trials.jsonl (this synthetic run has no summary.csv)
+    assert base64.b64decode(embedded[0].split(",", 1)[1]) == (run_dir / "trials.jsonl").read_bytes()
+
+
+def test_links_point_to_the_run_directory_from_elsewhere(run_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "pub" / "r.html"
+    out.parent.mkdir()
+    report([str(run_dir), "-o", str(out)])
+    assert "../one/trials.jsonl" in parse(out).links
+
+
+def test_two_runs_render_side_by_side(tmp_path: Path) -> None:
+    before = write_run(tmp_path, "before", baseline_values())
+    after = write_run(tmp_path, "after", scaled(baseline_values(), ("boot", "vm", "boot_s"), 0.5))
+    out = tmp_path / "both.html"
+    report([str(before), str(after), "-o", str(out)])
+    tree = parse(out)
+    text = " ".join(tree.text)
+    assert text.count("before") >= 5 and text.count("after") >= 5
+    html = out.read_text()
+    assert html.count('colspan="4"') >= 2  # each run's verdict columns under its own header
+
+
+def test_consolidation_counts_instances_for_a_given_host(run_dir: Path) -> None:
+    report([str(run_dir), "--host-memory", "64GiB", "--host-disk", "1TiB"])
+    text = " ".join(parse(run_dir / "index.html").text)
+    # 64 GiB / 222 MiB = 295 idle VMs; / 13.8 MiB = 4748 containers.
+    assert "295" in text and "4,748" in text
+    assert "the host you gave" in text
+
+
+@pytest.mark.parametrize("text, expected", [("64GiB", 64 * 2**30), ("1.5T", int(1.5 * 2**40)), ("512MiB", 2**29)])
+def test_sizes(text: str, expected: int) -> None:
+    assert consolidation.parse_size(text) == expected
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--host-memory", "lots"], "not a size"),
+    (["--host-disk", "0G"], "not a positive size"),
+])
+def test_bad_sizes_exit_2(run_dir: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(run_dir), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not (run_dir / "index.html").exists()
+
+
+def test_a_directory_that_is_not_a_run_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "not a run directory" in err and len(err.strip().splitlines()) == 1
