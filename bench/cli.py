@@ -116,6 +116,8 @@ def build_parser() -> Parser:
     run.add_argument("--ignore-leftovers", action="store_true",
                      help="start although another run left instances behind")
     run.add_argument("--all-metrics", action="store_true", help="print every metric, not the headline ones")
+    run.add_argument("--no-report", action="store_true",
+                     help="do not render RUN_DIR/index.html at the end (`bench report` can later)")
 
     report = commands.add_parser("report", help="render run directories as one self-contained HTML report")
     report.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR",
@@ -277,6 +279,15 @@ def cmd_run(args: argparse.Namespace, progress: Progress) -> int:
     if failed:
         print(f"{len(failed)} of {len(records)} trials did not succeed (see trials.jsonl)")
     print(f"run directory: {run.path}")
+    if not args.no_report:
+        from bench import report
+        from bench.report import runs
+        from bench.report.html import Options
+
+        output = run.path / "index.html"
+        with progress.step("rendering the HTML report"):
+            report.write([runs.load(run.path)], output, Options())
+        print(f"report: {output}")
     return 1 if failed else 0
 
 
