@@ -22,6 +22,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from bench import stats  # noqa: E402
 from bench.report.runs import LoadedRun  # noqa: E402
 from bench.report.verdict import column_name, platforms  # noqa: E402
+from bench.trial import TrialRecord  # noqa: E402
 
 STYLE = {"svg.fonttype": "none", "font.size": 8, "axes.spines.top": False, "axes.spines.right": False,
          "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": 96}
@@ -151,7 +152,7 @@ def boot_breakdown_chart(runs: list[LoadedRun], workload: str) -> str:
         return _svg(fig)
 
 
-def _series_trial(run: LoadedRun, platform: str, workload: str):  # type: ignore[no-untyped-def]
+def _series_trial(run: LoadedRun, platform: str, workload: str) -> TrialRecord | None:
     for record in run.counted:
         if record.platform == platform and record.workload == workload and record.memory_series:
             return record
