@@ -75,8 +75,9 @@ def test_a_real_run_reports_isolation_renders_and_exports(tmp_path: Path, images
     assert shown.returncode == 0 and f"boot_s[vm-{accel}]" in shown.stdout, shown.stderr
 
 
-# Busy 3.5 ms, asleep 6.5 ms (plus the sleep's overshoot): the loop wants about 30% of a CPU, less than its fair share, so the
-# scheduler gives it that much whatever the nice levels and autogroups.
+# Busy 3.5 ms, asleep 6.5 ms (plus the sleep's overshoot): the loop wants about 30% of a CPU,
+# less than its fair share, so the scheduler gives it that much whatever nice levels and
+# autogroups say.
 DUTY_CYCLE = """
 import time
 while True:
