@@ -21,6 +21,10 @@ def leftover_containers(client: docker.DockerClient) -> list:
     return client.containers.list(all=True, filters={"label": config.RUN_LABEL})
 
 
+def leftover_volumes(client: docker.DockerClient) -> list:
+    return client.volumes.list(filters={"label": config.RUN_LABEL})
+
+
 def leftover_domains(conn: libvirt.virConnect) -> list[libvirt.virDomain]:
     return [d for d in conn.listAllDomains() if d.name().startswith(config.NAME_PREFIX)]
 
@@ -51,7 +55,9 @@ def leftovers() -> list[str]:
     are skipped: they cannot hold anything that would disturb a run)."""
     found: list[str] = []
     try:
-        found += [f"container {c.name}" for c in leftover_containers(engines.docker_client(timeout=30))]
+        client = engines.docker_client(timeout=30)
+        found += [f"container {c.name}" for c in leftover_containers(client)]
+        found += [f"volume {v.name}" for v in leftover_volumes(client)]
     except BenchError:
         pass
     try:
@@ -77,6 +83,12 @@ def clean_all() -> list[str]:
             except docker.errors.NotFound:
                 continue  # removed meanwhile
             report.append(f"removed container {container.name}")
+        for volume in leftover_volumes(client):
+            try:
+                volume.remove(force=True)
+            except docker.errors.NotFound:
+                continue
+            report.append(f"removed volume {volume.name}")
     try:
         conn = engines.libvirt_connection()
     except BenchError as e:

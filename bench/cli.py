@@ -116,6 +116,8 @@ def build_parser() -> Parser:
     run.add_argument("--ignore-leftovers", action="store_true",
                      help="start although another run left instances behind")
     run.add_argument("--all-metrics", action="store_true", help="print every metric, not the headline ones")
+    run.add_argument("--dry-run", action="store_true",
+                     help="print the plan and its estimated time; start nothing")
     run.add_argument("--no-report", action="store_true",
                      help="do not render RUN_DIR/index.html at the end (`bench report` can later)")
 
@@ -267,6 +269,11 @@ def cmd_run(args: argparse.Namespace, progress: Progress) -> int:
 
     if args.resume and args.suite:
         raise BenchError("run: give a suite or --resume RUN_DIR, not both")
+    if args.dry_run:
+        if args.resume:
+            raise BenchError("run: --dry-run plans a new run; it cannot resume one")
+        print(runner.dry_run(suites.load(args.suite), args.accel))
+        return 0
     if args.resume:
         run = runner.resume(args.resume, progress, args.ignore_leftovers)
     else:

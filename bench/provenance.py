@@ -39,7 +39,7 @@ def versions(platforms: tuple[str, ...]) -> dict[str, Any]:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             found[name] = "not installed"
-    if "docker" in platforms:
+    if any(p.startswith("docker") for p in platforms):
         try:
             version = engines.docker_client(timeout=10).version()
             found["docker engine"] = f"{version.get('Version')} (API {version.get('ApiVersion')})"

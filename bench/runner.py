@@ -11,7 +11,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from bench import cleanup, provenance, schedule, summary
+from bench import accel as accelerators
+from bench import cleanup, provenance, schedule, stats, summary
 from bench import workload as workloads
 from bench.errors import BenchError
 from bench.images import manifest as manifests
@@ -46,6 +47,19 @@ def start(suite: Suite, root: Path, progress: Progress, accel: str = "auto",
     progress.note(f"run {run_id}: {len(plan)} trials, results in {run.path}")
     _execute(run, suite, plan, manifest, loaded, accel, progress)
     return run
+
+
+def dry_run(suite: Suite, accel: str = "auto") -> str:
+    """The plan and its estimated duration; nothing is started or probed."""
+    loaded = {name: workloads.load(name) for name in suite.workloads}
+    if accel != "auto":
+        vm_accel, note = accel, f"under {accel} (--accel)"
+    elif (verdict := accelerators.cached()) is not None and verdict.chosen is not None:
+        vm_accel, note = verdict.chosen.accel, f"under {verdict.chosen.accel} (this boot's doctor verdict)"
+    else:
+        vm_accel, note = "tcg", "assumed under tcg: no doctor verdict for this boot yet"
+    return schedule.plan_text(suite, schedule.plan(suite), {n: w.expected_s for n, w in loaded.items()},
+                              vm_accel, note)
 
 
 def resume(path: Path, progress: Progress, ignore_leftovers: bool = False) -> RunDir:
@@ -91,7 +105,6 @@ def _execute(run: RunDir, suite: Suite, plan: list[PlannedTrial], manifest: mani
              loaded: dict[str, workloads.Workload], accel: str, progress: Progress) -> None:
     run_id = run.info()["run_id"]
     recorded = run.records()
-    todo = [t for t in plan if t.seq not in finished_seqs(recorded)]
     resources = allot(suite.cpus, suite.memory_mib)
     harness_cpus = keep_harness_apart(resources)
     progress.note(f"instances on CPU {resources.cpuset_text}, the harness on CPU "
@@ -100,13 +113,15 @@ def _execute(run: RunDir, suite: Suite, plan: list[PlannedTrial], manifest: mani
     eta = Eta()
     for record in recorded:  # a resumed run knows its trials' durations already
         eta.learn(record)
-    try:
+
+    def run_all(todo: list[PlannedTrial]) -> None:
         for done, planned in enumerate(todo):
             driver, workload = drivers[planned.platform], loaded[planned.workload]
             record = TrialRecord(run_id, planned.seq, planned.platform, planned.workload,
                                  planned.repetition, planned.warmup)
             label = (f"[{planned.seq}/{len(plan)}] {planned.platform} {planned.workload}, repetition "
-                     f"{planned.repetition}{' (warm-up)' if planned.warmup else ''}")
+                     f"{planned.repetition}{' (warm-up)' if planned.warmup else ''}"
+                     f"{f' (added: {planned.added})' if planned.added else ''}")
             try:
                 with progress.step(label, f"({eta.remaining_text(todo[done:])} left)"):
                     ctx = TrialContext(run_id, planned.seq, workload, manifest)
@@ -116,11 +131,46 @@ def _execute(run: RunDir, suite: Suite, plan: list[PlannedTrial], manifest: mani
                 eta.learn(record)
             if not record.ok:
                 progress.note(record.summary())
+
+    try:
+        run_all([t for t in plan if t.seq not in finished_seqs(recorded)])
+        while suite.adaptive is not None:
+            noisy = _still_noisy(suite, plan, current_records(run.records()), loaded)
+            if not noisy:
+                break
+            extra = schedule.extra_repetition(suite, plan, noisy)
+            plan.extend(extra)
+            info = run.info()
+            info["plan"] = [t.to_json() for t in plan]
+            run.write_info(info)
+            progress.note(f"adaptive: {len(extra)} more trial(s): " + "; ".join(
+                f"{t.platform} {t.workload} ({t.added})" for t in extra))
+            run_all(extra)
     finally:
         records = current_records(run.records())
         if records:
             table = summary.summarise(records, suite.seed)
             run.write_summary(table)
+
+
+def _still_noisy(suite: Suite, plan: list[PlannedTrial], records: list[TrialRecord],
+                 loaded: dict[str, workloads.Workload]) -> dict[tuple[str, str], str]:
+    """(platform, workload) → why it needs another repetition: its headline metric's CV is
+    above the suite's limit and it has not reached the cap."""
+    assert suite.adaptive is not None
+    noisy = {}
+    for workload in suite.workloads:
+        metric = loaded[workload].headline_metric
+        for platform in suite.platforms:
+            if not suite.runs(platform, workload) or \
+                    schedule.measured_repetitions(plan, platform, workload) >= suite.adaptive.max_repetitions:
+                continue
+            values = [s.value for r in records if r.ok and not r.warmup and (r.platform, r.workload) == (platform, workload)
+                      for s in r.samples if s.metric == metric]
+            spread = stats.cv(values)
+            if len(values) >= 2 and spread > suite.adaptive.cv:
+                noisy[(platform, workload)] = f"{metric} CV {spread:.1%} > {suite.adaptive.cv:.0%}"
+    return noisy
 
 
 class Eta:

@@ -22,6 +22,7 @@ class PlannedTrial:
     warmup: bool
     platform: str
     workload: str
+    added: str = ""  # why an adaptive repetition was added; empty for planned trials
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -36,9 +37,58 @@ def plan(suite: Suite) -> list[PlannedTrial]:
     trials: list[PlannedTrial] = []
     for repetition in range(1, suite.warmup + suite.repetitions + 1):
         for workload in suite.workloads:
-            order = list(suite.platforms)
+            order = [p for p in suite.platforms if suite.runs(p, workload)]
             rng.shuffle(order)
             for platform in order:
                 trials.append(PlannedTrial(len(trials) + 1, repetition, repetition <= suite.warmup,
                                            platform, workload))
     return trials
+
+
+def measured_repetitions(plan: list[PlannedTrial], platform: str, workload: str) -> int:
+    return sum(1 for t in plan if t.platform == platform and t.workload == workload and not t.warmup)
+
+
+def extra_repetition(suite: Suite, plan: list[PlannedTrial], noisy: dict[tuple[str, str], str]) -> list[PlannedTrial]:
+    """One more repetition of each noisy (platform, workload) → reason, interleaved like the
+    planned ones: per workload, its platforms in a shuffled order (seeded by the suite and the
+    plan's length, so a resumed run adds the same trials)."""
+    rng = random.Random(f"{suite.seed}/{len(plan)}")
+    added: list[PlannedTrial] = []
+    for workload in suite.workloads:
+        platforms = [p for p in suite.platforms if (p, workload) in noisy]
+        rng.shuffle(platforms)
+        for platform in platforms:
+            repetition = max(t.repetition for t in plan if t.workload == workload) + 1
+            added.append(PlannedTrial(len(plan) + len(added) + 1, repetition, False, platform, workload,
+                                      noisy[(platform, workload)]))
+    return added
+
+
+# Set-up, start and teardown of one trial beyond the workload's own run time, seen on a
+# 2-core host: a chroot, a container, a VM with working KVM, a VM under TCG emulation.
+OVERHEAD_S = {"native": 0.2, "docker": 0.7, "docker-volume": 0.9, ("vm", "kvm"): 3.0, ("vm", "tcg"): 9.0}
+
+
+def estimate_s(trial: PlannedTrial, expected_s: float, vm_accel: str) -> float:
+    key = ("vm", vm_accel) if trial.platform == "vm" else trial.platform
+    return expected_s + OVERHEAD_S.get(key, 1.0)  # type: ignore[call-overload]
+
+
+def plan_text(suite: Suite, trials: list[PlannedTrial], expected_s: dict[str, float], vm_accel: str,
+              accel_note: str) -> str:
+    """`bench run --dry-run`: the plan, trial by trial, and what it should take."""
+    lines = [f"suite {suite.name}: {len(trials)} trials ({suite.warmup} warm-up + {suite.repetitions} "
+             f"repetitions of {len(trials) // (suite.warmup + suite.repetitions)} platform × workload pairs), "
+             f"seed {suite.seed}"]
+    total = 0.0
+    for t in trials:
+        seconds = estimate_s(t, expected_s[t.workload], vm_accel)
+        total += seconds
+        where = t.platform + (f"/{vm_accel}" if t.platform == "vm" else "")
+        lines.append(f"  {t.seq:>4}  rep {t.repetition}{' (warm-up)' if t.warmup else '          '}  "
+                     f"{where:<14} {t.workload:<10} ~{seconds:.0f} s")
+    minutes, seconds = divmod(round(total), 60)
+    lines.append(f"estimated total: {minutes} min {seconds:02d} s (workloads' expected_s + per-platform "
+                 f"overhead; VMs {accel_note})")
+    return "\n".join(lines)

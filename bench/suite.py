@@ -7,7 +7,7 @@ Suites shipped with the package live in bench/suites/; `bench run NAME` finds th
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,15 @@ class Sampling:
 
 
 @dataclass(frozen=True)
+class Adaptive:
+    """After the planned repetitions, more for each platform × workload whose headline metric
+    still varies more than `cv`, until `max_repetitions`."""
+
+    cv: float = 0.03
+    max_repetitions: int = 15
+
+
+@dataclass(frozen=True)
 class Suite:
     name: str
     description: str
@@ -40,6 +49,11 @@ class Suite:
     timeout_s: float | None = None  # overrides every workload's own timeout
     sampling: Sampling = Sampling()
     source: str = ""
+    adaptive: Adaptive | None = None
+    only: dict[str, tuple[str, ...]] = field(default_factory=dict)  # platform → the workloads it runs
+
+    def runs(self, platform: str, workload: str) -> bool:
+        return workload in self.only.get(platform, (workload,))
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -50,6 +64,9 @@ class Suite:
         fields["platforms"] = tuple(fields["platforms"])
         fields["workloads"] = tuple(fields["workloads"])
         fields["sampling"] = Sampling(**fields["sampling"])
+        fields["only"] = {k: tuple(v) for k, v in fields.get("only", {}).items()}
+        if fields.get("adaptive"):
+            fields["adaptive"] = Adaptive(**fields["adaptive"])
         return cls(**fields)
 
     def timeout_for(self, workload: Workload) -> float:
@@ -94,18 +111,34 @@ def load(name_or_path: str | None) -> Suite:
     sampling = Sampling(hz=float(sampling_table.number("hz", default=4.0, positive=True)),
                         pss_every=sampling_table.integer("pss_every", default=4, minimum=1))
     sampling_table.finish()
+    only_table = top.table("only", optional=True)
+    only = {}
+    for platform in list(only_table.data):
+        if platform not in platforms:
+            raise only_table.error(platform, f"is not one of this suite's platforms ({', '.join(platforms)})")
+        only[platform] = _names(only_table, platform, chosen, noun="workload")
+    only_table.finish()
+    adaptive = None
+    if "adaptive" in top.data:
+        table = top.table("adaptive")
+        cv = table.number("cv", default=0.03, positive=True)
+        if cv >= 1:
+            raise table.error("cv", f"is a fraction (0.03 for 3%), got {cv!r}")
+        cap = table.integer("max_repetitions", default=3 * repetitions, minimum=repetitions)
+        table.finish()
+        adaptive = Adaptive(float(cv), cap)
     top.finish()
     for name_ in chosen:  # a broken workload file is named now, not halfway through the run
         load_workload(name_)
     return Suite(name, description, platforms, chosen, repetitions, warmup, cpus, memory_mib,
-                 seed, None if timeout_s is None else float(timeout_s), sampling, str(path))
+                 seed, None if timeout_s is None else float(timeout_s), sampling, str(path), adaptive, only)
 
 
-def _names(top: Table, key: str, known: tuple[str, ...]) -> tuple[str, ...]:
+def _names(top: Table, key: str, known: tuple[str, ...], noun: str = "") -> tuple[str, ...]:
     names = top.text_list(key, non_empty=True)
     for name in names:
         if name not in known:
-            raise top.error(key, f"unknown {key[:-1]} {name!r} (known: {', '.join(known) or 'none'})")
+            raise top.error(key, f"unknown {noun or key[:-1]} {name!r} (known: {', '.join(known) or 'none'})")
     if len(set(names)) != len(names):
         raise top.error(key, "names a value twice")
     return tuple(names)

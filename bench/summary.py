@@ -17,7 +17,7 @@ from bench.trial import TrialRecord
 
 COLUMNS = ["workload", "metric", "platform", "accel", "unit", "better", "n", "median", "q1", "q3",
            "iqr", "ci_low", "ci_high", "mean", "cv", "ratio_to_native", "ratio_ci_low", "ratio_ci_high"]
-PLATFORM_ORDER = {"native": 0, "docker": 1, "vm": 2}
+PLATFORM_ORDER = {"native": 0, "docker": 1, "docker-volume": 2, "vm": 3}
 
 
 def counted_samples(records: Iterable[TrialRecord]) -> list[Sample]:

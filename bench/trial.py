@@ -211,6 +211,9 @@ def _read_result(line: Line, workload: Workload, record: TrialRecord, sink: Samp
         raise ScoreError(f"workload exited with code {result.exit_code}: {last}")
     sink.add("workload_s", (record.result_s or 0) - (record.ready_s or 0), "s",
              probe="host monotonic clock: READY seen → RESULT seen", guest_seconds=result.guest_seconds)
+    for name, metric in workload.metrics.items():
+        sink.add(name, metric.extract(result.output), metric.unit, metric.better,  # type: ignore[arg-type]
+                 probe=f"parsed from the workload's output ({workload.name}/workload.toml [metrics.{name}])")
     if workload.score is None:
         return
     record.score_unit = workload.score.unit

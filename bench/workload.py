@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -20,6 +20,11 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 # Debian policy 5.6.1: lower case letters, digits, + - . ; at least two characters.
 DEBIAN_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 Better = Literal["higher", "lower", "equal"]
+METRIC_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+# Metrics the harness itself records; a workload's own figures must not take their names.
+HARNESS_METRICS = {"score", "boot_s", "teardown_s", "image_mib", "instance_disk_mib", "vmm_overhead_mib",
+                   "host_cpu_s", "workload_s"}
+HARNESS_PREFIXES = ("mem_", "boot_phase")
 
 
 class ScoreError(Exception):
@@ -32,14 +37,16 @@ class Score:
     # "equal": not a quantity but a value every platform must reproduce (e.g. a digest).
     better: Better
     regex: str | None = None
-    json_field: str | None = None
+    json_field: str | None = None  # dotted: jobs.0.read.iops
+    json_path: tuple[str, ...] | None = None  # the same as a list, for keys with dots in them
+    scale: float = 1.0  # multiplies the value read: 0.001 turns ns into µs
 
     def extract(self, output: str) -> float | str:
         raw = self._raw(output)
         if self.better == "equal":
             return str(raw)
         try:
-            return float(raw)
+            return float(raw) * self.scale  # type: ignore[arg-type]
         except (TypeError, ValueError):
             raise ScoreError(f"score {raw!r} is not a number") from None
 
@@ -49,19 +56,32 @@ class Score:
             if not match:
                 raise ScoreError(f"no match for /{self.regex}/ in the output")
             return match.group(1)
-        assert self.json_field is not None
-        try:
-            value: object = json.loads(output)
-        except json.JSONDecodeError as e:
-            raise ScoreError(f"output is not JSON: {e}") from None
-        for part in self.json_field.split("."):
+        path = self.json_path if self.json_path is not None else tuple((self.json_field or "").split("."))
+        value = _json_document(output)
+        for part in path:
             if isinstance(value, list) and part.isdigit() and int(part) < len(value):
                 value = value[int(part)]
             elif isinstance(value, dict) and part in value:
                 value = value[part]
             else:
-                raise ScoreError(f"no field {self.json_field!r} in the JSON output")
+                raise ScoreError(f"no field {'/'.join(path)!r} in the JSON output")
         return value
+
+
+def _json_document(output: str) -> object:
+    """The output as JSON; or the first JSON object in it, when a tool printed warnings on
+    stderr around its JSON (the launcher captures both streams)."""
+    try:
+        return json.loads(output)
+    except json.JSONDecodeError as e:
+        problem = e
+    start = output.find("\n{") + 1 if not output.startswith("{") else 0
+    if start > 0 or output.startswith("{"):
+        try:
+            return json.JSONDecoder().raw_decode(output[start:])[0]
+        except json.JSONDecodeError as e:
+            problem = e
+    raise ScoreError(f"output is not JSON: {problem}")
 
 
 @dataclass(frozen=True)
@@ -73,6 +93,15 @@ class Workload:
     score: Score | None  # None: the workload measures only what the host sees (boot, idle)
     timeout_s: float
     source: Path
+    expected_s: float = 0.0  # how long the command itself runs, for plans and estimates
+    metrics: dict[str, Score] = field(default_factory=dict)  # more figures read from the output
+
+    @property
+    def headline_metric(self) -> str:
+        """The figure this workload exists for: its score, else its first own metric, else boot_s."""
+        if self.score is not None and self.score.better != "equal":
+            return "score"
+        return next(iter(self.metrics), "boot_s")
 
     def guest_spec(self) -> dict[str, object]:
         """What of this workload is baked into the image; a change here means a rebuild."""
@@ -93,9 +122,23 @@ def parse_workload(path: Path, expected_name: str | None = None) -> Workload:
             raise top.error("packages", f"{package!r} is not a Debian package name")
     command = top.text_list("command", non_empty=True)
     timeout_s = top.number("timeout_s", positive=True)
+    expected_s = top.number("expected_s", positive=True)
+    if expected_s >= timeout_s:
+        raise top.error("expected_s", f"{expected_s:g} s leaves no room before timeout_s ({timeout_s:g} s)")
     score = _parse_score(top.table("score")) if "score" in top.data else None
+    metrics = {}
+    extra = top.table("metrics", optional=True)
+    for metric in list(extra.data):
+        if not METRIC_RE.match(metric) or metric in HARNESS_METRICS or metric.startswith(HARNESS_PREFIXES):
+            raise extra.error(metric, "not a free metric name (lower case, digits, _; not one the harness "
+                              "measures itself)")
+        metrics[metric] = _parse_score(extra.table(metric))
+        if metrics[metric].better == "equal":
+            raise extra.error(f"{metric}.better", "must be higher or lower (only [score] may be 'equal')")
+    extra.finish()
     top.finish()
-    return Workload(name, description, tuple(packages), tuple(command), score, float(timeout_s), path)
+    return Workload(name, description, tuple(packages), tuple(command), score, float(timeout_s), path,
+                    float(expected_s), metrics)
 
 
 def _parse_score(table: Table) -> Score:
@@ -103,8 +146,9 @@ def _parse_score(table: Table) -> Score:
     better = table.text("better", choices=("higher", "lower", "equal"))
     regex = table.text("regex", default=None)
     json_field = table.text("json_field", default=None)
-    if (regex is None) == (json_field is None):
-        raise table.error("regex", "give exactly one of regex and json_field")
+    json_path = table.text_list("json_path", non_empty=True) if "json_path" in table.data else None
+    if sum(way is not None for way in (regex, json_field, json_path)) != 1:
+        raise table.error("regex", "give exactly one of regex, json_field and json_path")
     if regex is not None:
         try:
             groups = re.compile(regex).groups
@@ -112,8 +156,9 @@ def _parse_score(table: Table) -> Score:
             raise table.error("regex", f"invalid regular expression: {e}") from None
         if groups != 1:
             raise table.error("regex", f"needs exactly one capture group, has {groups}")
+    scale = table.number("scale", default=1.0, positive=True)
     table.finish()
-    return Score(unit, better, regex, json_field)
+    return Score(unit, better, regex, json_field, tuple(json_path) if json_path else None, float(scale))
 
 
 def available(root: Path | None = None) -> list[str]:

@@ -11,6 +11,7 @@ description = "a test workload"
 packages = ["sysbench"]
 command = ["sysbench", "cpu", "run"]
 timeout_s = 30
+expected_s = 5
 
 [score]
 regex = 'events per second:\\s*([0-9.]+)'

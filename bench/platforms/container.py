@@ -1,12 +1,15 @@
 """Docker: the image imported from the rootfs tarball; create and start are two timed calls.
 
 No privileges, Docker's default seccomp profile, no-new-privileges, no network; the suite's
-CPUs (a cpuset and the matching CPU quota) and memory limit.
+CPUs (a cpuset and the matching CPU quota) and memory limit. Two variants: `docker` writes
+into its copy-on-write layer; `docker-volume` has a fresh volume of its own at /var/tmp (where
+workloads write), created in setup and removed with the container.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import docker
@@ -17,25 +20,42 @@ from bench.errors import BenchError
 from bench.images.manifest import Manifest
 from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes import isolation, processes
-from bench.probes.disk import Footprint
+from bench.probes.disk import Footprint, filesystem_of, tree_allocated
 from bench.resources import Resources
+
+
+VOLUME_AT = "/var/tmp"
+VOLUME_PLATFORM = "docker-volume"
 
 
 class ContainerInstance(Instance):
     platform = "docker"
 
-    def __init__(self, ctx: TrialContext, client: docker.DockerClient, resources: Resources):
+    def __init__(self, ctx: TrialContext, client: docker.DockerClient, resources: Resources, platform: str,
+                 storage: str):
         super().__init__(ctx)
+        self.platform = platform
         self.client = client
         self.resources = resources
+        self.volume: str | None = None  # the volume's name, once created
         self.container_id: str | None = None
         self._reader: threading.Thread | None = None
         self._shim_pid: int | None = None
         self._init_pid: int | None = None
         self._procs_file: Path | None = None
         self.facts.update(image=ctx.manifest.container_image.sha256, network="none",
-                          security="default seccomp, no-new-privileges, not privileged")
+                          security="default seccomp, no-new-privileges, not privileged", storage=storage)
         self.facts.update(isolation.shared_kernel())
+
+    def setup(self) -> None:
+        if self.platform != VOLUME_PLATFORM:
+            return
+        try:
+            self.client.api.create_volume(self.ctx.name(self.platform), labels={
+                config.RUN_LABEL: self.ctx.run_id, config.LABEL: "instance"})
+        except docker.errors.DockerException as e:
+            raise BenchError(f"docker: creating a volume: {engines.first_line(e)}") from None
+        self.volume = self.ctx.name(self.platform)
 
     def start(self) -> None:
         try:
@@ -48,7 +68,8 @@ class ContainerInstance(Instance):
         host_config = api.create_host_config(
             network_mode="none", privileged=False, security_opt=["no-new-privileges"],
             cpuset_cpus=self.resources.cpuset_text, nano_cpus=self.resources.cpus * 10**9,
-            mem_limit=self.resources.memory_bytes, memswap_limit=self.resources.memory_bytes)
+            mem_limit=self.resources.memory_bytes, memswap_limit=self.resources.memory_bytes,
+            binds=[f"{self.volume}:{VOLUME_AT}:rw"] if self.volume else None)
         created = api.create_container(
             self.ctx.manifest.container_image.sha256,
             command=[config.GUEST_LAUNCHER, "--hold", self.ctx.workload.name],
@@ -105,30 +126,64 @@ class ContainerInstance(Instance):
             return None
         if not listed:
             return None
-        return Footprint(int(listed[0].get("SizeRw") or 0), "docker SizeRw: the writable layer")
+        layer = int(listed[0].get("SizeRw") or 0)
+        if self.volume is None:
+            return Footprint(layer, "docker SizeRw: the writable layer")
+        try:
+            mountpoint = Path(self.client.api.inspect_volume(self.volume)["Mountpoint"])
+            return Footprint(layer + tree_allocated(mountpoint), "docker SizeRw + the volume's allocated bytes")
+        except (docker.errors.DockerException, OSError):
+            return None
 
     def teardown(self) -> None:
-        if self.container_id is not None:
-            try:
-                self.client.api.remove_container(self.container_id, force=True)
-            except docker.errors.NotFound:
-                pass
-            except docker.errors.DockerException as e:
-                raise BenchError(f"docker: removing {self.ctx.name(self.platform)}: {engines.first_line(e)}; "
-                                 "`bench clean` removes it later") from None
-        if self._reader is not None:
-            self._reader.join(timeout=5)
+        api = self.client.api
+        try:
+            if self.container_id is not None:
+                container_id = self.container_id
+                self._remove(self.ctx.name(self.platform), lambda: api.remove_container(container_id, force=True))
+            if self._reader is not None:
+                self._reader.join(timeout=5)
+        finally:
+            if self.volume is not None:
+                volume = self.volume
+                self._remove(f"volume {volume}", lambda: api.remove_volume(volume, force=True))
+                self.volume = None
+
+    @staticmethod
+    def _remove(what: str, remove: Callable[[], object]) -> None:
+        try:
+            remove()
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.DockerException as e:
+            raise BenchError(f"docker: removing {what}: {engines.first_line(e)}; "
+                             "`bench clean` removes it later") from None
 
 
 class ContainerDriver(Driver):
     name = "docker"
 
-    def __init__(self, resources: Resources) -> None:
+    def __init__(self, resources: Resources, volume: bool = False) -> None:
         super().__init__(resources)
         self.client = engines.docker_client()
+        self.name = VOLUME_PLATFORM if volume else "docker"
+        self.storage = self._storage(volume)
+
+    def _storage(self, volume: bool) -> str:
+        """Where this variant's writes land: file system and cache, for the disk workload."""
+        try:
+            info = self.client.info()
+        except docker.errors.DockerException as e:
+            raise BenchError(f"docker: {engines.first_line(e)}") from None
+        root = Path(info.get("DockerRootDir", "/var/lib/docker"))
+        if volume:
+            return f"local volume at {VOLUME_AT}: {filesystem_of(root / 'volumes')}, host page cache"
+        backing = dict(info.get("DriverStatus") or []).get("Backing Filesystem", "?")
+        return (f"{info.get('Driver', '?')} copy-on-write layer on {backing} "
+                f"({filesystem_of(root)}), host page cache")
 
     def prepare(self, ctx: TrialContext) -> Instance:
-        return ContainerInstance(ctx, self.client, self.resources)
+        return ContainerInstance(ctx, self.client, self.resources, self.name, self.storage)
 
     def _measure_image(self, manifest: Manifest) -> Footprint:
         try:

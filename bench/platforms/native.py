@@ -17,7 +17,7 @@ from bench.cgroup import MemoryCgroup
 from bench.images.manifest import Manifest
 from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes import isolation, processes
-from bench.probes.disk import Footprint, tree_allocated
+from bench.probes.disk import Footprint, filesystem_of, tree_allocated
 from bench.resources import Resources
 
 # The same environment the other platforms start with: nothing inherited from the caller.
@@ -34,6 +34,7 @@ class NativeInstance(Instance):
         self.cgroup: MemoryCgroup | None = None
         self._reader: threading.Thread | None = None
         self.facts["rootfs"] = ctx.manifest.rootfs_dir
+        self.facts["storage"] = f"the rootfs directory: {filesystem_of(Path(ctx.manifest.rootfs_dir))}, host page cache"
         self.facts.update(isolation.shared_kernel())
 
     def setup(self) -> None:

@@ -15,7 +15,7 @@ from bench.images import vmdisk
 from bench.images.manifest import Manifest
 from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes import isolation
-from bench.probes.disk import Footprint, files_allocated
+from bench.probes.disk import Footprint, files_allocated, filesystem_of
 from bench.resources import Resources
 
 QEMU_PID_DIR = Path("/run/libvirt/qemu")
@@ -47,6 +47,8 @@ class VMInstance(Instance):
         self._qemu_pid: int | None = None
         self.facts.update(accel=accel, cpu_mode=cpu_mode if accel == "kvm" else "qemu default (emulated)")
         self.facts.update(isolation.own_kernel(ctx.manifest.kernel_release, accel))
+        self.facts["storage"] = (f"ext4 in the guest on virtio-blk; its qcow2 overlay on {filesystem_of(self.overlay.parent)}, "
+                                 "cache=none (O_DIRECT on the host), io=native")
 
     def setup(self) -> None:
         vmdisk.create_overlay(Path(self.ctx.manifest.vm_disk.path), self.overlay)

@@ -12,6 +12,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from bench.images.vmdisk import allocated_bytes
 
 
@@ -36,3 +38,17 @@ def tree_allocated(root: Path) -> int:
 
 def files_allocated(paths: list[Path]) -> int:
     return sum(allocated_bytes(p) for p in paths)
+
+
+def filesystem_of(path: Path) -> str:
+    """The file system holding `path`, e.g. "ext4 on /dev/vda1 (mounted at /)"."""
+    target = str(path.resolve())
+    best = None
+    for part in psutil.disk_partitions(all=True):
+        mount = part.mountpoint.rstrip("/") or "/"
+        if (target == mount or target.startswith(mount.rstrip("/") + "/")) and \
+                (best is None or len(mount) >= len(best.mountpoint.rstrip("/") or "/")):
+            best = part
+    if best is None:
+        return "unknown"
+    return f"{best.fstype} on {best.device} (mounted at {best.mountpoint})"

@@ -56,6 +56,35 @@ def caveats(run: LoadedRun) -> list[Caveat]:
         if few:
             found.append(Caveat("severe", f"{len(few)} metric(s) rest on fewer than {MIN_TRIALS} trials: "
                                 f"{_metric_list(few)}."))
+    found += _adaptive(run)
     if not run.counted:
         found.append(Caveat("severe", "No successful measured trial: there is nothing to report."))
     return found
+
+
+def _adaptive(run: LoadedRun) -> list[Caveat]:
+    """What adaptive repetitions added, and where the cap stopped them."""
+    added: dict[tuple[str, str], list[str]] = {}
+    for trial in run.info.get("plan", []):
+        if trial.get("added"):
+            added.setdefault((trial["platform"], trial["workload"]), []).append(trial["added"])
+    if not added:
+        return []
+    parts = [f"{platform} {workload} +{len(reasons)} (first: {reasons[0]}; last: {reasons[-1]})"
+             for (platform, workload), reasons in sorted(added.items())]
+    text = (f"Adaptive repetitions added {sum(map(len, added.values()))} trial(s) where the headline "
+            f"metric varied more than the suite allows: " + "; ".join(parts) + ".")
+    adaptive = run.info["suite"].get("adaptive") or {}
+    cap, limit = adaptive.get("max_repetitions"), adaptive.get("cv", 0.0)
+    table = run.summary
+    capped = []
+    for (platform, workload), reasons in sorted(added.items()):
+        planned = sum(1 for t in run.info["plan"] if (t["platform"], t["workload"]) == (platform, workload)
+                      and not t["warmup"])
+        metric = reasons[-1].split()[0]  # the reason reads "<metric> CV x% > y%"
+        row = table[(table["workload"] == workload) & (table["metric"] == metric) & (table["platform"] == platform)]
+        if cap and planned >= cap and not row.empty and row.iloc[0]["cv"] > limit:
+            capped.append(f"{platform} {workload} ({metric} CV {row.iloc[0]['cv']:.1%})")
+    if capped:
+        text += f" Stopped at the cap of {cap} repetitions, still above the limit: {', '.join(capped)}."
+    return [Caveat("note", text)]

@@ -39,6 +39,7 @@ ISOLATION = (
     ("Capabilities held", "isolation.capabilities"),
     ("Seccomp", "isolation.seccomp"),
     ("no_new_privs", "isolation.no_new_privs"),
+    ("Where writes go", "storage"),
 )
 ARTIFACT = {"native": "rootfs_tar", "docker": "container_image", "vm": "vm_disk"}
 FORMAT = {
@@ -125,11 +126,16 @@ def _resources(facts: dict[str, str]) -> str:
     return f"{facts['cpus']} CPU (cpuset {facts.get('cpuset', '?')}), {facts.get('memory_mib', '?')} MiB"
 
 
+def _kind(platform: str) -> str:
+    """docker-volume is docker with a volume: the same image and build."""
+    return platform.split("-")[0]
+
+
 def _build_cell(images: dict, platform: str) -> Cell:
     seconds = images.get("build_seconds")
     if not seconds:
         return Cell("not recorded")
-    steps = BUILD_STEPS.get(platform, ())
+    steps = BUILD_STEPS.get(_kind(platform), ())
     timed = {step: seconds[step] for step in steps if step in seconds}
     untimed = [step for step in steps if step not in seconds]
     detail = " + ".join(f"{step} {value:.1f} s" for step, value in timed.items())
@@ -139,7 +145,7 @@ def _build_cell(images: dict, platform: str) -> Cell:
 
 
 def _artifact_cell(images: dict, platform: str) -> Cell:
-    name = ARTIFACT.get(platform)
+    name = ARTIFACT.get(_kind(platform))
     sha = images.get("artifacts", {}).get(name, "")
     if not sha:
         return Cell("not recorded")
@@ -166,7 +172,7 @@ def verdict(run: LoadedRun) -> Verdict:
     for label, key in ISOLATION:
         rows.append(Row("Isolation", label, tuple(Cell(facts[p].get(key, "not recorded")) for p in shown) + blank))
     images = run.info.get("images", {})
-    rows.append(Row("Portability", "Image format", tuple(Cell(FORMAT.get(p, "?")) for p in shown) + blank))
+    rows.append(Row("Portability", "Image format", tuple(Cell(FORMAT.get(_kind(p), "?")) for p in shown) + blank))
     rows.append(Row("Image automation", "Build time (bench images build)",
                     tuple(_build_cell(images, p) for p in shown) + blank))
     rows.append(Row("Image automation", "Artifact sha256",

@@ -29,7 +29,7 @@ def test_a_workload_missing_from_the_image_is_refused(images: dict, tmp_path) ->
     wl = tmp_path / "extra"
     wl.mkdir()
     (wl / "workload.toml").write_text(
-        'name = "extra"\ndescription = "d"\ncommand = ["true"]\ntimeout_s = 5\n'
+        'name = "extra"\ndescription = "d"\ncommand = ["true"]\ntimeout_s = 5\nexpected_s = 1\n'
         '[score]\nregex = "(x)"\nunit = "x"\nbetter = "equal"\n')
     proc = bench("--workloads-dir", str(tmp_path), "launch", "extra", "--platform", "native")
     assert proc.returncode == 2

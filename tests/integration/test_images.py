@@ -43,7 +43,7 @@ def test_unknown_debian_package_names_it_and_leaves_nothing(tmp_path: Path) -> N
     workloads.mkdir(parents=True)
     (workloads / "workload.toml").write_text(
         'name = "typo"\ndescription = "d"\npackages = ["sysbenchh"]\ncommand = ["true"]\n'
-        'timeout_s = 5\n[score]\nregex = "(x)"\nunit = "x"\nbetter = "equal"\n')
+        'timeout_s = 5\nexpected_s = 1\n[score]\nregex = "(x)"\nunit = "x"\nbetter = "equal"\n')
     cache = tmp_path / "cache"
     proc = bench("--cache-dir", str(cache), "--workloads-dir", str(tmp_path / "workloads"),
                  "images", "build")

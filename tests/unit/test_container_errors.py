@@ -33,7 +33,7 @@ def test_a_failing_engine_fails_the_trial_with_one_line() -> None:
     manifest = SimpleNamespace(container_image=SimpleNamespace(sha256="sha256:feed"))
     workload = Workload("boot", "d", (), ("true",), None, 5.0, Path("x"))
     instance = ContainerInstance(TrialContext("r", 1, workload, manifest),  # type: ignore[arg-type]
-                                 SimpleNamespace(api=BrokenAPI()), allot(1, 256))  # type: ignore[arg-type]
+                                 SimpleNamespace(api=BrokenAPI()), allot(1, 256), "docker", "overlay2")  # type: ignore[arg-type]
     with pytest.raises(BenchError, match=r"^docker: .*No such image: sha256:feed$"):
         instance.start()
     instance.container_id = "abc"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from bench.schedule import plan
+from bench.schedule import extra_repetition, measured_repetitions, plan, plan_text
 from bench.suite import Suite
 
 
@@ -49,3 +49,30 @@ def test_eta_uses_what_each_platform_and_workload_took() -> None:
     eta.learn(TrialRecord("r", 2, "native", "boot", duration_s=0.0))
     # vm 60 s, native 0 s, docker not seen yet: the mean of all (30 s)
     assert eta.remaining_text(trials) == "about 1m30s"
+
+
+def test_an_extra_repetition_continues_the_plan_interleaved() -> None:
+    chosen = suite(seed=3, warmup=0, repetitions=2)
+    trials = plan(chosen)
+    noisy = {("vm", "cpu"): "score CV 6.0% > 3%", ("docker", "cpu"): "score CV 4.0% > 3%"}
+    extra = extra_repetition(chosen, trials, noisy)
+    assert [t.seq for t in extra] == [len(trials) + 1, len(trials) + 2]
+    assert {(t.platform, t.workload, t.repetition, t.added) for t in extra} == {
+        ("vm", "cpu", 3, "score CV 6.0% > 3%"), ("docker", "cpu", 3, "score CV 4.0% > 3%")}
+    assert extra == extra_repetition(chosen, trials, noisy)  # a resumed run adds the same trials
+    assert measured_repetitions(trials + extra, "vm", "cpu") == 3
+
+
+def test_dry_run_text_estimates_the_total() -> None:
+    chosen = suite(warmup=0, repetitions=1, platforms=("native", "vm"), workloads=("cpu",))
+    text = plan_text(chosen, plan(chosen), {"cpu": 10.0}, "tcg", "assumed")
+    lines = text.splitlines()
+    assert lines[0].startswith("suite t: 2 trials")
+    assert any("vm/tcg" in line and "~19 s" in line for line in lines)
+    assert lines[-1].startswith("estimated total: 0 min 29 s")  # 10.2 + 19
+
+
+def test_only_limits_a_platform_to_some_workloads() -> None:
+    trials = plan(suite(only={"vm": ("cpu",)}))
+    assert not [t for t in trials if t.platform == "vm" and t.workload == "boot"]
+    assert len([t for t in trials if t.platform == "vm"]) == 6

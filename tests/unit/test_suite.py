@@ -49,7 +49,7 @@ def test_the_shipped_default_suite_is_valid() -> None:
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda t: t.replace('"docker"]', '"lxc"]'), "platforms: unknown platform 'lxc' (known: native, docker, vm)"),
+    (lambda t: t.replace('"docker"]', '"lxc"]'), "platforms: unknown platform 'lxc' (known: native, docker, docker-volume, vm)"),
     (lambda t: t.replace('["cpu"]', '["cpu", "nope"]'), "workloads: unknown workload 'nope' (known: cpu)"),
     (lambda t: t.replace("repetitions = 3", "repetitions = 0"), "repetitions: must be at least 1, got 0"),
     (lambda t: t.replace("repetitions = 3", "repetitions = -2"), "repetitions: must be at least 1, got -2"),
@@ -65,6 +65,11 @@ def test_the_shipped_default_suite_is_valid() -> None:
     (lambda t: t + "[sampling]\nhz = 0\n", "sampling.hz: must be greater than 0"),
     (lambda t: t + "timeout_s = \"long\"\n", "timeout_s: must be a number"),
     (lambda t: t.replace("seed = 9", "seed = [9"), "not valid TOML"),
+    (lambda t: t + "[only]\nvm = [\"cpu\"]\n", "only.vm: is not one of this suite's platforms (native, docker)"),
+    (lambda t: t + "[only]\ndocker = [\"disk\"]\n", "only.docker: unknown workload 'disk' (known: cpu)"),
+    (lambda t: t + "[adaptive]\ncv = 3\n", "adaptive.cv: is a fraction (0.03 for 3%), got 3"),
+    (lambda t: t + "[adaptive]\nmax_repetitions = 2\n", "adaptive.max_repetitions: must be at least 3"),
+    (lambda t: t + "[adaptive]\ncv = 0.05\ncap = 9\n", "adaptive.cap: unknown key"),
 ])
 def test_suite_mistakes_are_one_line(suite_file: Path, change, message: str) -> None:  # type: ignore[no-untyped-def]
     suite_file.write_text(change(VALID))
@@ -95,3 +100,18 @@ def test_suite_and_resume_together_are_refused(capsys: pytest.CaptureFixture[str
     code = main(["run", "default", "--resume", str(tmp_path)])
     _, err = capsys.readouterr()
     assert code == 2 and "not both" in err
+
+
+def test_adaptive_defaults_to_3_percent_and_3_times_the_repetitions(suite_file: Path) -> None:
+    suite_file.write_text(VALID + "[adaptive]\n")
+    s = suites.load(str(suite_file))
+    assert s.adaptive == suites.Adaptive(cv=0.03, max_repetitions=9)
+    assert suites.Suite.from_json(s.to_json()) == s
+
+
+def test_dry_run_prints_the_plan_and_starts_nothing(suite_file: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(suite_file), "--dry-run", "--accel", "tcg", "--output-dir", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("suite mine: 6 trials") and len(out) == 8
+    assert out[-1].startswith("estimated total: ") and not (tmp_path / "r").exists()

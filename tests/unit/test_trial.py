@@ -121,3 +121,17 @@ def test_an_interrupt_aborts_the_trial_after_teardown() -> None:
     assert record.status == "aborted" and record.reason == "interrupted"
     assert driver.instances[0].torn_down == 1
     assert TrialRecord.from_json(json.loads(json.dumps(record.to_json()))) == record
+
+
+def test_a_workloads_own_metrics_become_samples() -> None:
+    disk = Workload("disk", "d", ("fio",), ("fio",), None, 5.0, Path("x"), 1.0, {
+        "randread_iops": Score("IOPS", "higher", json_path=("jobs", "0", "read", "iops")),
+        "p99_us": Score("µs", "lower", json_path=("jobs", "0", "read", "clat_ns", "percentile", "99.000000"),
+                        scale=0.001)})
+    output = 'fio: note\n{"jobs": [{"read": {"iops": 1234.5, "clat_ns": {"percentile": {"99.000000": 250000}}}}]}'
+    record, _ = trial(["@@BENCH READY disk 1", result_line(output, workload="disk")], workload=disk)
+    assert record.status == "ok", record.reason
+    found = {s.metric: s for s in record.samples}
+    assert found["randread_iops"].value == 1234.5 and found["randread_iops"].better == "higher"
+    assert found["p99_us"].value == 250.0 and found["p99_us"].unit == "µs"
+    assert "score" not in found

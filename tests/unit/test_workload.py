@@ -40,7 +40,14 @@ def test_shipped_workloads_parse() -> None:
     (lambda t: t.replace('timeout_s = 30', 'timeout_s = 30\ntimout = 3'), "timout: unknown key"),
     (lambda t: t.replace("([0-9.]+)", "[0-9.]+"), "score.regex: needs exactly one capture group, has 0"),
     (lambda t: t.replace("([0-9.]+)", "([0-9.]+"), "score.regex: invalid regular expression"),
-    (lambda t: t.replace("unit =", 'json_field = "a.b"\nunit ='), "give exactly one of regex and json_field"),
+    (lambda t: t.replace("unit =", 'json_field = "a.b"\nunit ='), "give exactly one of regex, json_field and json_path"),
+    (lambda t: t.replace('expected_s = 5\n', ''), "expected_s: missing"),
+    (lambda t: t.replace('expected_s = 5', 'expected_s = 30'), "expected_s: 30 s leaves no room before timeout_s"),
+    (lambda t: t + '[metrics.boot_s]\nregex = "(x)"\nunit = "s"\nbetter = "lower"\n', "metrics.boot_s: not a free metric name"),
+    (lambda t: t + '[metrics.Read]\nregex = "(x)"\nunit = "s"\nbetter = "lower"\n', "metrics.Read: not a free metric name"),
+    (lambda t: t + '[metrics.digest]\nregex = "(x)"\nunit = "x"\nbetter = "equal"\n', "metrics.digest.better: must be higher or lower"),
+    (lambda t: t + '[metrics.iops]\njson_path = []\nunit = "IOPS"\nbetter = "higher"\n', "metrics.iops.json_path: must not be empty"),
+    (lambda t: t + '[metrics.iops]\nunit = "IOPS"\nbetter = "higher"\n', "give exactly one of regex, json_field and json_path"),
     (lambda t: t.replace('name = "w"', 'name = "other"'), "name: is 'other' but the directory is 'w'"),
     (lambda t: t.replace("[score]", "[score"), "not valid TOML"),
 ])
@@ -113,3 +120,14 @@ class TestScore:
     def test_missing_score_is_a_trial_failure(self, score: Score, output: str, message: str) -> None:
         with pytest.raises(ScoreError, match=message):
             score.extract(output)
+
+
+def test_extra_metrics_read_from_json_keys_with_dots(workloads_dir: Path) -> None:
+    text = VALID_WORKLOAD.format(name="w") + (
+        '[metrics.p99_us]\njson_path = ["jobs", "0", "clat", "50.000000"]\nunit = "us"\nbetter = "lower"\n')
+    write_workload(workloads_dir, "w", text)
+    loaded = workload.load("w")
+    assert loaded.expected_s == 5.0
+    assert loaded.metrics["p99_us"].extract('{"jobs": [{"clat": {"50.000000": 12.5}}]}') == 12.5
+    with pytest.raises(workload.ScoreError, match="no field 'jobs/0/clat/50.000000'"):
+        loaded.metrics["p99_us"].extract('{"jobs": []}')
