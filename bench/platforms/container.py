@@ -177,10 +177,10 @@ class ContainerDriver(Driver):
             raise BenchError(f"docker: {engines.first_line(e)}") from None
         root = Path(info.get("DockerRootDir", "/var/lib/docker"))
         if volume:
-            return f"local volume at {VOLUME_AT}: {filesystem_of(root / 'volumes')}, host page cache"
+            return f"local volume at {VOLUME_AT}: {filesystem_of(root / 'volumes')}; the host's page cache (O_DIRECT bypasses it)"
         backing = dict(info.get("DriverStatus") or []).get("Backing Filesystem", "?")
         return (f"{info.get('Driver', '?')} copy-on-write layer on {backing} "
-                f"({filesystem_of(root)}), host page cache")
+                f"({filesystem_of(root)}); the host's page cache (O_DIRECT bypasses it)")
 
     def prepare(self, ctx: TrialContext) -> Instance:
         return ContainerInstance(ctx, self.client, self.resources, self.name, self.storage)

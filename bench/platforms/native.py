@@ -34,7 +34,7 @@ class NativeInstance(Instance):
         self.cgroup: MemoryCgroup | None = None
         self._reader: threading.Thread | None = None
         self.facts["rootfs"] = ctx.manifest.rootfs_dir
-        self.facts["storage"] = f"the rootfs directory: {filesystem_of(Path(ctx.manifest.rootfs_dir))}, host page cache"
+        self.facts["storage"] = f"the rootfs directory: {filesystem_of(Path(ctx.manifest.rootfs_dir))}; the host's page cache (O_DIRECT bypasses it)"
         self.facts.update(isolation.shared_kernel())
 
     def setup(self) -> None:

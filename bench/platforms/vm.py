@@ -48,7 +48,7 @@ class VMInstance(Instance):
         self.facts.update(accel=accel, cpu_mode=cpu_mode if accel == "kvm" else "qemu default (emulated)")
         self.facts.update(isolation.own_kernel(ctx.manifest.kernel_release, accel))
         self.facts["storage"] = (f"ext4 in the guest on virtio-blk; its qcow2 overlay on {filesystem_of(self.overlay.parent)}, "
-                                 "cache=none (O_DIRECT on the host), io=native")
+                                 "cache=none (QEMU opens it O_DIRECT: no host page cache), io=native; the guest's own page cache (O_DIRECT bypasses it)")
 
     def setup(self) -> None:
         vmdisk.create_overlay(Path(self.ctx.manifest.vm_disk.path), self.overlay)
