@@ -14,6 +14,7 @@ from pathlib import Path
 from bench import accel as accelerators
 from bench import cleanup, provenance, schedule, stats, summary
 from bench import workload as workloads
+from bench.density import run_density
 from bench.errors import BenchError
 from bench.images import manifest as manifests
 from bench.platforms import make_driver
@@ -58,8 +59,7 @@ def dry_run(suite: Suite, accel: str = "auto") -> str:
         vm_accel, note = verdict.chosen.accel, f"under {verdict.chosen.accel} (this boot's doctor verdict)"
     else:
         vm_accel, note = "tcg", "assumed under tcg: no doctor verdict for this boot yet"
-    return schedule.plan_text(suite, schedule.plan(suite), {n: w.expected_s for n, w in loaded.items()},
-                              vm_accel, note)
+    return schedule.plan_text(suite, schedule.plan(suite), loaded, vm_accel, note)
 
 
 def resume(path: Path, progress: Progress, ignore_leftovers: bool = False) -> RunDir:
@@ -125,7 +125,10 @@ def _execute(run: RunDir, suite: Suite, plan: list[PlannedTrial], manifest: mani
             try:
                 with progress.step(label, f"({eta.remaining_text(todo[done:])} left)"):
                     ctx = TrialContext(run_id, planned.seq, workload, manifest)
-                    run_trial(driver, ctx, record, suite.timeout_for(workload), suite.sampling)
+                    if workload.kind == "density":
+                        run_density(driver, ctx, record, suite.density_instances, suite.timeout_for(workload))
+                    else:
+                        run_trial(driver, ctx, record, suite.timeout_for(workload), suite.sampling)
             finally:
                 run.append(record)
                 eta.learn(record)

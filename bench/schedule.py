@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench.suite import Suite
+from bench.workload import Workload
 
 
 @dataclass(frozen=True)
@@ -70,12 +71,18 @@ def extra_repetition(suite: Suite, plan: list[PlannedTrial], noisy: dict[tuple[s
 OVERHEAD_S = {"native": 0.2, "docker": 0.7, "docker-volume": 0.9, ("vm", "kvm"): 3.0, ("vm", "tcg"): 9.0}
 
 
-def estimate_s(trial: PlannedTrial, expected_s: float, vm_accel: str) -> float:
-    key = ("vm", vm_accel) if trial.platform == "vm" else trial.platform
-    return expected_s + OVERHEAD_S.get(key, 1.0)  # type: ignore[call-overload]
+DENSITY_SETTLE_S = 2.0  # see density.SETTLE_S
 
 
-def plan_text(suite: Suite, trials: list[PlannedTrial], expected_s: dict[str, float], vm_accel: str,
+def estimate_s(platform: str, workload: Workload, vm_accel: str, density_instances: int) -> float:
+    key = ("vm", vm_accel) if platform == "vm" else platform
+    overhead = OVERHEAD_S.get(key, 1.0)  # type: ignore[call-overload]
+    if workload.kind == "density":
+        return density_instances * (overhead + DENSITY_SETTLE_S)
+    return workload.expected_s + overhead
+
+
+def plan_text(suite: Suite, trials: list[PlannedTrial], loaded: dict[str, Workload], vm_accel: str,
               accel_note: str) -> str:
     """`bench run --dry-run`: the plan, trial by trial, and what it should take."""
     lines = [f"suite {suite.name}: {len(trials)} trials ({suite.warmup} warm-up + {suite.repetitions} "
@@ -83,7 +90,7 @@ def plan_text(suite: Suite, trials: list[PlannedTrial], expected_s: dict[str, fl
              f"seed {suite.seed}"]
     total = 0.0
     for t in trials:
-        seconds = estimate_s(t, expected_s[t.workload], vm_accel)
+        seconds = estimate_s(t.platform, loaded[t.workload], vm_accel, suite.density_instances)
         total += seconds
         where = t.platform + (f"/{vm_accel}" if t.platform == "vm" else "")
         lines.append(f"  {t.seq:>4}  rep {t.repetition}{' (warm-up)' if t.warmup else '          '}  "

@@ -51,6 +51,7 @@ class Suite:
     source: str = ""
     adaptive: Adaptive | None = None
     only: dict[str, tuple[str, ...]] = field(default_factory=dict)  # platform → the workloads it runs
+    density_instances: int = 5  # instances a density workload keeps running at once
 
     def runs(self, platform: str, workload: str) -> bool:
         return workload in self.only.get(platform, (workload,))
@@ -118,6 +119,9 @@ def load(name_or_path: str | None) -> Suite:
             raise only_table.error(platform, f"is not one of this suite's platforms ({', '.join(platforms)})")
         only[platform] = _names(only_table, platform, chosen, noun="workload")
     only_table.finish()
+    density_table = top.table("density", optional=True)
+    density_instances = density_table.integer("instances", default=5, minimum=1)
+    density_table.finish()
     adaptive = None
     if "adaptive" in top.data:
         table = top.table("adaptive")
@@ -131,7 +135,7 @@ def load(name_or_path: str | None) -> Suite:
     for name_ in chosen:  # a broken workload file is named now, not halfway through the run
         load_workload(name_)
     return Suite(name, description, platforms, chosen, repetitions, warmup, cpus, memory_mib,
-                 seed, None if timeout_s is None else float(timeout_s), sampling, str(path), adaptive, only)
+                 seed, None if timeout_s is None else float(timeout_s), sampling, str(path), adaptive, only, density_instances)
 
 
 def _names(top: Table, key: str, known: tuple[str, ...], noun: str = "") -> tuple[str, ...]:

@@ -56,7 +56,9 @@ def summarise(records: Iterable[TrialRecord], seed: int = 0) -> pd.DataFrame:
 
 
 HEADLINE = ("boot_s", "teardown_s", "score", "host_cpu_s", "mem_pss_mean_mib", "vmm_overhead_mib",
-            "image_mib", "instance_disk_mib")
+            "image_mib", "instance_disk_mib", "read_mib_s", "write_mib_s", "randread_iops", "randwrite_iops",
+            "seqwrite_mib_s", "randread_p99_us", "randwrite_p99_us", "density_mem_mib", "density_pss_mib",
+            "density_per_gib", "density_start_first_s", "density_start_last_s", "density_disk_mib")
 
 
 def table_text(summary: pd.DataFrame, everything: bool = False) -> str:

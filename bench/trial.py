@@ -125,7 +125,7 @@ def run_trial(driver: Driver, ctx: TrialContext, record: TrialRecord, timeout_s:
         record.status, record.reason = "aborted", f"harness error: {type(e).__name__}: {e}"
         raise
     finally:
-        with _signals_deferred():  # the record is completed, the instance removed
+        with signals_deferred():  # the record is completed, the instance removed
             monitor.stop()
             phases = dict(instance.phases)
             if instance.console.first_byte_ns is not None:
@@ -152,7 +152,7 @@ def run_trial(driver: Driver, ctx: TrialContext, record: TrialRecord, timeout_s:
 
 
 @contextmanager
-def _signals_deferred() -> Iterator[None]:
+def signals_deferred() -> Iterator[None]:
     """A second Ctrl-C must not cut a teardown short and leave the instance behind, nor leave
     its record half-filled: SIGINT and SIGTERM wait until both are done, then act."""
     if threading.current_thread() is not threading.main_thread():

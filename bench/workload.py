@@ -20,11 +20,12 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 # Debian policy 5.6.1: lower case letters, digits, + - . ; at least two characters.
 DEBIAN_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 Better = Literal["higher", "lower", "equal"]
+KINDS = ("single", "density")
 METRIC_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 # Metrics the harness itself records; a workload's own figures must not take their names.
 HARNESS_METRICS = {"score", "boot_s", "teardown_s", "image_mib", "instance_disk_mib", "vmm_overhead_mib",
                    "host_cpu_s", "workload_s"}
-HARNESS_PREFIXES = ("mem_", "boot_phase")
+HARNESS_PREFIXES = ("mem_", "boot_phase", "density_")
 
 
 class ScoreError(Exception):
@@ -95,10 +96,13 @@ class Workload:
     source: Path
     expected_s: float = 0.0  # how long the command itself runs, for plans and estimates
     metrics: dict[str, Score] = field(default_factory=dict)  # more figures read from the output
+    kind: str = "single"  # "density": the trial keeps a suite-given number of instances running
 
     @property
     def headline_metric(self) -> str:
         """The figure this workload exists for: its score, else its first own metric, else boot_s."""
+        if self.kind == "density":
+            return "density_mem_mib"
         if self.score is not None and self.score.better != "equal":
             return "score"
         return next(iter(self.metrics), "boot_s")
@@ -136,9 +140,12 @@ def parse_workload(path: Path, expected_name: str | None = None) -> Workload:
         if metrics[metric].better == "equal":
             raise extra.error(f"{metric}.better", "must be higher or lower (only [score] may be 'equal')")
     extra.finish()
+    kind = top.text("kind", default="single", choices=KINDS)
+    if kind == "density" and (score is not None or metrics):
+        raise top.error("kind", "a density workload is measured by the host only: no [score] or [metrics]")
     top.finish()
     return Workload(name, description, tuple(packages), tuple(command), score, float(timeout_s), path,
-                    float(expected_s), metrics)
+                    float(expected_s), metrics, kind)
 
 
 def _parse_score(table: Table) -> Score:

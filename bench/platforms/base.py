@@ -26,10 +26,12 @@ class TrialContext:
     seq: int  # the trial's number within the run
     workload: Workload
     manifest: Manifest
+    instance: int = 0  # the k-th of several instances in one trial (density); 0 when alone
 
     def name(self, platform: str) -> str:
         """Instance name: the run's prefix, so `bench clean` recognises it."""
-        return f"{config.NAME_PREFIX}{self.run_id}-{self.seq}-{platform}"
+        suffix = f"-{self.instance}" if self.instance else ""
+        return f"{config.NAME_PREFIX}{self.run_id}-{self.seq}-{platform}{suffix}"
 
 
 class Instance(ABC):

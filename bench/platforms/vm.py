@@ -41,6 +41,7 @@ class VMInstance(Instance):
             cmdline=f"console=ttyS0 panic=-1 root=/dev/vda bench.workload={ctx.workload.name}",
             memory_mib=resources.memory_mib, vcpus=resources.cpus, cpuset=resources.cpuset_text,
             disk=self.overlay)
+        self.conn = conn
         self.guest = GuestVM(conn, spec)
         self.console = self.guest.console
         self.guest_ram_bytes = resources.memory_bytes
@@ -77,6 +78,10 @@ class VMInstance(Instance):
             self.guest.destroy()
         finally:
             self.overlay.unlink(missing_ok=True)
+            try:
+                self.conn.close()
+            except libvirt.libvirtError:
+                pass
 
 
 class VMDriver(Driver):
@@ -84,11 +89,14 @@ class VMDriver(Driver):
 
     def __init__(self, resources: Resources, accel: str, cpu_mode: str):
         super().__init__(resources)
-        self.conn = engines.libvirt_connection()
+        engines.libvirt_connection().close()  # fails now, with one line, if libvirtd is down
         self.accel, self.cpu_mode = accel, cpu_mode
 
     def prepare(self, ctx: TrialContext) -> Instance:
-        return VMInstance(ctx, self.conn, self.accel, self.cpu_mode, self.resources)
+        # A connection of its own: a console stream blocked in recv on a shared connection
+        # stalls every other call on it, so a second running VM (density) would hang the first
+        # call made for it. It also scopes autodestroy to this one guest.
+        return VMInstance(ctx, engines.libvirt_connection(), self.accel, self.cpu_mode, self.resources)
 
     def _measure_image(self, manifest: Manifest) -> Footprint:
         paths = [Path(manifest.vm_disk.path), Path(manifest.kernel.path), Path(manifest.initramfs.path)]

@@ -1,7 +1,9 @@
 """Consolidation: how many idle instances of each kind fit on a host, from measured figures.
 
-Per instance: the idle workload's mean PSS (the memory the instance adds, shared pages split
-fairly) and its disk growth; the image is paid once per host. The whole of a host's memory
+Per instance: when the run has a density workload, the host memory one more running instance
+took (drop in available memory) and its disk growth; otherwise the idle workload's mean PSS
+(the memory the instance adds, shared pages split fairly) and disk growth. The image is paid
+once per host. The whole of a host's memory
 and disk counts, with nothing held back for the host itself: a ceiling, not a plan.
 """
 
@@ -42,6 +44,7 @@ class PerInstance:
     disk_mib: float | None
     image_mib: float | None
     limit_mib: float | None  # the memory limit each instance was given
+    source: str = ""  # which measurement the memory and disk figures come from
 
 
 @dataclass(frozen=True)
@@ -67,19 +70,38 @@ def _idle_workload(run: LoadedRun) -> str | None:
     return "idle" if "idle" in have else (have[0] if have else None)
 
 
+def _density(run: LoadedRun, platform: str) -> tuple[str, float, float | None] | None:
+    """(workload, memory MiB, disk MiB) of one more running instance, from a density trial."""
+    table = run.summary
+    if table.empty:
+        return None
+    rows = table[(table["metric"] == "density_mem_mib") & (table["platform"] == platform)]
+    if rows.empty:
+        return None
+    workload = rows.iloc[0]["workload"]
+    return workload, float(rows.iloc[0]["median"]), _median(run, workload, "density_disk_mib", platform)
+
+
 def per_instance(run: LoadedRun) -> tuple[str | None, list[PerInstance]]:
     workload = _idle_workload(run)
     found = []
     for platform in platforms(run):
         record = run.first_counted(platform)
         limit = float(record.facts["memory_mib"]) if record and "memory_mib" in record.facts else None
-        if workload is None:
-            found.append(PerInstance(column_name(platform, run), None, None, None, limit))
-            continue
-        found.append(PerInstance(
-            column_name(platform, run), _median(run, workload, "mem_pss_mean_mib", platform),
-            _median(run, workload, "instance_disk_mib", platform), _median(run, workload, "image_mib", platform),
-            limit))
+        image = next((v for w in ([workload] if workload else []) + list(run.suite_workloads)
+                      if (v := _median(run, w, "image_mib", platform)) is not None), None)
+        density = _density(run, platform)
+        if density is not None:
+            name, memory, disk = density
+            n = run.info["suite"].get("density_instances", "?")
+            found.append(PerInstance(column_name(platform, run), memory, disk, image, limit,
+                                     f"{name}: one more of {n} running (drop in host available memory)"))
+        elif workload is not None:
+            found.append(PerInstance(
+                column_name(platform, run), _median(run, workload, "mem_pss_mean_mib", platform),
+                _median(run, workload, "instance_disk_mib", platform), image, limit, f"{workload}: mean PSS"))
+        else:
+            found.append(PerInstance(column_name(platform, run), None, None, image, limit, "not measured"))
     return workload, found
 
 

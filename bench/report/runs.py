@@ -32,6 +32,10 @@ class LoadedRun:
         return str(self.info["suite"].get("name", "?"))
 
     @property
+    def suite_workloads(self) -> list[str]:
+        return list(self.info["suite"].get("workloads", []))
+
+    @property
     def seed(self) -> int:
         return int(self.info.get("seed", 0))
 

@@ -30,7 +30,15 @@ MEASURES = (
     Measure("Disk: added per instance", "instance_disk_mib", ("idle",)),
     Measure("Memory: one idle instance (PSS)", "mem_pss_mean_mib", ("idle",)),
     Measure("Memory: the VMM's own overhead", "vmm_overhead_mib", ("idle",)),
+    Measure("Memory: one more running instance", "density_mem_mib", ("density",)),
+    Measure("Density: instances per GiB", "density_per_gib", ("density",)),
     Measure("CPU throughput", "score", ("cpu",)),
+    Measure("Memory bandwidth, sequential read", "read_mib_s", ("memory",)),
+    Measure("Memory bandwidth, sequential write", "write_mib_s", ("memory",)),
+    Measure("Disk: 4 KiB random read", "randread_iops", ("disk",)),
+    Measure("Disk: 4 KiB random write", "randwrite_iops", ("disk",)),
+    Measure("Disk: 1 MiB sequential write", "seqwrite_mib_s", ("disk",)),
+    Measure("Disk: random write latency p99", "randwrite_p99_us", ("disk",)),
 )
 ISOLATION = (
     ("Kernel", "isolation.kernel"),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 from bench.schedule import extra_repetition, measured_repetitions, plan, plan_text
 from bench.suite import Suite
+from bench.workload import Workload
 
 
 def suite(seed: int = 1, **kw: object) -> Suite:
@@ -65,7 +67,8 @@ def test_an_extra_repetition_continues_the_plan_interleaved() -> None:
 
 def test_dry_run_text_estimates_the_total() -> None:
     chosen = suite(warmup=0, repetitions=1, platforms=("native", "vm"), workloads=("cpu",))
-    text = plan_text(chosen, plan(chosen), {"cpu": 10.0}, "tcg", "assumed")
+    cpu = Workload("cpu", "d", (), ("true",), None, 60.0, Path("x"), expected_s=10.0)
+    text = plan_text(chosen, plan(chosen), {"cpu": cpu}, "tcg", "assumed")
     lines = text.splitlines()
     assert lines[0].startswith("suite t: 2 trials")
     assert any("vm/tcg" in line and "~19 s" in line for line in lines)

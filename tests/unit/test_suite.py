@@ -115,3 +115,9 @@ def test_dry_run_prints_the_plan_and_starts_nothing(suite_file: Path, tmp_path: 
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("suite mine: 6 trials") and len(out) == 8
     assert out[-1].startswith("estimated total: ") and not (tmp_path / "r").exists()
+
+
+def test_density_instances_must_be_at_least_one(suite_file: Path) -> None:
+    suite_file.write_text(VALID + "[density]\ninstances = 0\n")
+    with pytest.raises(BenchError, match=r"density.instances: must be at least 1, got 0"):
+        suites.load(str(suite_file))

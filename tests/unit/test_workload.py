@@ -42,6 +42,8 @@ def test_shipped_workloads_parse() -> None:
     (lambda t: t.replace("([0-9.]+)", "([0-9.]+"), "score.regex: invalid regular expression"),
     (lambda t: t.replace("unit =", 'json_field = "a.b"\nunit ='), "give exactly one of regex, json_field and json_path"),
     (lambda t: t.replace('expected_s = 5\n', ''), "expected_s: missing"),
+    (lambda t: t.replace('expected_s = 5', 'expected_s = 5\nkind = "burst"'), "kind: must be one of single, density"),
+    (lambda t: t.replace('expected_s = 5', 'expected_s = 5\nkind = "density"'), "kind: a density workload is measured by the host only"),
     (lambda t: t.replace('expected_s = 5', 'expected_s = 30'), "expected_s: 30 s leaves no room before timeout_s"),
     (lambda t: t + '[metrics.boot_s]\nregex = "(x)"\nunit = "s"\nbetter = "lower"\n', "metrics.boot_s: not a free metric name"),
     (lambda t: t + '[metrics.Read]\nregex = "(x)"\nunit = "s"\nbetter = "lower"\n', "metrics.Read: not a free metric name"),

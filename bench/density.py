@@ -1,0 +1,104 @@
+"""A density trial: N idle instances of one platform started one after another and kept
+running, then all removed.
+
+After each start (READY seen, then a short settle) the host's available memory, the summed PSS
+of every instance's host processes and their disk growth are read. From these: the marginal
+host memory of one more instance (the drop in available memory, which also counts kernel
+memory PSS cannot see), its PSS, its disk, instances per GiB, and how the k-th start compares
+with the first. Instances are torn down newest first, whatever happened.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+import psutil
+
+from bench.console import ConsoleClosed
+from bench.errors import BenchError
+from bench.platforms.base import Driver, Instance, TrialContext
+from bench.probes.memory import MemoryMonitor
+from bench.protocol import READY
+from bench.sample import SampleSink
+from bench.trial import CONSOLE_TAIL_LINES, TrialRecord, signals_deferred
+
+MIB = 2**20
+SETTLE_S = 2.0  # after READY: let the new instance's memory use settle before reading
+
+
+def run_density(driver: Driver, ctx: TrialContext, record: TrialRecord, instances: int,
+                timeout_s: float) -> TrialRecord:
+    record.accel, record.started_at = driver.accel, time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    sink = SampleSink(driver.name, ctx.workload.name, driver.accel,
+                      {"seq": record.seq, "repetition": record.repetition, "warmup": record.warmup,
+                       "instances": instances})
+    began = time.monotonic()
+    running: list[Instance] = []
+    monitor = MemoryMonitor(lambda: [pid for i in running for pid in i.host_pids()])
+    starts: list[float] = []
+    available_before = psutil.virtual_memory().available
+    try:
+        for k in range(1, instances + 1):
+            instance = driver.prepare(replace(ctx, instance=k))
+            running.append(instance)
+            instance.setup()
+            t0 = time.monotonic_ns()
+            instance.start()
+            line = instance.console.wait_for(READY, timeout_s)[1]
+            starts.append((line.t_ns - t0) / 1e9)
+            time.sleep(SETTLE_S)
+        monitor.sample(full=True)
+        available_after = psutil.virtual_memory().available
+        _record(sink, instances, starts, available_before - available_after, monitor, running)
+        record.status = "ok"
+    except (TimeoutError, ConsoleClosed, BenchError) as e:
+        record.reason = f"instance {len(running)} of {instances}: {e}"
+    except (KeyboardInterrupt, SystemExit) as e:
+        record.status = "aborted"
+        record.reason = "interrupted" if isinstance(e, KeyboardInterrupt) else f"terminated (exit {e.code})"
+        raise
+    except Exception as e:  # a harness bug: recorded, torn down, then shown
+        record.status, record.reason = "aborted", f"harness error: {type(e).__name__}: {e}"
+        raise
+    finally:
+        with signals_deferred():
+            if running:
+                record.facts = {**driver.instance_facts(), **running[0].facts, "instances": str(instances),
+                                "start_s": " ".join(f"{s:.3f}" for s in starts)}
+                if not record.ok:
+                    record.console_tail = running[-1].console.tail(CONSOLE_TAIL_LINES)
+            started = time.monotonic()
+            _teardown_all(running)
+            record.teardown_s = round(time.monotonic() - started, 6)
+            record.samples = sink.samples
+            record.duration_s = round(time.monotonic() - began, 6)
+    return record
+
+
+def _record(sink: SampleSink, n: int, starts: list[float], available_drop: int, monitor: MemoryMonitor,
+            running: list[Instance]) -> None:
+    per_instance_mib = available_drop / n / MIB
+    sink.add("density_mem_mib", per_instance_mib, "MiB", probe="drop of the host's MemAvailable / instances")
+    if per_instance_mib > 0:
+        sink.add("density_per_gib", 1024 / per_instance_mib, "instances/GiB", "higher",
+                 probe="1024 / density_mem_mib")
+    pss = monitor.reading.points[-1].pss if monitor.reading.points else None
+    if pss is not None:
+        sink.add("density_pss_mib", pss / n / MIB, "MiB", probe="summed PSS of every instance's host processes / instances")
+    sink.add("density_start_first_s", starts[0], "s", probe="t0 → READY of the first instance")
+    sink.add("density_start_last_s", starts[-1], "s", probe=f"t0 → READY of instance {n}, {n - 1} already running")
+    growth = [g.bytes for g in (i.disk_growth() for i in running) if g is not None]
+    if growth:
+        sink.add("density_disk_mib", sum(growth) / len(growth) / MIB, "MiB", probe="mean disk growth per instance")
+
+
+def _teardown_all(running: list[Instance]) -> None:
+    problems = []
+    for instance in reversed(running):
+        try:
+            instance.teardown()
+        except BenchError as e:  # the others still go
+            problems.append(str(e))
+    if problems:
+        raise BenchError("; ".join(problems))
