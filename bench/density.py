@@ -80,12 +80,16 @@ def _record(sink: SampleSink, n: int, starts: list[float], available_drop: int, 
             running: list[Instance]) -> None:
     per_instance_mib = available_drop / n / MIB
     sink.add("density_mem_mib", per_instance_mib, "MiB", probe="drop of the host's MemAvailable / instances")
-    if per_instance_mib > 0:
-        sink.add("density_per_gib", 1024 / per_instance_mib, "instances/GiB", "higher",
-                 probe="1024 / density_mem_mib")
     pss = monitor.reading.points[-1].pss if monitor.reading.points else None
+    pss_mib = pss / n / MIB if pss is not None else 0.0
     if pss is not None:
-        sink.add("density_pss_mib", pss / n / MIB, "MiB", probe="summed PSS of every instance's host processes / instances")
+        sink.add("density_pss_mib", pss_mib, "MiB", probe="summed PSS of every instance's host processes / instances")
+    # MemAvailable moves by a few MiB on its own: for instances smaller than that the drop
+    # is noise (it can even read negative), and their PSS is the better floor.
+    cost_mib = max(per_instance_mib, pss_mib)
+    if cost_mib > 0:
+        sink.add("density_per_gib", 1024 / cost_mib, "instances/GiB", "higher",
+                 probe="1024 / the larger of density_mem_mib and density_pss_mib")
     sink.add("density_start_first_s", starts[0], "s", probe="t0 → READY of the first instance")
     sink.add("density_start_last_s", starts[-1], "s", probe=f"t0 → READY of instance {n}, {n - 1} already running")
     growth = [g.bytes for g in (i.disk_growth() for i in running) if g is not None]

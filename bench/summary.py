@@ -41,7 +41,9 @@ def summarise(records: Iterable[TrialRecord], seed: int = 0) -> pd.DataFrame:
         q1, q3 = stats.iqr(vals)
         med = stats.median(vals)
         ratio = ratio_low = ratio_high = math.nan
-        if native is not None and stats.median(native):
+        # A ratio only means something between two positive quantities (a memory drop below
+        # the noise can read negative).
+        if native is not None and stats.median(native) > 0 and med > 0:
             ratio = med / stats.median(native)
             interval = stats.ratio_ci(vals, native, seed)
             ratio_low, ratio_high = interval.low, interval.high

@@ -69,8 +69,9 @@ def _legend(ax: Axes, runs: list[LoadedRun]) -> None:
 
 
 def metric_chart(runs: list[LoadedRun], workload: str, metric: str, unit: str) -> str:
-    """Every counted trial as a dot, the median as a bar and its 95% CI as a line, per platform."""
-    shown = _all_platforms(runs)
+    """Every counted trial as a dot, the median as a bar and its 95% CI as a line, per platform
+    (the platforms that measured this metric)."""
+    shown = [p for p in _all_platforms(runs) if any(_values(run, workload, metric, p) for run in runs)]
     width = 0.7 / len(runs)
     everything: list[float] = []
     with _figure(f"metric-{workload}-{metric}", figsize=(4.6, 2.5)) as (fig, ax):

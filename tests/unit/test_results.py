@@ -104,3 +104,11 @@ def test_the_printed_table_comes_from_summary_csv_as_written(run: RunDir) -> Non
     printed = table_text(run.read_summary())
     assert printed.splitlines()[1].split()[:5] == ["cpu", "score", "native", "1", "100"]
     assert "vm/tcg" in printed and "0.510" in printed
+
+
+def test_no_ratio_to_a_native_value_that_is_not_positive() -> None:
+    records = [record(1, "native", -0.5, metric="density_mem_mib"), record(2, "native", -0.4, metric="density_mem_mib"),
+               record(3, "docker", 6.0, metric="density_mem_mib"), record(4, "docker", 6.5, metric="density_mem_mib")]
+    table = summarise(records).set_index("platform")
+    assert math.isnan(table.loc["docker", "ratio_to_native"])
+    assert table.loc["docker", "median"] == 6.25
