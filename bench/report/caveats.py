@@ -76,15 +76,14 @@ def _adaptive(run: LoadedRun) -> list[Caveat]:
             f"metric varied more than the suite allows: " + "; ".join(parts) + ".")
     adaptive = run.info["suite"].get("adaptive") or {}
     cap, limit = adaptive.get("max_repetitions"), adaptive.get("cv", 0.0)
-    table = run.summary
     capped = []
     for (platform, workload), reasons in sorted(added.items()):
         planned = sum(1 for t in run.info["plan"] if (t["platform"], t["workload"]) == (platform, workload)
                       and not t["warmup"])
         metric = reasons[-1].split()[0]  # the reason reads "<metric> CV x% > y%"
-        row = table[(table["workload"] == workload) & (table["metric"] == metric) & (table["platform"] == platform)]
-        if cap and planned >= cap and not row.empty and row.iloc[0]["cv"] > limit:
-            capped.append(f"{platform} {workload} ({metric} CV {row.iloc[0]['cv']:.1%})")
+        row = run.row(workload, metric, platform)
+        if cap and planned >= cap and row is not None and row["cv"] > limit:
+            capped.append(f"{platform} {workload} ({metric} CV {row['cv']:.1%})")
     if capped:
         text += f" Stopped at the cap of {cap} repetitions, still above the limit: {', '.join(capped)}."
     return [Caveat("note", text)]

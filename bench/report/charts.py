@@ -55,7 +55,7 @@ def _all_platforms(runs: list[LoadedRun]) -> list[str]:
 
 
 def _values(run: LoadedRun, workload: str, metric: str, platform: str) -> list[float]:
-    return [v for (w, m, p, _), vals in run.values().items() if (w, m, p) == (workload, metric, platform)
+    return [v for (w, m, p, _), vals in run.values.items() if (w, m, p) == (workload, metric, platform)
             for v in vals]
 
 

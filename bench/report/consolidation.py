@@ -54,44 +54,25 @@ class Fit:
     mix: str  # the split: half the memory to VMs, half to containers
 
 
-def _median(run: LoadedRun, workload: str, metric: str, platform: str) -> float | None:
-    table = run.summary
-    if table.empty:
-        return None
-    rows = table[(table["workload"] == workload) & (table["metric"] == metric) & (table["platform"] == platform)]
-    return float(rows.iloc[0]["median"]) if not rows.empty else None
-
-
-def _idle_workload(run: LoadedRun) -> str | None:
-    table = run.summary
-    if table.empty:
-        return None
-    have = list(dict.fromkeys(table.loc[table["metric"] == "mem_pss_mean_mib", "workload"]))
-    return "idle" if "idle" in have else (have[0] if have else None)
-
-
 def _density(run: LoadedRun, platform: str) -> tuple[str, float, float | None] | None:
     """(workload, memory MiB, disk MiB) of one more running instance, from a density trial."""
-    table = run.summary
-    if table.empty:
+    workload = run.workload_with("density_mem_mib")
+    memory = run.median(workload, "density_mem_mib", platform) if workload else None
+    if workload is None or memory is None:
         return None
-    rows = table[(table["metric"] == "density_mem_mib") & (table["platform"] == platform)]
-    if rows.empty:
-        return None
-    workload = rows.iloc[0]["workload"]
     # The available-memory drop is noise for instances smaller than its jitter: PSS is the floor.
-    memory = max(float(rows.iloc[0]["median"]), _median(run, workload, "density_pss_mib", platform) or 0.0)
-    return workload, memory, _median(run, workload, "density_disk_mib", platform)
+    memory = max(memory, run.median(workload, "density_pss_mib", platform) or 0.0)
+    return workload, memory, run.median(workload, "density_disk_mib", platform)
 
 
 def per_instance(run: LoadedRun) -> tuple[str | None, list[PerInstance]]:
-    workload = _idle_workload(run)
+    workload = run.workload_with("mem_pss_mean_mib", ("idle",))
     found = []
     for platform in platforms(run):
         record = run.first_counted(platform)
         limit = float(record.facts["memory_mib"]) if record and "memory_mib" in record.facts else None
         image = next((v for w in ([workload] if workload else []) + list(run.suite_workloads)
-                      if (v := _median(run, w, "image_mib", platform)) is not None), None)
+                      if (v := run.median(w, "image_mib", platform)) is not None), None)
         density = _density(run, platform)
         if density is not None:
             name, memory, disk = density
@@ -101,8 +82,8 @@ def per_instance(run: LoadedRun) -> tuple[str | None, list[PerInstance]]:
                                      "at least its PSS)"))
         elif workload is not None:
             found.append(PerInstance(
-                column_name(platform, run), _median(run, workload, "mem_pss_mean_mib", platform),
-                _median(run, workload, "instance_disk_mib", platform), image, limit, f"{workload}: mean PSS"))
+                column_name(platform, run), run.median(workload, "mem_pss_mean_mib", platform),
+                run.median(workload, "instance_disk_mib", platform), image, limit, f"{workload}: mean PSS"))
         else:
             found.append(PerInstance(column_name(platform, run), None, None, image, limit, "not measured"))
     return workload, found

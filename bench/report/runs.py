@@ -52,6 +52,25 @@ class LoadedRun:
     def vm_accels(self) -> set[str]:
         return {s.accel for r in self.counted for s in r.samples if s.platform == "vm"}
 
+    def row(self, workload: str, metric: str, platform: str) -> pd.Series | None:
+        """The summary row of one metric of one workload on one platform, if measured."""
+        table = self.summary
+        if table.empty:
+            return None
+        rows = table[(table["workload"] == workload) & (table["metric"] == metric) & (table["platform"] == platform)]
+        return None if rows.empty else rows.iloc[0]
+
+    def median(self, workload: str, metric: str, platform: str) -> float | None:
+        row = self.row(workload, metric, platform)
+        return None if row is None else float(row["median"])
+
+    def workload_with(self, metric: str, preferred: tuple[str, ...] = ()) -> str | None:
+        """A workload that measured `metric`: the first of `preferred` that did, else the first."""
+        table = self.summary
+        have = list(dict.fromkeys(table.loc[table["metric"] == metric, "workload"])) if not table.empty else []
+        return next((name for name in preferred if name in have), have[0] if have else None)
+
+    @cached_property
     def values(self) -> dict[tuple[str, str, str, str], list[float]]:
         """(workload, metric, platform, accel) → every counted trial's value, in trial order."""
         found: dict[tuple[str, str, str, str], list[float]] = {}

@@ -91,21 +91,10 @@ def column_name(platform: str, run: LoadedRun) -> str:
     return "vm/" + "+".join(sorted(run.vm_accels)) if run.vm_accels else "vm"
 
 
-def _workload_for(run: LoadedRun, measure: Measure) -> str | None:
-    table = run.summary
-    have = list(dict.fromkeys(table.loc[table["metric"] == measure.metric, "workload"])) if not table.empty else []
-    for name in measure.workloads:
-        if name in have:
-            return name
-    return have[0] if have else None
-
-
 def _measured_cell(run: LoadedRun, workload: str, metric: str, platform: str) -> Cell:
-    table = run.summary
-    rows = table[(table["workload"] == workload) & (table["metric"] == metric) & (table["platform"] == platform)]
-    if rows.empty:
+    row = run.row(workload, metric, platform)
+    if row is None:
         return Cell("not measured")
-    row = rows.iloc[0]
     detail = f"95% CI {format_number(row['ci_low'])}–{format_number(row['ci_high'])}, n={row['n']}"
     if platform != "native" and not math.isnan(row["ratio_to_native"]):
         detail += (f"; {row['ratio_to_native']:.3g}× native "
@@ -114,7 +103,7 @@ def _measured_cell(run: LoadedRun, workload: str, metric: str, platform: str) ->
 
 
 def _vm_over_docker(run: LoadedRun, workload: str, metric: str) -> Cell:
-    values = run.values()
+    values = run.values
     vm = [v for (w, m, p, _), vals in values.items() if (w, m, p) == (workload, metric, "vm") for v in vals]
     docker = values.get((workload, metric, "docker", "none"), [])
     if not vm or not docker or not stats.median(docker):
@@ -167,7 +156,7 @@ def verdict(run: LoadedRun) -> Verdict:
     columns = [column_name(p, run) for p in shown] + (["vm ÷ docker"] if with_ratio else [])
     rows: list[Row] = []
     for measure in MEASURES:
-        workload = _workload_for(run, measure)
+        workload = run.workload_with(measure.metric, measure.workloads)
         if workload is None:
             continue
         cells = [_measured_cell(run, workload, measure.metric, p) for p in shown]
