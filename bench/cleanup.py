@@ -29,6 +29,10 @@ def leftover_domains(conn: libvirt.virConnect) -> list[libvirt.virDomain]:
     return [d for d in conn.listAllDomains() if d.name().startswith(config.NAME_PREFIX)]
 
 
+def leftover_networks(conn: libvirt.virConnect) -> list[libvirt.virNetwork]:
+    return [n for n in conn.listAllNetworks() if n.name().startswith(config.NAME_PREFIX)]
+
+
 def leftover_files() -> list[Path]:
     """Instance overlays, and build temp directories whose builder process is gone."""
     cache = config.cache_dir()
@@ -61,7 +65,9 @@ def leftovers() -> list[str]:
     except BenchError:
         pass
     try:
-        found += [f"domain {d.name()}" for d in leftover_domains(engines.libvirt_connection())]
+        conn = engines.libvirt_connection()
+        found += [f"domain {d.name()}" for d in leftover_domains(conn)]
+        found += [f"libvirt network {n.name()}" for n in leftover_networks(conn)]
     except BenchError:
         pass
     found += [f"file {p}" for p in leftover_files()]
@@ -94,16 +100,9 @@ def clean_all() -> list[str]:
     except BenchError as e:
         report.append(f"skipped domains: {e}")
     else:
-        for domain in leftover_domains(conn):
-            try:
-                name = domain.name()
-                if domain.isActive():
-                    domain.destroy()
-                if domain.isPersistent():
-                    domain.undefine()
-            except libvirt.libvirtError:
-                continue  # a transient domain that ended meanwhile
-            report.append(f"removed domain {name}")
+        report += _remove_libvirt(leftover_domains(conn), "domain")
+        # After the domains that were attached to it.
+        report += _remove_libvirt(leftover_networks(conn), "libvirt network")
     for group in cgroup.leftovers():
         leftover = cgroup.MemoryCgroup(group)
         leftover.kill_members()
@@ -115,4 +114,20 @@ def clean_all() -> list[str]:
         else:
             path.unlink(missing_ok=True)
         report.append(f"removed file {path}")
+    return report
+
+
+def _remove_libvirt(found: list, kind: str) -> list[str]:
+    """Destroy (and undefine) libvirt domains or networks; one line for each one removed."""
+    report = []
+    for thing in found:
+        try:
+            name, persistent = thing.name(), thing.isPersistent()
+            if thing.isActive():
+                thing.destroy()  # a transient one is gone after this
+            if persistent:
+                thing.undefine()
+        except libvirt.libvirtError:
+            continue  # a transient one that ended meanwhile
+        report.append(f"removed {kind} {name}")
     return report

@@ -39,6 +39,8 @@ class GuestSpec:
     # Under KVM: "host-passthrough" (the host's CPU as is) or "default" (QEMU's model,
     # when passthrough fails). TCG always emulates QEMU's default model.
     cpu_mode: str = "host-passthrough"
+    network: str | None = None  # a libvirt network: one virtio-net NIC on it
+
 
     def domain_xml(self) -> str:
         if self.accel not in ACCELS:
@@ -69,6 +71,10 @@ class GuestSpec:
             ET.SubElement(disk, "driver", name="qemu", type="qcow2", cache="none", io="native")
             ET.SubElement(disk, "source", file=str(self.disk))
             ET.SubElement(disk, "target", dev="vda", bus="virtio")
+        if self.network is not None:
+            nic = ET.SubElement(devices, "interface", type="network")
+            ET.SubElement(nic, "source", network=self.network)
+            ET.SubElement(nic, "model", type="virtio")
         ET.SubElement(ET.SubElement(devices, "serial", type="pty"), "target", port="0")
         ET.SubElement(ET.SubElement(devices, "console", type="pty"), "target", type="serial", port="0")
         ET.SubElement(devices, "controller", type="usb", model="none")

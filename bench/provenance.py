@@ -13,6 +13,7 @@ from typing import Any
 import bench
 from bench import accel, config, engines, host
 from bench.errors import BenchError
+from bench.platforms import is_vm
 from bench.images.manifest import Manifest
 
 LIBRARIES = ("docker", "libvirt-python", "psutil", "pandas", "numpy", "matplotlib", "jinja2")
@@ -45,7 +46,7 @@ def versions(platforms: tuple[str, ...]) -> dict[str, Any]:
             found["docker engine"] = f"{version.get('Version')} (API {version.get('ApiVersion')})"
         except BenchError as e:
             found["docker engine"] = str(e)
-    if "vm" in platforms:
+    if any(is_vm(p) for p in platforms):
         conn = engines.libvirt_connection()
         lib, hv = conn.getLibVersion(), conn.getVersion()
         found["libvirt"] = f"{lib // 1_000_000}.{lib // 1000 % 1000}.{lib % 1000}"

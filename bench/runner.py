@@ -24,7 +24,7 @@ from bench.resources import allot, keep_harness_apart
 from bench.results import RunDir
 from bench.schedule import PlannedTrial
 from bench.suite import Suite
-from bench.trial import TrialRecord, new_run_id, run_trial
+from bench.trial import TrialRecord, new_run_id, run_trial, signals_deferred
 
 
 def refuse_leftovers() -> None:
@@ -150,6 +150,9 @@ def _execute(run: RunDir, suite: Suite, plan: list[PlannedTrial], manifest: mani
                 f"{t.platform} {t.workload} ({t.added})" for t in extra))
             run_all(extra)
     finally:
+        with signals_deferred():
+            for driver in drivers.values():
+                driver.close()
         records = current_records(run.records())
         if records:
             table = summary.summarise(records, suite.seed)

@@ -12,6 +12,7 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bench.platforms import is_vm, label
 from bench.suite import Suite
 from bench.workload import Workload
 
@@ -68,14 +69,15 @@ def extra_repetition(suite: Suite, plan: list[PlannedTrial], noisy: dict[tuple[s
 
 # Set-up, start and teardown of one trial beyond the workload's own run time, seen on a
 # 2-core host: a chroot, a container, a VM with working KVM, a VM under TCG emulation.
-OVERHEAD_S = {"native": 0.2, "docker": 0.7, "docker-volume": 0.9, ("vm", "kvm"): 3.0, ("vm", "tcg"): 9.0}
+OVERHEAD_S = {"native": 0.2, "docker": 0.7, "docker-volume": 0.9, ("vm", "kvm"): 3.0, ("vm", "tcg"): 9.0,
+              ("vm-os", "kvm"): 5.0, ("vm-os", "tcg"): 18.0}
 
 
 DENSITY_SETTLE_S = 2.0  # see density.SETTLE_S
 
 
 def estimate_s(platform: str, workload: Workload, vm_accel: str, density_instances: int) -> float:
-    key = ("vm", vm_accel) if platform == "vm" else platform
+    key = (platform, vm_accel) if is_vm(platform) else platform
     overhead = OVERHEAD_S.get(key, 1.0)  # type: ignore[call-overload]
     if workload.kind == "density":
         return density_instances * (overhead + DENSITY_SETTLE_S)
@@ -92,7 +94,7 @@ def plan_text(suite: Suite, trials: list[PlannedTrial], loaded: dict[str, Worklo
     for t in trials:
         seconds = estimate_s(t.platform, loaded[t.workload], vm_accel, suite.density_instances)
         total += seconds
-        where = t.platform + (f"/{vm_accel}" if t.platform == "vm" else "")
+        where = label(t.platform, vm_accel)
         lines.append(f"  {t.seq:>4}  rep {t.repetition}{' (warm-up)' if t.warmup else '          '}  "
                      f"{where:<14} {t.workload:<10} ~{seconds:.0f} s")
     minutes, seconds = divmod(round(total), 60)

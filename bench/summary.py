@@ -12,12 +12,13 @@ from collections.abc import Iterable
 import pandas as pd
 
 from bench import stats
+from bench.platforms import label
 from bench.sample import Sample
 from bench.trial import TrialRecord
 
 COLUMNS = ["workload", "metric", "platform", "accel", "unit", "better", "n", "median", "q1", "q3",
            "iqr", "ci_low", "ci_high", "mean", "cv", "ratio_to_native", "ratio_ci_low", "ratio_ci_high"]
-PLATFORM_ORDER = {"native": 0, "docker": 1, "docker-volume": 2, "vm": 3}
+PLATFORM_ORDER = {"native": 0, "docker": 1, "docker-volume": 2, "vm": 3, "vm-os": 4}
 
 
 def counted_samples(records: Iterable[TrialRecord]) -> list[Sample]:
@@ -68,14 +69,14 @@ def table_text(summary: pd.DataFrame, everything: bool = False) -> str:
     if summary.empty:
         return "no successful measured trials"
     shown = summary if everything else summary[summary["metric"].isin(HEADLINE)]
-    lines = [f"{'workload':<8} {'metric':<18} {'platform':<10} {'n':>3} {'median':>11} {'95% CI':>23} "
+    lines = [f"{'workload':<8} {'metric':<18} {'platform':<14} {'n':>3} {'median':>11} {'95% CI':>23} "
              f"{'CV':>6} {'× native':>9}  unit"]
     for row in shown.itertuples():
-        platform = row.platform + (f"/{row.accel}" if row.platform == "vm" else "")
+        platform = label(row.platform, row.accel)
         ci = f"[{format_number(row.ci_low)}, {format_number(row.ci_high)}]"
         ratio = "" if math.isnan(row.ratio_to_native) else f"{row.ratio_to_native:.3f}"
         cv = "" if math.isnan(row.cv) else f"{row.cv * 100:.1f}%"
-        lines.append(f"{row.workload:<8} {row.metric:<18} {platform:<10} {row.n:>3} {format_number(row.median):>11} "
+        lines.append(f"{row.workload:<8} {row.metric:<18} {platform:<14} {row.n:>3} {format_number(row.median):>11} "
                      f"{ci:>23} {cv:>6} {ratio:>9}  {row.unit}")
     return "\n".join(lines)
 

@@ -78,6 +78,12 @@ class Table:
             raise self.error(key, f"must be at least {minimum}, got {value!r}")
         return value
 
+    def boolean(self, key: str, default: Any = _MISSING) -> Any:
+        value = self._get(key, default)
+        if not isinstance(value, bool):
+            raise self.error(key, f"must be true or false, got {value!r}")
+        return value
+
     def text_list(self, key: str, default: Any = _MISSING, non_empty: bool = False) -> list[str]:
         value = self._get(key, default)
         if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):

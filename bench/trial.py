@@ -21,8 +21,9 @@ from typing import Any
 
 from bench.console import ConsoleClosed, Line
 from bench.errors import BenchError
+from bench.hostservers import HostServers
 from bench.images import manifest as manifests
-from bench.platforms import make_driver
+from bench.platforms import is_vm, label, make_driver
 from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes import boot, cpu, isolation
 from bench.probes.memory import MemoryMonitor
@@ -82,7 +83,7 @@ class TrialRecord:
         return cls(**fields)
 
     def summary(self) -> str:
-        where = self.platform + (f" ({self.accel})" if self.platform == "vm" else "")
+        where = label(self.platform, self.accel)
         if not self.ok:
             tail = "\n".join(f"    | {line}" for line in self.console_tail)
             return f"{where} {self.workload}: {self.status.upper()}: {self.reason}" + (f"\n{tail}" if tail else "")
@@ -102,9 +103,11 @@ def run_trial(driver: Driver, ctx: TrialContext, record: TrialRecord, timeout_s:
     began = time.monotonic()
     instance = driver.prepare(ctx)
     monitor = MemoryMonitor(instance.host_pids, sampling.hz, sampling.pss_every, instance.guest_ram_bytes)
+    servers: HostServers | None = None
     t0 = time.monotonic_ns()
     try:
         instance.setup()
+        servers = _start_servers(instance, workload, timeout_s)
         t0 = time.monotonic_ns()
         instance.start()
         monitor.start()
@@ -133,7 +136,11 @@ def run_trial(driver: Driver, ctx: TrialContext, record: TrialRecord, timeout_s:
             record.phases_s = {k: round((v - t0) / 1e9, 6) for k, v in sorted(phases.items(), key=lambda kv: kv[1])}
             record.facts = {**driver.instance_facts(), **instance.facts}
             started = time.monotonic()
-            instance.teardown()
+            try:
+                instance.teardown()
+            finally:
+                if servers is not None:
+                    servers.stop()
             record.teardown_s = round(time.monotonic() - started, 6)
             if record.ready_s is not None:
                 boot.record(sink, record.phases_s, record.ready_s)
@@ -166,6 +173,23 @@ def signals_deferred() -> Iterator[None]:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
+def _start_servers(instance: Instance, workload: Workload, timeout_s: float) -> HostServers | None:
+    """The host's servers for a network workload, listening before the instance starts."""
+    if not workload.network:
+        return None
+    if instance.network is None:
+        raise BenchError(f"{instance.platform} gives its instances no network path to the host")
+    instance.facts["network_path"] = instance.network.description
+    servers = HostServers(workload.servers, instance.network, timeout_s)
+    instance.facts["network_servers"] = servers.describe()
+    try:
+        servers.start()
+    except BaseException:  # the caller never gets hold of the ones already running
+        servers.stop()
+        raise
+    return servers
+
+
 def _await_lines(instance: Instance, timeout_s: float) -> tuple[Line, Line]:
     deadline = time.monotonic() + timeout_s
     index, ready = instance.console.wait_for((READY, RESULT), timeout_s)
@@ -178,7 +202,7 @@ def _await_lines(instance: Instance, timeout_s: float) -> tuple[Line, Line]:
 def _ready_latency(ready: Line, platform: str) -> float | None:
     """How long after the launcher wrote READY the harness saw it. Only native and docker
     share the host's clock; a VM's clock is its own."""
-    if platform == "vm":
+    if is_vm(platform):
         return None
     try:
         written_ns = int(ready.text[len(READY):].split()[1])
@@ -234,5 +258,9 @@ def launch_once(workload: Workload, platform: str, accel: str, progress: Progres
     driver = make_driver(platform, progress, allot(1, 512), accel)
     ctx = TrialContext(new_run_id(), 1, workload, manifest)
     record = TrialRecord(ctx.run_id, ctx.seq, platform, workload.name)
-    with progress.step(f"{platform}: {workload.name} (timeout {workload.timeout_s:g} s)"):
-        return run_trial(driver, ctx, record, workload.timeout_s)
+    try:
+        with progress.step(f"{platform}: {workload.name} (timeout {workload.timeout_s:g} s)"):
+            return run_trial(driver, ctx, record, workload.timeout_s)
+    finally:
+        with signals_deferred():
+            driver.close()

@@ -21,6 +21,7 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 DEBIAN_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 Better = Literal["higher", "lower", "equal"]
 KINDS = ("single", "density")
+ADDRESS_FIELD = "{address}"
 METRIC_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 # Metrics the harness itself records; a workload's own figures must not take their names.
 HARNESS_METRICS = {"score", "boot_s", "teardown_s", "image_mib", "instance_disk_mib", "vmm_overhead_mib",
@@ -86,6 +87,20 @@ def _json_document(output: str) -> object:
 
 
 @dataclass(frozen=True)
+class HostServer:
+    """A server the harness runs on the host for a network workload's instance to talk to.
+    `command` holds `{address}`: the host's address on that instance's network path, the only
+    address it listens on."""
+
+    name: str
+    command: tuple[str, ...]
+    port: int
+
+    def argv(self, address: str) -> list[str]:
+        return [part.replace(ADDRESS_FIELD, address) for part in self.command]
+
+
+@dataclass(frozen=True)
 class Workload:
     name: str
     description: str
@@ -97,6 +112,10 @@ class Workload:
     expected_s: float = 0.0  # how long the command itself runs, for plans and estimates
     metrics: dict[str, Score] = field(default_factory=dict)  # more figures read from the output
     kind: str = "single"  # "density": the trial keeps a suite-given number of instances running
+    # The instance gets a network path to the host (loopback, a bridge) and the harness runs
+    # `servers` on the host for it; its command finds the host's address in $BENCH_SERVER.
+    network: bool = False
+    servers: tuple[HostServer, ...] = ()
 
     @property
     def headline_metric(self) -> str:
@@ -143,9 +162,34 @@ def parse_workload(path: Path, expected_name: str | None = None) -> Workload:
     kind = top.text("kind", default="single", choices=KINDS)
     if kind == "density" and (score is not None or metrics):
         raise top.error("kind", "a density workload is measured by the host only: no [score] or [metrics]")
+    network = top.boolean("network", default=False)
+    if network and kind != "single":
+        raise top.error("network", f"only a single-instance workload can have a network, not kind {kind!r}")
+    servers = _parse_servers(top.table("servers", optional=True))
+    if servers and not network:
+        raise top.error("servers", "host servers need `network = true`: without it the instance cannot reach them")
     top.finish()
     return Workload(name, description, tuple(packages), tuple(command), score, float(timeout_s), path,
-                    float(expected_s), metrics, kind)
+                    float(expected_s), metrics, kind, network, servers)
+
+
+def _parse_servers(table: Table) -> tuple[HostServer, ...]:
+    servers = []
+    for name in list(table.data):
+        if not METRIC_RE.match(name):
+            raise table.error(name, "not a valid server name (lower case letters, digits, _)")
+        entry = table.table(name)
+        command = entry.text_list("command", non_empty=True)
+        if not any(ADDRESS_FIELD in part for part in command):
+            raise entry.error("command", f"must bind to {ADDRESS_FIELD} (the host's address on the "
+                              "instance's network path) so that it listens nowhere else")
+        port = entry.integer("port", minimum=1024)
+        if port > 65535:
+            raise entry.error("port", f"{port} is not a TCP port")
+        entry.finish()
+        servers.append(HostServer(name, tuple(command), port))
+    table.finish()
+    return tuple(servers)
 
 
 def _parse_score(table: Table) -> Score:

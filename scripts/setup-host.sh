@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 LOG_DIR=/var/log/vmct-bench
 PYTHON=${PYTHON:-python3}
 PACKAGES="qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-dev pkg-config mmdebstrap
-busybox-static kmod cpio e2fsprogs gcc python3-dev python3-venv"
+busybox-static kmod cpio e2fsprogs gcc python3-dev python3-venv iperf3 sockperf"
+# iperf3 and sockperf: the host side of the net workload (its servers).
 
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
@@ -78,6 +79,9 @@ if docker_up; then say "dockerd running"; else
   wait_for 60 dockerd docker_up
 fi
 
+# libvirt's network driver keeps per-bridge files here even when no dnsmasq runs; systemd's
+# tmpfiles would make the directory, and there is no systemd here.
+$SUDO mkdir -p /var/lib/libvirt/dnsmasq
 libvirt_up() { $SUDO timeout 5 virsh -c qemu:///system version >/dev/null 2>&1; }
 if libvirt_up; then say "libvirtd running"; else
   if have_systemd; then $SUDO systemctl start virtlogd libvirtd; else

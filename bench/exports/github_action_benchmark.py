@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 
+from bench.platforms import label
 from bench.report.runs import LoadedRun
 
 DEFAULT_NAME = "github-action-benchmark"
@@ -14,7 +15,7 @@ FILES = {"lower": "customSmallerIsBetter.json", "higher": "customBiggerIsBetter.
 
 
 def _entry(row) -> dict[str, str | float]:  # type: ignore[no-untyped-def]
-    where = row.platform if row.platform != "vm" else f"vm/{row.accel}"
+    where = label(row.platform, row.accel)
     half_ci = (row.ci_high - row.ci_low) / 2
     cv = "" if math.isnan(row.cv) else f", CV {row.cv:.1%}"
     return {"name": f"{row.workload} {row.metric} [{where}]", "unit": row.unit, "value": float(row.median),

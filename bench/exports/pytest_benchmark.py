@@ -12,6 +12,7 @@ import platform as host_platform
 import pytest_benchmark
 from pytest_benchmark.stats import Stats
 
+from bench.platforms import label
 from bench.report.runs import LoadedRun
 
 DEFAULT_NAME = "pytest-benchmark.json"
@@ -21,7 +22,7 @@ def _benchmark(workload: str, metric: str, platform: str, accel: str, values: li
     stats = Stats()
     for value in values:
         stats.update(value)
-    where = platform if platform != "vm" else f"vm-{accel}"
+    where = label(platform, accel)
     return {
         "group": f"{workload}: {metric}", "name": f"{metric}[{where}]",
         "fullname": f"{run.suite_name}/{workload}::{metric}[{where}]",

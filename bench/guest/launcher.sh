@@ -45,7 +45,8 @@ as_user() {
 
 echo "@@BENCH READY $name $(date +%s%N)"
 started=$(date +%s%N)
-output=$(cd /tmp && as_user env -i PATH="$PATH" LC_ALL=C HOME=/tmp sh "$run" 2>&1)
+# BENCH_SERVER: for a network workload, the host's address on this instance's network path.
+output=$(cd /tmp && as_user env -i PATH="$PATH" LC_ALL=C HOME=/tmp BENCH_SERVER="${BENCH_SERVER:-}" sh "$run" 2>&1)
 code=$?
 ended=$(date +%s%N)
 [ -n "$output" ] && printf '%s\n' "$output"

@@ -1,5 +1,6 @@
 """The harness's minimal initramfs: busybox-static, the modules a virtio-blk ext4 root needs
-(resolved from modules.dep, dependencies first) and an init that switch_roots into the launcher.
+(resolved from modules.dep, dependencies first), those of a virtio-net NIC (loaded only when
+the kernel command line asks for a network) and an init that switch_roots into the launcher.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from bench.proc import run
 # A virtio-blk root needs the PCI transport and the block driver; ext4 for the file system.
 # Anything the kernel has built in (modules.builtin) is skipped.
 VIRTIO_BLK_ROOT = ("virtio_pci", "virtio_blk", "ext4")
+VIRTIO_NET = ("virtio_net",)
 FIXED_MTIME = 0  # identical inputs give a byte-identical initramfs
 
 
@@ -69,25 +71,18 @@ def guest_script(name: str) -> str:
 
 def build(out: Path, module_dir: Path, busybox: Path, work: Path) -> list[str]:
     """Pack the initramfs into `out`; return the module load order it holds."""
-    order = load_order(VIRTIO_BLK_ROOT, (module_dir / "modules.dep").read_text(),
-                       (module_dir / "modules.builtin").read_text())
+    modules_dep, builtin = (module_dir / "modules.dep").read_text(), (module_dir / "modules.builtin").read_text()
+    order = load_order(VIRTIO_BLK_ROOT, modules_dep, builtin)
+    net_order = [p for p in load_order(VIRTIO_NET, modules_dep, builtin) if p not in order]
     root = work / "initramfs-root"
     for sub in ("bin", "dev", "etc", "lib/modules", "proc", "sys", "newroot"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     shutil.copy(busybox, root / "bin/busybox")
     (root / "init").write_text(guest_script("init.sh"))
     os.chmod(root / "init", 0o755)
-    flat = []
-    for rel in order:
-        target = root / "lib/modules" / (module_name(rel) + ".ko")
-        data = (module_dir / rel).read_bytes()
-        if rel.endswith(".ko.xz"):
-            data = lzma.decompress(data)
-        elif not rel.endswith(".ko"):
-            raise BenchError(f"initramfs: {rel}: only plain and xz-compressed modules are supported")
-        target.write_bytes(data)
-        flat.append(target.name)
-    (root / "etc/modules.order").write_text("\n".join(flat) + "\n")
+    for listing, paths in (("modules.order", order), ("modules.net", net_order)):
+        flat = [_copy_module(module_dir, rel, root / "lib/modules") for rel in paths]
+        (root / "etc" / listing).write_text("".join(f"{name}\n" for name in flat))
     # The kernel opens /dev/console for init before anything could create it.
     os.mknod(root / "dev/console", 0o600 | 0o020000, os.makedev(5, 1))
     for path in [root, *root.rglob("*")]:
@@ -95,4 +90,16 @@ def build(out: Path, module_dir: Path, busybox: Path, work: Path) -> list[str]:
     members = sorted(str(p.relative_to(root)) for p in root.rglob("*"))
     run(["cpio", "--quiet", "-o", "-H", "newc", "--reproducible", "-R", "0:0"], "initramfs: cpio",
         cwd=root, input="\n".join(members).encode(), stdout_to=out)
-    return [module_name(p) for p in order]
+    return [module_name(p) for p in order + net_order]
+
+
+def _copy_module(module_dir: Path, rel: str, target_dir: Path) -> str:
+    """Copy one module uncompressed (busybox insmod reads no xz); return its file name."""
+    target = target_dir / (module_name(rel) + ".ko")
+    data = (module_dir / rel).read_bytes()
+    if rel.endswith(".ko.xz"):
+        data = lzma.decompress(data)
+    elif not rel.endswith(".ko"):
+        raise BenchError(f"initramfs: {rel}: only plain and xz-compressed modules are supported")
+    target.write_bytes(data)
+    return target.name

@@ -72,7 +72,7 @@ def ensure(progress: Progress, user_kernel: Path | None = None,
     key = store.digest({
         "recipe": RECIPE, "package": package, "version": version,
         "init": store.digest(initramfs.guest_script("init.sh")),
-        "busybox": store.sha256_file(busybox), "modules": initramfs.VIRTIO_BLK_ROOT,
+        "busybox": store.sha256_file(busybox), "modules": [*initramfs.VIRTIO_BLK_ROOT, *initramfs.VIRTIO_NET],
     })
     final = store.entry("kernel", key)
     if (final / BOOT_JSON).is_file():

@@ -1,5 +1,6 @@
 """The one root filesystem: Debian minbase from the host's apt sources (mmdebstrap is given
-no mirror), the workloads' packages, the guest launcher and an unprivileged user.
+no mirror), the workloads' packages, the guest launcher and an unprivileged user; and systemd
+as the image's own init, which only the full-OS VM profile (vm-os) boots.
 """
 
 from __future__ import annotations
@@ -17,7 +18,14 @@ from bench.workload import Workload
 
 SUITE = "bookworm"
 VARIANT = "minbase"
-RECIPE = 2  # bump when how the root filesystem is made changes
+RECIPE = 3  # bump when how the root filesystem is made changes
+# The image's own init, for the full-OS boot profile. No udev: nothing renames eth0.
+BASE_PACKAGES = ("systemd-sysv",)
+SYSTEMD_DIR = "etc/systemd/system"
+LAUNCHER_UNIT = "bench-launcher.service"
+# The serial console is the harness's: no login prompt on it. systemd-firstboot would ask
+# questions on it on a first boot (every vm-os boot is one).
+MASKED_UNITS = ("serial-getty@.service", "getty@.service", "getty-static.service", "systemd-firstboot.service")
 # With SOURCE_DATE_EPOCH mmdebstrap makes the same tarball from the same inputs and mirror
 # content (file times clamped, logs and caches dropped), so the image tag stays put.
 SOURCE_DATE_EPOCH = "1700000000"
@@ -29,13 +37,14 @@ def inputs(workloads: list[Workload], arch: str) -> dict[str, object]:
         "recipe": RECIPE, "suite": SUITE, "variant": VARIANT, "arch": arch,
         "packages": packages(workloads),
         "launcher": guest_script("launcher.sh"),
+        "os": [guest_script("os-start.sh"), guest_script(LAUNCHER_UNIT), MASKED_UNITS],
         "workloads": sorted((w.guest_spec() for w in workloads), key=lambda s: str(s["name"])),
         "user": [config.GUEST_USER, config.GUEST_UID],
     }
 
 
 def packages(workloads: list[Workload]) -> list[str]:
-    return sorted({p for w in workloads for p in w.packages})
+    return sorted({*BASE_PACKAGES, *(p for w in workloads for p in w.packages)})
 
 
 def stage_guest_files(stage: Path, workloads: list[Workload]) -> None:
@@ -44,6 +53,14 @@ def stage_guest_files(stage: Path, workloads: list[Workload]) -> None:
     lib.mkdir(parents=True)
     (lib / "launcher").write_text(guest_script("launcher.sh"))
     os.chmod(lib / "launcher", 0o755)
+    (lib / "os-start").write_text(guest_script("os-start.sh"))
+    os.chmod(lib / "os-start", 0o755)
+    units = stage / SYSTEMD_DIR
+    (units / "multi-user.target.wants").mkdir(parents=True)
+    (units / LAUNCHER_UNIT).write_text(guest_script(LAUNCHER_UNIT))
+    os.symlink(f"/{SYSTEMD_DIR}/{LAUNCHER_UNIT}", units / "multi-user.target.wants" / LAUNCHER_UNIT)
+    for unit in MASKED_UNITS:
+        os.symlink("/dev/null", units / unit)
     for w in workloads:
         (lib / "workloads" / w.name).mkdir(parents=True)
         (lib / "workloads" / w.name / "run").write_text(f"exec {shlex.join(w.command)}\n")

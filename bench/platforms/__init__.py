@@ -1,5 +1,6 @@
 """Platform drivers: native (chroot), docker (and docker-volume: the same with a volume at
-/var/tmp), vm (libvirt), behind one interface (base.py)."""
+/var/tmp), vm (libvirt; vm-os: the same VM booting the image's own systemd), behind one
+interface (base.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,21 @@ from bench.platforms.base import Driver
 from bench.progress import Progress
 from bench.resources import Resources
 
-PLATFORMS = ("native", "docker", "docker-volume", "vm")
+PLATFORMS = ("native", "docker", "docker-volume", "vm", "vm-os")
+VM_PLATFORMS = ("vm", "vm-os")
+# How reports name a platform where the name alone would be ambiguous.
+LABELS = {"vm": "vm-minimal"}
+
+
+def is_vm(platform: str) -> bool:
+    """Runs on a hypervisor whose accelerator (kvm, tcg) qualifies every number it gives."""
+    return platform in VM_PLATFORMS
+
+
+def label(platform: str, accel: str = "") -> str:
+    """The platform as reports show it: vm-minimal/tcg, vm-os/kvm, docker."""
+    shown = LABELS.get(platform, platform)
+    return f"{shown}/{accel}" if is_vm(platform) and accel else shown
 
 
 def make_driver(name: str, progress: Progress, resources: Resources, accel: str = "auto") -> Driver:
@@ -17,8 +32,8 @@ def make_driver(name: str, progress: Progress, resources: Resources, accel: str 
     if name in ("docker", "docker-volume"):
         from bench.platforms.container import ContainerDriver
         return ContainerDriver(resources, volume=name == "docker-volume")
-    if name == "vm":
+    if is_vm(name):
         from bench import accel as accelerators
         from bench.platforms.vm import VMDriver
-        return VMDriver(resources, *accelerators.choose(progress, accel))
+        return VMDriver(resources, *accelerators.choose(progress, accel), name=name)
     raise ValueError(f"unknown platform {name!r}")

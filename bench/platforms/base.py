@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from bench import config
 from bench.console import Console
+from bench.hostservers import NetworkPath
 from bench.images.manifest import Manifest
 from bench.probes.disk import Footprint
 from bench.resources import Resources
@@ -47,6 +48,8 @@ class Instance(ABC):
 
     # For a VM: the guest's RAM, which the memory probe separates from the VMM's own memory.
     guest_ram_bytes: int | None = None
+    # For a network workload, set by `setup`: how the instance reaches the host.
+    network: NetworkPath | None = None
 
     def setup(self) -> None:
         """Untimed per-trial preparation (e.g. a disk overlay); torn down by `teardown`."""
@@ -100,3 +103,6 @@ class Driver(ABC):
     @abstractmethod
     def prepare(self, ctx: TrialContext) -> Instance:
         """A new instance for this trial; nothing is created on the host yet."""
+
+    def close(self) -> None:
+        """Remove what the driver made for the whole run (the VM's network). Safe to call twice."""

@@ -1,6 +1,7 @@
 """Docker: the image imported from the rootfs tarball; create and start are two timed calls.
 
-No privileges, Docker's default seccomp profile, no-new-privileges, no network; the suite's
+No privileges, Docker's default seccomp profile, no-new-privileges, no network (a network
+workload gets the engine's default bridge, as a container would); the suite's
 CPUs (a cpuset and the matching CPU quota) and memory limit. Two variants: `docker` writes
 into its copy-on-write layer; `docker-volume` has a fresh volume of its own at /var/tmp (where
 workloads write), created in setup and removed with the container.
@@ -17,6 +18,7 @@ import psutil
 
 from bench import config, engines
 from bench.errors import BenchError
+from bench.hostservers import NetworkPath, server_env
 from bench.images.manifest import Manifest
 from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes import isolation, processes
@@ -43,11 +45,14 @@ class ContainerInstance(Instance):
         self._shim_pid: int | None = None
         self._init_pid: int | None = None
         self._procs_file: Path | None = None
-        self.facts.update(image=ctx.manifest.container_image.sha256, network="none",
+        self.facts.update(image=ctx.manifest.container_image.sha256,
                           security="default seccomp, no-new-privileges, not privileged", storage=storage)
         self.facts.update(isolation.shared_kernel())
 
     def setup(self) -> None:
+        if self.ctx.workload.network:
+            self.network = default_bridge(self.client)
+        self.facts["network"] = "default bridge" if self.network else "none"
         if self.platform != VOLUME_PLATFORM:
             return
         try:
@@ -66,14 +71,14 @@ class ContainerInstance(Instance):
     def _create_and_start(self) -> None:
         api = self.client.api
         host_config = api.create_host_config(
-            network_mode="none", privileged=False, security_opt=["no-new-privileges"],
+            network_mode="bridge" if self.network else "none", privileged=False, security_opt=["no-new-privileges"],
             cpuset_cpus=self.resources.cpuset_text, nano_cpus=self.resources.cpus * 10**9,
             mem_limit=self.resources.memory_bytes, memswap_limit=self.resources.memory_bytes,
             binds=[f"{self.volume}:{VOLUME_AT}:rw"] if self.volume else None)
         created = api.create_container(
             self.ctx.manifest.container_image.sha256,
             command=[config.GUEST_LAUNCHER, "--hold", self.ctx.workload.name],
-            name=self.ctx.name(self.platform), host_config=host_config,
+            name=self.ctx.name(self.platform), host_config=host_config, environment=server_env({}, self.network),
             labels={config.RUN_LABEL: self.ctx.run_id, config.LABEL: "instance"})
         self.container_id = created["Id"]
         self.mark("created")
@@ -158,6 +163,20 @@ class ContainerInstance(Instance):
         except docker.errors.DockerException as e:
             raise BenchError(f"docker: removing {what}: {engines.first_line(e)}; "
                              "`bench clean` removes it later") from None
+
+
+def default_bridge(client: docker.DockerClient) -> NetworkPath:
+    """The engine's default bridge network: the host is its gateway."""
+    try:
+        attrs = client.api.inspect_network("bridge")
+    except docker.errors.DockerException as e:
+        raise BenchError(f"docker: the default bridge network: {engines.first_line(e)}") from None
+    ipam = (attrs.get("IPAM", {}).get("Config") or [{}])[0]
+    gateway, subnet = ipam.get("Gateway"), ipam.get("Subnet", "?")
+    if not gateway:
+        raise BenchError("docker: the default bridge network has no gateway address (dockerd --bridge=none?)")
+    bridge = attrs.get("Options", {}).get("com.docker.network.bridge.name", "?")
+    return NetworkPath(gateway, f"Docker's default bridge {bridge} ({subnet}): a veth pair; the host at {gateway}")
 
 
 class ContainerDriver(Driver):

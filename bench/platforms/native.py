@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bench import config
 from bench.cgroup import MemoryCgroup
+from bench.hostservers import NetworkPath, server_env
 from bench.images.manifest import Manifest
 from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes import isolation, processes
@@ -22,6 +23,7 @@ from bench.resources import Resources
 
 # The same environment the other platforms start with: nothing inherited from the caller.
 CLEAN_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
+LOOPBACK = NetworkPath("127.0.0.1", "loopback: lo in the host's own network namespace (no bridge, no veth)")
 
 
 class NativeInstance(Instance):
@@ -38,6 +40,8 @@ class NativeInstance(Instance):
         self.facts.update(isolation.shared_kernel())
 
     def setup(self) -> None:
+        if self.ctx.workload.network:
+            self.network = LOOPBACK
         self.cgroup, self.facts["memory_limit"] = MemoryCgroup.create(
             self.ctx.name(self.platform), self.resources.memory_bytes)
 
@@ -50,7 +54,7 @@ class NativeInstance(Instance):
         self.proc = subprocess.Popen(
             ["chroot", self.ctx.manifest.rootfs_dir, config.GUEST_LAUNCHER, "--hold", self.ctx.workload.name],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            env=CLEAN_ENV, start_new_session=True, preexec_fn=self._enter_limits)
+            env=server_env(CLEAN_ENV, self.network), start_new_session=True, preexec_fn=self._enter_limits)
         self.mark("spawned")
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()

@@ -1,6 +1,9 @@
 """libvirt VM: a transient domain per trial on its own qcow2 overlay of the image's base.
 
-The suite's CPUs become vCPUs pinned to the same host CPUs, its memory the guest's RAM.
+The suite's CPUs become vCPUs pinned to the same host CPUs, its memory the guest's RAM. Two
+boot profiles of the same kernel, initramfs and disk: `vm` (shown as vm-minimal) switches from
+the initramfs straight into the launcher; `vm-os` boots the image's own init (systemd) to its
+default target, where a unit starts the launcher.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes import isolation
 from bench.probes.disk import Footprint, files_allocated, filesystem_of
 from bench.resources import Resources
+from bench.run_network import RunNetwork
 
 QEMU_PID_DIR = Path("/run/libvirt/qemu")
 
@@ -27,31 +31,47 @@ def instances_dir() -> Path:
     return path
 
 
+PROFILES = {"vm": "minimal", "vm-os": "os"}
+# What the kernel command line adds for each profile. systemd would print its progress on the
+# console the launcher writes to.
+PROFILE_ARGS = {"minimal": "", "os": " bench.init=os systemd.show_status=false"}
+PROFILE_FACTS = {"minimal": "minimal: the harness's initramfs switches straight into the launcher",
+                 "os": "full OS: the image's systemd boots to multi-user.target, a unit starts the launcher"}
+
+
 class VMInstance(Instance):
     platform = "vm"
 
     def __init__(self, ctx: TrialContext, conn: libvirt.virConnect, accel: str, cpu_mode: str,
-                 resources: Resources):
+                 resources: Resources, platform: str, network: RunNetwork | None = None):
         super().__init__(ctx)
+        self.platform = platform
+        profile = PROFILES[platform]
         self.overlay = instances_dir() / f"{ctx.name(self.platform)}.qcow2"
+        cmdline = f"console=ttyS0 panic=-1 root=/dev/vda bench.workload={ctx.workload.name}{PROFILE_ARGS[profile]}"
+        self._path = network.path(ctx.instance) if network is not None else None
+        if network is not None:
+            # The harness's init gives eth0 this address and hands the host's on to the launcher.
+            cmdline += f" bench.net={network.guest_address(ctx.instance)},{network.host_address}"
         spec = GuestSpec(
             name=ctx.name(self.platform), run_id=ctx.run_id, accel=accel, cpu_mode=cpu_mode,
             kernel=Path(ctx.manifest.kernel.path),
-            initramfs=Path(ctx.manifest.initramfs.path),
-            cmdline=f"console=ttyS0 panic=-1 root=/dev/vda bench.workload={ctx.workload.name}",
+            initramfs=Path(ctx.manifest.initramfs.path), cmdline=cmdline,
             memory_mib=resources.memory_mib, vcpus=resources.cpus, cpuset=resources.cpuset_text,
-            disk=self.overlay)
+            disk=self.overlay, network=network.name if network else None)
         self.conn = conn
         self.guest = GuestVM(conn, spec)
         self.console = self.guest.console
         self.guest_ram_bytes = resources.memory_bytes
         self._qemu_pid: int | None = None
+        self.facts["boot_profile"] = PROFILE_FACTS[profile]
         self.facts.update(accel=accel, cpu_mode=cpu_mode if accel == "kvm" else "qemu default (emulated)")
         self.facts.update(isolation.own_kernel(ctx.manifest.kernel_release, accel))
         self.facts["storage"] = (f"ext4 in the guest on virtio-blk; its qcow2 overlay on {filesystem_of(self.overlay.parent)}, "
                                  "cache=none (QEMU opens it O_DIRECT: no host page cache), io=native; the guest's own page cache (O_DIRECT bypasses it)")
 
     def setup(self) -> None:
+        self.network = self._path
         vmdisk.create_overlay(Path(self.ctx.manifest.vm_disk.path), self.overlay)
 
     def start(self) -> None:
@@ -87,16 +107,32 @@ class VMInstance(Instance):
 class VMDriver(Driver):
     name = "vm"
 
-    def __init__(self, resources: Resources, accel: str, cpu_mode: str):
+    def __init__(self, resources: Resources, accel: str, cpu_mode: str, name: str = "vm"):
         super().__init__(resources)
+        if name not in PROFILES:
+            raise ValueError(f"unknown VM platform {name!r}")
+        self.name = name
         engines.libvirt_connection().close()  # fails now, with one line, if libvirtd is down
         self.accel, self.cpu_mode = accel, cpu_mode
+        self.network: RunNetwork | None = None  # made when the run's first network workload needs it
 
     def prepare(self, ctx: TrialContext) -> Instance:
         # A connection of its own: a console stream blocked in recv on a shared connection
         # stalls every other call on it, so a second running VM (density) would hang the first
         # call made for it. It also scopes autodestroy to this one guest.
-        return VMInstance(ctx, engines.libvirt_connection(), self.accel, self.cpu_mode, self.resources)
+        if ctx.workload.network and self.network is None:
+            self.network = RunNetwork.create(engines.libvirt_connection(), ctx.run_id)
+        return VMInstance(ctx, engines.libvirt_connection(), self.accel, self.cpu_mode, self.resources,
+                          self.name, self.network if ctx.workload.network else None)
+
+    def close(self) -> None:
+        if self.network is not None:
+            self.network.destroy()
+            try:
+                self.network.conn.close()
+            except libvirt.libvirtError:
+                pass
+            self.network = None
 
     def _measure_image(self, manifest: Manifest) -> Footprint:
         paths = [Path(manifest.vm_disk.path), Path(manifest.kernel.path), Path(manifest.initramfs.path)]

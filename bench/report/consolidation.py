@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from bench.platforms import label
 from bench.report.runs import LoadedRun
 from bench.report.verdict import column_name, platforms
 
@@ -102,7 +103,7 @@ def _count(capacity_bytes: int | None, each_mib: float | None, once_mib: float =
 
 def _mix(host: HostSize, instances: list[PerInstance]) -> str:
     by_column = {i.column.split("/")[0]: i for i in instances}
-    vm, docker = by_column.get("vm"), by_column.get("docker")
+    vm, docker = by_column.get(label("vm")), by_column.get("docker")
     if host.memory_bytes is None or not vm or not docker or not vm.memory_mib or not docker.memory_mib:
         return ""
     half = host.memory_bytes / MIB / 2

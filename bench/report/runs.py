@@ -13,6 +13,7 @@ import pandas as pd
 
 from bench import summary
 from bench.errors import BenchError
+from bench.platforms import is_vm
 from bench.results import RunDir
 from bench.trial import TrialRecord
 
@@ -50,7 +51,7 @@ class LoadedRun:
 
     @cached_property
     def vm_accels(self) -> set[str]:
-        return {s.accel for r in self.counted for s in r.samples if s.platform == "vm"}
+        return {s.accel for r in self.counted for s in r.samples if is_vm(s.platform)}
 
     def row(self, workload: str, metric: str, platform: str) -> pd.Series | None:
         """The summary row of one metric of one workload on one platform, if measured."""

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 from bench import stats
+from bench.platforms import label as platform_label
 from bench.report.runs import LoadedRun
 from bench.summary import PLATFORM_ORDER, format_number
 
@@ -39,6 +40,9 @@ MEASURES = (
     Measure("Disk: 4 KiB random write", "randwrite_iops", ("disk",)),
     Measure("Disk: 1 MiB sequential write", "seqwrite_mib_s", ("disk",)),
     Measure("Disk: random write latency p99", "randwrite_p99_us", ("disk",)),
+    Measure("Network: TCP throughput to the host", "throughput_mbit_s", ("net",)),
+    Measure("Network: round trip p50", "rtt_p50_us", ("net",)),
+    Measure("Network: round trip p99", "rtt_p99_us", ("net",)),
 )
 ISOLATION = (
     ("Kernel", "isolation.kernel"),
@@ -48,7 +52,11 @@ ISOLATION = (
     ("Seccomp", "isolation.seccomp"),
     ("no_new_privs", "isolation.no_new_privs"),
     ("Where writes go", "storage"),
+    ("Network path (network workloads)", "network_path"),
+    ("Boot profile", "boot_profile"),
 )
+# Facts only some trials record: what their cell says where none did.
+UNRECORDED = {"network_path": "no network workload ran", "boot_profile": "—"}
 ARTIFACT = {"native": "rootfs_tar", "docker": "container_image", "vm": "vm_disk"}
 FORMAT = {
     "native": "directory tree unpacked from rootfs.tar, entered with chroot: needs root and a kernel "
@@ -86,9 +94,7 @@ def platforms(run: LoadedRun) -> list[str]:
 
 
 def column_name(platform: str, run: LoadedRun) -> str:
-    if platform != "vm":
-        return platform
-    return "vm/" + "+".join(sorted(run.vm_accels)) if run.vm_accels else "vm"
+    return platform_label(platform, "+".join(sorted(run.vm_accels)))
 
 
 def _measured_cell(run: LoadedRun, workload: str, metric: str, platform: str) -> Cell:
@@ -113,8 +119,13 @@ def _vm_over_docker(run: LoadedRun, workload: str, metric: str) -> Cell:
 
 
 def _facts(run: LoadedRun, platform: str) -> dict[str, str]:
-    record = run.first_counted(platform)
-    return record.facts if record else {}
+    """The platform's facts; a fact only some workloads record (network_path) from one that did."""
+    facts: dict[str, str] = {}
+    for record in reversed(run.counted):
+        if record.platform == platform:
+            facts.update(record.facts)
+    first = run.first_counted(platform)
+    return {**facts, **(first.facts if first else {})}
 
 
 def _resources(facts: dict[str, str]) -> str:
@@ -153,7 +164,7 @@ def _artifact_cell(images: dict, platform: str) -> Cell:
 def verdict(run: LoadedRun) -> Verdict:
     shown = platforms(run)
     with_ratio = "vm" in shown and "docker" in shown
-    columns = [column_name(p, run) for p in shown] + (["vm ÷ docker"] if with_ratio else [])
+    columns = [column_name(p, run) for p in shown] + ([f"{platform_label('vm')} ÷ docker"] if with_ratio else [])
     rows: list[Row] = []
     for measure in MEASURES:
         workload = run.workload_with(measure.metric, measure.workloads)
@@ -167,7 +178,7 @@ def verdict(run: LoadedRun) -> Verdict:
     facts = {p: _facts(run, p) for p in shown}
     rows.append(Row("Isolation", "Resources given", tuple(Cell(_resources(facts[p])) for p in shown) + blank))
     for label, key in ISOLATION:
-        rows.append(Row("Isolation", label, tuple(Cell(facts[p].get(key, "not recorded")) for p in shown) + blank))
+        rows.append(Row("Isolation", label, tuple(Cell(facts[p].get(key, UNRECORDED.get(key, "not recorded"))) for p in shown) + blank))
     images = run.info.get("images", {})
     rows.append(Row("Portability", "Image format", tuple(Cell(FORMAT.get(_kind(p), "?")) for p in shown) + blank))
     rows.append(Row("Image automation", "Build time (bench images build)",

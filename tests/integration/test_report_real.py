@@ -58,7 +58,7 @@ def test_a_real_run_reports_isolation_renders_and_exports(tmp_path: Path, images
     assert set(SECTIONS) <= tree.ids
     text = " ".join(tree.text)
     accel = facts["vm"]["accel"]
-    assert f"vm/{accel}" in text
+    assert f"vm-minimal/{accel}" in text
     assert ("VMs ran under TCG emulation" in text) == (accel == "tcg")
 
     first = (run_dir / "index.html").read_bytes()

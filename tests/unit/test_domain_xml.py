@@ -44,3 +44,12 @@ def test_probe_guest_has_no_disk_and_carries_the_run_id() -> None:
 def test_unknown_accelerator() -> None:
     with pytest.raises(BenchError, match="unknown accelerator 'hvf'"):
         spec(accel="hvf").domain_xml()
+
+
+def test_a_network_workload_gets_one_virtio_nic_on_the_named_network() -> None:
+    root = ET.fromstring(spec(network="vmctb-r1-net").domain_xml())
+    [nic] = root.findall("devices/interface")
+    assert nic.get("type") == "network"
+    assert nic.find("source").get("network") == "vmctb-r1-net"
+    assert nic.find("model").get("type") == "virtio"
+    assert ET.fromstring(spec().domain_xml()).find("devices/interface") is None

@@ -29,7 +29,7 @@ def test_pytest_benchmark_export_loads_through_pytest_benchmark(run_dir: Path, t
     loaded = {b["name"]: b for b in storage.load_benchmarks(str(out))}
     # Time metrics only (boot_s and the boot phases), one per platform; no throughput or MiB.
     assert set(loaded) == {f"{m}[{p}]" for m in ("boot_s", "boot_phase.created_s", "boot_phase.ready_s")
-                           for p in ("native", "docker", "vm-tcg")}
+                           for p in ("native", "docker", "vm-minimal/tcg")}
     docker = loaded["boot_s[docker]"]
     assert docker["rounds"] == 5 and docker["median"] == pytest.approx(0.3) and docker["group"] == "boot: boot_s"
     assert docker["data"] == pytest.approx([0.3, 0.303, 0.297, 0.3015, 0.2985])
@@ -41,18 +41,18 @@ def test_pytest_benchmark_compare_displays_the_export(run_dir: Path, tmp_path: P
     shown = subprocess.run([sys.executable, "-m", "pytest_benchmark", "compare", str(out)],
                            capture_output=True, text=True, cwd=tmp_path, timeout=120)
     assert shown.returncode == 0, shown.stderr
-    assert "boot_s[vm-tcg]" in shown.stdout and "Failed to load" not in shown.stdout + shown.stderr
+    assert "boot_s[vm-minimal/tcg]" in shown.stdout and "Failed to load" not in shown.stdout + shown.stderr
 
 
 def test_github_action_benchmark_files(run_dir: Path, tmp_path: Path) -> None:
     assert main(["export", str(run_dir), "--format", "github-action-benchmark", "-o", str(tmp_path / "gab")]) == 0
     smaller = json.loads((tmp_path / "gab" / "customSmallerIsBetter.json").read_text())
     bigger = json.loads((tmp_path / "gab" / "customBiggerIsBetter.json").read_text())
-    assert [e["name"] for e in bigger] == ["cpu score [native]", "cpu score [docker]", "cpu score [vm/tcg]"]
+    assert [e["name"] for e in bigger] == ["cpu score [native]", "cpu score [docker]", "cpu score [vm-minimal/tcg]"]
     assert all(set(e) == {"name", "unit", "value", "range", "extra"} for e in smaller + bigger)
     units = {e["unit"] for e in smaller}
     assert units == {"s", "MiB"}  # times, memory and disk
-    memory = next(e for e in smaller if e["name"] == "idle mem_pss_mean_mib [vm/tcg]")
+    memory = next(e for e in smaller if e["name"] == "idle mem_pss_mean_mib [vm-minimal/tcg]")
     assert memory["value"] == pytest.approx(222.0) and memory["range"].startswith("± ")
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from bench.errors import BenchError
-from bench.images.initramfs import VIRTIO_BLK_ROOT, load_order, module_name
+from bench.images.initramfs import VIRTIO_BLK_ROOT, VIRTIO_NET, load_order, module_name
 
 # As in Debian's 6.1 cloud kernel (depmod output), trimmed.
 MODULES_DEP = """\
@@ -62,3 +62,10 @@ def test_unknown_module_is_an_error() -> None:
 def test_dependency_cycle_is_an_error() -> None:
     with pytest.raises(BenchError, match="cycle"):
         load_order(["a"], "k/a.ko: k/b.ko\nk/b.ko: k/a.ko\n", "")
+
+
+def test_virtio_net_needs_failover_first_and_shares_the_transport() -> None:
+    blk = load_order(VIRTIO_BLK_ROOT, MODULES_DEP, BUILTIN)
+    net = [p for p in load_order(VIRTIO_NET, MODULES_DEP, BUILTIN) if p not in blk]
+    # virtio and virtio_ring are loaded already for the disk; failover before net_failover.
+    assert names(net) == ["failover", "net_failover", "virtio_net"]

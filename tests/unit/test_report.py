@@ -77,7 +77,7 @@ def test_every_section_renders_and_parses(run_dir: Path) -> None:
     assert "VMs ran under TCG emulation, not KVM" in text
     assert "The host is itself virtualised" in text
     assert "1 of 46 trials did not succeed" in text
-    assert "vm/tcg" in text and "vm ÷ docker" in text
+    assert "vm-minimal/tcg" in text and "vm-minimal ÷ docker" in text
     assert "Boot time (boot)" in text and "CPU throughput (cpu)" in text and "its own (6.1.0-cloud, tcg)" in text
     assert tree.tags.count("svg") >= 5
     # Nothing is fetched: every link is in the page (and found there) or a raw file beside it.

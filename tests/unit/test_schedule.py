@@ -71,7 +71,7 @@ def test_dry_run_text_estimates_the_total() -> None:
     text = plan_text(chosen, plan(chosen), {"cpu": cpu}, "tcg", "assumed")
     lines = text.splitlines()
     assert lines[0].startswith("suite t: 2 trials")
-    assert any("vm/tcg" in line and "~19 s" in line for line in lines)
+    assert any("vm-minimal/tcg" in line and "~19 s" in line for line in lines)
     assert lines[-1].startswith("estimated total: 0 min 29 s")  # 10.2 + 19
 
 

@@ -1,0 +1,103 @@
+"""The host side of a network workload: the servers its instance talks to.
+
+Each server listens only on the host's address on that instance's network path (loopback,
+Docker's bridge, the run's libvirt bridge), runs on the harness's CPUs rather than the
+instance's (it inherits the harness's affinity), and is bounded twice: the trial kills it in
+`finally`, and coreutils `timeout` kills it by itself should the harness die first.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from dataclasses import dataclass
+
+import psutil
+
+from bench.errors import BenchError
+from bench.workload import HostServer
+
+SERVER_ENV = "BENCH_SERVER"  # the launcher hands it on to the workload's command
+LISTEN_WAIT_S = 10.0
+# Beyond the trial's own timeout: setup and teardown happen while the servers run.
+LIFETIME_MARGIN_S = 120
+
+
+@dataclass(frozen=True)
+class NetworkPath:
+    """How an instance reaches the host: the host's address there, and what the path is."""
+
+    host_address: str
+    description: str
+
+
+def server_env(env: dict[str, str], path: NetworkPath | None) -> dict[str, str]:
+    """The launcher's environment: with a network path, where the host's servers are."""
+    return env if path is None else {**env, SERVER_ENV: path.host_address}
+
+
+class HostServers:
+    def __init__(self, servers: tuple[HostServer, ...], path: NetworkPath, lifetime_s: float):
+        self.servers = servers
+        self.path = path
+        self.lifetime_s = int(lifetime_s + LIFETIME_MARGIN_S)
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self) -> None:
+        """Start every server and return once each listens; a BenchError names the one that did not."""
+        for server in self.servers:
+            if shutil.which(server.command[0]) is None:
+                raise BenchError(f"host server {server.name}: {server.command[0]} is not installed on the "
+                                 "host (`make setup` installs it)")
+            argv = ["timeout", "--signal=KILL", str(self.lifetime_s), *server.argv(self.path.host_address)]
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, start_new_session=True)
+            self.procs.append(proc)
+            self._await_listening(server, proc)
+
+    def _await_listening(self, server: HostServer, proc: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + LISTEN_WAIT_S
+        while not _listening(self.path.host_address, server.port, _tree(proc.pid)):
+            if proc.poll() is not None:
+                said = (proc.stderr.read().decode(errors="replace").strip().splitlines() if proc.stderr else [])
+                raise BenchError(f"host server {server.name} exited (code {proc.returncode}) before listening "
+                                 f"on {self.path.host_address}:{server.port}: {said[-1] if said else 'no message'}")
+            if time.monotonic() > deadline:
+                raise BenchError(f"host server {server.name} is not listening on "
+                                 f"{self.path.host_address}:{server.port} after {LISTEN_WAIT_S:g} s")
+            time.sleep(0.02)
+
+    def describe(self) -> str:
+        cpus = ",".join(map(str, sorted(os.sched_getaffinity(0))))
+        names = ", ".join(f"{s.name} on :{s.port}" for s in self.servers)
+        return f"{names}; listening on {self.path.host_address} only; on host CPU {cpus}"
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            proc.wait()
+            if proc.stderr is not None:
+                proc.stderr.close()
+        self.procs.clear()
+
+
+def _tree(pid: int) -> set[int]:
+    try:
+        return {pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))}
+    except psutil.Error:
+        return set()
+
+
+def _listening(address: str, port: int, pids: set[int] | None = None) -> bool:
+    """Something listens on address:port; with `pids`, one of those processes (not a stranger
+    that holds the port)."""
+    return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.ip == address and c.laddr.port == port
+               and (pids is None or c.pid in pids)
+               for c in psutil.net_connections(kind="tcp4"))

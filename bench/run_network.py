@@ -1,0 +1,84 @@
+"""The libvirt network a run defines for its VMs' network workloads, and removes afterwards.
+
+Isolated: no <forward>, so libvirt routes nothing beyond the bridge; no DHCP and no DNS, so no
+dnsmasq runs. The host holds .1 on the bridge, guests get static addresses from .2 (the
+harness's initramfs sets them from the kernel command line). Transient: it is gone when
+destroyed, and `bench clean` destroys one a crashed run left (found by its name prefix).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+
+import libvirt
+import psutil
+
+from bench import config
+from bench.errors import BenchError
+from bench.hostservers import NetworkPath
+
+# Candidate /24s, tried in order; one that any host interface already uses is skipped.
+CANDIDATES = [ipaddress.IPv4Network(f"10.213.{n}.0/24") for n in range(0, 64)]
+
+
+@dataclass
+class RunNetwork:
+    conn: libvirt.virConnect
+    name: str
+    bridge: str
+    subnet: ipaddress.IPv4Network
+
+    @property
+    def host_address(self) -> str:
+        return str(self.subnet.network_address + 1)
+
+    def guest_address(self, k: int) -> str:
+        """The k-th instance's address, with its prefix length."""
+        return f"{self.subnet.network_address + 2 + k}/{self.subnet.prefixlen}"
+
+    def path(self, k: int) -> NetworkPath:
+        return NetworkPath(self.host_address,
+                           f"libvirt network {self.name} (isolated: no forwarding, no DHCP or DNS), bridge "
+                           f"{self.bridge} {self.subnet}; virtio-net, the guest at {self.guest_address(k)}, "
+                           f"the host at {self.host_address}")
+
+    def xml(self) -> str:
+        net = ET.Element("network")
+        ET.SubElement(net, "name").text = self.name
+        ET.SubElement(net, "bridge", name=self.bridge, stp="off", delay="0")
+        ET.SubElement(net, "dns", enable="no")
+        ET.SubElement(net, "ip", address=self.host_address, netmask=str(self.subnet.netmask))
+        return ET.tostring(net, encoding="unicode")
+
+    @classmethod
+    def create(cls, conn: libvirt.virConnect, run_id: str) -> RunNetwork:
+        name = f"{config.NAME_PREFIX}{run_id}-net"
+        # Linux allows 15 characters for an interface name; the run id ends in random hex.
+        bridge = f"{config.NAME_PREFIX.rstrip('-')}{run_id[-4:]}"
+        for subnet in free_subnets():
+            network = cls(conn, name, bridge, subnet)
+            try:
+                conn.networkCreateXML(network.xml())
+                return network
+            except libvirt.libvirtError as e:
+                if "in use" in str(e):  # a route libvirt saw and we did not: try the next
+                    continue
+                raise BenchError(f"libvirt: creating network {name}: {e.get_error_message()}") from None
+        raise BenchError(f"libvirt: no free /24 among {CANDIDATES[0]} … {CANDIDATES[-1]} for the run's network")
+
+    def destroy(self) -> None:
+        try:
+            self.conn.networkLookupByName(self.name).destroy()
+        except libvirt.libvirtError:
+            pass  # never created, or already gone
+
+
+def free_subnets() -> list[ipaddress.IPv4Network]:
+    used = []
+    for addresses in psutil.net_if_addrs().values():
+        for a in addresses:
+            if a.family.name == "AF_INET" and a.netmask:
+                used.append(ipaddress.IPv4Interface(f"{a.address}/{a.netmask}").network)
+    return [c for c in CANDIDATES if not any(c.overlaps(u) for u in used)]

@@ -1,0 +1,113 @@
+"""The net workload for real: native over loopback, a container on Docker's default bridge, a
+VM on the run's own libvirt network; and nothing of it left afterwards — no bridge, no libvirt
+network, no iptables rule, no server still listening."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import libvirt
+import psutil
+
+from bench import cleanup, engines
+from bench import workload as workloads
+from bench.guest_vm import GuestSpec
+from bench.results import RunDir
+from bench.run_network import RunNetwork
+from tests.integration.test_run import only_run_dir, write_suite
+from tests.realhost import bench
+
+SUITE = """\
+name = "it-net"
+platforms = ["native", "docker", "vm"]
+workloads = ["net"]
+repetitions = 1
+warmup = 0
+seed = 17
+"""
+COUNTERS = re.compile(r"\[\d+:\d+\]")
+
+
+def host_network_state() -> dict[str, list[str]]:
+    """What a network workload could leave on the host, in comparable form."""
+    bridges = subprocess.run(["ip", "-o", "link", "show", "type", "bridge"], capture_output=True, text=True,
+                             check=True).stdout
+    rules = subprocess.run(["iptables-save"], capture_output=True, text=True, check=True).stdout
+    net = workloads.load("net")
+    ports = {s.port for s in net.servers}
+    conn = engines.libvirt_connection()
+    try:
+        networks = sorted(n.name() for n in conn.listAllNetworks())
+    finally:
+        conn.close()
+    return {
+        "bridges": sorted(line.split(":")[1].strip() for line in bridges.splitlines()),
+        "libvirt networks": networks,
+        # Packet counters change by themselves; the rules are what matters.
+        "iptables": [COUNTERS.sub("", line) for line in rules.splitlines() if not line.startswith("#")],
+        "listening": sorted(f"{c.laddr.ip}:{c.laddr.port}" for c in psutil.net_connections("tcp4")
+                            if c.status == psutil.CONN_LISTEN and c.laddr.port in ports),
+    }
+
+
+def test_net_on_every_platform_leaves_nothing_behind(tmp_path: Path, images: dict) -> None:
+    before = host_network_state()
+    proc = bench("run", str(write_suite(tmp_path, text=SUITE)), "--output-dir", str(tmp_path / "runs"), "--no-report")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert host_network_state() == before
+
+    run = RunDir.open(only_run_dir(tmp_path / "runs"))
+    records = {r.platform: r for r in run.records()}
+    assert sorted(records) == ["docker", "native", "vm"]
+    found = {}
+    for platform, record in records.items():
+        assert record.ok, record.summary()
+        found[platform] = {s.metric: s.value for s in record.samples}
+        values = found[platform]
+        assert values["throughput_mbit_s"] > 0
+        assert 0 < values["rtt_p50_us"] <= values["rtt_p99_us"]
+    paths = {p: r.facts["network_path"] for p, r in records.items()}
+    assert paths["native"].startswith("loopback")
+    assert paths["docker"].startswith("Docker's default bridge")
+    run_id = run.info()["run_id"]
+    assert paths["vm"].startswith(f"libvirt network vmctb-{run_id}-net (isolated")
+    host = {p: r.facts["network_servers"].split("listening on ")[1].split()[0] for p, r in records.items()}
+    assert host["native"] == "127.0.0.1" and host["vm"].startswith("10.213.")
+    assert host["docker"] in paths["docker"]
+    if records["vm"].accel == "tcg":
+        # Every packet of an emulated NIC goes through TCG: slower and later than the host's loopback.
+        assert found["vm"]["rtt_p50_us"] > found["native"]["rtt_p50_us"]
+        assert found["vm"]["throughput_mbit_s"] < found["native"]["throughput_mbit_s"]
+
+
+def test_a_leftover_run_network_is_found_and_cleaned(images: dict) -> None:
+    conn = engines.libvirt_connection()
+    network = RunNetwork.create(conn, "20990101-000000-dead")
+    try:
+        assert f"libvirt network {network.name}" in cleanup.leftovers()
+        assert f"removed libvirt network {network.name}" in bench("clean").stdout
+        assert cleanup.leftovers() == []
+        assert network.bridge not in subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    finally:
+        network.destroy()
+        conn.close()
+
+
+def test_a_leftover_transient_domain_is_reported_as_removed(images: dict) -> None:
+    """A transient domain ceases to exist on destroy: clean must still say it removed it."""
+    spec = GuestSpec(name="vmctb-20990101-000000-dead-1-vm", run_id="20990101-000000-dead", accel="tcg",
+                     kernel=Path(images["kernel"]["path"]), initramfs=Path(images["initramfs"]["path"]),
+                     cmdline="console=ttyS0 bench.probe=x")
+    conn = engines.libvirt_connection()
+    try:
+        conn.createXML(spec.domain_xml(), libvirt.VIR_DOMAIN_START_PAUSED)  # no autodestroy: a crashed run's
+        assert f"removed domain {spec.name}" in bench("clean").stdout
+        assert cleanup.leftovers() == []
+    finally:
+        try:
+            conn.lookupByName(spec.name).destroy()
+        except libvirt.libvirtError:
+            pass
+        conn.close()

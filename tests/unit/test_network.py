@@ -1,0 +1,140 @@
+"""The host side of the net workload without a real network: workload keys, the run's libvirt
+network definition, and host servers (a local HTTP server stands in for iperf3)."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from bench import run_network, workload
+from bench.errors import BenchError
+from bench.hostservers import HostServers, NetworkPath, _listening, server_env
+from bench.run_network import RunNetwork
+from bench.workload import HostServer
+from tests.conftest import VALID_WORKLOAD, write_workload
+
+LOOPBACK = NetworkPath("127.0.0.1", "loopback")
+NETWORK = 'network = true\n'
+SERVER = '[servers.echo]\ncommand = ["echo-server", "--bind", "{address}"]\nport = 5201\n'
+
+
+def with_keys(top: str, tables: str = "") -> str:
+    """The valid workload with top-level keys (before its [score]) and tables (after it)."""
+    return VALID_WORKLOAD.format(name="w").replace("expected_s = 5\n", "expected_s = 5\n" + top) + tables
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_server(port: int) -> HostServer:
+    return HostServer("http", (sys.executable, "-m", "http.server", "--bind", "{address}", str(port)), port)
+
+
+def test_a_network_workload_declares_its_host_servers(workloads_dir: Path) -> None:
+    write_workload(workloads_dir, "w", with_keys(NETWORK, SERVER))
+    loaded = workload.load("w")
+    assert loaded.network
+    assert loaded.servers == (HostServer("echo", ("echo-server", "--bind", "{address}"), 5201),)
+    assert loaded.servers[0].argv("10.0.0.1") == ["echo-server", "--bind", "10.0.0.1"]
+
+
+@pytest.mark.parametrize("top, tables, message", [
+    ("", SERVER, "servers: host servers need `network = true`"),
+    (NETWORK, SERVER.replace('"--bind", "{address}"', '"--all"'), "servers.echo.command: must bind to {address}"),
+    (NETWORK, SERVER.replace("5201", "80"), "servers.echo.port: must be at least 1024"),
+    (NETWORK, SERVER.replace("5201", "70000"), "servers.echo.port: 70000 is not a TCP port"),
+    (NETWORK, SERVER.replace("port = 5201\n", ""), "servers.echo.port: missing"),
+    ('network = "yes"\n', "", "network: must be true or false"),
+])
+def test_network_mistakes_are_one_line(workloads_dir: Path, top: str, tables: str, message: str) -> None:
+    write_workload(workloads_dir, "w", with_keys(top, tables))
+    with pytest.raises(BenchError) as err:
+        workload.load("w")
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_only_a_single_instance_workload_has_a_network(workloads_dir: Path) -> None:
+    text = with_keys(NETWORK + 'kind = "density"\n')
+    write_workload(workloads_dir, "w", text[:text.index("[score]")])
+    with pytest.raises(BenchError, match="network: only a single-instance workload can have a network"):
+        workload.load("w")
+
+
+def test_the_shipped_net_workload_contacts_only_the_host_server() -> None:
+    net = workload.load("net", Path(__file__).resolve().parents[2] / "workloads")
+    assert net.network and {s.name for s in net.servers} == {"iperf3", "sockperf"}
+    script = " ".join(net.command)
+    # Every client is pointed at $BENCH_SERVER and stops by itself after --time.
+    assert script.count('"$BENCH_SERVER"') == 2 and script.count("--time 5") == 2
+    assert {"throughput_mbit_s", "rtt_p50_us", "rtt_p99_us"} <= set(net.metrics)
+
+
+def test_servers_listen_on_the_given_address_and_are_gone_after_stop() -> None:
+    port = free_port()
+    servers = HostServers((http_server(port),), LOOPBACK, lifetime_s=30)
+    try:
+        servers.start()
+        assert _listening("127.0.0.1", port)
+        [proc] = servers.procs
+        assert proc.poll() is None
+    finally:
+        servers.stop()
+    assert proc.poll() is not None and not _listening("127.0.0.1", port)
+    assert "http on :%d; listening on 127.0.0.1 only" % port in servers.describe()
+
+
+def test_a_server_that_cannot_listen_is_a_one_line_error() -> None:
+    port = free_port()
+    with socket.socket() as taken:  # the port is in use: http.server exits with an error
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        servers = HostServers((http_server(port),), LOOPBACK, lifetime_s=30)
+        with pytest.raises(BenchError) as err:
+            servers.start()
+        servers.stop()
+    assert f"host server http exited (code 1) before listening on 127.0.0.1:{port}" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_a_missing_server_program_names_itself() -> None:
+    missing = HostServer("ghost", ("no-such-server-program", "{address}"), 5999)
+    with pytest.raises(BenchError, match="host server ghost: no-such-server-program is not installed"):
+        HostServers((missing,), LOOPBACK, lifetime_s=5).start()
+
+
+def test_the_launcher_learns_the_host_address_only_with_a_network() -> None:
+    assert server_env({"PATH": "/bin"}, None) == {"PATH": "/bin"}
+    assert server_env({"PATH": "/bin"}, LOOPBACK) == {"PATH": "/bin", "BENCH_SERVER": "127.0.0.1"}
+
+
+def test_the_run_network_is_isolated_and_needs_no_dnsmasq() -> None:
+    net = RunNetwork(conn=None, name="vmctb-r1-net", bridge="vmctb0a1b",  # type: ignore[arg-type]
+                     subnet=ipaddress.IPv4Network("10.213.5.0/24"))
+    root = ET.fromstring(net.xml())
+    assert root.find("forward") is None  # isolated: libvirt routes nothing off the bridge
+    assert root.find("dns").get("enable") == "no" and root.find("ip/dhcp") is None
+    assert root.find("ip").attrib == {"address": "10.213.5.1", "netmask": "255.255.255.0"}
+    assert root.find("bridge").get("name") == "vmctb0a1b" and len("vmctb0a1b") <= 15
+    assert net.guest_address(0) == "10.213.5.2/24" and net.guest_address(3) == "10.213.5.5/24"
+    assert "the guest at 10.213.5.2/24" in net.path(0).description
+    assert net.path(0).host_address == "10.213.5.1"
+
+
+def test_subnets_the_host_uses_are_skipped(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Addr:
+        def __init__(self, address: str, netmask: str):
+            self.family, self.address, self.netmask = socket.AF_INET, address, netmask
+
+    monkeypatch.setattr(run_network.psutil, "net_if_addrs",
+                        lambda: {"eth0": [Addr("10.213.0.7", "255.255.255.0")], "wide": [Addr("10.213.2.1", "255.255.254.0")]})
+    free = run_network.free_subnets()
+    assert str(free[0]) == "10.213.1.0/24" and ipaddress.IPv4Network("10.213.2.0/24") not in free
+    assert ipaddress.IPv4Network("10.213.3.0/24") not in free and str(free[1]) == "10.213.4.0/24"
