@@ -72,7 +72,7 @@ def test_a_real_run_reports_isolation_renders_and_exports(tmp_path: Path, images
     assert bench("export", str(run_dir), "--format", "pytest-benchmark", "-o", str(exported)).returncode == 0
     shown = subprocess.run([sys.executable, "-m", "pytest_benchmark", "compare", str(exported)],
                            capture_output=True, text=True, cwd=tmp_path, timeout=120)
-    assert shown.returncode == 0 and f"boot_s[vm-{accel}]" in shown.stdout, shown.stderr
+    assert shown.returncode == 0 and f"boot_s[vm-minimal/{accel}]" in shown.stdout, shown.stderr
 
 
 # Busy 3.5 ms, asleep 6.5 ms (plus the sleep's overshoot): the loop wants about 30% of a CPU,
