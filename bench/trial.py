@@ -135,13 +135,13 @@ def run_trial(driver: Driver, ctx: TrialContext, record: TrialRecord, timeout_s:
                 phases["first_output"] = instance.console.first_byte_ns
             record.phases_s = {k: round((v - t0) / 1e9, 6) for k, v in sorted(phases.items(), key=lambda kv: kv[1])}
             record.facts = {**driver.instance_facts(), **instance.facts}
-            started = time.monotonic()
             try:
+                started = time.monotonic()
                 instance.teardown()
-            finally:
+                record.teardown_s = round(time.monotonic() - started, 6)
+            finally:  # the host's servers are not part of the instance's teardown time
                 if servers is not None:
                     servers.stop()
-            record.teardown_s = round(time.monotonic() - started, 6)
             if record.ready_s is not None:
                 boot.record(sink, record.phases_s, record.ready_s)
             sink.add("teardown_s", record.teardown_s, "s", probe="host monotonic clock: teardown call to its return")

@@ -26,7 +26,7 @@ def _metric_list(rows: list[str]) -> str:
 def caveats(run: LoadedRun) -> list[Caveat]:
     found = []
     if "tcg" in run.vm_accels:
-        found.append(Caveat("severe", "VMs ran under TCG emulation, not KVM: every vm/tcg number measures "
+        found.append(Caveat("severe", "VMs ran under TCG emulation, not KVM: every …/tcg number (vm-minimal, vm-os) measures "
                             "an emulated CPU and is not what a VM costs on a host with working KVM."))
     verdict = run.info.get("accelerator_verdict") or {}
     if "tcg" in run.vm_accels and verdict.get("summary"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import threading
 
+from bench.hostservers import NetworkPath
 from bench.images.manifest import Manifest
 from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes.disk import Footprint
@@ -19,6 +20,10 @@ class ScriptedInstance(Instance):
         super().__init__(ctx)
         self.lines, self.close, self.delay_s = lines, close, delay_s
         self.torn_down = 0
+
+    def setup(self) -> None:
+        if self.ctx.workload.network:
+            self.network = NetworkPath("127.0.0.1", "loopback (fake)")
 
     def start(self) -> None:
         self.mark("spawned")

@@ -6,15 +6,19 @@ import base64
 import json
 import os
 import signal
+import socket
+import sys
 import threading
 from pathlib import Path
 
+import psutil
 import pytest
 
 from bench.platforms.base import TrialContext
 from bench.trial import TrialRecord, run_trial
-from bench.workload import Score, Workload
+from bench.workload import HostServer, Score, Workload
 from tests.unit.fakes import ScriptedDriver
+from tests.unit.test_network import free_port
 
 CPU = Workload("cpu", "d", ("sysbench",), ("sysbench", "cpu", "run"),
                Score("events/s", "higher", regex=r"events per second:\s*([0-9.]+)"), 5.0, Path("x"))
@@ -135,3 +139,33 @@ def test_a_workloads_own_metrics_become_samples() -> None:
     assert found["randread_iops"].value == 1234.5 and found["randread_iops"].better == "higher"
     assert found["p99_us"].value == 250.0 and found["p99_us"].unit == "µs"
     assert "score" not in found
+
+
+def http_net_workload(port: int) -> Workload:
+    server = HostServer("http", (sys.executable, "-m", "http.server", "--bind", "{address}", str(port)), port)
+    return Workload("net", "d", (), ("true",), None, 5.0, Path("x"), 1.0, network=True, servers=(server,))
+
+
+def server_processes(port: int) -> list[psutil.Process]:
+    return [p for p in psutil.process_iter(["cmdline"]) if "http.server" in (p.info["cmdline"] or [])
+            and str(port) in (p.info["cmdline"] or [])]
+
+
+def test_a_network_trial_runs_the_host_servers_only_while_it_lasts() -> None:
+    port = free_port()
+    record, driver = trial(["@@BENCH READY net 1", result_line("", workload="net")], workload=http_net_workload(port))
+    assert record.status == "ok", record.reason
+    assert record.facts["network_path"] == "loopback (fake)"
+    assert record.facts["network_servers"].startswith(f"http on :{port}; listening on 127.0.0.1 only")
+    assert driver.instances[0].torn_down == 1 and server_processes(port) == []
+
+
+def test_a_host_server_that_cannot_start_fails_the_trial_before_the_instance_starts() -> None:
+    port = free_port()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        record, driver = trial(["@@BENCH READY net 1"], workload=http_net_workload(port))
+    assert record.status == "failed" and record.reason.startswith("host server http exited")
+    assert "spawned" not in driver.instances[0].phases  # never started
+    assert driver.instances[0].torn_down == 1 and server_processes(port) == []
