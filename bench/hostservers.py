@@ -12,8 +12,10 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
+from typing import IO
 
 import psutil
 
@@ -45,6 +47,9 @@ class HostServers:
         self.path = path
         self.lifetime_s = int(lifetime_s + LIFETIME_MARGIN_S)
         self.procs: list[subprocess.Popen[bytes]] = []
+        # Each server's messages, read only if it fails to start: an unlinked file, unlike a
+        # pipe nobody drains, never blocks a server that keeps writing.
+        self._messages: list[IO[bytes]] = []
 
     def start(self) -> None:
         """Start every server and return once each listens; a BenchError names the one that did not."""
@@ -53,16 +58,18 @@ class HostServers:
                 raise BenchError(f"host server {server.name}: {server.command[0]} is not installed on the "
                                  "host (`make setup` installs it)")
             argv = ["timeout", "--signal=KILL", str(self.lifetime_s), *server.argv(self.path.host_address)]
+            self._messages.append(tempfile.TemporaryFile())
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE, start_new_session=True)
+                                    stderr=self._messages[-1], start_new_session=True)
             self.procs.append(proc)
-            self._await_listening(server, proc)
+            self._await_listening(server, proc, self._messages[-1])
 
-    def _await_listening(self, server: HostServer, proc: subprocess.Popen[bytes]) -> None:
+    def _await_listening(self, server: HostServer, proc: subprocess.Popen[bytes], messages: IO[bytes]) -> None:
         deadline = time.monotonic() + LISTEN_WAIT_S
         while not _listening(self.path.host_address, server.port, _tree(proc.pid)):
             if proc.poll() is not None:
-                said = (proc.stderr.read().decode(errors="replace").strip().splitlines() if proc.stderr else [])
+                messages.seek(0)
+                said = messages.read().decode(errors="replace").strip().splitlines()
                 raise BenchError(f"host server {server.name} exited (code {proc.returncode}) before listening "
                                  f"on {self.path.host_address}:{server.port}: {said[-1] if said else 'no message'}")
             if time.monotonic() > deadline:
@@ -83,9 +90,10 @@ class HostServers:
                 except ProcessLookupError:
                     pass
             proc.wait()
-            if proc.stderr is not None:
-                proc.stderr.close()
+        for messages in self._messages:
+            messages.close()
         self.procs.clear()
+        self._messages.clear()
 
 
 def _tree(pid: int) -> set[int]:
