@@ -1,13 +1,15 @@
 """The libvirt network a run defines for its VMs' network workloads, and removes afterwards.
 
-Isolated: no <forward>, so libvirt routes nothing beyond the bridge; no DHCP and no DNS, so no
-dnsmasq runs. The host holds .1 on the bridge, guests get static addresses from .2 (the
-harness's initramfs sets them from the kernel command line). Transient: it is gone when
-destroyed, and `bench clean` destroys one a crashed run left (found by its name prefix).
+One per VM platform (vm, vm-os) that runs a network workload. Isolated: no <forward>, so
+libvirt routes nothing beyond the bridge; no DHCP and no DNS, so no dnsmasq runs. The host
+holds .1 on the bridge, guests get static addresses from .2 (the harness's initramfs sets them
+from the kernel command line). Transient: it is gone when destroyed, and `bench clean`
+destroys one a crashed run left (found by its name prefix).
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -53,10 +55,11 @@ class RunNetwork:
         return ET.tostring(net, encoding="unicode")
 
     @classmethod
-    def create(cls, conn: libvirt.virConnect, run_id: str) -> RunNetwork:
-        name = f"{config.NAME_PREFIX}{run_id}-net"
-        # Linux allows 15 characters for an interface name; the run id ends in random hex.
-        bridge = f"{config.NAME_PREFIX.rstrip('-')}{run_id[-4:]}"
+    def create(cls, conn: libvirt.virConnect, run_id: str, platform: str) -> RunNetwork:
+        """The network of one VM platform (vm, vm-os) in one run."""
+        name = f"{config.NAME_PREFIX}{run_id}-{platform}-net"
+        # Linux allows 15 characters for an interface name: a digest of the unique network name.
+        bridge = f"{config.NAME_PREFIX.rstrip('-')}{hashlib.sha256(name.encode()).hexdigest()[:8]}"
         for subnet in free_subnets():
             network = cls(conn, name, bridge, subnet)
             try:

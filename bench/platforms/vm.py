@@ -117,11 +117,11 @@ class VMDriver(Driver):
         self.network: RunNetwork | None = None  # made when the run's first network workload needs it
 
     def prepare(self, ctx: TrialContext) -> Instance:
+        if ctx.workload.network and self.network is None:
+            self.network = RunNetwork.create(engines.libvirt_connection(), ctx.run_id, self.name)
         # A connection of its own: a console stream blocked in recv on a shared connection
         # stalls every other call on it, so a second running VM (density) would hang the first
         # call made for it. It also scopes autodestroy to this one guest.
-        if ctx.workload.network and self.network is None:
-            self.network = RunNetwork.create(engines.libvirt_connection(), ctx.run_id)
         return VMInstance(ctx, engines.libvirt_connection(), self.accel, self.cpu_mode, self.resources,
                           self.name, self.network if ctx.workload.network else None)
 

@@ -1,6 +1,7 @@
 """The net workload for real: native over loopback, a container on Docker's default bridge, a
-VM on the run's own libvirt network; and nothing of it left afterwards — no bridge, no libvirt
-network, no iptables rule, no server still listening."""
+VM (both boot profiles: two networks in one run) on the run's own libvirt network; and nothing
+of it left afterwards — no bridge, no libvirt network, no iptables rule, no server still
+listening."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from tests.realhost import bench
 
 SUITE = """\
 name = "it-net"
-platforms = ["native", "docker", "vm"]
+platforms = ["native", "docker", "vm", "vm-os"]
 workloads = ["net"]
 repetitions = 1
 warmup = 0
@@ -60,7 +61,7 @@ def test_net_on_every_platform_leaves_nothing_behind(tmp_path: Path, images: dic
 
     run = RunDir.open(only_run_dir(tmp_path / "runs"))
     records = {r.platform: r for r in run.records()}
-    assert sorted(records) == ["docker", "native", "vm"]
+    assert sorted(records) == ["docker", "native", "vm", "vm-os"]
     found = {}
     for platform, record in records.items():
         assert record.ok, record.summary()
@@ -72,9 +73,11 @@ def test_net_on_every_platform_leaves_nothing_behind(tmp_path: Path, images: dic
     assert paths["native"].startswith("loopback")
     assert paths["docker"].startswith("Docker's default bridge")
     run_id = run.info()["run_id"]
-    assert paths["vm"].startswith(f"libvirt network vmctb-{run_id}-net (isolated")
+    assert paths["vm"].startswith(f"libvirt network vmctb-{run_id}-vm-net (isolated")
+    assert paths["vm-os"].startswith(f"libvirt network vmctb-{run_id}-vm-os-net (isolated")
     host = {p: r.facts["network_servers"].split("listening on ")[1].split()[0] for p, r in records.items()}
-    assert host["native"] == "127.0.0.1" and host["vm"].startswith("10.213.")
+    assert host["native"] == "127.0.0.1" and host["vm"].startswith("10.213.") and host["vm-os"].startswith("10.213.")
+    assert host["vm"] != host["vm-os"]  # each network its own subnet
     assert host["docker"] in paths["docker"]
     if records["vm"].accel == "tcg":
         # Every packet of an emulated NIC goes through TCG: slower and later than the host's loopback.
@@ -84,7 +87,7 @@ def test_net_on_every_platform_leaves_nothing_behind(tmp_path: Path, images: dic
 
 def test_a_leftover_run_network_is_found_and_cleaned(images: dict) -> None:
     conn = engines.libvirt_connection()
-    network = RunNetwork.create(conn, "20990101-000000-dead")
+    network = RunNetwork.create(conn, "20990101-000000-dead", "vm")
     try:
         assert f"libvirt network {network.name}" in cleanup.leftovers()
         assert f"removed libvirt network {network.name}" in bench("clean").stdout
