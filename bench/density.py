@@ -21,7 +21,7 @@ from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes.memory import MemoryMonitor
 from bench.protocol import READY
 from bench.sample import SampleSink
-from bench.trial import CONSOLE_TAIL_LINES, TrialRecord, signals_deferred
+from bench.trial import CONSOLE_TAIL_LINES, TrialRecord, mark_aborted, signals_deferred
 
 MIB = 2**20
 SETTLE_S = 2.0  # after READY: let the new instance's memory use settle before reading
@@ -54,12 +54,8 @@ def run_density(driver: Driver, ctx: TrialContext, record: TrialRecord, instance
         record.status = "ok"
     except (TimeoutError, ConsoleClosed, BenchError) as e:
         record.reason = f"instance {len(running)} of {instances}: {e}"
-    except (KeyboardInterrupt, SystemExit) as e:
-        record.status = "aborted"
-        record.reason = "interrupted" if isinstance(e, KeyboardInterrupt) else f"terminated (exit {e.code})"
-        raise
-    except Exception as e:  # a harness bug: recorded, torn down, then shown
-        record.status, record.reason = "aborted", f"harness error: {type(e).__name__}: {e}"
+    except BaseException as e:  # an interrupt, or a harness bug: recorded, torn down, then raised
+        mark_aborted(record, e)
         raise
     finally:
         with signals_deferred():

@@ -12,6 +12,7 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from bench import density
 from bench.platforms import is_vm, label
 from bench.suite import Suite
 from bench.workload import Workload
@@ -73,14 +74,11 @@ OVERHEAD_S = {"native": 0.2, "docker": 0.7, "docker-volume": 0.9, ("vm", "kvm"):
               ("vm-os", "kvm"): 5.0, ("vm-os", "tcg"): 18.0}
 
 
-DENSITY_SETTLE_S = 2.0  # see density.SETTLE_S
-
-
 def estimate_s(platform: str, workload: Workload, vm_accel: str, density_instances: int) -> float:
     key = (platform, vm_accel) if is_vm(platform) else platform
     overhead = OVERHEAD_S.get(key, 1.0)  # type: ignore[call-overload]
     if workload.kind == "density":
-        return density_instances * (overhead + DENSITY_SETTLE_S)
+        return density_instances * (overhead + density.SETTLE_S)
     return workload.expected_s + overhead
 
 

@@ -120,12 +120,8 @@ def run_trial(driver: Driver, ctx: TrialContext, record: TrialRecord, timeout_s:
         record.status = "ok"
     except (TimeoutError, ConsoleClosed, ResultLineError, ScoreError, BenchError) as e:
         record.reason = str(e)
-    except (KeyboardInterrupt, SystemExit) as e:
-        record.status = "aborted"
-        record.reason = "interrupted" if isinstance(e, KeyboardInterrupt) else f"terminated (exit {e.code})"
-        raise
-    except Exception as e:  # a harness bug: still recorded, still torn down, then shown
-        record.status, record.reason = "aborted", f"harness error: {type(e).__name__}: {e}"
+    except BaseException as e:  # an interrupt, or a harness bug: recorded, torn down, then raised
+        mark_aborted(record, e)
         raise
     finally:
         with signals_deferred():  # the record is completed, the instance removed
@@ -156,6 +152,17 @@ def run_trial(driver: Driver, ctx: TrialContext, record: TrialRecord, timeout_s:
                 record.console_tail = instance.console.tail(CONSOLE_TAIL_LINES)
             record.duration_s = round(time.monotonic() - began, 6)
     return record
+
+
+def mark_aborted(record: TrialRecord, error: BaseException) -> None:
+    """An interrupt (Ctrl-C, SIGTERM) or a harness bug ended the trial: not a measurement's failure."""
+    record.status = "aborted"
+    if isinstance(error, KeyboardInterrupt):
+        record.reason = "interrupted"
+    elif isinstance(error, SystemExit):
+        record.reason = f"terminated (exit {error.code})"
+    else:
+        record.reason = f"harness error: {type(error).__name__}: {error}"
 
 
 @contextmanager

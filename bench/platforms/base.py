@@ -48,7 +48,7 @@ class Instance(ABC):
 
     # For a VM: the guest's RAM, which the memory probe separates from the VMM's own memory.
     guest_ram_bytes: int | None = None
-    # For a network workload, set by `setup`: how the instance reaches the host.
+    # For a network workload, set by the end of `setup`: how the instance reaches the host.
     network: NetworkPath | None = None
 
     def setup(self) -> None:

@@ -49,7 +49,7 @@ class VMInstance(Instance):
         profile = PROFILES[platform]
         self.overlay = instances_dir() / f"{ctx.name(self.platform)}.qcow2"
         cmdline = f"console=ttyS0 panic=-1 root=/dev/vda bench.workload={ctx.workload.name}{PROFILE_ARGS[profile]}"
-        self._path = network.path(ctx.instance) if network is not None else None
+        self.network = network.path(ctx.instance) if network is not None else None
         if network is not None:
             # The harness's init gives eth0 this address and hands the host's on to the launcher.
             cmdline += f" bench.net={network.guest_address(ctx.instance)},{network.host_address}"
@@ -71,7 +71,6 @@ class VMInstance(Instance):
                                  "cache=none (QEMU opens it O_DIRECT: no host page cache), io=native; the guest's own page cache (O_DIRECT bypasses it)")
 
     def setup(self) -> None:
-        self.network = self._path
         vmdisk.create_overlay(Path(self.ctx.manifest.vm_disk.path), self.overlay)
 
     def start(self) -> None:

@@ -119,13 +119,13 @@ def _vm_over_docker(run: LoadedRun, workload: str, metric: str) -> Cell:
 
 
 def _facts(run: LoadedRun, platform: str) -> dict[str, str]:
-    """The platform's facts; a fact only some workloads record (network_path) from one that did."""
+    """The platform's facts: its first trial's, and a fact only some workloads record
+    (network_path) from one that did."""
     facts: dict[str, str] = {}
-    for record in reversed(run.counted):
+    for record in reversed(run.counted):  # the first trial's facts are applied last: they win
         if record.platform == platform:
             facts.update(record.facts)
-    first = run.first_counted(platform)
-    return {**facts, **(first.facts if first else {})}
+    return facts
 
 
 def _resources(facts: dict[str, str]) -> str:
