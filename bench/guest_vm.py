@@ -1,6 +1,10 @@
 """One transient libvirt domain that owns its lifecycle: define it started-paused, attach the
 console before the first instruction runs, resume, watch its lines, destroy it.
 
+The console stream has a connection of its own. A blocking stream read shares a connection's
+I/O with every other call on it, and once a resume on the shared connection waited forever
+(libvirtd idle, both sockets drained) while the reader sat in recv on a paused, silent guest.
+
 Used by the VM platform driver and by doctor's accelerator probe, so the probe boots exactly
 the kind of guest a trial will.
 """
@@ -90,6 +94,7 @@ class GuestVM:
         self.spec = spec
         self.console = Console()
         self.domain: libvirt.virDomain | None = None
+        self._console_conn: libvirt.virConnect | None = None
         self._stream: libvirt.virStream | None = None
         self._reader: threading.Thread | None = None
         self.created_ns: int | None = None  # domain exists (paused), console attached
@@ -102,8 +107,10 @@ class GuestVM:
             self.domain = self.conn.createXML(
                 self.spec.domain_xml(),
                 libvirt.VIR_DOMAIN_START_PAUSED | libvirt.VIR_DOMAIN_START_AUTODESTROY)
-            self._stream = self.conn.newStream(0)
-            self.domain.openConsole(None, self._stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
+            self._console_conn = libvirt.open(self.conn.getURI())
+            self._stream = self._console_conn.newStream(0)
+            self._console_conn.lookupByUUIDString(self.domain.UUIDString()).openConsole(
+                None, self._stream, libvirt.VIR_DOMAIN_CONSOLE_FORCE)
             self.created_ns = time.monotonic_ns()
             self._reader = threading.Thread(target=self._read, name=f"console-{self.spec.name}",
                                             daemon=True)
@@ -147,13 +154,20 @@ class GuestVM:
             domain.destroy()
         except libvirt.libvirtError:
             pass  # never created, or already gone: it powered off and on_poweroff removed it
-        if self._stream is not None:
+        if self._reader is not None:
+            self._reader.join(timeout=5)  # the domain's end closes the stream: the reader ends by itself
+        if self._stream is not None and (self._reader is None or self._reader.is_alive()):
             try:
                 self._stream.abort()
             except libvirt.libvirtError:
                 pass
         if self._reader is not None:
             self._reader.join(timeout=5)
+        if self._console_conn is not None:
+            try:
+                self._console_conn.close()
+            except libvirt.libvirtError:
+                pass
         self.console.close("domain destroyed")
 
     def __enter__(self) -> GuestVM:
