@@ -53,6 +53,12 @@ def _percentiles(draws: np.ndarray) -> Interval:
     return Interval(float(low), float(high))
 
 
+def median_ci_coverage_bound(n: int) -> float:
+    """The most a percentile-bootstrap CI of a median of n values can cover: its resampled medians
+    never leave [min, max], and all n values fall on one side of the true median with chance 2 / 2**n."""
+    return 1 - 2.0 ** (1 - n)
+
+
 def median_ci(values: list[float], seed: int = 0) -> Interval:
     return _percentiles(_bootstrap_medians(values, np.random.default_rng(seed)))
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import pandas as pd
+
+from bench import stats
 from bench.report.runs import LoadedRun
 from bench.summary import HEADLINE
 
@@ -56,10 +59,24 @@ def caveats(run: LoadedRun) -> list[Caveat]:
         if few:
             found.append(Caveat("severe", f"{len(few)} metric(s) rest on fewer than {MIN_TRIALS} trials: "
                                 f"{_metric_list(few)}."))
+        found += _narrow_intervals(table)
     found += _adaptive(run)
     if not run.counted:
         found.append(Caveat("severe", "No successful measured trial: there is nothing to report."))
     return found
+
+
+def _narrow_intervals(table: pd.DataFrame) -> list[Caveat]:
+    """Intervals from too few trials to hold their stated confidence, whatever the data."""
+    sizes = sorted({int(n) for n in table["n"]
+                    if n >= MIN_TRIALS and stats.median_ci_coverage_bound(n) < stats.CONFIDENCE})
+    if not sizes:
+        return []
+    bounds = ", ".join(f"{stats.median_ci_coverage_bound(n):.0%} of the time at n={n}" for n in sizes)
+    return [Caveat("note", f"Some confidence intervals rest on too few trials for {stats.CONFIDENCE:.0%}: "
+                   "a bootstrap interval of a median never reaches past the smallest and largest trial, "
+                   f"and those hold the true median only {bounds}. Read these intervals as narrower than "
+                   "stated, or run more repetitions.")]
 
 
 def _adaptive(run: LoadedRun) -> list[Caveat]:

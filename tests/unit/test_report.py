@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.report import consolidation
+from bench.report import caveats, consolidation, runs
 from tests.unit.synthetic_runs import baseline_values, scaled, write_run
 
 SECTIONS = ("warnings", "verdict", "charts", "consolidation", "provenance", "raw")
@@ -160,3 +160,11 @@ def test_a_directory_that_is_not_a_run_exits_2(tmp_path: Path, capsys: pytest.Ca
     assert main(["report", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "not a run directory" in err and len(err.strip().splitlines()) == 1
+
+
+def test_intervals_from_too_few_trials_are_called_narrow(tmp_path: Path) -> None:
+    few = caveats.caveats(runs.load(write_run(tmp_path, "three", baseline_values(3))))
+    (note,) = [c for c in few if "too few trials for 95%" in c.text]
+    assert "75% of the time at n=3" in note.text
+    enough = caveats.caveats(runs.load(write_run(tmp_path, "seven", baseline_values(7))))
+    assert not [c for c in enough if "too few trials" in c.text]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from bench import stats
@@ -50,3 +51,14 @@ def test_ratio_ci_excludes_one_for_a_clear_difference() -> None:
     fast = [10.0, 10.1, 9.9, 10.0, 10.05]
     ci = stats.ratio_ci(slow, fast, seed=0)
     assert 1.25 < ci.low <= 1.3 <= ci.high < 1.35
+
+
+def test_a_median_ci_from_few_values_covers_no_more_than_the_bound() -> None:
+    """Draw many small samples from a distribution whose median is known (0) and count how often
+    the interval holds it: never more than the bound, and near 95% once n is large enough."""
+    rng = np.random.default_rng(11)
+    for n, low, high in ((3, 0.68, stats.median_ci_coverage_bound(3) + 0.03), (12, 0.9, 1.0)):
+        held = sum(ci.low <= 0 <= ci.high for ci in (stats.median_ci(list(rng.standard_normal(n)), seed=i)
+                                                      for i in range(1000)))
+        assert low <= held / 1000 <= high, (n, held)
+    assert stats.median_ci_coverage_bound(3) == 0.75 and stats.median_ci_coverage_bound(6) > stats.CONFIDENCE
