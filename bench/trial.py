@@ -112,8 +112,9 @@ def run_trial(driver: Driver, ctx: TrialContext, record: TrialRecord, timeout_s:
         instance.start()
         monitor.start()
         ready, result_line = _await_lines(instance, timeout_s)
-        record.ready_s = (ready.t_ns - t0) / 1e9
-        record.result_s = (result_line.t_ns - t0) / 1e9
+        # Microseconds, as the phases are: a phase and READY seen in one read compare equal.
+        record.ready_s = round((ready.t_ns - t0) / 1e9, 6)
+        record.result_s = round((result_line.t_ns - t0) / 1e9, 6)
         record.ready_latency_s = _ready_latency(ready, driver.name)
         _collect(instance, monitor, sink)
         _read_result(result_line, workload, record, sink)

@@ -14,11 +14,13 @@ HOW = "host monotonic clock: t0 before the first create call, each phase's end a
 
 
 def segments(phase_ends_s: dict[str, float], ready_s: float) -> dict[str, float]:
-    """Each phase's own duration; the last segment runs from the last phase to READY."""
+    """Each phase's own duration; the last segment runs from the last phase to READY. A phase
+    that ends with READY or after it is no step towards it: on native and docker the first
+    output is the READY line itself, and a container's start call may return after READY."""
     out: dict[str, float] = {}
     previous_end = 0.0
     for name, end in sorted(phase_ends_s.items(), key=lambda kv: kv[1]):
-        if end > ready_s:
+        if end >= ready_s:
             continue
         out[name] = end - previous_end
         previous_end = end

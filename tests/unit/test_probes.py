@@ -20,6 +20,14 @@ def test_boot_segments_add_up_to_the_boot_time() -> None:
     assert sum(parts.values()) == pytest.approx(5.0)
 
 
+def test_a_phase_that_ends_with_ready_is_no_segment() -> None:
+    # Native: the first output is the READY line; a container's start call can return after it.
+    assert boot.segments({"spawned": 0.025, "first_output": 0.028856}, ready_s=0.028856) == pytest.approx(
+        {"spawned": 0.025, "ready": 0.003856})
+    assert set(boot.segments({"created": 0.018, "first_output": 0.345, "started": 0.348}, ready_s=0.345)) == {
+        "created", "ready"}
+
+
 def test_memory_of_this_process_matches_psutil() -> None:
     monitor = MemoryMonitor(lambda: [os.getpid()], hz=50, pss_every=2)
     monitor.start()
