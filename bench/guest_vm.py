@@ -11,6 +11,7 @@ the kind of guest a trial will.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -156,18 +157,14 @@ class GuestVM:
             pass  # never created, or already gone: it powered off and on_poweroff removed it
         if self._reader is not None:
             self._reader.join(timeout=5)  # the domain's end closes the stream: the reader ends by itself
-        if self._stream is not None and (self._reader is None or self._reader.is_alive()):
-            try:
+        with contextlib.suppress(libvirt.libvirtError):
+            if self._stream is not None and (self._reader is None or self._reader.is_alive()):
                 self._stream.abort()
-            except libvirt.libvirtError:
-                pass
-        if self._reader is not None:
-            self._reader.join(timeout=5)
-        if self._console_conn is not None:
-            try:
+                if self._reader is not None:
+                    self._reader.join(timeout=5)
+        with contextlib.suppress(libvirt.libvirtError):
+            if self._console_conn is not None:
                 self._console_conn.close()
-            except libvirt.libvirtError:
-                pass
         self.console.close("domain destroyed")
 
     def __enter__(self) -> GuestVM:

@@ -112,9 +112,8 @@ def run_trial(driver: Driver, ctx: TrialContext, record: TrialRecord, timeout_s:
         instance.start()
         monitor.start()
         ready, result_line = _await_lines(instance, timeout_s)
-        # Microseconds, as the phases are: a phase and READY seen in one read compare equal.
-        record.ready_s = round((ready.t_ns - t0) / 1e9, 6)
-        record.result_s = round((result_line.t_ns - t0) / 1e9, 6)
+        record.ready_s = _seconds_since(t0, ready.t_ns)
+        record.result_s = _seconds_since(t0, result_line.t_ns)
         record.ready_latency_s = _ready_latency(ready, driver.name)
         _collect(instance, monitor, sink)
         _read_result(result_line, workload, record, sink)
@@ -130,7 +129,7 @@ def run_trial(driver: Driver, ctx: TrialContext, record: TrialRecord, timeout_s:
             phases = dict(instance.phases)
             if instance.console.first_byte_ns is not None:
                 phases["first_output"] = instance.console.first_byte_ns
-            record.phases_s = {k: round((v - t0) / 1e9, 6) for k, v in sorted(phases.items(), key=lambda kv: kv[1])}
+            record.phases_s = {k: _seconds_since(t0, v) for k, v in sorted(phases.items(), key=lambda kv: kv[1])}
             record.facts = {**driver.instance_facts(), **instance.facts}
             try:
                 started = time.monotonic()
@@ -153,6 +152,11 @@ def run_trial(driver: Driver, ctx: TrialContext, record: TrialRecord, timeout_s:
                 record.console_tail = instance.console.tail(CONSOLE_TAIL_LINES)
             record.duration_s = round(time.monotonic() - began, 6)
     return record
+
+
+def _seconds_since(t0_ns: int, t_ns: int) -> float:
+    """Rounded to microseconds, READY and the phases alike: a phase seen in READY's read equals it."""
+    return round((t_ns - t0_ns) / 1e9, 6)
 
 
 def mark_aborted(record: TrialRecord, error: BaseException) -> None:

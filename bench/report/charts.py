@@ -20,6 +20,7 @@ from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from bench import stats  # noqa: E402
+from bench.probes import boot  # noqa: E402
 from bench.report.runs import LoadedRun  # noqa: E402
 from bench.report.verdict import column_name, platforms  # noqa: E402
 from bench.trial import TrialRecord  # noqa: E402
@@ -117,12 +118,7 @@ def boot_segments(run: LoadedRun, workload: str, platform: str) -> dict[str, flo
     ready = stats.median([r.ready_s for r in trials if r.ready_s is not None])
     names = dict.fromkeys(name for r in trials for name in r.phases_s)
     ends = {name: stats.median([r.phases_s[name] for r in trials if name in r.phases_s]) for name in names}
-    segments, previous = {}, 0.0
-    for name, end in sorted(ends.items(), key=lambda kv: kv[1]):
-        if end <= ready:
-            segments[name], previous = end - previous, end
-    segments["ready"] = ready - previous
-    return segments
+    return boot.segments(ends, ready)
 
 
 def boot_breakdown_chart(runs: list[LoadedRun], workload: str) -> str:
