@@ -9,6 +9,8 @@ workloads write), created in setup and removed with the container.
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -172,11 +174,28 @@ def default_bridge(client: docker.DockerClient) -> NetworkPath:
     except docker.errors.DockerException as e:
         raise BenchError(f"docker: the default bridge network: {engines.first_line(e)}") from None
     ipam = (attrs.get("IPAM", {}).get("Config") or [{}])[0]
-    gateway, subnet = ipam.get("Gateway"), ipam.get("Subnet", "?")
+    subnet = ipam.get("Subnet", "?")
+    bridge = (attrs.get("Options") or {}).get("com.docker.network.bridge.name", "?")
+    # On the first start of an engine (docker.io 20.10) the IPAM config has no Gateway yet;
+    # the address is already on the bridge interface.
+    gateway = ipam.get("Gateway") or bridge_address(bridge, subnet)
     if not gateway:
-        raise BenchError("docker: the default bridge network has no gateway address (dockerd --bridge=none?)")
-    bridge = attrs.get("Options", {}).get("com.docker.network.bridge.name", "?")
+        raise BenchError(f"docker: the default bridge network has no gateway address and its interface "
+                         f"{bridge!r} none in {subnet} (dockerd --bridge=none?)")
     return NetworkPath(gateway, f"Docker's default bridge {bridge} ({subnet}): a veth pair; the host at {gateway}")
+
+
+def bridge_address(interface: str, subnet: str) -> str | None:
+    """The host's IPv4 address on `interface` inside `subnet` (any of its IPv4 addresses when
+    the subnet is unknown), or None."""
+    try:
+        network = ipaddress.ip_network(subnet, strict=False)
+    except ValueError:
+        network = None
+    for address in psutil.net_if_addrs().get(interface, []):
+        if address.family == socket.AF_INET and (network is None or ipaddress.ip_address(address.address) in network):
+            return address.address
+    return None
 
 
 class ContainerDriver(Driver):

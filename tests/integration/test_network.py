@@ -29,6 +29,25 @@ warmup = 0
 seed = 17
 """
 COUNTERS = re.compile(r"\[\d+:\d+\]")
+# libvirtd installs its top-level chains, and the jumps into them, the first time it starts any
+# network and keeps them for good (empty once its networks are gone): on a fresh host the first
+# VM network makes them. They are libvirt's, not the run's; the rules a run's network adds sit
+# inside them and are compared.
+LIBVIRT_SCAFFOLD = re.compile(r":LIBVIRT_[A-Z]+ -|-A (INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) -j LIBVIRT_[A-Z]+")
+DEFAULT_POLICY = re.compile(r":[A-Z]+ ACCEPT")  # a built-in chain as an unloaded table has it
+
+
+def iptables_rules(saved: str) -> list[str]:
+    """`iptables-save` as "table rule" lines: rules, user chains and non-default policies. A table
+    that only now got loaded (libvirt loads mangle) adds nothing but default ACCEPT policies."""
+    table, rules = "", []
+    for line in saved.splitlines():
+        line = COUNTERS.sub("", line).strip()  # packet counters change by themselves
+        if line.startswith("*"):
+            table = line[1:]
+        elif line.startswith(("-A", ":")) and not (DEFAULT_POLICY.fullmatch(line) or LIBVIRT_SCAFFOLD.fullmatch(line)):
+            rules.append(f"{table} {line}")
+    return rules
 
 
 def host_network_state() -> dict[str, list[str]]:
@@ -46,8 +65,7 @@ def host_network_state() -> dict[str, list[str]]:
     return {
         "bridges": sorted(line.split(":")[1].strip() for line in bridges.splitlines()),
         "libvirt networks": networks,
-        # Packet counters change by themselves; the rules are what matters.
-        "iptables": [COUNTERS.sub("", line) for line in rules.splitlines() if not line.startswith("#")],
+        "iptables": iptables_rules(rules),
         "listening": sorted(f"{c.laddr.ip}:{c.laddr.port}" for c in psutil.net_connections("tcp4")
                             if c.status == psutil.CONN_LISTEN and c.laddr.port in ports),
     }

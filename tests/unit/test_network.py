@@ -8,10 +8,13 @@ import socket
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from types import SimpleNamespace
 
+import psutil
 import pytest
 
 from bench import run_network, workload
+from bench.platforms import container
 from bench.errors import BenchError
 from bench.hostservers import HostServers, NetworkPath, _listening, server_env
 from bench.run_network import RunNetwork
@@ -138,3 +141,57 @@ def test_subnets_the_host_uses_are_skipped(monkeypatch: pytest.MonkeyPatch) -> N
     free = run_network.free_subnets()
     assert str(free[0]) == "10.213.1.0/24" and ipaddress.IPv4Network("10.213.2.0/24") not in free
     assert ipaddress.IPv4Network("10.213.3.0/24") not in free and str(free[1]) == "10.213.4.0/24"
+
+
+class InspectOnly:
+    """A Docker client whose engine answers only `inspect_network`, with the given payload."""
+
+    def __init__(self, payload: dict) -> None:
+        self.api = self
+        self.payload = payload
+
+    def inspect_network(self, name: str) -> dict:
+        assert name == "bridge"
+        return self.payload
+
+
+def bridge_payload(interface: str, subnet: str, gateway: str | None = None) -> dict:
+    """`docker network inspect bridge` as docker.io 20.10 answers it; on its first start on a
+    new host the IPAM config has a Subnet and no Gateway."""
+    config = {"Subnet": subnet, **({"Gateway": gateway} if gateway else {})}
+    return {"Name": "bridge", "IPAM": {"Driver": "default", "Options": None, "Config": [config]},
+            "Options": {"com.docker.network.bridge.default_bridge": "true",
+                        "com.docker.network.bridge.name": interface}}
+
+
+def test_the_default_bridges_gateway_is_taken_from_ipam_when_present() -> None:
+    path = container.default_bridge(InspectOnly(bridge_payload("docker0", "172.17.0.0/16", "172.17.0.1")))
+    assert path.host_address == "172.17.0.1"
+    assert "docker0 (172.17.0.0/16)" in path.description
+
+
+def test_without_an_ipam_gateway_the_bridge_interfaces_address_is_the_hosts() -> None:
+    # The loopback interface stands in for docker0: a real interface with a real address.
+    path = container.default_bridge(InspectOnly(bridge_payload("lo", "127.0.0.0/8")))
+    assert path.host_address == "127.0.0.1"
+
+
+def test_the_bridge_address_must_lie_in_the_networks_subnet(monkeypatch: pytest.MonkeyPatch) -> None:
+    def snic(family: int, address: str) -> SimpleNamespace:  # the fields of psutil's snicaddr we read
+        return SimpleNamespace(family=family, address=address)
+
+    monkeypatch.setattr(psutil, "net_if_addrs", lambda: {"docker0": [
+        snic(socket.AF_INET6, "fe80::1"), snic(socket.AF_INET, "10.9.0.1"), snic(socket.AF_INET, "172.17.0.1")]})
+    assert container.bridge_address("docker0", "172.17.0.0/16") == "172.17.0.1"
+    assert container.bridge_address("docker0", "?") == "10.9.0.1"  # no subnet: any IPv4 address
+    assert container.bridge_address("docker1", "172.17.0.0/16") is None
+
+
+@pytest.mark.parametrize("interface", ["vmctb-no-such-if", "lo"])
+def test_no_gateway_anywhere_is_a_one_line_error(interface: str) -> None:
+    # No such interface; or one whose addresses are all outside the subnet.
+    with pytest.raises(BenchError) as raised:
+        container.default_bridge(InspectOnly(bridge_payload(interface, "172.17.0.0/16")))
+    message = str(raised.value)
+    assert "\n" not in message and message.startswith("docker: the default bridge network has no gateway")
+    assert repr(interface) in message
