@@ -54,13 +54,16 @@ class Console:
             self._cond.notify_all()
 
     def wait_for(self, prefix: str | tuple[str, ...], timeout_s: float,
-                 start: int = 0) -> tuple[int, Line]:
+                 start: int = 0, deadline: float | None = None) -> tuple[int, Line]:
         """The first line at index >= `start` that begins with `prefix` (or one of several),
         and its index.
 
-        Raises TimeoutError after `timeout_s`, ConsoleClosed when the output ends first.
+        Raises TimeoutError after `timeout_s`, or at `deadline` (time.monotonic()) when one
+        is given: a later wait of the same trial shares its deadline, and the error names the
+        trial's whole timeout, not whatever was left of it. ConsoleClosed when the output ends first.
         """
-        deadline = time.monotonic() + timeout_s
+        if deadline is None:
+            deadline = time.monotonic() + timeout_s
         with self._cond:
             index = start
             while True:

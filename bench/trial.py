@@ -204,10 +204,10 @@ def _start_servers(instance: Instance, workload: Workload, timeout_s: float) -> 
 
 def _await_lines(instance: Instance, timeout_s: float) -> tuple[Line, Line]:
     deadline = time.monotonic() + timeout_s
-    index, ready = instance.console.wait_for((READY, RESULT), timeout_s)
+    index, ready = instance.console.wait_for((READY, RESULT), timeout_s, deadline=deadline)
     if not ready.text.startswith(READY):
         raise ResultLineError("RESULT came without READY")
-    _, result = instance.console.wait_for(RESULT, deadline - time.monotonic(), index)
+    _, result = instance.console.wait_for(RESULT, timeout_s, index, deadline)
     return ready, result
 
 

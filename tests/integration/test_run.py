@@ -15,6 +15,7 @@ import psutil
 
 from bench import cleanup, engines
 from bench.results import RunDir
+from bench.workload import load as load_workload
 from tests.realhost import bench
 
 TWO_PLATFORMS = """\
@@ -94,14 +95,20 @@ def test_sigint_during_a_vm_trial_then_resume(tmp_path: Path, images: dict) -> N
 
 def test_a_trial_that_times_out_fails_with_its_console_and_the_run_goes_on(tmp_path: Path, images: dict) -> None:
     runs = tmp_path / "runs"
-    # No VM boots to READY in 3 s here (TCG: about 5 s); the native instance easily does.
-    proc = bench("run", str(write_suite(tmp_path, "timeout_s = 3")), "--output-dir", str(runs))
+    # A timeout by construction, on any host (KVM too): the VM runs `idle`, whose command sleeps
+    # 10 s inside the guest, so RESULT cannot come within 3 s; native only boots, in milliseconds.
+    assert load_workload("idle").command == ("sleep", "10")
+    suite = write_suite(tmp_path, text=TWO_PLATFORMS.replace('["boot"]', '["boot", "idle"]'),
+                        extra='timeout_s = 3\n[only]\nnative = ["boot"]\nvm = ["idle"]')
+    proc = bench("run", str(suite), "--output-dir", str(runs))
     assert proc.returncode == 1, proc.stderr
     assert "2 of 4 trials did not succeed" in proc.stdout
     records = RunDir.open(only_run_dir(runs)).records()
     failed = [r for r in records if not r.ok]
-    assert {r.platform for r in failed} == {"vm"} and len(failed) == 2
-    assert failed[0].reason == "no '@@BENCH READY' or '@@BENCH RESULT' line within 3 s"
+    assert {(r.platform, r.workload) for r in failed} == {("vm", "idle")} and len(failed) == 2
+    # Before READY (a slow VM) or after it (a fast one): either way the trial's own limit is named.
+    assert failed[0].reason in ("no '@@BENCH READY' or '@@BENCH RESULT' line within 3 s",
+                                "no '@@BENCH RESULT' line within 3 s"), failed[0].reason
     assert failed[0].console_tail  # what the guest printed before it was given up
     assert all(r.ok for r in records if r.platform == "native")
     assert "boot     boot_s" in proc.stdout

@@ -111,6 +111,13 @@ def test_a_timeout_fails_with_the_console_tail() -> None:
     assert "boot_s" not in metrics(record) and "teardown_s" in metrics(record)
 
 
+def test_a_missing_result_after_ready_names_the_trials_whole_timeout() -> None:
+    # READY arrived, so part of the deadline was spent: the reason still names the trial's timeout.
+    record, _ = trial(["@@BENCH READY cpu 1"], timeout_s=0.3)
+    assert record.status == "failed"
+    assert record.reason == "no '@@BENCH RESULT' line within 0.3 s"
+
+
 def test_an_instance_that_dies_fails_with_why() -> None:
     record, _ = trial(["@@BENCH READY cpu 1", "Segmentation fault"], close=True)
     assert record.status == "failed" and record.reason == "process exited with code 1"
