@@ -2,17 +2,20 @@
 
 Benchmark timings are skewed and have outliers, so the centre is the median, its uncertainty a
 percentile-bootstrap 95% CI, and a platform's ratio to native a bootstrap CI of the ratio of
-the two medians (each sample resampled independently). The generator is seeded: the same
+the two medians (each sample resampled independently); a shift between two samples is judged by
+a one-sided Mann-Whitney U test. All of it is scipy.stats; the generator is seeded, so the same
 trials give the same summary.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.stats
 
 RESAMPLES = 2000
 CONFIDENCE = 0.95
@@ -41,38 +44,44 @@ def cv(values: list[float]) -> float:
     return float(np.std(values, ddof=1) / mean) if mean else math.nan
 
 
-def _bootstrap_medians(values: list[float], rng: np.random.Generator) -> np.ndarray:
-    data = np.asarray(values, dtype=float)
-    picks = rng.integers(0, len(data), size=(RESAMPLES, len(data)))
-    return np.median(data[picks], axis=1)
-
-
-def _percentiles(draws: np.ndarray) -> Interval:
-    tail = (1 - CONFIDENCE) / 2 * 100
-    low, high = np.percentile(draws, [tail, 100 - tail])
-    return Interval(float(low), float(high))
-
-
 def median_ci_coverage_bound(n: int) -> float:
     """The most a percentile-bootstrap CI of a median of n values can cover: its resampled medians
     never leave [min, max], and all n values fall on one side of the true median with chance 2 / 2**n."""
     return 1 - 2.0 ** (1 - n)
 
 
+def _bootstrap(samples: tuple[list[float], ...], statistic: Callable[..., np.ndarray], seed: int) -> Interval:
+    """Percentile-bootstrap CI of `statistic`; each sample is resampled on its own."""
+    # scipy resamples two or more values; one value resamples to itself, as two copies of it do.
+    samples = tuple(list(sample) * 2 if len(sample) == 1 else list(sample) for sample in samples)
+    if all(len(set(sample)) == 1 for sample in samples):  # nothing varies: the interval is the point
+        value = float(statistic(*(np.asarray(sample, dtype=float) for sample in samples), axis=-1))
+        return Interval(value, value)
+    # A resampled statistic that hardly varies is no problem for a percentile interval (it is
+    # then the point), though scipy warns of it.
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", scipy.stats.DegenerateDataWarning)
+        result = scipy.stats.bootstrap(samples, statistic, n_resamples=RESAMPLES, vectorized=True, paired=False,
+                                       confidence_level=CONFIDENCE, method="percentile",
+                                       rng=np.random.default_rng(seed))
+    interval = result.confidence_interval
+    return Interval(float(interval.low), float(interval.high))
+
+
 def median_ci(values: list[float], seed: int = 0) -> Interval:
-    return _percentiles(_bootstrap_medians(values, np.random.default_rng(seed)))
+    return _bootstrap((values,), np.median, seed)
+
+
+def _ratio_of_medians(top: np.ndarray, bottom: np.ndarray, axis: int = -1) -> np.ndarray:
+    return np.median(top, axis=axis) / np.median(bottom, axis=axis)
 
 
 def ratio_ci(values: list[float], baseline: list[float], seed: int = 0) -> Interval:
     """CI of median(values) / median(baseline)."""
-    rng = np.random.default_rng(seed)
-    top, bottom = _bootstrap_medians(values, rng), _bootstrap_medians(baseline, rng)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return _percentiles(top / bottom)
+    return _bootstrap((values, baseline), _ratio_of_medians, seed)
 
 
-EXACT_LIMIT = 50_000  # arrangements enumerated exactly; beyond, a seeded Monte Carlo estimate
-PERMUTATIONS = 20_000
+EXACT_LIMIT = 50_000  # arrangements enumerated exactly; beyond, the normal approximation
 
 
 @dataclass(frozen=True)
@@ -81,38 +90,31 @@ class RankTest:
     min_p: float  # the smallest p these sample sizes can give: above alpha, no verdict is possible
 
 
-def _ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks from 1, ties sharing their average rank."""
-    order = np.argsort(values, kind="stable")
-    ranks = np.empty(len(values))
-    sorted_values = values[order]
-    start = 0
-    while start < len(values):
-        end = start
-        while end + 1 < len(values) and sorted_values[end + 1] == sorted_values[start]:
-            end += 1
-        ranks[order[start:end + 1]] = (start + end) / 2 + 1
-        start = end + 1
-    return ranks
-
-
 def rank_test(baseline: list[float], current: list[float], alternative: str, seed: int = 0) -> RankTest:
-    """One-sided Mann-Whitney U as a permutation test on the rank sum of `current`:
-    `alternative` "greater" asks whether current tends to be larger than baseline, "less" smaller.
-    Exact over every arrangement when there are few, otherwise a seeded Monte Carlo estimate."""
+    """One-sided Mann-Whitney U: `alternative` "greater" asks whether current tends to be larger
+    than baseline, "less" smaller. Exact over every arrangement of the pooled values (ties
+    included) when there are at most EXACT_LIMIT of them; beyond, scipy's normal approximation
+    with tie correction, which is then accurate."""
     if alternative not in ("greater", "less"):
         raise ValueError(f"alternative must be 'greater' or 'less', not {alternative!r}")
-    pooled = np.asarray(list(baseline) + list(current), dtype=float)
-    ranks = _ranks(pooled)
-    k, n = len(current), len(pooled)
-    sign = 1.0 if alternative == "greater" else -1.0
-    observed = sign * ranks[len(baseline):].sum()
-    arrangements = math.comb(n, k)
+    arrangements = math.comb(len(baseline) + len(current), len(current))
+    if min(len(baseline), len(current)) == 1:
+        return RankTest(_one_value_p(baseline, current, alternative), 1 / arrangements)
     if arrangements <= EXACT_LIMIT:
-        sums = np.array([ranks[list(pick)].sum() for pick in itertools.combinations(range(n), k)]) * sign
-        p = float(np.mean(sums >= observed - 1e-9))
-        return RankTest(p, 1 / arrangements)
-    rng = np.random.default_rng(seed)
-    sums = np.array([ranks[rng.permutation(n)[:k]].sum() for _ in range(PERMUTATIONS)]) * sign
-    p = float((np.sum(sums >= observed - 1e-9) + 1) / (PERMUTATIONS + 1))
-    return RankTest(p, 1 / (PERMUTATIONS + 1))
+        method: object = scipy.stats.PermutationMethod(n_resamples=EXACT_LIMIT, rng=np.random.default_rng(seed))
+    else:
+        method = "asymptotic"
+    result = scipy.stats.mannwhitneyu(current, baseline, alternative=alternative, method=method)
+    return RankTest(float(result.pvalue), 1 / arrangements)
+
+
+def _one_value_p(baseline: list[float], current: list[float], alternative: str) -> float:
+    """The exact p when a sample holds one value (scipy takes two or more): under the null its
+    place among the pooled values is uniform, so p is the share of places at least as extreme
+    (ties counted as extreme)."""
+    if len(current) == 1:  # "greater": as extreme as the value are the places of baseline values >= it
+        value, others, above = current[0], baseline, alternative == "greater"
+    else:  # current tending larger means the lone baseline value sits low
+        value, others, above = baseline[0], current, alternative == "less"
+    extreme = sum(other >= value for other in others) if above else sum(other <= value for other in others)
+    return (extreme + 1) / (len(others) + 1)

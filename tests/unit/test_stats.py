@@ -62,3 +62,12 @@ def test_a_median_ci_from_few_values_covers_no_more_than_the_bound() -> None:
                                                       for i in range(1000)))
         assert low <= held / 1000 <= high, (n, held)
     assert stats.median_ci_coverage_bound(3) == 0.75 and stats.median_ci_coverage_bound(6) > stats.CONFIDENCE
+
+
+def test_rank_test_with_a_single_value_is_exact() -> None:
+    base = [1.0, 2.0, 3.0, 4.0]
+    assert stats.rank_test(base, [5.0], "greater").p == pytest.approx(1 / 5)  # the highest of 5 places
+    assert stats.rank_test(base, [5.0], "less").p == 1.0
+    assert stats.rank_test(base, [2.5], "greater").p == pytest.approx(3 / 5)
+    assert stats.rank_test([0.5], base, "greater").p == pytest.approx(1 / 5)  # current all above the baseline
+    assert stats.rank_test([2.0], [2.0], "greater").p == 1.0 and stats.rank_test([1.0], [2.0], "greater").min_p == 0.5
