@@ -1,14 +1,17 @@
 # The two set-up commands: `make run` and `make test` (see README.md).
 BENCH := .venv/bin/bench
 
-.PHONY: run test setup
+.PHONY: run test setup setup-test
 run: setup
 	$(BENCH) doctor
 	$(BENCH) images build
 	$(BENCH) run
 
-test: setup
+test: setup-test
 	.venv/bin/python -m pytest
 
 setup:
 	@scripts/setup-host.sh
+
+setup-test:
+	@scripts/setup-host.sh --test

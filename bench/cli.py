@@ -12,8 +12,9 @@ from pathlib import Path
 from types import FrameType
 
 import bench
-from bench import engines
+from bench import argtypes, engines
 from bench.errors import BenchError
+from bench.history import commands as history_commands
 from bench.platforms import PLATFORMS
 from bench.progress import Progress
 
@@ -25,46 +26,6 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise BenchError(f"{self.prog}: {message}")
-
-
-def _names(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("expected a comma-separated list of names")
-    return names
-
-
-def _number(text: str, what: str, low: float, high: float = float("inf"), unit: str = "") -> float:
-    """A float strictly between low and high, or a one-line argparse error."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
-    if not low < value < high:
-        bound = f"more than {low:g}{unit}" if high == float("inf") else f"between {low:g}{unit} and {high:g}{unit}"
-        raise argparse.ArgumentTypeError(f"must be {bound}: {text!r}")
-    return value
-
-
-def _seconds(text: str) -> float:
-    return _number(text, "a number of seconds", 0, unit=" seconds")
-
-
-def _size(text: str) -> int:
-    from bench.report.consolidation import parse_size
-
-    try:
-        return parse_size(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
-
-def _percent(text: str) -> float:
-    return _number(text.strip().removesuffix("%"), "a percentage like 10%", 0, 1000, unit="%") / 100
-
-
-def _probability(text: str) -> float:
-    return _number(text, "a probability", 0, 1)
 
 
 def build_parser() -> Parser:
@@ -82,13 +43,13 @@ def build_parser() -> Parser:
     doctor.add_argument("--json", action="store_true", help="machine-readable output")
     doctor.add_argument("--recheck", action="store_true",
                         help="probe the VM accelerators again instead of using this boot's verdict")
-    doctor.add_argument("--kvm-deadline", type=_seconds, default=20.0, metavar="S",
+    doctor.add_argument("--kvm-deadline", type=argtypes.seconds, default=20.0, metavar="S",
                         help="seconds a KVM guest gets to prove it runs (default: 20)")
 
     images = commands.add_parser("images", help="build and check the images").add_subparsers(
         dest="images_command", required=True, parser_class=Parser)
     build = images.add_parser("build", help="build the root filesystem and every platform's image")
-    build.add_argument("--workloads", type=_names, metavar="NAME,...",
+    build.add_argument("--workloads", type=argtypes.names, metavar="NAME,...",
                        help="workloads to include (default: all in the workloads directory)")
     build.add_argument("--kernel", type=Path, help="use this kernel instead of Debian's cloud kernel")
     build.add_argument("--initramfs", type=Path, help="with --kernel: its initramfs")
@@ -128,24 +89,18 @@ def build_parser() -> Parser:
                         help="default: RUN_DIR/index.html for one run, reports/compare-<ids>.html for several")
     report.add_argument("--single-file", action="store_true",
                         help="embed summary.csv and trials.jsonl as data: links instead of linking the files")
-    report.add_argument("--host-memory", type=_size, metavar="SIZE",
+    report.add_argument("--host-memory", type=argtypes.size, metavar="SIZE",
                         help="also say how many instances fit in this much memory (e.g. 64GiB)")
-    report.add_argument("--host-disk", type=_size, metavar="SIZE",
+    report.add_argument("--host-disk", type=argtypes.size, metavar="SIZE",
                         help="also say how many instances fit on this much disk (e.g. 2TiB)")
 
     compare = commands.add_parser("compare", help="A/B regression gate: exit 1 if CURRENT is worse than "
                                   "BASELINE beyond the threshold and significantly")
     compare.add_argument("baseline", type=Path, metavar="BASELINE", help="the baseline run directory")
     compare.add_argument("current", type=Path, metavar="CURRENT", help="the run directory to judge")
-    compare.add_argument("--threshold", type=_percent, default=0.10, metavar="PCT",
-                         help="a change of the median smaller than this is never a regression (default: 10%%)")
-    compare.add_argument("--alpha", type=_probability, default=0.01,
-                         help="significance level of the one-sided rank test (default: 0.01)")
-    compare.add_argument("--metrics", type=_names, metavar="NAME,...",
+    argtypes.add_gate_arguments(compare)
+    compare.add_argument("--metrics", type=argtypes.names, metavar="NAME,...",
                          help="judge only these metrics (default: all)")
-    shape = compare.add_mutually_exclusive_group()
-    shape.add_argument("--markdown", action="store_true", help="a markdown table (for a CI job summary)")
-    shape.add_argument("--json", action="store_true", help="machine-readable output")
     compare.add_argument("--force", action="store_true",
                          help="compare although the VMs ran under different accelerators (TCG vs KVM)")
 
@@ -158,6 +113,7 @@ def build_parser() -> Parser:
                         help="a file ('-' for stdout), or for github-action-benchmark a directory "
                         "(default: in RUN_DIR)")
 
+    history_commands.add_parser(commands)
     commands.add_parser("clean", help="remove whatever a crashed run left behind")
     return parser
 
@@ -185,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.workloads_dir:
             os.environ["BENCH_WORKLOADS_DIR"] = str(args.workloads_dir.resolve())
         progress = Progress(quiet=args.quiet)
-        handler = HANDLERS[args.command if args.command != "images" else f"images {args.images_command}"]
+        handler = HANDLERS[{"images": f"images {getattr(args, 'images_command', '')}",
+                            "history": f"history {getattr(args, 'history_command', '')}"}.get(args.command, args.command)]
         return handler(args, progress)
     except BenchError as e:
         print(f"bench: error: {e}", file=sys.stderr)
@@ -326,13 +283,7 @@ def cmd_compare(args: argparse.Namespace, progress: Progress) -> int:
 
     baseline, current = runs.load(args.baseline), runs.load(args.current)
     outcome = compare.compare(baseline, current, args.threshold, args.alpha, args.force, args.metrics)
-    if args.json:
-        print(json.dumps(outcome.to_json(), indent=2))
-    elif args.markdown:
-        print(outcome.markdown())
-    else:
-        print(outcome.text())
-    return 1 if outcome.regressions else 0
+    return argtypes.print_gate(outcome, args)
 
 
 def cmd_export(args: argparse.Namespace, progress: Progress) -> int:
@@ -367,4 +318,5 @@ HANDLERS = {
     "compare": cmd_compare,
     "export": cmd_export,
     "clean": cmd_clean,
+    **history_commands.HANDLERS,
 }

@@ -15,6 +15,7 @@ from typing import Any
 from bench import stats
 from bench.errors import BenchError
 from bench.report.runs import LoadedRun
+from bench.tables import markdown_cell, markdown_table, percent, text_table
 
 REGRESSION, IMPROVEMENT, UNCHANGED, UNDECIDABLE = "regression", "improvement", "unchanged", "undecidable"
 STATUS_ORDER = {REGRESSION: 0, UNDECIDABLE: 1, IMPROVEMENT: 2, UNCHANGED: 3}
@@ -59,43 +60,36 @@ class Comparison:
     def verdict(self) -> str:
         if self.regressions:
             return (f"{len(self.regressions)} regression(s): " + "; ".join(
-                f"{c.name} {_percent(c.change)}" for c in self.regressions))
+                f"{c.name} {percent(c.change)}" for c in self.regressions))
         return f"no regression beyond {self.threshold:.0%} at alpha {self.alpha:g} ({len(self.changes)} compared)"
 
     def _rows(self) -> list[list[str]]:
         ordered = sorted(self.changes, key=lambda c: (STATUS_ORDER[c.status], c.workload, c.metric, c.platform))
         return [[c.status, c.workload, c.metric, c.platform, f"{_number(c.baseline_median)} {c.unit}",
-                 f"{_number(c.current_median)} {c.unit}", _percent(c.change), f"{c.better} is better",
+                 f"{_number(c.current_median)} {c.unit}", percent(c.change), f"{c.better} is better",
                  f"{c.p_worse:.3g}", f"{c.baseline_n}/{c.current_n}"] for c in ordered]
 
     HEADER = ["status", "workload", "metric", "platform", "baseline", "current", "change", "direction",
               "p (worse)", "n"]
 
     def text(self) -> str:
-        rows = [self.HEADER] + self._rows()
-        widths = [max(len(row[i]) for row in rows) for i in range(len(self.HEADER))]
         lines = [f"baseline {self.baseline}  →  current {self.current}"]
-        lines += ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+        lines += text_table(self.HEADER, self._rows())
         lines += [f"note: {note}" for note in self.notes]
         lines += [f"only in one run: {name}" for name in self.unmatched]
         lines.append(self.verdict())
         return "\n".join(lines)
 
     def markdown(self) -> str:
-        def cell(text: str) -> str:
-            return text.replace("|", "\\|")
         icon = ":x:" if self.regressions else ":white_check_mark:"
-        lines = [f"### {icon} bench compare: {cell(self.verdict())}", "",
+        lines = [f"### {icon} bench compare: {markdown_cell(self.verdict())}", "",
                  f"Baseline `{self.baseline}`, current `{self.current}`; threshold {self.threshold:.0%}, "
-                 f"alpha {self.alpha:g} (one-sided Mann-Whitney U).", "",
-                 "| " + " | ".join(self.HEADER) + " |", "|" + "---|" * len(self.HEADER)]
-        for row in self._rows():
-            row[0] = f"**{row[0]}**" if row[0] == REGRESSION else row[0]
-            lines.append("| " + " | ".join(cell(c) for c in row) + " |")
+                 f"alpha {self.alpha:g} (one-sided Mann-Whitney U).", ""]
+        lines += markdown_table(self.HEADER, self._rows(), bold=REGRESSION)
         if self.notes or self.unmatched:
             lines.append("")
-        lines += [f"- note: {cell(note)}" for note in self.notes]
-        lines += [f"- only in one run: {cell(name)}" for name in self.unmatched]
+        lines += [f"- note: {markdown_cell(note)}" for note in self.notes]
+        lines += [f"- only in one run: {markdown_cell(name)}" for name in self.unmatched]
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -111,10 +105,6 @@ def _finite(value: float) -> float | None:
 
 def _number(value: float) -> str:
     return f"{value:.4g}"
-
-
-def _percent(change: float) -> str:
-    return f"{change:+.1%}" if math.isfinite(change) else "new (baseline 0)"
 
 
 def _relative(baseline: float, current: float) -> float:

@@ -25,6 +25,12 @@ TRIALS = "trials.jsonl"
 SUMMARY = "summary.csv"
 
 
+def finished_seqs(records: list[TrialRecord]) -> set[int]:
+    """Trials that need no rerun: the latest record of their seq is ok or failed."""
+    latest = {r.seq: r for r in records}
+    return {seq for seq, r in latest.items() if r.status != "aborted"}
+
+
 def reports_root() -> Path:
     return Path(os.environ.get("BENCH_REPORTS_DIR", config.PROJECT_ROOT / "reports"))
 
@@ -62,6 +68,11 @@ class RunDir:
         if not isinstance(data, dict) or "suite" not in data or "plan" not in data:
             raise BenchError(f"{file}: not a run description (no suite or plan)")
         return data
+
+    def unfinished_seqs(self) -> list[int]:
+        """Planned trials without a finished record: the run was interrupted (or is running)."""
+        done = finished_seqs(self.records())
+        return [t["seq"] for t in self.info()["plan"] if t["seq"] not in done]
 
     def write_info(self, info: dict[str, Any]) -> None:
         write_json(self.path / RUN_JSON, info)

@@ -21,7 +21,7 @@ from bench.platforms import make_driver
 from bench.platforms.base import Driver, TrialContext
 from bench.progress import Progress
 from bench.resources import allot, keep_harness_apart
-from bench.results import RunDir
+from bench.results import RunDir, finished_seqs
 from bench.schedule import PlannedTrial
 from bench.suite import Suite
 from bench.trial import TrialRecord, new_run_id, run_trial, signals_deferred
@@ -88,12 +88,6 @@ def _images_for(suite: Suite) -> tuple[manifests.Manifest, dict[str, workloads.W
     for workload in loaded.values():
         manifest.require(workload)
     return manifest, loaded
-
-
-def finished_seqs(records: list[TrialRecord]) -> set[int]:
-    """Trials that need no rerun: the latest record of their seq is ok or failed."""
-    latest = {r.seq: r for r in records}
-    return {seq for seq, r in latest.items() if r.status != "aborted"}
 
 
 def current_records(records: list[TrialRecord]) -> list[TrialRecord]:

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Prepare this host for vmct-bench: system packages, the three daemons, and .venv.
 # Idempotent: installs only what is missing and starts only what is not running.
+# --test: also what only the tests need (PostgreSQL's server binaries, for the history tests).
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -9,6 +10,13 @@ PYTHON=${PYTHON:-python3}
 PACKAGES="qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-dev pkg-config mmdebstrap
 busybox-static kmod cpio e2fsprogs gcc python3-dev python3-venv iperf3 sockperf"
 # iperf3 and sockperf: the host side of the net workload (its servers).
+TEST_PACKAGES="postgresql"
+WITH_TESTS=false
+case "${1:-}" in
+  --test) WITH_TESTS=true ;;
+  "") ;;
+  *) echo "usage: $0 [--test]" >&2; exit 2 ;;
+esac
 
 say() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }
@@ -23,7 +31,8 @@ case " $os_like " in
   Docker engine (dockerd), QEMU for x86_64 (qemu-system-x86_64, qemu-img), the libvirt daemon
   with its development headers, mmdebstrap, a static busybox, kmod (depmod), cpio, e2fsprogs
   (mkfs.ext4), pkg-config, a C compiler and Python >= 3.11 with its headers and venv; then
-  start dockerd, virtlogd and libvirtd and run: $PYTHON -m venv .venv && .venv/bin/pip install -e '.[test]'" ;;
+  start dockerd, virtlogd and libvirtd and run: $PYTHON -m venv .venv && .venv/bin/pip install -e '.[test]'
+  (the tests also need PostgreSQL's server programs: initdb and pg_ctl)" ;;
 esac
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; else
@@ -34,10 +43,20 @@ fi
 # --- system packages -------------------------------------------------------
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 missing=""
-for p in $PACKAGES; do installed "$p" || missing="$missing $p"; done
+wanted=$PACKAGES
+$WITH_TESTS && wanted="$wanted $TEST_PACKAGES"
+for p in $wanted; do installed "$p" || missing="$missing $p"; done
 # Any Docker engine will do (docker-ce on lab machines); docker.io only when none is there.
 command -v dockerd >/dev/null 2>&1 || missing="$missing docker.io"
 if [ -n "$missing" ]; then
+  case " $missing " in
+    *" postgresql "*)
+      # The tests run their own server in a temporary directory; the package would also create
+      # and (with systemd) start a system cluster on port 5432 that nothing uses. Not that one.
+      $SUDO mkdir -p /etc/postgresql-common/createcluster.d
+      echo "create_main_cluster = false  # vmct-bench: its tests make their own clusters" \
+        | $SUDO tee /etc/postgresql-common/createcluster.d/vmct-bench.conf >/dev/null ;;
+  esac
   say "installing:$missing"
   $SUDO apt-get update -q
   # shellcheck disable=SC2086

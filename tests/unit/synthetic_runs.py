@@ -37,17 +37,20 @@ def baseline_values(n: int = 5) -> dict[tuple[str, str, str], list[float]]:
 
 
 def write_run(root: Path, run_id: str, values: dict[tuple[str, str, str], list[float]], suite: str = "default",
-              vm_accel: str = "tcg", seed: int = 7, failed: int = 0, label: str = "") -> Path:
+              vm_accel: str = "tcg", seed: int = 7, failed: int = 0, label: str = "",
+              started_at: str = "2026-11-20T10:00:00+0000", host: dict | None = None,
+              versions: dict | None = None) -> Path:
     """One trial per (workload, platform) and repetition, carrying that repetition's value of
-    each of its metrics; `failed` extra failed trials; `label` goes into names a report shows."""
+    each of its metrics; `failed` extra failed trials; `label` goes into names a report shows;
+    `host` and `versions` replace those of run.json."""
     pairs = sorted({(w, p) for w, p, _ in values})
     repetitions = max(len(v) for v in values.values())
-    info = {"run_id": run_id, "seed": seed, "plan": [], "command": f"bench run {label}",
+    info = {"run_id": run_id, "seed": seed, "plan": [], "command": f"bench run {label}", "started_at": started_at,
             "suite": {"name": suite, "description": f"synthetic {label}", "platforms": ["native", "docker", "vm"],
                       "workloads": sorted({w for w, _ in pairs})},
-            "host": {"hostname": "synthetic", "memory_bytes": 64 * 2**30, "virtualised": True, "hypervisor": "kvm"},
+            "host": host or {"hostname": "synthetic", "memory_bytes": 64 * 2**30, "virtualised": True, "hypervisor": "kvm"},
             "storage": {"total_bytes": 500 * 2**30},
-            "harness": {"commit": "0" * 40, "dirty": False}, "versions": {"python": "3.11"},
+            "harness": {"commit": "0" * 40, "dirty": False}, "versions": versions or {"python": "3.11"},
             "images": {"artifacts": {"rootfs_tar": "ab" * 32}, "build_seconds": {"bootstrap": 30.0, "unpack": 7.0}}}
     run = RunDir.create(root, run_id, info)
     seq = 0
@@ -55,7 +58,8 @@ def write_run(root: Path, run_id: str, values: dict[tuple[str, str, str], list[f
         for workload, platform in pairs:
             seq += 1
             accel = vm_accel if platform == "vm" else "none"
-            samples = [Sample(metric, vals[repetition], *KINDS[metric], platform, workload + label, accel, {"seq": seq})
+            samples = [Sample(metric, vals[repetition], *KINDS.get(metric, ("s", "lower")), platform, workload + label,
+                              accel, {"seq": seq})
                        for (w, p, metric), vals in values.items()
                        if (w, p) == (workload, platform) and repetition < len(vals)]
             run.append(TrialRecord(run_id, seq, platform, workload + label, repetition + 1, accel=accel, status="ok",

@@ -10,7 +10,8 @@ import pytest
 
 from bench.errors import BenchError
 from bench.results import RunDir
-from bench.runner import current_records, finished_seqs
+from bench.results import finished_seqs
+from bench.runner import current_records
 from bench.sample import Sample
 from bench.summary import summarise, table_text
 from bench.trial import TrialRecord

@@ -1,0 +1,146 @@
+"""`bench history import` / `export`: the history as CSV, one row per trial value.
+
+Columns: host, run_id, started_at, workload, platform, accel, metric, unit, better, value.
+Export writes what import reads, so a history moves between stores (SQLite → PostgreSQL) or
+takes in numbers measured elsewhere. An import file is checked whole before anything is
+written, and written in one transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from bench import stats
+from bench.errors import BenchError
+from bench.history import ingest, schema
+from bench.history.ingest import HostFacts, PointData, RunData, SeriesKey
+from bench.history.store import Store
+
+COLUMNS = ("host", "run_id", "started_at", "workload", "platform", "accel", "metric", "unit", "better", "value")
+BETTER = ("higher", "lower")
+
+
+def read(path: Path) -> list[RunData]:
+    """The runs an import file describes; any bad row is a one-line error naming file and line."""
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise BenchError(f"{path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise BenchError(f"{path}: not a text (UTF-8) file") from None
+    rows = csv.DictReader(io.StringIO(text))
+    header = rows.fieldnames or []
+    missing = [c for c in COLUMNS if c not in header]
+    if missing:
+        raise BenchError(f"{path}: missing column(s) {', '.join(missing)} (expected {','.join(COLUMNS)})")
+    unknown = [c for c in header if c not in COLUMNS]
+    if unknown:
+        raise BenchError(f"{path}: unknown column(s) {', '.join(unknown)} (expected {','.join(COLUMNS)})")
+    runs: dict[tuple[str, str], RunData] = {}
+    values: dict[tuple[str, str], dict[SeriesKey, list[float]]] = {}
+    kinds: dict[tuple[str, ...], tuple[str, str]] = {}
+    for line, row in enumerate(rows, 2):
+        where = f"{path}:{line}"
+        if None in row or any(row[c] is None for c in COLUMNS):
+            raise BenchError(f"{where}: expected {len(COLUMNS)} fields")
+        cells = {c: row[c].strip() for c in COLUMNS}
+        empty = [c for c in COLUMNS if not cells[c]]
+        if empty:
+            raise BenchError(f"{where}: empty {empty[0]}")
+        value = _number(cells["value"], where)
+        if cells["better"] not in BETTER:
+            raise BenchError(f"{where}: better is {cells['better']!r}, not higher or lower")
+        try:
+            started_at = ingest.utc_iso(cells["started_at"])
+        except ValueError:
+            raise BenchError(f"{where}: started_at {cells['started_at']!r} is not an ISO 8601 time") from None
+        run_key = (cells["host"], cells["run_id"])
+        run = runs.setdefault(run_key, RunData(HostFacts(cells["host"], cells["host"]), cells["run_id"], started_at,
+                                               [], "import"))
+        if run.started_at != started_at:
+            raise BenchError(f"{where}: run {cells['run_id']} of {cells['host']} started at {run.started_at} "
+                             f"on an earlier line")
+        series = SeriesKey(*(cells[c] for c in ("workload", "platform", "accel", "metric", "unit", "better")))
+        if kinds.setdefault(series.identity, (series.unit, series.better)) != (series.unit, series.better):
+            raise BenchError(f"{where}: {' '.join(series.identity)} has another unit or better than on an earlier line")
+        values.setdefault(run_key, {}).setdefault(series, []).append(value)
+    for run_key, run in runs.items():
+        run.points = [point(series, vals) for series, vals in values[run_key].items()]
+    return list(runs.values())
+
+
+def _number(text: str, where: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise BenchError(f"{where}: value {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise BenchError(f"{where}: value {text!r} is not a finite number")
+    return value
+
+
+def point(series: SeriesKey, values: list[float]) -> PointData:
+    """A point from trial values alone: their median and its bootstrap CI, as a run's summary has."""
+    ci = stats.median_ci(values)
+    return PointData(series, stats.median(values), ci.low, ci.high, tuple(values))
+
+
+def resolve_hosts(store: Store, conn: sa.Connection, runs: list[RunData]) -> None:
+    """An import file names a host by its fingerprint (as export writes it) or by a name. A name
+    matches the host imported under it, else the one host that has it as its hostname, else it
+    is a new host."""
+    hosts = schema.hosts
+    known = list(conn.execute(sa.select(hosts.c.fingerprint, hosts.c.name)))
+    fingerprints = {row.fingerprint for row in known}
+    for run in runs:
+        given = run.host.name
+        if given in fingerprints or ingest.FINGERPRINT_RE.match(given):
+            fingerprint = given
+        elif ingest.IMPORTED + given in fingerprints:
+            fingerprint = ingest.IMPORTED + given
+        else:
+            named = [row.fingerprint for row in known if row.name == given]
+            fingerprint = named[0] if len(named) == 1 else ingest.IMPORTED + given
+        name = next((row.name for row in known if row.fingerprint == fingerprint), given)
+        run.host = HostFacts(fingerprint, name)
+
+
+def import_file(store: Store, path: Path) -> list[tuple[RunData, bool]]:
+    runs = read(path)
+    with store.transaction() as conn:
+        resolve_hosts(store, conn, runs)
+        return [(run, ingest.add_one(store, conn, run)) for run in runs]
+
+
+def rows(store: Store, host: str | None = None) -> Iterator[list[str]]:
+    """Every stored trial value as an export row, in host, run and series order."""
+    h, r, s, p = schema.hosts, schema.runs, schema.series, schema.points
+    query = (sa.select(h.c.fingerprint, r.c.run_id, r.c.started_at, s.c.workload, s.c.platform, s.c.accel,
+                       s.c.metric, s.c.unit, s.c.better, p.c.trial_values)
+             .select_from(p.join(r, p.c.run_id == r.c.id).join(h, r.c.host_id == h.c.id).join(s, p.c.series_id == s.c.id))
+             .order_by(h.c.fingerprint, r.c.started_at, r.c.run_id, s.c.workload, s.c.platform, s.c.accel, s.c.metric))
+    if host is not None:
+        query = query.where(h.c.fingerprint == host)
+    with store.reading() as conn:
+        for row in conn.execute(query):
+            shown_host = row.fingerprint.removeprefix(ingest.IMPORTED)
+            for value in json.loads(row.trial_values):
+                yield [shown_host, row.run_id, row.started_at, row.workload, row.platform, row.accel, row.metric,
+                       row.unit, row.better, repr(float(value))]
+
+
+def write(store: Store, out: io.TextIOBase, host: str | None = None) -> int:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    count = 0
+    for row in rows(store, host):
+        writer.writerow(row)
+        count += 1
+    return count
