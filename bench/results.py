@@ -31,6 +31,12 @@ def finished_seqs(records: list[TrialRecord]) -> set[int]:
     return {seq for seq, r in latest.items() if r.status != "aborted"}
 
 
+def unfinished_seqs(plan: list[dict[str, Any]], records: list[TrialRecord]) -> list[int]:
+    """Planned trials without a finished record: the run was interrupted (or is running)."""
+    done = finished_seqs(records)
+    return [t["seq"] for t in plan if t["seq"] not in done]
+
+
 def reports_root() -> Path:
     return Path(os.environ.get("BENCH_REPORTS_DIR", config.PROJECT_ROOT / "reports"))
 
@@ -68,11 +74,6 @@ class RunDir:
         if not isinstance(data, dict) or "suite" not in data or "plan" not in data:
             raise BenchError(f"{file}: not a run description (no suite or plan)")
         return data
-
-    def unfinished_seqs(self) -> list[int]:
-        """Planned trials without a finished record: the run was interrupted (or is running)."""
-        done = finished_seqs(self.records())
-        return [t["seq"] for t in self.info()["plan"] if t["seq"] not in done]
 
     def write_info(self, info: dict[str, Any]) -> None:
         write_json(self.path / RUN_JSON, info)

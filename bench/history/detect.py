@@ -8,6 +8,7 @@ better direction), and what changed in the stack between those two runs. Its id 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator
@@ -126,13 +127,17 @@ def load_series(store: Store, host: str | None = None, before: str | None = None
         if before is not None:
             query = query.where(r.c.started_at < before)
         current: Series | None = None
+        refs: dict[int, RunRef] = {}  # a run's row repeats for each of its series
         for row in conn.execute(query):
             if current is None or (current.host_fingerprint, current.series_id) != (row.fingerprint, row.series_id):
                 if current is not None:
                     yield current
                 current = Series(row.fingerprint, row.host, row.series_id, SeriesKey(
                     row.workload, row.platform, row.accel, row.metric, row.unit, row.better))
-            current.runs.append(RunRef(row.run_pk, row.run_id, row.started_at, stack_of_row(row)))
+            ref = refs.get(row.run_pk)
+            if ref is None:
+                ref = refs[row.run_pk] = RunRef(row.run_pk, row.run_id, row.started_at, stack_of_row(row))
+            current.runs.append(ref)
             current.medians.append(row.median)
         if current is not None:
             yield current
@@ -163,5 +168,5 @@ def detect(store: Store, host: str | None = None, since: str | None = None,
     for series in load_series(store, host):
         for change in changes_of(series, settings):
             if since is None or change.first_after_at >= since:
-                found.append(ChangePoint(**{**asdict(change), "acked": acked.get(change.id)}))
+                found.append(dataclasses.replace(change, acked=acked.get(change.id)))
     return sorted(found, key=lambda c: (c.first_after_at, c.host, c.series))

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from bench import stats
 from bench.compare import REGRESSION, STATUS_ORDER, judge
 from bench.history import changepoints, detect, ingest, schema
-from bench.history.ingest import RunData
+from bench.history.ingest import PointData, RunData
 from bench.history.store import Store
 from bench.tables import markdown_table, percent, text_table
 
@@ -95,11 +95,10 @@ class Check:
                               for k, x in asdict(v).items()} for v in self.verdicts]}
 
 
-def _trial_values(store: Store, series_id: int, run_pks: list[int]) -> list[float]:
+def _trial_values(conn: sa.Connection, series_id: int, run_pks: list[int]) -> list[float]:
     p = schema.points
-    with store.reading() as conn:
-        rows = conn.execute(sa.select(p.c.trial_values).where(p.c.series_id == series_id, p.c.run_id.in_(run_pks)))
-        return [float(v) for row in rows for v in json.loads(row.trial_values)]
+    rows = conn.execute(sa.select(p.c.trial_values).where(p.c.series_id == series_id, p.c.run_id.in_(run_pks)))
+    return [float(v) for row in rows for v in json.loads(row.trial_values)]
 
 
 def check(store: Store, run: RunData, threshold: float = 0.10, alpha: float = 0.01,
@@ -107,19 +106,22 @@ def check(store: Store, run: RunData, threshold: float = 0.10, alpha: float = 0.
     ((stored, added),) = ingest.add(store, [run])
     history = {s.key.identity: s for s in detect.load_series(store, stored.host.fingerprint, before=run.started_at)}
     result = Check(run.run_id, run.host.name, added, threshold, alpha)
-    for point in run.points:
-        key = point.series
-        series = history.get(key.identity)
-        current = list(point.values)
-        name = detect.series_name(key)
-        if series is None:
-            result.verdicts.append(Verdict(name, key.unit, key.better, NO_HISTORY, 0, "", None,
-                                           stats.median(current), None, None, None))
-            continue
-        shifts = changepoints.detect(series.medians, settings)
-        segment = series.runs[shifts[-1].index if shifts else 0:]
-        baseline = _trial_values(store, series.series_id, [r.pk for r in segment])
-        status, change, p_worse, _, min_p = judge(baseline, current, key.better, threshold, alpha, seed)
-        result.verdicts.append(Verdict(name, key.unit, key.better, status, len(segment), segment[0].run_id,
-                                       stats.median(baseline), stats.median(current), change, p_worse, min_p))
+    with store.reading() as conn:
+        for point in run.points:
+            result.verdicts.append(_verdict(conn, point, history.get(point.series.identity), threshold, alpha,
+                                            settings, seed))
     return result
+
+
+def _verdict(conn: sa.Connection, point: PointData, series: detect.Series | None, threshold: float, alpha: float,
+             settings: changepoints.Settings, seed: int) -> Verdict:
+    key, current = point.series, list(point.values)
+    name = detect.series_name(key)
+    if series is None:
+        return Verdict(name, key.unit, key.better, NO_HISTORY, 0, "", None, stats.median(current), None, None, None)
+    shifts = changepoints.detect(series.medians, settings)
+    segment = series.runs[shifts[-1].index if shifts else 0:]
+    baseline = _trial_values(conn, series.series_id, [r.pk for r in segment])
+    status, change, p_worse, _, min_p = judge(baseline, current, key.better, threshold, alpha, seed)
+    return Verdict(name, key.unit, key.better, status, len(segment), segment[0].run_id, stats.median(baseline),
+                   stats.median(current), change, p_worse, min_p)

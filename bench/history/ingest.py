@@ -23,7 +23,7 @@ from bench.errors import BenchError
 from bench.history import schema
 from bench.history.store import Store
 from bench.report.runs import LoadedRun, load
-from bench.results import RunDir
+from bench.results import unfinished_seqs
 
 GIB = 2**30
 IMPORTED = "name:"  # the fingerprint of a host known only by the name an import file gave
@@ -122,7 +122,7 @@ def stack_of(info: dict[str, Any]) -> dict[str, str]:
 def read_run_dir(path: Path, labels: dict[str, str]) -> RunData:
     """A finished run directory as RunData; an unfinished or unreadable one is a BenchError."""
     loaded = load(path)
-    unfinished = RunDir(path).unfinished_seqs()
+    unfinished = unfinished_seqs(loaded.info["plan"], loaded.records)
     if unfinished:
         raise BenchError(f"{path}: unfinished run ({len(unfinished)} planned trial(s) not recorded; "
                          f"`bench run --resume {path}` completes it)")
