@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 import time
@@ -91,10 +92,10 @@ def cmd_add(args: argparse.Namespace, progress: Progress) -> int:
 def cmd_import(args: argparse.Namespace, progress: Progress) -> int:
     from bench.history import csvio, store
 
-    csvio.read(args.file)  # a bad file is named before any store is opened or created
+    runs = csvio.read(args.file)  # a bad file is named before any store is opened or created
     history = store.open_store(args.db, create=True)
     try:
-        outcome = csvio.import_file(history, args.file)
+        outcome = csvio.import_runs(history, runs)
     finally:
         history.close()
     added = sum(new for _, new in outcome)
@@ -104,25 +105,18 @@ def cmd_import(args: argparse.Namespace, progress: Progress) -> int:
 
 def cmd_export(args: argparse.Namespace, progress: Progress) -> int:
     from bench.history import csvio, store
-    from bench.images.store import temp_path
+    from bench.images.store import write_text
 
     history = store.open_store(args.db)
     try:
-        host = _one_host(history, args.host)
-        if args.output is None:
-            csvio.write(history, sys.stdout, host)
-            return 0
-        tmp = temp_path(args.output)
-        try:
-            with tmp.open("w", newline="") as out:
-                count = csvio.write(history, out, host)
-            tmp.replace(args.output)
-        except OSError as e:
-            raise BenchError(f"{args.output}: {e.strerror}") from None
-        finally:
-            tmp.unlink(missing_ok=True)
+        table = io.StringIO()
+        count = csvio.write(history, table, _one_host(history, args.host))
     finally:
         history.close()
+    if args.output is None:
+        sys.stdout.write(table.getvalue())
+        return 0
+    write_text(args.output, table.getvalue())
     print(f"export: {args.output} ({count} values)")
     return 0
 

@@ -112,8 +112,8 @@ def resolve_hosts(store: Store, conn: sa.Connection, runs: list[RunData]) -> Non
         run.host = HostFacts(fingerprint, name)
 
 
-def import_file(store: Store, path: Path) -> list[tuple[RunData, bool]]:
-    runs = read(path)
+def import_runs(store: Store, runs: list[RunData]) -> list[tuple[RunData, bool]]:
+    """Runs read from an import file, stored in one transaction; (run, whether it was new)."""
     with store.transaction() as conn:
         resolve_hosts(store, conn, runs)
         return [(run, ingest.add_one(store, conn, run)) for run in runs]

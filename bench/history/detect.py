@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from bench.errors import BenchError
 from bench.history import changepoints, schema
 from bench.history.changepoints import Settings
-from bench.history.ingest import SeriesKey
+from bench.history.ingest import IMPORTED, SeriesKey
 from bench.history.store import Store
 from bench.platforms import label
 
@@ -103,7 +103,7 @@ def host_filter(conn: sa.Connection, host: str | None) -> list[str] | None:
         return None
     hosts = schema.hosts
     found = [row.fingerprint for row in conn.execute(sa.select(hosts.c.fingerprint, hosts.c.name))
-             if host in (row.name, row.fingerprint, row.fingerprint.removeprefix("name:"))
+             if host in (row.name, row.fingerprint, row.fingerprint.removeprefix(IMPORTED))
              or row.fingerprint.startswith(host)]
     if not found:
         raise BenchError(f"--host: no host {host!r} in the history")
