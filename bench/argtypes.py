@@ -34,6 +34,17 @@ def seconds(text: str) -> float:
     return number(text, "a number of seconds", 0, unit=" seconds")
 
 
+def scenario(text: str) -> Any:
+    """A consolidation scenario: a TOML file or 'N vm x SIZE [-> M vm + C containers [x SIZE]]'."""
+    from bench.errors import BenchError
+    from bench.report.scenario import parse
+
+    try:
+        return parse(text)
+    except BenchError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def size(text: str) -> int:
     from bench.report.consolidation import parse_size
 

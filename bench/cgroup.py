@@ -2,7 +2,9 @@
 
 cgroup v2 (lab machines: /sys/fs/cgroup/<name>/memory.max) and v1 (this kind of host:
 /sys/fs/cgroup/memory/<name>/memory.limit_in_bytes). Where neither can be written the native
-instance runs without a limit and says so in its facts.
+instance runs without a limit and says so in its facts. On v1 the instance also gets a group
+of its own in the cpuacct hierarchy, so its CPU time is read in nanoseconds (probes/cpu.py),
+as a container's and a VM's are.
 """
 
 from __future__ import annotations
@@ -25,9 +27,17 @@ def _parent() -> Path:
     return ROOT if _v2() else ROOT / "memory"
 
 
+def _cpuacct(path: Path) -> Path | None:
+    """The v1 cpuacct group beside a memory group of the same name."""
+    if _v2() or not (ROOT / "cpuacct").is_dir():
+        return None
+    return ROOT / "cpuacct" / path.name
+
+
 class MemoryCgroup:
     def __init__(self, path: Path):
         self.path = path
+        self.cpuacct = _cpuacct(path)
 
     @classmethod
     def create(cls, name: str, limit_bytes: int) -> tuple[MemoryCgroup | None, str]:
@@ -52,11 +62,19 @@ class MemoryCgroup:
         except OSError as e:
             cls(path).remove()
             return None, f"no memory limit (cgroup {path}: {e.strerror})"
-        return cls(path), f"memory limit {limit_bytes // 2**20} MiB (cgroup {'v2' if _v2() else 'v1'})"
+        group = cls(path)
+        if group.cpuacct is not None:
+            try:
+                group.cpuacct.mkdir()
+            except OSError:
+                group.cpuacct = None  # CPU time is then read per process, at 10 ms resolution
+        return group, f"memory limit {limit_bytes // 2**20} MiB (cgroup {'v2' if _v2() else 'v1'})"
 
     def join_from_child(self) -> None:
         """Runs in the child between fork and exec: move it into this cgroup."""
         (self.path / "cgroup.procs").write_text(str(os.getpid()))
+        if self.cpuacct is not None:
+            (self.cpuacct / "cgroup.procs").write_text(str(os.getpid()))
 
     def kill_members(self) -> None:
         """SIGKILL whatever is still in the group (processes that left the session)."""
@@ -72,16 +90,23 @@ class MemoryCgroup:
 
     def remove(self, timeout_s: float = 5.0) -> None:
         deadline = time.monotonic() + timeout_s
-        while self.path.exists():
-            try:
-                self.path.rmdir()
-            except OSError:  # busy while its last process is being reaped
-                if time.monotonic() > deadline:
-                    return
-                time.sleep(0.02)
+        for path in (self.path, self.cpuacct):
+            while path is not None and path.exists():
+                try:
+                    path.rmdir()
+                except OSError:  # busy while its last process is being reaped
+                    if time.monotonic() > deadline:
+                        return
+                    time.sleep(0.02)
 
 
 def leftovers() -> list[Path]:
+    """The harness's groups (memory or unified); their cpuacct companions go with them."""
     if not ROOT.is_dir():
         return []
-    return sorted(p for p in _parent().glob(f"{config.NAME_PREFIX}*") if p.is_dir())
+    found = {p.name: p for p in _parent().glob(f"{config.NAME_PREFIX}*") if p.is_dir()}
+    companions = ROOT / "cpuacct"
+    if not _v2() and companions.is_dir():
+        for p in companions.glob(f"{config.NAME_PREFIX}*"):
+            found.setdefault(p.name, _parent() / p.name)
+    return sorted(found.values())

@@ -91,6 +91,10 @@ def build_parser() -> Parser:
                         help="embed summary.csv and trials.jsonl as data: links instead of linking the files")
     report.add_argument("--host-memory", type=argtypes.size, metavar="SIZE",
                         help="also say how many instances fit in this much memory (e.g. 64GiB)")
+    report.add_argument("--scenario", type=argtypes.scenario, action="append", metavar="SCENARIO",
+                        help="cost a consolidation with the run's measured overheads: a TOML file "
+                             "(examples/scenarios/) or '9 vm x 8GiB [-> 4 vm + 20 containers x 1GiB]'; "
+                             "repeatable (default: the shipped examples)")
     report.add_argument("--host-disk", type=argtypes.size, metavar="SIZE",
                         help="also say how many instances fit on this much disk (e.g. 2TiB)")
 
@@ -201,11 +205,12 @@ def cmd_images_verify(args: argparse.Namespace, progress: Progress) -> int:
     current = manifest.load()
     client = engines.docker_client()
     with progress.step("re-hashing every artifact"):
-        problems = current.verify(container_image.find(client, current.rootfs_tar.sha256))
+        problems = current.verify(container_image.find(client, current.rootfs_tar.sha256),
+                                  {w: engines.image_id(client, a.path) for w, a in current.app_images.items()})
     for problem in problems:
         print(f"MISMATCH {problem}")
     if not problems:
-        print(f"all {len(current.ARTIFACTS)} artifacts match {current.saved_path()}")
+        print(f"all {len(current.ARTIFACTS) + len(current.app_images)} artifacts match {current.saved_path()}")
     return 1 if problems else 0
 
 
@@ -237,20 +242,23 @@ def cmd_run(args: argparse.Namespace, progress: Progress) -> int:
         chosen = suites.load(args.suite)
         root = args.output_dir or results.reports_root()
         run = runner.start(chosen, root, progress, args.accel, args.ignore_leftovers)
+    from bench.report import findings, runs
+
     records = runner.current_records(run.records())
     print(summary.table_text(run.read_summary(), everything=args.all_metrics))
+    loaded = runs.load(run.path)
+    print("\nThe classic claims, tested:\n" + findings.text(loaded) + "\n")
     failed = [r for r in records if not r.ok]
     if failed:
         print(f"{len(failed)} of {len(records)} trials did not succeed (see trials.jsonl)")
     print(f"run directory: {run.path}")
     if not args.no_report:
         from bench import report
-        from bench.report import runs
         from bench.report.html import Options
 
         output = run.path / "index.html"
         with progress.step("rendering the HTML report"):
-            report.write([runs.load(run.path)], output, Options())
+            report.write([loaded], output, Options())
         print(f"report: {output}")
     return 1 if failed else 0
 
@@ -272,7 +280,8 @@ def cmd_report(args: argparse.Namespace, progress: Progress) -> int:
     if args.host_memory or args.host_disk:
         given = HostSize("the host you gave", args.host_memory, args.host_disk)
     with progress.step(f"rendering {output}"):
-        report.write(loaded, output, Options(single_file=args.single_file, host=given))
+        report.write(loaded, output, Options(single_file=args.single_file, host=given,
+                                             scenarios=tuple(args.scenario) if args.scenario else None))
     print(f"report: {output}")
     return 0
 

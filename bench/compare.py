@@ -12,7 +12,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench import stats
+from bench import stats, units
 from bench.errors import BenchError
 from bench.report.runs import LoadedRun
 from bench.tables import markdown_cell, markdown_table, percent, text_table
@@ -65,9 +65,9 @@ class Comparison:
 
     def _rows(self) -> list[list[str]]:
         ordered = sorted(self.changes, key=lambda c: (STATUS_ORDER[c.status], c.workload, c.metric, c.platform))
-        return [[c.status, c.workload, c.metric, c.platform, f"{_number(c.baseline_median)} {c.unit}",
-                 f"{_number(c.current_median)} {c.unit}", percent(c.change), f"{c.better} is better",
-                 f"{c.p_worse:.3g}", f"{c.baseline_n}/{c.current_n}"] for c in ordered]
+        return [[c.status, c.workload, c.metric, c.platform, units.human(c.baseline_median, c.unit),
+                 units.human(c.current_median, c.unit), percent(c.change), f"{c.better} is better",
+                 units.plain(c.p_worse), f"{c.baseline_n}/{c.current_n}"] for c in ordered]
 
     HEADER = ["status", "workload", "metric", "platform", "baseline", "current", "change", "direction",
               "p (worse)", "n"]
@@ -101,10 +101,6 @@ class Comparison:
 
 def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
-
-
-def _number(value: float) -> str:
-    return f"{value:.4g}"
 
 
 def _relative(baseline: float, current: float) -> float:
@@ -187,7 +183,7 @@ def compare(baseline: LoadedRun, current: LoadedRun, threshold: float = 0.10, al
     if undecidable:
         smallest = min(c.min_p for c in undecidable)
         result.notes.append(f"{len(undecidable)} metric(s) have too few trials to reach alpha {alpha:g} "
-                            f"(the smallest possible p is {smallest:.3g}); run more repetitions to gate them")
+                            f"(the smallest possible p is {units.plain(smallest)}); run more repetitions to gate them")
     if baseline.vm_accels != current.vm_accels and baseline.vm_accels and current.vm_accels:
         result.notes.append("forced: the VMs ran under different accelerators")
     return result

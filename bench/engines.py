@@ -45,3 +45,13 @@ def libvirt_connection() -> libvirt.virConnect:
 
 def first_line(e: Exception) -> str:
     return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
+def image_id(client: docker.DockerClient, reference: str) -> str | None:
+    """The id an image reference names in the engine now, or None."""
+    import docker
+
+    try:
+        return str(client.images.get(reference).id)
+    except docker.errors.ImageNotFound:
+        return None

@@ -54,6 +54,9 @@ class Progress:
         try:
             yield timing
             outcome = "done"
+        except (KeyboardInterrupt, SystemExit):  # the trial's record says "aborted" too
+            outcome = "aborted"
+            raise
         finally:
             done.set()
             timing.seconds = round(time.monotonic() - start, 2)

@@ -60,7 +60,8 @@ def images(manifest: Manifest) -> dict[str, Any]:
             "distribution": f"Debian {manifest.suite} {manifest.variant} {manifest.arch}",
             "packages": len(manifest.packages), "build_seconds": manifest.build_seconds,
             "artifacts": {name: getattr(manifest, name).sha256 for name in manifest.ARTIFACTS},
-            "bytes": {name: getattr(manifest, name).bytes for name in manifest.ARTIFACTS}}
+            "bytes": {name: getattr(manifest, name).bytes for name in manifest.ARTIFACTS},
+            "app_images": {w: {"id": a.sha256, "bytes": a.bytes} for w, a in manifest.app_images.items()}}
 
 
 def storage() -> dict[str, Any]:

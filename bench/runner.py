@@ -9,6 +9,7 @@ recorded so far, and writes the summary of what there is.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from bench import accel as accelerators
@@ -19,10 +20,11 @@ from bench.errors import BenchError
 from bench.images import manifest as manifests
 from bench.platforms import make_driver
 from bench.platforms.base import Driver, TrialContext
+from bench.probes import engines
 from bench.progress import Progress
 from bench.resources import allot, keep_harness_apart
 from bench.results import RunDir, finished_seqs
-from bench.schedule import PlannedTrial
+from bench.schedule import PlannedTrial, estimate_s
 from bench.suite import Suite
 from bench.trial import TrialRecord, new_run_id, run_trial, signals_deferred
 
@@ -104,9 +106,12 @@ def _execute(run: RunDir, suite: Suite, plan: list[PlannedTrial], manifest: mani
     progress.note(f"instances on CPU {resources.cpuset_text}, the harness on CPU "
                   f"{','.join(map(str, harness_cpus))}; {resources.memory_mib} MiB each")
     drivers: dict[str, Driver] = {p: make_driver(p, progress, resources, accel) for p in suite.platforms}
-    eta = Eta()
+    by_seq = {t.seq: t for t in plan}
+    eta = Eta(lambda t: estimate_s(t.platform, loaded[t.workload], drivers[t.platform].accel,
+                                   suite.density_instances))
     for record in recorded:  # a resumed run knows its trials' durations already
-        eta.learn(record)
+        if record.seq in by_seq:
+            eta.learn(record, by_seq[record.seq])
 
     def run_all(todo: list[PlannedTrial]) -> None:
         for done, planned in enumerate(todo):
@@ -125,7 +130,7 @@ def _execute(run: RunDir, suite: Suite, plan: list[PlannedTrial], manifest: mani
                         run_trial(driver, ctx, record, suite.timeout_for(workload), suite.sampling)
             finally:
                 run.append(record)
-                eta.learn(record)
+                eta.learn(record, planned)
             if not record.ok:
                 progress.note(record.summary())
 
@@ -147,6 +152,9 @@ def _execute(run: RunDir, suite: Suite, plan: list[PlannedTrial], manifest: mani
         with signals_deferred():
             for driver in drivers.values():
                 driver.close()
+            info = run.info()
+            info["engines_memory"] = engines.fixed_memory()
+            run.write_info(info)
         records = current_records(run.records())
         if records:
             table = summary.summarise(records, suite.seed)
@@ -174,23 +182,30 @@ def _still_noisy(suite: Suite, plan: list[PlannedTrial], records: list[TrialReco
 
 
 class Eta:
-    """Remaining time from the trials done so far: per platform × workload when seen, else
-    the mean of all."""
+    """Remaining time: a platform × workload's own mean duration once seen; before that the
+    plan's estimate for it (schedule.estimate_s), scaled by how the trials seen so far
+    compared with their estimates. A 10 s workload is never guessed from a 0.2 s one."""
 
-    def __init__(self) -> None:
+    def __init__(self, estimate: Callable[[PlannedTrial], float]) -> None:
+        self.estimate = estimate
         self.seconds: dict[tuple[str, str], list[float]] = {}
+        self.estimated: dict[tuple[str, str], float] = {}
 
-    def learn(self, record: TrialRecord) -> None:
-        self.seconds.setdefault((record.platform, record.workload), []).append(record.duration_s)
+    def learn(self, record: TrialRecord, planned: PlannedTrial) -> None:
+        key = (record.platform, record.workload)
+        self.seconds.setdefault(key, []).append(record.duration_s)
+        self.estimated[key] = self.estimate(planned)
 
-    def remaining_text(self, todo: list[PlannedTrial]) -> str:
-        every = [s for values in self.seconds.values() for s in values]
-        if not every:
-            return "time unknown"
-        overall = sum(every) / len(every)
+    def remaining_s(self, todo: list[PlannedTrial]) -> float:
+        seen_s = sum(sum(v) / len(v) for v in self.seconds.values())
+        estimated_s = sum(self.estimated.values())
+        pace = min(max(seen_s / estimated_s, 0.5), 2.0) if seen_s and estimated_s else 1.0
         total = 0.0
         for t in todo:
             seen = self.seconds.get((t.platform, t.workload))
-            total += sum(seen) / len(seen) if seen else overall
-        minutes, seconds = divmod(int(total), 60)
+            total += sum(seen) / len(seen) if seen else self.estimate(t) * pace
+        return total
+
+    def remaining_text(self, todo: list[PlannedTrial]) -> str:
+        minutes, seconds = divmod(int(self.remaining_s(todo)), 60)
         return f"about {minutes}m{seconds:02d}s"

@@ -70,8 +70,8 @@ def extra_repetition(suite: Suite, plan: list[PlannedTrial], noisy: dict[tuple[s
 
 # Set-up, start and teardown of one trial beyond the workload's own run time, seen on a
 # 2-core host: a chroot, a container, a VM with working KVM, a VM under TCG emulation.
-OVERHEAD_S = {"native": 0.2, "docker": 0.7, "docker-volume": 0.9, ("vm", "kvm"): 3.0, ("vm", "tcg"): 9.0,
-              ("vm-os", "kvm"): 5.0, ("vm-os", "tcg"): 18.0}
+OVERHEAD_S = {"native": 0.2, "docker": 0.7, "docker-volume": 0.9, "docker-app": 0.7,
+              ("vm", "kvm"): 3.0, ("vm", "tcg"): 9.0, ("vm-os", "kvm"): 5.0, ("vm-os", "tcg"): 18.0}
 
 
 def estimate_s(platform: str, workload: Workload, vm_accel: str, density_instances: int) -> float:

@@ -11,14 +11,15 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from bench import stats
+from bench import stats, units
 from bench.platforms import label
 from bench.sample import Sample
+from bench.tables import text_table
 from bench.trial import TrialRecord
 
 COLUMNS = ["workload", "metric", "platform", "accel", "unit", "better", "n", "median", "q1", "q3",
            "iqr", "ci_low", "ci_high", "mean", "cv", "ratio_to_native", "ratio_ci_low", "ratio_ci_high"]
-PLATFORM_ORDER = {"native": 0, "docker": 1, "docker-volume": 2, "vm": 3, "vm-os": 4}
+PLATFORM_ORDER = {"native": 0, "docker": 1, "docker-volume": 2, "docker-app": 3, "vm": 4, "vm-os": 5}
 
 
 def counted_samples(records: Iterable[TrialRecord]) -> list[Sample]:
@@ -69,19 +70,11 @@ def table_text(summary: pd.DataFrame, everything: bool = False) -> str:
     if summary.empty:
         return "no successful measured trials"
     shown = summary if everything else summary[summary["metric"].isin(HEADLINE)]
-    lines = [f"{'workload':<8} {'metric':<18} {'platform':<14} {'n':>3} {'median':>11} {'95% CI':>23} "
-             f"{'CV':>6} {'× native':>9}  unit"]
+    rows = []
     for row in shown.itertuples():
-        platform = label(row.platform, row.accel)
-        ci = f"[{format_number(row.ci_low)}, {format_number(row.ci_high)}]"
-        ratio = "" if math.isnan(row.ratio_to_native) else f"{row.ratio_to_native:.3f}"
+        ratio = "" if math.isnan(row.ratio_to_native) else units.ratio(row.ratio_to_native)
         cv = "" if math.isnan(row.cv) else f"{row.cv * 100:.1f}%"
-        lines.append(f"{row.workload:<8} {row.metric:<18} {platform:<14} {row.n:>3} {format_number(row.median):>11} "
-                     f"{ci:>23} {cv:>6} {ratio:>9}  {row.unit}")
-    return "\n".join(lines)
-
-
-def format_number(value: float) -> str:
-    if value == 0 or 0.01 <= abs(value) < 100000:
-        return f"{value:.4g}" if abs(value) < 1 else f"{value:.5g}"
-    return f"{value:.3e}"
+        rows.append([row.workload, row.metric, label(row.platform, row.accel), str(row.n),
+                     units.human(row.median, row.unit), units.interval(row.ci_low, row.ci_high, row.unit, row.median),
+                     cv, ratio])
+    return "\n".join(text_table(["workload", "metric", "platform", "n", "median", "95% CI", "CV", "× native"], rows))

@@ -24,6 +24,9 @@ def load_toml(path: Path) -> dict[str, Any]:
         raise BenchError(f"{path}: no such file") from None
     except tomllib.TOMLDecodeError as e:
         raise BenchError(f"{path}: not valid TOML: {e}") from None
+    except UnicodeDecodeError as e:
+        raise BenchError(f"{path}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset {e.start}); "
+                         "TOML files must be UTF-8") from None
     except OSError as e:
         raise BenchError(f"{path}: cannot read: {e.strerror}") from None
 

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from bench import units
 from bench.console import ConsoleClosed, Line
 from bench.errors import BenchError
 from bench.hostservers import HostServers
@@ -87,9 +88,10 @@ class TrialRecord:
         if not self.ok:
             tail = "\n".join(f"    | {line}" for line in self.console_tail)
             return f"{where} {self.workload}: {self.status.upper()}: {self.reason}" + (f"\n{tail}" if tail else "")
-        score = f"{self.score} {self.score_unit}; " if self.score is not None else ""
-        return (f"{where} {self.workload}: {score}READY after {self.ready_s:.3f} s, "
-                f"RESULT after {self.result_s:.3f} s, teardown {self.teardown_s:.3f} s")
+        score = (units.human(self.score, self.score_unit) if isinstance(self.score, float) else self.score)
+        score_text = f"{score}; " if self.score is not None else ""
+        return (f"{where} {self.workload}: {score_text}READY after {units.human(self.ready_s, 's')}, "
+                f"RESULT after {units.human(self.result_s, 's')}, teardown {units.human(self.teardown_s, 's')}")
 
 
 def run_trial(driver: Driver, ctx: TrialContext, record: TrialRecord, timeout_s: float,
@@ -142,7 +144,7 @@ def run_trial(driver: Driver, ctx: TrialContext, record: TrialRecord, timeout_s:
                 boot.record(sink, record.phases_s, record.ready_s)
             sink.add("teardown_s", record.teardown_s, "s", probe="host monotonic clock: teardown call to its return")
             try:
-                footprint = driver.image_footprint(ctx.manifest)
+                footprint = driver.image_footprint(ctx.manifest, ctx.workload.name)
                 sink.add("image_mib", footprint.bytes / MIB, "MiB", probe=footprint.how)
             except (BenchError, OSError) as e:  # the trial's own outcome matters more
                 record.facts["image_footprint"] = f"not measured: {e}"
@@ -231,9 +233,9 @@ def _collect(instance: Instance, monitor: MemoryMonitor, sink: SampleSink) -> No
         instance.facts.update(isolation.observe(main_pid))
     monitor.finish()
     monitor.record(sink)
-    seconds = cpu.cpu_seconds(pids)
-    if seconds is not None:
-        sink.add("host_cpu_s", seconds, "s", probe=cpu.HOW)
+    used = cpu.cpu_time(main_pid, pids)
+    if used is not None:
+        sink.add("host_cpu_s", used.seconds, "s", probe=used.how)
     growth = instance.disk_growth()
     if growth is not None:
         sink.add("instance_disk_mib", growth.bytes / MIB, "MiB", probe=growth.how)

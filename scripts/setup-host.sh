@@ -1,7 +1,8 @@
 #!/bin/sh
 # Prepare this host for vmct-bench: system packages, the three daemons, and .venv.
 # Idempotent: installs only what is missing and starts only what is not running.
-# --test: also what only the tests need (PostgreSQL's server binaries, for the history tests).
+# --test: also what only the tests need: PostgreSQL's server binaries (the history tests) and
+# Chromium (the report is checked in a real headless browser).
 set -eu
 
 cd "$(dirname "$0")/.."
@@ -10,7 +11,7 @@ PYTHON=${PYTHON:-python3}
 PACKAGES="qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-dev pkg-config mmdebstrap
 busybox-static kmod cpio e2fsprogs gcc python3-dev python3-venv iperf3 sockperf"
 # iperf3 and sockperf: the host side of the net workload (its servers).
-TEST_PACKAGES="postgresql"
+TEST_PACKAGES="postgresql chromium"
 WITH_TESTS=false
 case "${1:-}" in
   --test) WITH_TESTS=true ;;
@@ -32,7 +33,7 @@ case " $os_like " in
   with its development headers, mmdebstrap, a static busybox, kmod (depmod), cpio, e2fsprogs
   (mkfs.ext4), pkg-config, a C compiler and Python >= 3.11 with its headers and venv; then
   start dockerd, virtlogd and libvirtd and run: $PYTHON -m venv .venv && .venv/bin/pip install -e '.[test]'
-  (the tests also need PostgreSQL's server programs: initdb and pg_ctl)" ;;
+  (the tests also need PostgreSQL's server programs, initdb and pg_ctl, and chromium)" ;;
 esac
 
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; else

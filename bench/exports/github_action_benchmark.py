@@ -1,6 +1,8 @@
 """github-action-benchmark's custom tool input: customSmallerIsBetter.json and
 customBiggerIsBetter.json, one entry per platform × workload × metric with its unit, the
-median as the value and the 95% CI as the range."""
+median as the value and the 95% CI as the range. The action divides one run's value by the
+previous run's: an entry whose value is 0 says in its `extra` that a ratio against it is
+undefined."""
 
 from __future__ import annotations
 
@@ -18,9 +20,12 @@ def _entry(row) -> dict[str, str | float]:  # type: ignore[no-untyped-def]
     where = label(row.platform, row.accel)
     half_ci = (row.ci_high - row.ci_low) / 2
     cv = "" if math.isnan(row.cv) else f", CV {row.cv:.1%}"
+    extra = f"median of {row.n} trials{cv}; 95% CI {row.ci_low:.4g}–{row.ci_high:.4g}"
+    if row.median == 0:
+        extra += ("; ZERO: below this probe's resolution, so a ratio against this value is undefined "
+                  "(an alert comparing with it reads infinite)")
     return {"name": f"{row.workload} {row.metric} [{where}]", "unit": row.unit, "value": float(row.median),
-            "range": f"± {half_ci:.4g}",
-            "extra": f"median of {row.n} trials{cv}; 95% CI {row.ci_low:.4g}–{row.ci_high:.4g}"}
+            "range": f"± {half_ci:.4g}", "extra": extra}
 
 
 def render(run: LoadedRun) -> dict[str, str]:

@@ -4,6 +4,7 @@ Each cache entry is keyed by its inputs, so a second build with nothing changed 
   kernel/<key>/  vmlinuz, initramfs.img               (kernel.py)
   rootfs/<key>/  rootfs.tar, rootfs/ (native chroot), disk.qcow2 (VM base), rootfs.json
   Docker         vmct-bench/rootfs:<tar sha256>       (container_image.py)
+                 vmct-bench/app-<workload>:<tar sha256> (app_image.py: only what the workload needs)
   manifests/     <key>.json and latest.json
 """
 
@@ -11,12 +12,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import bench
-from bench import engines
-from bench.images import container_image, kernel, manifest, rootfs, store, vmdisk
+from bench import config, engines
+from bench.images import app_image, container_image, kernel, manifest, rootfs, store, vmdisk
 from bench.images.manifest import SCHEMA, Artifact, Manifest
 from bench.proc import run
 from bench.progress import Progress
@@ -57,9 +59,10 @@ def build(workloads: list[Workload], progress: Progress, user_kernel: Path | Non
             image_id = container_image.import_rootfs(client, entry.tar, tar_sha)
         seconds["docker_import"] = step.seconds
     image_bytes = client.images.get(image_id).attrs.get("Size", 0)
+    apps, seconds["app_images"] = app_images(client, entry, workloads, progress)
 
     key = store.digest({"rootfs": entry.directory.name, "boot": boot.kernel.parent.name,
-                        "image": image_id, "schema": SCHEMA})
+                        "image": image_id, "apps": {w: a.sha256 for w, a in apps.items()}, "schema": SCHEMA})
     path = store.entry("manifests", f"{key}.json")
     if path.is_file():
         existing = manifest.load(path)
@@ -77,12 +80,26 @@ def build(workloads: list[Workload], progress: Progress, user_kernel: Path | Non
             rootfs_dir=str(entry.tree),
             rootfs_tar=_file_artifact(entry.tar, tar_sha),
             container_image=Artifact(container_image.reference(tar_sha), image_id, image_bytes),
+            app_images=apps,
             vm_disk=_file_artifact(entry.disk, entry.info["sha256"]["vm_disk"]),
             kernel=_file_artifact(boot.kernel),
             initramfs=_file_artifact(boot.initramfs),
         )
         built.save()
     return built
+
+
+def app_images(client: object, entry: RootfsEntry, workloads: list[Workload],
+               progress: Progress) -> tuple[dict[str, Artifact], float]:
+    """Each workload's application-only image (imported only when its content changed), and
+    the seconds it took."""
+    config.cache_dir().mkdir(parents=True, exist_ok=True)
+    found = {}
+    with progress.step(f"app-only images: {len(workloads)} workload(s)") as step, \
+            tempfile.TemporaryDirectory(prefix=store.TMP_PREFIX, dir=config.cache_dir()) as work:
+        for w in workloads:
+            found[w.name] = Artifact(*app_image.ensure(client, entry.tree, w, Path(work)))  # type: ignore[arg-type]
+    return found, step.seconds
 
 
 def ensure_rootfs(workloads: list[Workload], progress: Progress) -> RootfsEntry:

@@ -15,7 +15,7 @@ from bench.errors import BenchError
 from bench.images import store
 from bench.workload import Workload
 
-SCHEMA = 1
+SCHEMA = 2  # 2: app_images
 LATEST = "latest.json"
 
 
@@ -47,6 +47,7 @@ class Manifest:
     vm_disk: Artifact
     kernel: Artifact
     initramfs: Artifact
+    app_images: dict[str, Artifact]  # workload → its application-only container image (docker-app)
 
     ARTIFACTS = ("rootfs_tar", "container_image", "vm_disk", "kernel", "initramfs")
 
@@ -58,6 +59,7 @@ class Manifest:
         values = {f.name: data[f.name] for f in fields(cls)}
         for name in cls.ARTIFACTS:
             values[name] = Artifact(**values[name])
+        values["app_images"] = {w: Artifact(**a) for w, a in values["app_images"].items()}
         return cls(**values)
 
     def saved_path(self) -> Path:
@@ -85,9 +87,15 @@ class Manifest:
             raise BenchError(f"workload {workload.name!r} changed since the images were built; "
                              "run `bench images build`")
 
-    def verify(self, docker_image_id: str | None) -> list[str]:
-        """Problems found re-hashing every artifact; empty when all is intact."""
+    def verify(self, docker_image_id: str | None, app_image_ids: dict[str, str | None] | None = None) -> list[str]:
+        """Problems found re-hashing every artifact; empty when all is intact. The Docker
+        images are given as the ids their references have in the engine now."""
         problems = []
+        for workload, artifact in self.app_images.items():
+            found = (app_image_ids or {}).get(workload)
+            if found != artifact.sha256:
+                problems.append(f"app_images.{workload}: {artifact.path} is {found or 'missing'}, "
+                                f"manifest says {artifact.sha256}")
         for name in self.ARTIFACTS:
             artifact: Artifact = getattr(self, name)
             if name == "container_image":

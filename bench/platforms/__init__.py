@@ -1,6 +1,6 @@
 """Platform drivers: native (chroot), docker (and docker-volume: the same with a volume at
-/var/tmp), vm (libvirt; vm-os: the same VM booting the image's own systemd), behind one
-interface (base.py)."""
+/var/tmp; docker-app: each workload from its application-only image), vm (libvirt; vm-os:
+the same VM booting the image's own systemd), behind one interface (base.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from bench.platforms.base import Driver
 from bench.progress import Progress
 from bench.resources import Resources
 
-PLATFORMS = ("native", "docker", "docker-volume", "vm", "vm-os")
+PLATFORMS = ("native", "docker", "docker-volume", "docker-app", "vm", "vm-os")
 VM_PLATFORMS = ("vm", "vm-os")
 # How reports name a platform where the name alone would be ambiguous.
 LABELS = {"vm": "vm-minimal"}
@@ -29,9 +29,9 @@ def make_driver(name: str, progress: Progress, resources: Resources, accel: str 
     if name == "native":
         from bench.platforms.native import NativeDriver
         return NativeDriver(resources)
-    if name in ("docker", "docker-volume"):
+    if name in ("docker", "docker-volume", "docker-app"):
         from bench.platforms.container import ContainerDriver
-        return ContainerDriver(resources, volume=name == "docker-volume")
+        return ContainerDriver(resources, variant=name)
     if is_vm(name):
         from bench import accel as accelerators
         from bench.platforms.vm import VMDriver

@@ -86,16 +86,21 @@ class Driver(ABC):
 
     def __init__(self, resources: Resources):
         self.resources = resources
-        self._footprint: Footprint | None = None
+        self._footprints: dict[str, Footprint] = {}
 
-    def image_footprint(self, manifest: Manifest) -> Footprint:
-        """The platform's image on disk; measured once per driver."""
-        if self._footprint is None:
-            self._footprint = self._measure_image(manifest)
-        return self._footprint
+    def image_footprint(self, manifest: Manifest, workload: str) -> Footprint:
+        """The image a workload runs from, on disk; measured once per driver and image."""
+        key = self.image_for(manifest, workload)
+        if key not in self._footprints:
+            self._footprints[key] = self._measure_image(manifest, workload)
+        return self._footprints[key]
+
+    def image_for(self, manifest: Manifest, workload: str) -> str:
+        """Which image a workload runs from: one for all, unless the platform has one per workload."""
+        return "image"
 
     @abstractmethod
-    def _measure_image(self, manifest: Manifest) -> Footprint: ...
+    def _measure_image(self, manifest: Manifest, workload: str) -> Footprint: ...
 
     def instance_facts(self) -> dict[str, str]:
         return self.resources.describe()

@@ -4,7 +4,8 @@ No privileges, Docker's default seccomp profile, no-new-privileges, no network (
 workload gets the engine's default bridge, as a container would); the suite's
 CPUs (a cpuset and the matching CPU quota) and memory limit. Two variants: `docker` writes
 into its copy-on-write layer; `docker-volume` has a fresh volume of its own at /var/tmp (where
-workloads write), created in setup and removed with the container.
+workloads write), created in setup and removed with the container; `docker-app` runs each
+workload from its application-only image (bench/images/app_image.py) instead of the full OS.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import psutil
 from bench import config, engines
 from bench.errors import BenchError
 from bench.hostservers import NetworkPath, server_env
-from bench.images.manifest import Manifest
+from bench.images.manifest import Artifact, Manifest
 from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes import isolation, processes
 from bench.probes.disk import Footprint, filesystem_of, tree_allocated
@@ -30,6 +31,17 @@ from bench.resources import Resources
 
 VOLUME_AT = "/var/tmp"
 VOLUME_PLATFORM = "docker-volume"
+APP_PLATFORM = "docker-app"
+VARIANTS = ("docker", VOLUME_PLATFORM, APP_PLATFORM)
+
+
+def image_of(manifest: Manifest, platform: str, workload: str) -> Artifact:
+    """The image a workload runs from on this variant."""
+    if platform != APP_PLATFORM:
+        return manifest.container_image
+    if workload not in manifest.app_images:
+        raise BenchError(f"no application-only image of workload {workload!r}; run `bench images build`")
+    return manifest.app_images[workload]
 
 
 class ContainerInstance(Instance):
@@ -47,7 +59,8 @@ class ContainerInstance(Instance):
         self._shim_pid: int | None = None
         self._init_pid: int | None = None
         self._procs_file: Path | None = None
-        self.facts.update(image=ctx.manifest.container_image.sha256,
+        self.image = image_of(ctx.manifest, platform, ctx.workload.name)
+        self.facts.update(image=self.image.sha256,
                           security="default seccomp, no-new-privileges, not privileged", storage=storage)
         self.facts.update(isolation.shared_kernel())
 
@@ -78,7 +91,7 @@ class ContainerInstance(Instance):
             mem_limit=self.resources.memory_bytes, memswap_limit=self.resources.memory_bytes,
             binds=[f"{self.volume}:{VOLUME_AT}:rw"] if self.volume else None)
         created = api.create_container(
-            self.ctx.manifest.container_image.sha256,
+            self.image.sha256,
             command=[config.GUEST_LAUNCHER, "--hold", self.ctx.workload.name],
             name=self.ctx.name(self.platform), host_config=host_config, environment=server_env({}, self.network),
             labels={config.RUN_LABEL: self.ctx.run_id, config.LABEL: "instance"})
@@ -201,11 +214,11 @@ def bridge_address(interface: str, subnet: str) -> str | None:
 class ContainerDriver(Driver):
     name = "docker"
 
-    def __init__(self, resources: Resources, volume: bool = False) -> None:
+    def __init__(self, resources: Resources, variant: str = "docker") -> None:
         super().__init__(resources)
         self.client = engines.docker_client()
-        self.name = VOLUME_PLATFORM if volume else "docker"
-        self.storage = self._storage(volume)
+        self.name = variant
+        self.storage = self._storage(variant == VOLUME_PLATFORM)
 
     def _storage(self, volume: bool) -> str:
         """Where this variant's writes land: file system and cache, for the disk workload."""
@@ -223,9 +236,14 @@ class ContainerDriver(Driver):
     def prepare(self, ctx: TrialContext) -> Instance:
         return ContainerInstance(ctx, self.client, self.resources, self.name, self.storage)
 
-    def _measure_image(self, manifest: Manifest) -> Footprint:
+    def image_for(self, manifest: Manifest, workload: str) -> str:
+        return image_of(manifest, self.name, workload).sha256
+
+    def _measure_image(self, manifest: Manifest, workload: str) -> Footprint:
+        image = image_of(manifest, self.name, workload)
         try:
-            size = self.client.api.inspect_image(manifest.container_image.sha256)["Size"]
+            size = self.client.api.inspect_image(image.sha256)["Size"]
         except docker.errors.DockerException as e:
             raise BenchError(f"docker: {engines.first_line(e)}") from None
-        return Footprint(int(size), "docker image inspect: Size")
+        kind = "application-only image" if self.name == APP_PLATFORM else "image"
+        return Footprint(int(size), f"docker image inspect: Size (the {kind})")

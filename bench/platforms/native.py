@@ -99,6 +99,6 @@ class NativeDriver(Driver):
     def prepare(self, ctx: TrialContext) -> Instance:
         return NativeInstance(ctx, self.resources)
 
-    def _measure_image(self, manifest: Manifest) -> Footprint:
+    def _measure_image(self, manifest: Manifest, workload: str) -> Footprint:
         return Footprint(tree_allocated(Path(manifest.rootfs_dir)),
                          "rootfs directory, allocated bytes (hard links once)")

@@ -133,6 +133,6 @@ class VMDriver(Driver):
                 pass
             self.network = None
 
-    def _measure_image(self, manifest: Manifest) -> Footprint:
+    def _measure_image(self, manifest: Manifest, workload: str) -> Footprint:
         paths = [Path(manifest.vm_disk.path), Path(manifest.kernel.path), Path(manifest.initramfs.path)]
         return Footprint(files_allocated(paths), "qcow2 base + kernel + initramfs, allocated bytes")

@@ -7,23 +7,26 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from bench import stats
+from bench import stats, units
+from bench.platforms import label
 from bench.report.runs import LoadedRun
-from bench.summary import HEADLINE
 
 CV_LIMIT = 0.05
 MIN_TRIALS = 3
 
 
+# The metrics verdicts rest on: only their noise is a warning; the rest goes in a folded list.
+VERDICT_METRICS = ("score", "boot_s", "mem_pss_mean_mib", "density_mem_mib", "image_mib")
+# The finest step a metric's readings can differ by: a spread below it is the clock's, not noise.
+RESOLUTION = {"s": 1e-6, "µs": 1e-3}
+COARSE_CPU_RESOLUTION_S = 0.01  # host_cpu_s read in clock ticks (probes/cpu.py, without a cgroup)
+
+
 @dataclass(frozen=True)
 class Caveat:
-    level: str  # "severe" (the numbers mean something else than they seem) or "note"
+    level: str  # "severe" (the numbers mean something else than they seem), "note", or "minor" (folded)
     text: str
-
-
-def _metric_list(rows: list[str]) -> str:
-    shown = ", ".join(rows[:12])
-    return shown + (f" and {len(rows) - 12} more" if len(rows) > 12 else "")
+    items: tuple[str, ...] = ()  # a list shown under the text
 
 
 def caveats(run: LoadedRun) -> list[Caveat]:
@@ -46,23 +49,48 @@ def caveats(run: LoadedRun) -> list[Caveat]:
                             + "; ".join(kinds[:6]) + (" …" if len(kinds) > 6 else "")))
     table = run.summary
     if not table.empty:
-        # Headline metrics first: a reader cares about boot_s before boot_phase.resumed_s.
-        rows = sorted(table.itertuples(), key=lambda r: r.metric not in HEADLINE)
-        noisy = [f"{r.workload} {r.metric} on {r.platform} ({r.cv * 100:.0f}%)" for r in rows
-                 if not math.isnan(r.cv) and r.cv > CV_LIMIT]
-        if noisy:
-            found.append(Caveat("note", f"{len(noisy)} metric(s) vary by more than {CV_LIMIT:.0%} "
-                                f"(coefficient of variation): {_metric_list(noisy)}. Read their medians "
-                                "with the confidence intervals."))
-        few = [f"{r.workload} {r.metric} on {r.platform} (n={r.n})" for r in table.itertuples()
-               if r.n < MIN_TRIALS]
-        if few:
-            found.append(Caveat("severe", f"{len(few)} metric(s) rest on fewer than {MIN_TRIALS} trials: "
-                                f"{_metric_list(few)}."))
+        found += _noise(run, table)
+        few = [r for r in table.itertuples() if r.n < MIN_TRIALS]
+        for level, chosen in (("severe", [r for r in few if r.metric in VERDICT_METRICS]),
+                              ("minor", [r for r in few if r.metric not in VERDICT_METRICS])):
+            if chosen:  # a start phase seen in only some trials is a detail; a headline figure is not
+                found.append(Caveat(level, f"{len(chosen)} metric(s) rest on fewer than {MIN_TRIALS} trials:",
+                                    tuple(f"{r.workload} {r.metric} on {label(r.platform, r.accel)} (n={r.n})"
+                                          for r in chosen)))
         found += _narrow_intervals(table)
     found += _adaptive(run)
     if not run.counted:
         found.append(Caveat("severe", "No successful measured trial: there is nothing to report."))
+    return found
+
+
+def resolution(run: LoadedRun, metric: str, unit: str) -> float:
+    if metric == "host_cpu_s" and any(s.metric == metric and "clock ticks" in str(s.metadata.get("probe", ""))
+                                      for r in run.counted for s in r.samples):
+        return COARSE_CPU_RESOLUTION_S
+    return RESOLUTION.get(unit, 0.0)
+
+
+def _noise(run: LoadedRun, table: pd.DataFrame) -> list[Caveat]:
+    """Metrics whose trials vary by more than CV_LIMIT: the ones a verdict rests on as a
+    warning, widest interval first (the likeliest to flip a comparison); the rest folded."""
+    verdict, rest = [], []
+    for r in table.itertuples():
+        if math.isnan(r.cv) or r.cv <= CV_LIMIT or r.iqr <= resolution(run, r.metric, r.unit):
+            continue
+        width = (r.ci_high - r.ci_low) / abs(r.median) if r.median else math.inf
+        text = (f"{r.workload} {r.metric} on {label(r.platform, r.accel)}: CV {r.cv:.0%}, "
+                f"95% CI {units.interval(r.ci_low, r.ci_high, r.unit, r.median)} around {units.human(r.median, r.unit)}")
+        (verdict if r.metric in VERDICT_METRICS else rest).append((width, text))
+    found = []
+    if verdict:
+        verdict.sort(key=lambda pair: -pair[0])
+        found.append(Caveat("note", f"{len(verdict)} headline metric(s) vary by more than {CV_LIMIT:.0%} between "
+                            "trials, widest interval first; a comparison whose intervals overlap is not settled:",
+                            tuple(text for _, text in verdict)))
+    if rest:
+        found.append(Caveat("minor", f"{len(rest)} other metric(s) vary by more than {CV_LIMIT:.0%} "
+                            "(start phases, teardown, secondary figures):", tuple(text for _, text in sorted(rest))))
     return found
 
 

@@ -15,12 +15,13 @@ from contextlib import contextmanager
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend is chosen first)
-from matplotlib.axes import Axes  # noqa: E402
+import matplotlib.patches  # noqa: E402  (the backend is chosen first)
+import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from bench import stats  # noqa: E402
+from bench import stats, units  # noqa: E402
 from bench.probes import boot  # noqa: E402
+from bench.report import stripchart  # noqa: E402
 from bench.report.runs import LoadedRun  # noqa: E402
 from bench.report.verdict import column_name, platforms  # noqa: E402
 from bench.trial import TrialRecord  # noqa: E402
@@ -28,7 +29,8 @@ from bench.trial import TrialRecord  # noqa: E402
 STYLE = {"svg.fonttype": "none", "font.size": 8, "axes.spines.top": False, "axes.spines.right": False,
          "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": 96}
 RUN_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
-LOG_SPREAD = 30  # a metric whose values span more than this factor is drawn on a log axis
+LOG_SPREAD = 30  # a time whose values span more than this factor is drawn on a log axis
+LOG_UNITS = ("s", "µs")
 
 
 @contextmanager
@@ -64,47 +66,34 @@ def _x_labels(runs: list[LoadedRun], shown: list[str]) -> list[str]:
     return [column_name(p, runs[0]) if len(runs) == 1 else p for p in shown]
 
 
-def _legend(ax: Axes, runs: list[LoadedRun]) -> None:
-    if len(runs) > 1:
-        ax.legend(fontsize=7, frameon=False)
-
-
 def metric_chart(runs: list[LoadedRun], workload: str, metric: str, unit: str) -> str:
     """Every counted trial as a dot, the median as a bar and its 95% CI as a line, per platform
-    (the platforms that measured this metric)."""
+    (the platforms that measured this metric). A linear axis starts at zero; values spanning
+    more than LOG_SPREAD× go on a log axis, which says so."""
     shown = [p for p in _all_platforms(runs) if any(_values(run, workload, metric, p) for run in runs)]
-    width = 0.7 / len(runs)
-    everything: list[float] = []
-    with _figure(f"metric-{workload}-{metric}", figsize=(4.6, 2.5)) as (fig, ax):
+    everything = [v for run in runs for p in shown for v in _values(run, workload, metric, p)]
+    scale = units.scale_for(max(map(abs, everything), default=0.0), unit)
+    positive = [v for v in everything if v > 0]
+    # Only times go on a log axis: a size or a count is read against zero, whatever its spread.
+    log = (unit in LOG_UNITS and bool(positive) and min(positive) * LOG_SPREAD < max(positive)
+           and len(positive) == len(everything))
+    groups = []
+    for platform in shown:
+        at_slot = []
         for j, run in enumerate(runs):
-            colour = RUN_COLOURS[j % len(RUN_COLOURS)]
-            label: str | None = run.run_id
-            for i, platform in enumerate(shown):
-                values = _values(run, workload, metric, platform)
-                if not values:
-                    continue
-                everything += values
-                centre = i + (j - (len(runs) - 1) / 2) * width
-                order = sorted(range(len(values)), key=lambda k: values[k])
-                spread = [centre + (rank - (len(values) - 1) / 2) * width * 0.6 / max(len(values), 1)
-                          for rank in range(len(values))]
-                ax.scatter([spread[order.index(k)] for k in range(len(values))], values, s=12,
-                           color=colour, alpha=0.6, linewidths=0, label=label)
-                label = None
-                med = stats.median(values)
-                ax.hlines(med, centre - width * 0.4, centre + width * 0.4, color=colour, linewidth=2)
-                if len(values) > 1:
-                    ci = stats.median_ci(values, run.seed)
-                    ax.vlines(centre + width * 0.42, ci.low, ci.high, color=colour, linewidth=1)
-        ax.set_xticks(range(len(shown)), _x_labels(runs, shown))
-        ax.set_xlim(-0.6, len(shown) - 0.4)
-        positive = [v for v in everything if v > 0]
-        if positive and min(positive) * LOG_SPREAD < max(positive) and len(positive) == len(everything):
-            ax.set_yscale("log")
-        ax.set_ylabel(unit)
-        ax.set_title(f"{workload}: {metric}")
-        _legend(ax, runs)
-        return _svg(fig)
+            values = [v / scale.factor for v in _values(run, workload, metric, platform)]
+            if not values:
+                continue
+            row = run.row(workload, metric, platform)  # the summary's interval, not a second bootstrap
+            ci = None
+            if row is not None and len(values) > 1:
+                ci = (row["ci_low"] / scale.factor, row["ci_high"] / scale.factor)
+            at_slot.append(stripchart.Group(platform, RUN_COLOURS[j % len(RUN_COLOURS)], values,
+                                            stats.median(values), ci))
+        groups.append(at_slot)
+    legend = [(run.run_id, RUN_COLOURS[j % len(RUN_COLOURS)]) for j, run in enumerate(runs)] if len(runs) > 1 else []
+    return stripchart.chart(f"{workload}: {metric}", scale.unit + (" (log scale)" if log else ""),
+                            _x_labels(runs, shown), groups, log, legend)
 
 
 def boot_segments(run: LoadedRun, workload: str, platform: str) -> dict[str, float]:
@@ -121,31 +110,44 @@ def boot_segments(run: LoadedRun, workload: str, platform: str) -> dict[str, flo
     return boot.segments(ends, ready)
 
 
-def boot_breakdown_chart(runs: list[LoadedRun], workload: str) -> str:
-    """Per platform, its own time axis: the start phases' median durations stacked to READY."""
-    shown = _all_platforms(runs)
-    with _figure(f"boot-{workload}", nrows=len(shown), figsize=(6.4, 0.5 + 0.45 * len(shown) * len(runs)),
+LABEL_MIN_SHARE = 0.14  # a segment narrower than this share of its bar gets no label inside
+
+
+def boot_breakdown_chart(runs: list[LoadedRun], workload: str) -> str | None:
+    """Per platform that measured it, its own time axis: the start phases' median durations
+    stacked to READY. Segments too narrow for their name are named in the legend only."""
+    shown = [p for p in _all_platforms(runs) if any(boot_segments(run, workload, p) for run in runs)]
+    if not shown:
+        return None
+    with _figure(f"boot-{workload}", nrows=len(shown), figsize=(6.4, 0.9 + 0.75 * len(shown) * len(runs)),
                  squeeze=False) as (fig, axes):
         palette = plt.get_cmap("tab10")
         phase_colour: dict[str, object] = {}
         for row, platform in enumerate(shown):
             ax = axes[row][0]
             labels = []
+            totals = [sum(boot_segments(run, workload, platform).values()) for run in runs]
+            scale = units.scale_for(max(totals), "s")
             for j, run in enumerate(runs):
                 left = 0.0
                 segments = boot_segments(run, workload, platform)
                 for phase, seconds in segments.items():
                     colour = phase_colour.setdefault(phase, palette(len(phase_colour) % 10))
-                    ax.barh(j, seconds, left=left, color=colour, height=0.6)
-                    if seconds > 0:
-                        ax.text(left + seconds / 2, j, phase, ha="center", va="center", fontsize=6)
-                    left += seconds
-                total = f" — {left:.3g} s" if segments else " — not measured"
+                    width = seconds / scale.factor
+                    ax.barh(j, width, left=left, color=colour, height=0.6)
+                    if max(totals) and seconds / max(totals) >= LABEL_MIN_SHARE:
+                        ax.text(left + width / 2, j, phase, ha="center", va="center", fontsize=6)
+                    left += width
+                total = f" — {units.human(sum(segments.values()), 's')}" if segments else " — not measured"
                 labels.append(f"{column_name(platform, run)}" + (f" · {run.run_id}" if len(runs) > 1 else "") + total)
             ax.set_yticks(range(len(runs)), labels)
-            ax.set_xlabel("s since t0 (first create call)" if row == len(shown) - 1 else "")
+            ax.set_xlim(left=0)
+            ax.set_xlabel(f"{scale.unit} since t0 (first create call)")
             ax.grid(axis="y", visible=False)
-        fig.suptitle(f"{workload}: t0 to READY, each segment ending at the event it names (median times; each platform on its own scale)", fontsize=8)
+        fig.legend(handles=[matplotlib.patches.Patch(color=c, label=name) for name, c in phase_colour.items()],
+                   loc="outside lower center", ncols=min(len(phase_colour), 6), fontsize=6, frameon=False)
+        fig.suptitle(f"{workload}: t0 to READY, each segment ending at the event it names "
+                     "(median times; each platform on its own scale)", fontsize=8)
         return _svg(fig)
 
 
@@ -156,9 +158,14 @@ def _series_trial(run: LoadedRun, platform: str, workload: str) -> TrialRecord |
     return None
 
 
-def memory_chart(runs: list[LoadedRun], workload: str) -> str:
-    """Host-side RSS and PSS over one trial of each platform (its first measured one)."""
-    shown = _all_platforms(runs)
+def memory_chart(runs: list[LoadedRun], workload: str) -> tuple[str | None, list[str]]:
+    """Host-side RSS and PSS over one trial of each platform (its first measured one), and
+    the platforms left out because no trial of theirs recorded a series."""
+    every = _all_platforms(runs)
+    shown = [p for p in every if any(_series_trial(run, p, workload) for run in runs)]
+    left_out = [column_name(p, runs[0]) if len(runs) == 1 else p for p in every if p not in shown]
+    if not shown:
+        return None, left_out
     with _figure(f"memory-{workload}", ncols=len(shown), figsize=(2.3 * len(shown) + 0.6, 2.3),
                  squeeze=False) as (fig, axes):
         for col, platform in enumerate(shown):
@@ -182,4 +189,4 @@ def memory_chart(runs: list[LoadedRun], workload: str) -> str:
                 ax.legend(fontsize=6, frameon=False)
             ax.set_ylim(bottom=0)
         fig.suptitle(f"{workload}: memory of one trial per platform", fontsize=8)
-        return _svg(fig)
+        return _svg(fig), left_out

@@ -10,10 +10,11 @@ from typing import Any
 
 import jinja2
 
-from bench import summary
-from bench.report import caveats, charts, consolidation, verdict
+from bench import summary, units
+from bench.report import caveats, charts, consolidation, findings, scenario, verdict
 from bench.report.runs import LoadedRun
 from bench.results import SUMMARY, TRIALS
+from bench.trial import TrialRecord
 
 TEMPLATES = Path(__file__).parent / "templates"
 RAW_FILES = (SUMMARY, TRIALS)
@@ -23,12 +24,15 @@ RAW_FILES = (SUMMARY, TRIALS)
 class Options:
     single_file: bool = False
     host: consolidation.HostSize | None = None
+    scenarios: tuple[scenario.Scenario, ...] | None = None  # None: the shipped examples
 
 
 def _environment() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                              keep_trailing_newline=True)
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
+                                     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+                                     keep_trailing_newline=True)
+    environment.globals["human"] = units.human
+    return environment
 
 
 def _link(run: LoadedRun, name: str, output: Path, single_file: bool) -> str | None:
@@ -53,11 +57,12 @@ def _charts(runs: list[LoadedRun]) -> dict[str, Any]:
     workloads = list(dict.fromkeys(w for w, _, _ in keys))
     boot_workload = "boot" if "boot" in workloads else (workloads[0] if workloads else None)
     memory_workload = "idle" if "idle" in workloads else boot_workload
+    memory, memory_left_out = charts.memory_chart(runs, memory_workload) if memory_workload else (None, [])
     return {
         "headline": headline, "rest": rest,
         "boot": charts.boot_breakdown_chart(runs, boot_workload) if boot_workload else None,
         "boot_workload": boot_workload,
-        "memory": charts.memory_chart(runs, memory_workload) if memory_workload else None,
+        "memory": memory, "memory_left_out": memory_left_out,
         "memory_workload": memory_workload,
     }
 
@@ -83,6 +88,10 @@ def _flat(prefix: str, value: Any) -> list[tuple[str, str]]:
         return [pair for key in value for pair in _flat(f"{prefix}.{key}" if prefix else str(key), value[key])]
     if isinstance(value, list):
         return [(prefix, ", ".join(str(v) for v in value))]
+    if prefix.endswith("bytes") and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return [(prefix, units.bytes_(value))]
+    if isinstance(value, float):
+        return [(prefix, units.significant(value))]
     return [(prefix, "" if value is None else str(value))]
 
 
@@ -114,21 +123,28 @@ def _provenance(runs: list[LoadedRun]) -> list[dict[str, Any]]:
 
 
 def _trial_rows(run: LoadedRun) -> list[dict[str, Any]]:
-    def num(value: float | None, digits: int = 3) -> str:
-        return "" if value is None else f"{value:.{digits}f}"
+    def time(value: float | None) -> str:
+        return "" if value is None else units.human(value, "s")
+
+    def score(r: TrialRecord) -> str:
+        if r.score is None:
+            return ""
+        return units.human(r.score, r.score_unit) if isinstance(r.score, float) else str(r.score)
     return [{"seq": r.seq, "repetition": r.repetition, "warmup": "warm-up" if r.warmup else "",
              "platform": r.platform, "accel": r.accel, "workload": r.workload, "status": r.status,
-             "score": "" if r.score is None else f"{r.score} {r.score_unit}", "ready_s": num(r.ready_s),
-             "result_s": num(r.result_s), "teardown_s": num(r.teardown_s), "duration_s": num(r.duration_s, 1),
+             "score": score(r), "ready_s": time(r.ready_s), "result_s": time(r.result_s),
+             "teardown_s": time(r.teardown_s), "duration_s": time(r.duration_s),
              "reason": r.reason} for r in sorted(run.records, key=lambda r: r.seq)]
 
 
 def render(runs: list[LoadedRun], output: Path, options: Options = Options()) -> str:
     context = {
         "runs": [{
-            "run": run, "info": run.info, "caveats": caveats.caveats(run),
+            "run": run, "info": run.info, "caveats": caveats.caveats(run), "findings": findings.findings(run),
             "fits": consolidation.fits(run, options.host),
             "per_instance": consolidation.per_instance(run),
+            "scenarios": [scenario.cost(run, s) for s in (options.scenarios if options.scenarios is not None
+                                                          else scenario.shipped())],
             "links": {name: _link(run, name, output, options.single_file) for name in RAW_FILES},
             "trials": _trial_rows(run),
         } for run in runs],

@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from bench import stats
+from bench import stats, units
 from bench.platforms import label as platform_label
 from bench.report.runs import LoadedRun
-from bench.summary import PLATFORM_ORDER, format_number
+from bench.summary import PLATFORM_ORDER
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,12 @@ FORMAT = {
     "native": "directory tree unpacked from rootfs.tar, entered with chroot: needs root and a kernel "
               "compatible with its user space",
     "docker": "Docker image (docker import of rootfs.tar): needs a container engine on a Linux kernel",
+    "docker-app": "Docker image per workload holding only its programs and their libraries (FROM scratch "
+                  "style): needs a container engine on a Linux kernel",
     "vm": "qcow2 disk + kernel + initramfs: needs QEMU (libvirt here); KVM for full speed",
 }
 BUILD_STEPS = {"native": ("bootstrap", "unpack"), "docker": ("bootstrap", "docker_import"),
+               "docker-app": ("bootstrap", "app_images"),
                "vm": ("bootstrap", "vm_disk")}
 
 
@@ -101,21 +104,38 @@ def _measured_cell(run: LoadedRun, workload: str, metric: str, platform: str) ->
     row = run.row(workload, metric, platform)
     if row is None:
         return Cell("not measured")
-    detail = f"95% CI {format_number(row['ci_low'])}–{format_number(row['ci_high'])}, n={row['n']}"
+    detail = f"95% CI {units.interval(row['ci_low'], row['ci_high'], row['unit'], row['median'])}, n={row['n']}"
     if platform != "native" and not math.isnan(row["ratio_to_native"]):
-        detail += (f"; {row['ratio_to_native']:.3g}× native "
-                   f"[{row['ratio_ci_low']:.3g}, {row['ratio_ci_high']:.3g}]")
-    return Cell(f"{format_number(row['median'])} {row['unit']}", detail)
+        detail += (f"; {units.ratio(row['ratio_to_native'])} native "
+                   f"{units.ratio_interval(row['ratio_ci_low'], row['ratio_ci_high'])}")
+    return Cell(units.human(row["median"], row["unit"]), detail)
+
+
+@dataclass(frozen=True)
+class Ratio:
+    value: float
+    low: float
+    high: float
+
+    def text(self) -> str:
+        return f"{units.ratio(self.value)} (95% CI {units.ratio_interval(self.low, self.high)})"
+
+
+def ratio_between(run: LoadedRun, workload: str, metric: str, top: str, bottom: str) -> Ratio | None:
+    """Median of `top` over median of `bottom`, with the bootstrap CI of that ratio."""
+    a = [v for (w, m, p, _), vals in run.values.items() if (w, m, p) == (workload, metric, top) for v in vals]
+    b = [v for (w, m, p, _), vals in run.values.items() if (w, m, p) == (workload, metric, bottom) for v in vals]
+    if not a or not b or stats.median(b) <= 0 or stats.median(a) <= 0:
+        return None
+    interval = stats.ratio_ci(a, b, run.seed)
+    return Ratio(stats.median(a) / stats.median(b), interval.low, interval.high)
 
 
 def _vm_over_docker(run: LoadedRun, workload: str, metric: str) -> Cell:
-    values = run.values
-    vm = [v for (w, m, p, _), vals in values.items() if (w, m, p) == (workload, metric, "vm") for v in vals]
-    docker = values.get((workload, metric, "docker", "none"), [])
-    if not vm or not docker or not stats.median(docker):
+    ratio = ratio_between(run, workload, metric, "vm", "docker")
+    if ratio is None:
         return Cell("—")
-    interval = stats.ratio_ci(vm, docker, run.seed)
-    return Cell(f"{stats.median(vm) / stats.median(docker):.3g}×", f"95% CI [{interval.low:.3g}, {interval.high:.3g}]")
+    return Cell(units.ratio(ratio.value), f"95% CI {units.ratio_interval(ratio.low, ratio.high)}")
 
 
 def _facts(run: LoadedRun, platform: str) -> dict[str, str]:
@@ -143,22 +163,28 @@ def _build_cell(images: dict, platform: str) -> Cell:
     seconds = images.get("build_seconds")
     if not seconds:
         return Cell("not recorded")
-    steps = BUILD_STEPS.get(_kind(platform), ())
+    steps = BUILD_STEPS.get(platform, BUILD_STEPS.get(_kind(platform), ()))
     timed = {step: seconds[step] for step in steps if step in seconds}
     untimed = [step for step in steps if step not in seconds]
-    detail = " + ".join(f"{step} {value:.1f} s" for step, value in timed.items())
+    detail = " + ".join(f"{step} {units.human(value, 's')}" for step, value in timed.items())
     if untimed:
         detail += f" ({', '.join(untimed)}: done by an earlier build, not timed)"
-    return Cell(f"{sum(timed.values()):.1f} s", detail)
+    return Cell(units.human(sum(timed.values()), "s"), detail)
 
 
 def _artifact_cell(images: dict, platform: str) -> Cell:
+    if platform == "docker-app":
+        apps = images.get("app_images", {})
+        if not apps:
+            return Cell("not recorded")
+        return Cell(f"{len(apps)} images, one per workload",
+                    ", ".join(f"{w} {units.bytes_(a['bytes'])}" for w, a in sorted(apps.items())))
     name = ARTIFACT.get(_kind(platform))
     sha = images.get("artifacts", {}).get(name, "")
     if not sha:
         return Cell("not recorded")
     size = images.get("bytes", {}).get(name)
-    return Cell(sha.removeprefix("sha256:")[:16], f"{name}" + (f", {size / 2**20:.1f} MiB" if size else ""))
+    return Cell(sha.removeprefix("sha256:")[:16], f"{name}" + (f", {units.bytes_(size)}" if size else ""))
 
 
 def verdict(run: LoadedRun) -> Verdict:
@@ -180,7 +206,7 @@ def verdict(run: LoadedRun) -> Verdict:
     for label, key in ISOLATION:
         rows.append(Row("Isolation", label, tuple(Cell(facts[p].get(key, UNRECORDED.get(key, "not recorded"))) for p in shown) + blank))
     images = run.info.get("images", {})
-    rows.append(Row("Portability", "Image format", tuple(Cell(FORMAT.get(_kind(p), "?")) for p in shown) + blank))
+    rows.append(Row("Portability", "Image format", tuple(Cell(FORMAT.get(p, FORMAT.get(_kind(p), "?"))) for p in shown) + blank))
     rows.append(Row("Image automation", "Build time (bench images build)",
                     tuple(_build_cell(images, p) for p in shown) + blank))
     rows.append(Row("Image automation", "Artifact sha256",

@@ -10,7 +10,7 @@ import pytest
 from tests.realhost import bench
 
 
-@pytest.mark.parametrize("platform", ["native", "docker", "vm"])
+@pytest.mark.parametrize("platform", ["native", "docker", "docker-app", "vm"])
 def test_hello_gives_the_same_result_on_every_platform(platform: str, images: dict) -> None:
     proc = bench("launch", "hello", "--platform", platform, "--json")
     outcome = json.loads(proc.stdout)
@@ -23,6 +23,25 @@ def test_hello_gives_the_same_result_on_every_platform(platform: str, images: di
         chosen = json.loads(bench("doctor", "--json").stdout)["vm_accel"]
         assert outcome["facts"]["accel"] == chosen
         assert 0 < outcome["phases_s"]["domain_created"] < outcome["phases_s"]["first_output"] < outcome["ready_s"]
+
+
+def test_the_application_only_image_holds_the_program_and_not_the_os(images: dict) -> None:
+    """docker-app's cpu image: sysbench and its libraries, a small fraction of the full image,
+    and no package manager or dpkg database."""
+    import docker
+
+    from bench.images import manifest
+
+    built = manifest.load()
+    app, full = built.app_images["cpu"], built.container_image
+    assert app.bytes < full.bytes / 5, (app.bytes, full.bytes)
+    client = docker.from_env()
+    # Its shell's builtins only: no coreutils ls here. No apt, no dpkg database: not a full OS.
+    script = ("/usr/bin/sysbench --version && test ! -e /usr/bin/apt-get && test ! -e /var/lib/dpkg/status "
+              "&& test ! -e /usr/bin/ls && echo trimmed")
+    output = client.containers.run(app.sha256, ["/bin/sh", "-c", script], remove=True,
+                                   labels={"vmct-bench.run": "it-app-image"}).decode()
+    assert output.startswith("sysbench ") and output.rstrip().endswith("trimmed"), output
 
 
 def test_a_workload_missing_from_the_image_is_refused(images: dict, tmp_path) -> None:

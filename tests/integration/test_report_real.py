@@ -13,13 +13,14 @@ from pathlib import Path
 
 
 from bench.results import RunDir
+from tests.browser import open_page
 from tests.integration.test_run import only_run_dir, write_suite
 from tests.realhost import bench
 from tests.unit.test_report import SECTIONS, parse
 
 THREE_PLATFORMS = """\
 name = "it-report"
-platforms = ["native", "docker", "vm"]
+platforms = ["native", "docker", "docker-app", "vm"]
 workloads = ["boot"]
 repetitions = 2
 warmup = 0
@@ -60,6 +61,16 @@ def test_a_real_run_reports_isolation_renders_and_exports(tmp_path: Path, images
     accel = facts["vm"]["accel"]
     assert f"vm-minimal/{accel}" in text
     assert ("VMs ran under TCG emulation" in text) == (accel == "tcg")
+    assert facts["docker-app"]["image"] != facts["docker"]["image"]  # its own, application-only image
+
+    # In a real browser, with the network off: every section shows, nothing is fetched, no
+    # console error; the first screen is the findings. The screenshot stays beside the report.
+    screenshot = run_dir / "index.png"
+    seen = open_page(run_dir / "index.html", SECTIONS, screenshot)
+    assert all(seen.visible.values()), seen.visible
+    assert seen.requests == [] and seen.console_errors == [] and seen.page_errors == []
+    assert "What was found" in seen.first_screen_text and "Boot time" in seen.first_screen_text
+    assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     first = (run_dir / "index.html").read_bytes()
     assert bench("report", str(run_dir)).returncode == 0

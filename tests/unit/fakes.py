@@ -57,5 +57,5 @@ class ScriptedDriver(Driver):
         self.instances.append(ScriptedInstance(ctx, self.lines, self.close, self.delay_s))
         return self.instances[-1]
 
-    def _measure_image(self, manifest: Manifest) -> Footprint:
+    def _measure_image(self, manifest: Manifest, workload: str) -> Footprint:
         return Footprint(3 * 2**20, "fake image")

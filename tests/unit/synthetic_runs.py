@@ -10,12 +10,17 @@ from bench.trial import TrialRecord
 
 KINDS = {"boot_s": ("s", "lower"), "score": ("events/s", "higher"), "mem_pss_mean_mib": ("MiB", "lower"),
          "image_mib": ("MiB", "lower"), "instance_disk_mib": ("MiB", "lower"),
-         "boot_phase.created_s": ("s", "lower"), "boot_phase.ready_s": ("s", "lower")}
+         "boot_phase.created_s": ("s", "lower"), "boot_phase.ready_s": ("s", "lower"),
+         "vmm_overhead_mib": ("MiB", "lower")}
 FACTS = {
     "native": {"isolation.kernel": "the host's (6.1)", "isolation.namespaces": "none (shares the host's)",
                "isolation.seccomp": "none", "cpus": "1", "cpuset": "1", "memory_mib": "512"},
     "docker": {"isolation.kernel": "the host's (6.1)", "isolation.namespaces": "mnt pid net uts ipc",
                "isolation.seccomp": "filter", "cpus": "1", "cpuset": "1", "memory_mib": "512"},
+    "docker-app": {"isolation.kernel": "the host's (6.1)", "isolation.namespaces": "mnt pid net uts ipc",
+                   "isolation.seccomp": "filter", "cpus": "1", "cpuset": "1", "memory_mib": "512"},
+    "vm-os": {"isolation.kernel": "its own (6.1.0-cloud, tcg)", "isolation.namespaces": "mnt",
+              "isolation.seccomp": "filter", "cpus": "1", "cpuset": "1", "memory_mib": "512"},
     "vm": {"isolation.kernel": "its own (6.1.0-cloud, tcg)", "isolation.namespaces": "mnt",
            "isolation.seccomp": "filter", "cpus": "1", "cpuset": "1", "memory_mib": "512"},
 }
@@ -32,39 +37,42 @@ def baseline_values(n: int = 5) -> dict[tuple[str, str, str], list[float]]:
             ("idle", "native", "mem_pss_mean_mib"): 1.9, ("idle", "docker", "mem_pss_mean_mib"): 13.8,
             ("idle", "vm", "mem_pss_mean_mib"): 222.0, ("idle", "native", "image_mib"): 189.0,
             ("idle", "docker", "image_mib"): 167.0, ("idle", "vm", "image_mib"): 210.0,
-            ("idle", "docker", "instance_disk_mib"): 0.0, ("idle", "vm", "instance_disk_mib"): 0.5}
+            ("idle", "docker", "instance_disk_mib"): 0.0, ("idle", "vm", "instance_disk_mib"): 0.5,
+            ("idle", "vm", "vmm_overhead_mib"): 30.0}
     return {key: [value * w for w in wobble] for key, value in base.items()}
 
 
 def write_run(root: Path, run_id: str, values: dict[tuple[str, str, str], list[float]], suite: str = "default",
               vm_accel: str = "tcg", seed: int = 7, failed: int = 0, label: str = "",
               started_at: str = "2026-11-20T10:00:00+0000", host: dict | None = None,
-              versions: dict | None = None) -> Path:
+              versions: dict | None = None, extra_info: dict | None = None) -> Path:
     """One trial per (workload, platform) and repetition, carrying that repetition's value of
     each of its metrics; `failed` extra failed trials; `label` goes into names a report shows;
-    `host` and `versions` replace those of run.json."""
+    `host` and `versions` replace those of run.json; `extra_info` is added to it."""
     pairs = sorted({(w, p) for w, p, _ in values})
     repetitions = max(len(v) for v in values.values())
     info = {"run_id": run_id, "seed": seed, "plan": [], "command": f"bench run {label}", "started_at": started_at,
-            "suite": {"name": suite, "description": f"synthetic {label}", "platforms": ["native", "docker", "vm"],
+            "suite": {"name": suite, "description": f"synthetic {label}", "platforms": sorted({p for _, p in pairs}),
                       "workloads": sorted({w for w, _ in pairs})},
             "host": host or {"hostname": "synthetic", "memory_bytes": 64 * 2**30, "virtualised": True, "hypervisor": "kvm"},
             "storage": {"total_bytes": 500 * 2**30},
             "harness": {"commit": "0" * 40, "dirty": False}, "versions": versions or {"python": "3.11"},
-            "images": {"artifacts": {"rootfs_tar": "ab" * 32}, "build_seconds": {"bootstrap": 30.0, "unpack": 7.0}}}
+            "images": {"artifacts": {"rootfs_tar": "ab" * 32}, "build_seconds": {"bootstrap": 30.0, "unpack": 7.0}},
+            **(extra_info or {})}
     run = RunDir.create(root, run_id, info)
     seq = 0
     for repetition in range(repetitions):
         for workload, platform in pairs:
             seq += 1
-            accel = vm_accel if platform == "vm" else "none"
+            accel = vm_accel if platform.startswith("vm") else "none"
             samples = [Sample(metric, vals[repetition], *KINDS.get(metric, ("s", "lower")), platform, workload + label,
                               accel, {"seq": seq})
                        for (w, p, metric), vals in values.items()
                        if (w, p) == (workload, platform) and repetition < len(vals)]
             run.append(TrialRecord(run_id, seq, platform, workload + label, repetition + 1, accel=accel, status="ok",
-                                   samples=samples, facts=dict(FACTS[platform]),
-                                   memory_series=[[0.0, 10.0, None], [0.25, 12.0, 11.0], [0.5, 12.5, None]]))
+                                   samples=samples, facts=dict(FACTS.get(platform, FACTS["docker"])),
+                                   memory_series=[[0.0, 10.0, None], [0.25, 12.0, 11.0], [0.5, 12.5, None]]
+                                   if workload == "idle" else []))
     for _ in range(failed):
         seq += 1
         run.append(TrialRecord(run_id, seq, "docker", "cpu" + label, 1, accel="none", status="failed",

@@ -54,6 +54,10 @@ def test_github_action_benchmark_files(run_dir: Path, tmp_path: Path) -> None:
     assert units == {"s", "MiB"}  # times, memory and disk
     memory = next(e for e in smaller if e["name"] == "idle mem_pss_mean_mib [vm-minimal/tcg]")
     assert memory["value"] == pytest.approx(222.0) and memory["range"].startswith("± ")
+    # A container adds 0 MiB here: the entry says a ratio against it is undefined; others do not.
+    zero = next(e for e in smaller if e["name"] == "idle instance_disk_mib [docker]")
+    assert zero["value"] == 0 and "ratio against this value is undefined" in zero["extra"]
+    assert not [e for e in smaller + bigger if e["value"] != 0 and "undefined" in e["extra"]]
 
 
 def test_csv_has_one_row_per_trial(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:

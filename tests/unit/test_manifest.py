@@ -33,6 +33,7 @@ def built(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Manifest:
         vm_disk=file_artifact(tmp_path / "disk.qcow2", b"qcow"),
         kernel=file_artifact(tmp_path / "vmlinuz", b"kernel"),
         initramfs=file_artifact(tmp_path / "initramfs.img", b"initrd"),
+        app_images={"cpu": Artifact("vmct-bench/app-cpu:abc", "sha256:c0de", 2)},
     )
 
 
@@ -43,7 +44,7 @@ def test_round_trip_through_latest(built: Manifest) -> None:
 
 
 def test_verify_passes_intact_artifacts(built: Manifest) -> None:
-    assert built.verify("sha256:feed") == []
+    assert built.verify("sha256:feed", {"cpu": "sha256:c0de"}) == []
 
 
 def test_verify_names_each_broken_artifact(built: Manifest) -> None:
@@ -53,7 +54,8 @@ def test_verify_names_each_broken_artifact(built: Manifest) -> None:
     assert any(p.startswith("vm_disk:") and "does not match" in p for p in problems)
     assert any(p.startswith("kernel:") and "missing" in p for p in problems)
     assert any(p.startswith("container_image:") for p in problems)
-    assert len(problems) == 3
+    assert any(p.startswith("app_images.cpu:") and "missing" in p for p in problems)
+    assert len(problems) == 4
 
 
 def test_require_refuses_missing_or_changed_workloads(built: Manifest) -> None:
@@ -66,6 +68,6 @@ def test_require_refuses_missing_or_changed_workloads(built: Manifest) -> None:
 
 def test_unreadable_manifest_is_one_line(tmp_path: Path) -> None:
     path = tmp_path / "m.json"
-    path.write_text('{"schema": 1}')
+    path.write_text('{"schema": %d}' % manifest.SCHEMA)
     with pytest.raises(BenchError, match="not a valid image manifest"):
         manifest.load(path)

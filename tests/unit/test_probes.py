@@ -5,6 +5,7 @@ from __future__ import annotations
 import mmap
 import os
 import time
+from pathlib import Path
 
 import psutil
 import pytest
@@ -58,14 +59,35 @@ def test_vmm_overhead_excludes_the_guest_ram_mapping() -> None:
     guest.close()
 
 
+def _usage(pids: list[int]) -> float:
+    used = cpu.processes_usage(pids)
+    return used.seconds if used else 0.0
+
+
 def test_cpu_seconds_count_reaped_children_once() -> None:
-    before = cpu.cpu_seconds([os.getpid()]) or 0.0
+    before = _usage([os.getpid()])
     os.system("i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done")  # a child that burns CPU, reaped
-    after = cpu.cpu_seconds([os.getpid()]) or 0.0
+    after = _usage([os.getpid()])
     t = psutil.Process().cpu_times()
     assert after - before > 0.05
     assert after == pytest.approx(t.user + t.system + t.children_user + t.children_system, abs=0.02)
-    assert cpu.cpu_seconds([2**22 + 7]) is None  # no such process
+    assert cpu.processes_usage([2**22 + 7]) is None  # no such process
+
+
+def test_cpu_time_of_a_process_in_the_harness_own_group_is_per_process() -> None:
+    """This process shares the harness's cgroup: its figure must not be the whole group's."""
+    used = cpu.cpu_time(os.getpid(), [os.getpid()])
+    assert used is not None and used.how == cpu.HOW_PROCESSES
+
+
+def test_cpu_time_of_an_own_cgroup_is_read_in_nanoseconds(tmp_path: Path) -> None:
+    (tmp_path / "cpuacct.usage").write_text("1234567\n")
+    used = cpu.group_usage(tmp_path)
+    assert used is not None and used.seconds == pytest.approx(0.001234567) and "ns" in used.how
+    (tmp_path / "cpuacct.usage").unlink()
+    (tmp_path / "cpu.stat").write_text("usage_usec 2500\nuser_usec 2000\nsystem_usec 500\n")
+    used = cpu.group_usage(tmp_path)
+    assert used is not None and used.seconds == pytest.approx(0.0025)
 
 
 def test_cgroup_membership_of_this_process_is_readable() -> None:

@@ -24,6 +24,10 @@ def test_a_failed_step_says_so_and_quiet_says_nothing() -> None:
     with pytest.raises(RuntimeError), Progress(out, live=False).step("build"):
         raise RuntimeError("boom")
     assert out.getvalue().splitlines()[-1].startswith("  failed build (")
+    interrupted = io.StringIO()
+    with pytest.raises(KeyboardInterrupt), Progress(interrupted, live=False).step("[4/9] vm cpu"):
+        raise KeyboardInterrupt
+    assert interrupted.getvalue().splitlines()[-1].startswith("  aborted [4/9] vm cpu (")  # as its record says
     quiet = io.StringIO()
     with Progress(quiet, live=False, quiet=True).step("build"):
         pass

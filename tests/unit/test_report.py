@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from bench.cli import main
 from bench.report import caveats, consolidation, runs
 from tests.unit.synthetic_runs import baseline_values, scaled, write_run
 
-SECTIONS = ("warnings", "verdict", "charts", "consolidation", "provenance", "raw")
+SECTIONS = ("findings", "warnings", "verdict", "charts", "consolidation", "provenance", "raw")
 VOID = {"meta", "br", "img", "input", "link", "hr", "col", "area", "base", "embed", "source", "track", "wbr"}
 
 
@@ -168,3 +169,40 @@ def test_intervals_from_too_few_trials_are_called_narrow(tmp_path: Path) -> None
     assert "75% of the time at n=3" in note.text
     enough = caveats.caveats(runs.load(write_run(tmp_path, "seven", baseline_values(7))))
     assert not [c for c in enough if "too few trials" in c.text]
+
+
+def noisy_values() -> dict:
+    values = baseline_values()
+    values[("boot", "docker", "boot_s")] = [0.3, 0.4, 0.25, 0.35, 0.5]  # a headline metric, CV ~25%
+    values[("boot", "docker", "boot_phase.created_s")] = [0.02, 0.03, 0.01, 0.025, 0.04]  # a secondary one
+    # 2 µs around 5 µs: a CV of 30%, but at the clock's resolution (1 µs), not noise.
+    values[("boot", "native", "boot_phase.ready_s")] = [0.000005, 0.000006, 0.000004, 0.000005, 0.000006]
+    return values
+
+
+def test_noise_warnings_are_for_headline_metrics_and_the_rest_is_folded(tmp_path: Path) -> None:
+    found = caveats.caveats(runs.load(write_run(tmp_path, "noisy", noisy_values())))
+    (headline,) = [c for c in found if c.level == "note" and "headline metric" in c.text]
+    assert len(headline.items) == 1 and headline.items[0].startswith("boot boot_s on docker: CV ")
+    assert "ms" in headline.items[0] and "e-0" not in headline.items[0]
+    (minor,) = [c for c in found if c.level == "minor"]
+    assert [item.split(":")[0] for item in minor.items] == ["boot boot_phase.created_s on docker"]
+
+
+def test_the_report_reads_in_human_units_with_zero_based_axes(tmp_path: Path) -> None:
+    values = noisy_values()
+    del values[("idle", "vm", "image_mib")], values[("idle", "vm", "mem_pss_mean_mib")]
+    values[("boot", "vm-os", "boot_s")] = [9.0, 9.1, 8.9, 9.05, 8.95]
+    run_dir = write_run(tmp_path, "human", values)
+    report([str(run_dir)])
+    html = (run_dir / "index.html").read_text()
+    tree = parse(run_dir / "index.html")
+    text = " ".join(tree.text)
+    assert not re.search(r"\d\.\d+e[+-]?\d", text), re.search(r".{40}\d\.\d+e[+-]?\d.{20}", text)
+    assert "350 ms" in text and "5.50 s" in text  # boot times in their own scale
+    # The image chart's axis starts at zero: its lowest tick is 0 on the axis line.
+    image_chart = re.search(r'<svg[^>]*aria-label="idle: image_mib".*?</svg>', html).group(0)
+    assert re.search(r'>0</text>', image_chart)
+    # vm-os ran no idle trial: the memory chart leaves it out and says so.
+    assert "Left out: vm-os" in text
+    assert "details" in tree.tags and "other metric(s) vary by more than 5%" in text

@@ -44,13 +44,20 @@ def test_eta_uses_what_each_platform_and_workload_took() -> None:
     from bench.runner import Eta
     from bench.trial import TrialRecord
 
-    trials = plan(suite(repetitions=1, warmup=0, workloads=("boot",)))
-    eta = Eta()
-    assert eta.remaining_text(trials) == "time unknown"
-    eta.learn(TrialRecord("r", 1, "vm", "boot", duration_s=60.0))
-    eta.learn(TrialRecord("r", 2, "native", "boot", duration_s=0.0))
-    # vm 60 s, native 0 s, docker not seen yet: the mean of all (30 s)
-    assert eta.remaining_text(trials) == "about 1m30s"
+    trials = plan(suite(repetitions=1, warmup=0, workloads=("boot", "cpu")))
+    estimates = {"boot": 1.0, "cpu": 10.0}
+    eta = Eta(lambda t: estimates[t.workload])
+    assert eta.remaining_text(trials) == "about 0m33s"  # the plan's estimates: 3 × 1 s + 3 × 10 s
+    by = {(t.platform, t.workload): t for t in trials}
+    eta.learn(TrialRecord("r", 1, "vm", "cpu", duration_s=30.0), by[("vm", "cpu")])
+    eta.learn(TrialRecord("r", 2, "native", "cpu", duration_s=10.0), by[("native", "cpu")])
+    # Seen: vm cpu 30 s, native cpu 10 s. Not seen: scaled by the pace so far (40 s / 20 s
+    # estimated = 2): docker cpu 20 s, each boot 2 s.
+    assert eta.remaining_s(trials) == 30 + 10 + 20 + 3 * 2
+    # A short trial seen first does not make the long ones look short.
+    quick = Eta(lambda t: estimates[t.workload])
+    quick.learn(TrialRecord("r", 1, "native", "boot", duration_s=0.5), by[("native", "boot")])
+    assert quick.remaining_s(trials) == 0.5 + 2 * 0.5 + 3 * 10 * 0.5
 
 
 def test_an_extra_repetition_continues_the_plan_interleaved() -> None:

@@ -42,7 +42,7 @@ def test_a_valid_suite_loads_with_defaults(suite_file: Path) -> None:
 def test_the_shipped_default_suite_is_valid() -> None:
     s = suites.load(None)
     assert s.name == "default"
-    assert set(s.platforms) == {"native", "docker", "vm", "vm-os"} and set(s.workloads) == {"boot", "cpu", "idle"}
+    assert set(s.platforms) == {"native", "docker", "docker-app", "vm", "vm-os"} and set(s.workloads) == {"boot", "cpu", "idle"}
     # The full-OS profile only boots: everything else it would measure is vm-minimal's.
     assert [w for w in s.workloads if s.runs("vm-os", w)] == ["boot"]
     assert (s.repetitions, s.warmup) == (5, 1)
@@ -51,7 +51,7 @@ def test_the_shipped_default_suite_is_valid() -> None:
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda t: t.replace('"docker"]', '"lxc"]'), "platforms: unknown platform 'lxc' (known: native, docker, docker-volume, vm, vm-os)"),
+    (lambda t: t.replace('"docker"]', '"lxc"]'), "platforms: unknown platform 'lxc' (known: native, docker, docker-volume, docker-app, vm, vm-os)"),
     (lambda t: t.replace('["cpu"]', '["cpu", "nope"]'), "workloads: unknown workload 'nope' (known: cpu)"),
     (lambda t: t.replace("repetitions = 3", "repetitions = 0"), "repetitions: must be at least 1, got 0"),
     (lambda t: t.replace("repetitions = 3", "repetitions = -2"), "repetitions: must be at least 1, got -2"),
@@ -90,6 +90,16 @@ def test_bench_run_with_a_bad_suite_exits_2(suite_file: Path, tmp_path: Path,
     assert code == 2 and out == ""
     assert err.startswith("bench: error: ") and err.count("\n") == 1 and "repetitions" in err
     assert not (tmp_path / "runs").exists()  # nothing half-written
+
+
+def test_a_suite_that_is_not_utf8_is_one_line_and_exit_2(suite_file: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    suite_file.write_bytes(VALID.replace('"mine"', '"caf\xe9"').encode("latin-1"))
+    code = main(["run", str(suite_file), "--output-dir", str(tmp_path / "runs")])
+    out, err = capsys.readouterr()
+    assert code == 2 and out == ""
+    assert err == f"bench: error: {suite_file}: not UTF-8 text (byte 0xe9 at offset 11); TOML files must be UTF-8\n"
+    assert not (tmp_path / "runs").exists()
 
 
 def test_unknown_suite_name(capsys: pytest.CaptureFixture[str]) -> None:

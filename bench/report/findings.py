@@ -1,0 +1,265 @@
+"""The report's first screen: each row of the classic VMs-versus-containers table as the claim
+is commonly stated, what this run measured, and a verdict derived from those figures.
+
+Verdicts: "confirmed", "contradicted", "partly" (holds for one part of the claim, not the
+other), "not measurable here" (with why: e.g. VMs under TCG emulation, or the run did not
+measure it). The words depend only on the run's data, so the same run reads the same.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bench import units
+from bench.platforms import label
+from bench.report.runs import LoadedRun
+from bench.report.verdict import Ratio, platforms, ratio_between
+
+CONFIRMED, CONTRADICTED, PARTLY, UNMEASURED = "confirmed", "contradicted", "partly", "not measurable here"
+CLEARLY_SLOWER = 1.5  # "takes longer" means at least this factor, not a rounding difference
+NO_CPU_LOSS = 0.97  # a container "loses no CPU" when its score is at least this share of native's
+
+
+@dataclass(frozen=True)
+class Finding:
+    topic: str
+    claim: str
+    measured: str
+    verdict: str
+    why: str = ""
+
+
+class _Reader:
+    """What one run measured, in the words the findings use."""
+
+    def __init__(self, run: LoadedRun):
+        self.run = run
+        self.shown = platforms(run)
+        accels = sorted(run.vm_accels)
+        self.accel = "+".join(accels)
+        self.tcg = "tcg" in accels
+
+    def name(self, platform: str) -> str:
+        return label(platform, self.accel)
+
+    def value(self, workload: str | None, metric: str, platform: str) -> str | None:
+        if workload is None:
+            return None
+        row = self.run.row(workload, metric, platform)
+        if row is None:
+            return None
+        return f"{units.human(row['median'], row['unit'])} ({self.name(platform)})"
+
+    def workload(self, metric: str, preferred: tuple[str, ...]) -> str | None:
+        return self.run.workload_with(metric, preferred)
+
+    def tcg_reason(self) -> str:
+        return ("the VMs ran under TCG emulation, not KVM, so their figures measure an emulator; "
+                "run on a host with working KVM to test this")
+
+
+def _join(parts: list[str | None]) -> str:
+    return ", ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True)
+class _Pair:
+    """A metric measured on both a container and a VM: the figures and their ratio."""
+    workload: str
+    measured: str
+    ratio: Ratio | None
+
+
+def _vm_and_container(r: _Reader, topic: str, claim: str, metric: str, preferred: tuple[str, ...], lead: str,
+                      compared: str) -> Finding | _Pair:
+    w = r.workload(metric, preferred)
+    figures = _join([r.value(w, metric, p) for p in r.shown])
+    if w is None or "docker" not in r.shown or "vm" not in r.shown:
+        return Finding(topic, claim, figures or f"{lead}: not measured on both a container and a VM", UNMEASURED,
+                       "the run did not measure both a container and a VM")
+    ratio = ratio_between(r.run, w, metric, "vm", "docker")
+    return _Pair(w, f"{lead}: {figures}." + (f" The VM {compared} {ratio.text()} the container's." if ratio else ""),
+                 ratio)
+
+
+def _boot(r: _Reader) -> Finding:
+    claim = "A container starts in milliseconds, a VM in seconds."
+    pair = _vm_and_container(r, "Boot time", claim, "boot_s", ("boot",), "Time to READY", "took")
+    if isinstance(pair, Finding):
+        return pair
+    w, measured, ratio = pair.workload, pair.measured, pair.ratio
+    docker, vm = r.run.median(w, "boot_s", "docker"), r.run.median(w, "boot_s", "vm")
+    if r.tcg:
+        if docker is not None and docker < 1:
+            return Finding("Boot time", claim, measured, PARTLY,
+                           f"the container part holds ({units.human(docker, 's')}); the VM part is not measurable "
+                           f"here: {r.tcg_reason()}")
+        return Finding("Boot time", claim, measured, UNMEASURED, r.tcg_reason())
+    if ratio is None or docker is None or vm is None:
+        return Finding("Boot time", claim, measured, UNMEASURED, "no ratio could be formed")
+    if ratio.low > 1 and docker < 1 <= vm:
+        return Finding("Boot time", claim, measured, CONFIRMED)
+    if ratio.low > 1:
+        return Finding("Boot time", claim, measured, PARTLY,
+                       f"the container is faster, but the VM started in {units.human(vm, 's')}")
+    return Finding("Boot time", claim, measured, CONTRADICTED, "the VM was not slower beyond the interval")
+
+
+def _disk(r: _Reader) -> Finding:
+    claim = ("A container needs only the application's requirements on disk; a VM the full OS plus "
+             "the application.")
+    w = r.workload("image_mib", ("cpu", "boot", "idle"))
+    images = {p: r.run.median(w, "image_mib", p) for p in r.shown} if w else {}
+    figures = _join([f"{units.human(v, 'MiB')} ({_image_name(r, p)})" for p, v in images.items() if v is not None])
+    vm, full, app = images.get("vm"), images.get("docker"), images.get("docker-app")
+    if vm is None or (full is None and app is None):
+        return Finding("Disk", claim, figures or "no image sizes of both kinds in this run", UNMEASURED,
+                       "the run measured no VM image and container image side by side")
+    measured = f"Image on disk for the {w} workload: {figures}."
+    parts = []
+    if full is not None:
+        parts.append(f"a full-OS container image is {units.ratio(vm / full)} smaller than the VM's")
+    if app is not None:
+        parts.append(f"an application-only one {units.ratio(vm / app)} smaller")
+    measured += " " + _sentence(" and ".join(parts)) + "."
+    # The claim is about what a container holds: true of an application-only image, and only
+    # of one: a container built from a full OS carries that OS too.
+    if app is not None and app < vm / 2:
+        if full is not None and full >= vm / 2:
+            return Finding("Disk", claim, measured, PARTLY,
+                           "true of an application-only image; a container built from the same full OS is "
+                           "nearly as large as the VM's image, which adds a kernel")
+        return Finding("Disk", claim, measured, CONFIRMED)
+    if app is None:
+        return Finding("Disk", claim, measured, UNMEASURED,
+                       "only a full-OS container image was measured; run the docker-app platform to test the "
+                       "claim as stated")
+    return Finding("Disk", claim, measured, CONTRADICTED, "the application-only image is not much smaller")
+
+
+def _image_name(r: _Reader, platform: str) -> str:
+    return {"vm": "VM: kernel + initramfs + full-OS disk", "vm-os": "VM booting the full OS's own init",
+            "docker": "container, full OS", "docker-volume": "container, full OS, with a volume",
+            "docker-app": "container, application only", "native": "native chroot, full OS"}.get(
+        platform, r.name(platform))
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _memory(r: _Reader) -> Finding:
+    claim = "A container takes only its processes' memory; a VM its guest's memory plus the hypervisor's."
+    pair = _vm_and_container(r, "Memory", claim, "mem_pss_mean_mib", ("idle",),
+                             "Host memory (PSS) of one idle instance", "held")
+    if isinstance(pair, Finding):
+        return pair
+    measured, ratio = pair.measured, pair.ratio
+    if r.tcg:
+        return Finding("Memory", claim, measured, UNMEASURED,
+                       r.tcg_reason().replace("figures measure an emulator",
+                                              "memory includes the emulator's translation cache"))
+    if ratio is None:
+        return Finding("Memory", claim, measured, UNMEASURED, "no ratio could be formed")
+    return Finding("Memory", claim, measured, CONFIRMED if ratio.low > 1 else CONTRADICTED)
+
+
+def _cpu(r: _Reader) -> Finding:
+    claim = "A container loses no CPU throughput; a VM with hardware virtualisation loses little."
+    w = r.workload("score", ("cpu",))
+    if w is None or "native" not in r.shown:
+        return Finding("CPU", claim, "no CPU score with a native baseline in this run", UNMEASURED,
+                       "the run did not measure native and the others on a CPU workload")
+    parts = []
+    ratios = {}
+    for platform in r.shown:
+        if platform == "native":
+            continue
+        ratio = ratio_between(r.run, w, "score", platform, "native")
+        if ratio is not None:
+            ratios[platform] = ratio
+            parts.append(f"{r.name(platform)} {ratio.text()}")
+    native = r.value(w, "score", "native")
+    measured = f"{w} score, native {native}; relative to native: {_join(parts)}."
+    containers = [p for p in ratios if not p.startswith("vm")]
+    if not containers:
+        return Finding("CPU", claim, measured, UNMEASURED, "no container ran the CPU workload")
+    lossless = all(ratios[p].high >= 1 or ratios[p].value >= NO_CPU_LOSS for p in containers)
+    if "vm" in ratios and r.tcg:
+        return Finding("CPU", claim, measured, PARTLY if lossless else CONTRADICTED,
+                       ("the container part holds" if lossless else "a container lost CPU throughput")
+                       + "; the VM part is not measurable here: " + r.tcg_reason())
+    if not lossless:
+        return Finding("CPU", claim, measured, CONTRADICTED, "a container's score was below native's beyond noise")
+    vm = ratios.get("vm")
+    if vm is not None and vm.value < NO_CPU_LOSS - 0.07:
+        return Finding("CPU", claim, measured, PARTLY, "the container lost nothing; the VM lost more than a little")
+    return Finding("CPU", claim, measured, CONFIRMED)
+
+
+def _isolation(r: _Reader) -> Finding:
+    claim = "A VM isolates better: it runs its own kernel, while containers share the host's."
+    kernels = {}
+    for platform in r.shown:
+        record = r.run.first_counted(platform)
+        if record is not None and "isolation.kernel" in record.facts:
+            kernels[platform] = record.facts["isolation.kernel"]
+    measured = "Kernel seen from each instance's outermost process: " + (
+        _join([f"{r.name(p)}: {k}" for p, k in kernels.items()]) or "not recorded") + "."
+    own = [p for p, k in kernels.items() if k.startswith("its own")]
+    shared = [p for p, k in kernels.items() if k.startswith("the host's") and p != "native"]
+    if not own or not shared:
+        return Finding("Isolation", claim, measured, UNMEASURED, "the run did not start both a VM and a container")
+    return Finding("Isolation", claim, measured, CONFIRMED,
+                   "a kernel boundary versus namespaces, cgroups and seccomp on a shared kernel; the rows under "
+                   "Isolation list what each instance held")
+
+
+def _portability(r: _Reader) -> Finding:
+    claim = "A container image runs on any host with a container engine; a VM image needs a hypervisor."
+    return Finding("Portability", claim,
+                   "Every platform ran the same user space: " + _join(
+                       [f"{r.name(p)} as {_image_name(r, p)}" for p in r.shown]) + ".",
+                   UNMEASURED, "one host cannot show it; the image formats and what each needs are listed below")
+
+
+def _automation(r: _Reader) -> Finding:
+    claim = "Container images are built by automation in seconds; VM images take longer."
+    seconds = r.run.info.get("images", {}).get("build_seconds") or {}
+    steps = {"docker": seconds.get("docker_import"), "docker-app": seconds.get("app_images"),
+             "vm": seconds.get("vm_disk")}
+    known = {p: s for p, s in steps.items() if s is not None}
+    measured = ("From the one root filesystem (bootstrap "
+                + (units.human(seconds["bootstrap"], "s") if "bootstrap" in seconds else "not timed") + "): "
+                + (_join([f"{_image_name(r, p)} {units.human(s, 's')}" for p, s in known.items()])
+                   or "no step timed") + ".")
+    if "vm" not in known or not ({"docker", "docker-app"} & known.keys()):
+        return Finding("Image automation", claim, measured, UNMEASURED,
+                       "the images were built by an earlier `bench images build`, whose steps were not all timed")
+    container = min(s for p, s in known.items() if p != "vm")
+    slower = known["vm"] / container if container > 0 else math.inf
+    if slower >= CLEARLY_SLOWER:
+        return Finding("Image automation", claim, measured, CONFIRMED,
+                       f"the VM image's last step took {units.ratio(slower)} the container's")
+    if slower > 1:
+        return Finding("Image automation", claim, measured, PARTLY,
+                       f"every image here is built by one command in seconds; the VM's last step only "
+                       f"{units.ratio(slower)} the container's")
+    return Finding("Image automation", claim, measured, CONTRADICTED,
+                   "the VM image was built as fast as the container image")
+
+
+FINDINGS: tuple[Callable[[_Reader], Finding], ...] = (_boot, _disk, _memory, _cpu, _isolation, _portability,
+                                                      _automation)
+
+
+def findings(run: LoadedRun) -> list[Finding]:
+    reader = _Reader(run)
+    return [make(reader) for make in FINDINGS]
+
+
+def text(run: LoadedRun) -> str:
+    """The findings as terminal lines: topic, verdict and why."""
+    return "\n".join(f"{f.topic}: {f.verdict}" + (f" — {f.why}" if f.why else "") for f in findings(run))

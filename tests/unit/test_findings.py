@@ -1,0 +1,50 @@
+"""The report's findings: each classic claim, the figures, and a verdict derived from them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.report import findings, runs
+from tests.unit.synthetic_runs import baseline_values, scaled, write_run
+
+
+def verdicts(path: Path) -> dict[str, findings.Finding]:
+    return {f.topic: f for f in findings.findings(runs.load(path))}
+
+
+def with_app_image(values: dict) -> dict:
+    return {**values, ("idle", "docker-app", "image_mib"): [20.0] * 5}
+
+
+def test_under_tcg_the_vm_half_of_each_claim_is_not_measurable(tmp_path: Path) -> None:
+    found = verdicts(write_run(tmp_path, "tcg", with_app_image(baseline_values())))
+    assert found["Boot time"].verdict == findings.PARTLY and "300 ms" in found["Boot time"].why
+    assert "TCG" in found["Boot time"].why
+    assert found["Memory"].verdict == findings.UNMEASURED and "translation cache" in found["Memory"].why
+    assert found["CPU"].verdict == findings.PARTLY and "container part holds" in found["CPU"].why
+    # Disk does not depend on the accelerator: measured as stated.
+    assert found["Disk"].verdict == findings.PARTLY
+    assert "20.0 MiB (container, application only)" in found["Disk"].measured
+    assert "10.5× smaller" in found["Disk"].measured  # 210 MiB VM image / 20 MiB
+    assert found["Isolation"].verdict == findings.CONFIRMED
+
+
+def test_under_kvm_the_figures_decide(tmp_path: Path) -> None:
+    found = verdicts(write_run(tmp_path, "kvm", baseline_values(), vm_accel="kvm"))
+    assert found["Boot time"].verdict == findings.CONFIRMED  # 0.3 s vs 5.5 s, interval above 1
+    assert "18.3×" in found["Boot time"].measured
+    assert found["Memory"].verdict == findings.CONFIRMED
+    # The VM scored 0.11× native: the container part holds, the VM lost more than a little.
+    assert found["CPU"].verdict == findings.PARTLY and "VM lost more" in found["CPU"].why
+    assert found["Disk"].verdict == findings.UNMEASURED and "docker-app" in found["Disk"].why
+
+
+def test_a_container_slower_than_native_contradicts_the_cpu_claim(tmp_path: Path) -> None:
+    slow = scaled(baseline_values(), ("cpu", "docker", "score"), 0.8)
+    assert verdicts(write_run(tmp_path, "slow", slow, vm_accel="kvm"))["CPU"].verdict == findings.CONTRADICTED
+
+
+def test_the_same_run_gives_the_same_words(tmp_path: Path) -> None:
+    path = write_run(tmp_path, "same", with_app_image(baseline_values()))
+    assert findings.findings(runs.load(path)) == findings.findings(runs.load(path))
+    assert findings.text(runs.load(path)).splitlines()[0].startswith("Boot time: partly — ")
