@@ -13,7 +13,9 @@ from tests.realhost import bench
 def test_every_artifact_exists_and_matches_its_hash(images: dict) -> None:
     verify = bench("images", "verify")
     assert verify.returncode == 0, verify.stdout + verify.stderr
-    assert "all 5 artifacts match" in verify.stdout
+    # 5 built from the rootfs, and one application-only image per workload.
+    assert f"all {5 + len(images['app_images'])} artifacts match" in verify.stdout
+    assert set(images["app_images"]) == set(images["workloads"])
     for name in ("rootfs_tar", "vm_disk", "kernel", "initramfs"):
         assert Path(images[name]["path"]).is_file()
     assert {"hello", "cpu"} <= set(images["workloads"])
