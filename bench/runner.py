@@ -183,8 +183,12 @@ def _still_noisy(suite: Suite, plan: list[PlannedTrial], records: list[TrialReco
 
 class Eta:
     """Remaining time: a platform × workload's own mean duration once seen; before that the
-    plan's estimate for it (schedule.estimate_s), scaled by how the trials seen so far
-    compared with their estimates. A 10 s workload is never guessed from a 0.2 s one."""
+    plan's estimate for it (schedule.estimate_s), scaled by how the pairs seen so far compared
+    with their estimates. The scale starts at 1 and moves as evidence comes in (PRIOR_S of
+    estimate weigh as much as the seconds seen), so one quick first trial does not halve the
+    ETA, and a 10 s workload is never guessed from a 0.2 s one."""
+
+    PRIOR_S = 120.0
 
     def __init__(self, estimate: Callable[[PlannedTrial], float]) -> None:
         self.estimate = estimate
@@ -199,7 +203,7 @@ class Eta:
     def remaining_s(self, todo: list[PlannedTrial]) -> float:
         seen_s = sum(sum(v) / len(v) for v in self.seconds.values())
         estimated_s = sum(self.estimated.values())
-        pace = min(max(seen_s / estimated_s, 0.5), 2.0) if seen_s and estimated_s else 1.0
+        pace = (seen_s + self.PRIOR_S) / (estimated_s + self.PRIOR_S)
         total = 0.0
         for t in todo:
             seen = self.seconds.get((t.platform, t.workload))

@@ -181,8 +181,9 @@ def _cpu(r: _Reader) -> Finding:
         if ratio is not None:
             ratios[platform] = ratio
             parts.append(f"{r.name(platform)} {ratio.text()}")
-    native = r.value(w, "score", "native")
-    measured = f"{w} score, native {native}; relative to native: {_join(parts)}."
+    row = r.run.row(w, "score", "native")
+    native = units.human(row["median"], row["unit"]) if row is not None else "not measured"
+    measured = f"{w} score of native: {native}; relative to native: {_join(parts)}."
     containers = [p for p in ratios if not p.startswith("vm")]
     if not containers:
         return Finding("CPU", claim, measured, UNMEASURED, "no container ran the CPU workload")
@@ -220,8 +221,8 @@ def _isolation(r: _Reader) -> Finding:
 def _portability(r: _Reader) -> Finding:
     claim = "A container image runs on any host with a container engine; a VM image needs a hypervisor."
     return Finding("Portability", claim,
-                   "Every platform ran the same user space: " + _join(
-                       [f"{r.name(p)} as {_image_name(r, p)}" for p in r.shown]) + ".",
+                   "Every platform ran the same user space, packaged as: " + "; ".join(
+                       f"{r.name(p)}: {_image_name(r, p)}" for p in r.shown) + ".",
                    UNMEASURED, "one host cannot show it; the image formats and what each needs are listed below")
 
 

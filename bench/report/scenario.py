@@ -28,7 +28,8 @@ from bench.report.runs import LoadedRun
 from bench.tomlcheck import Table, load_toml
 
 MIB = 2**20
-SHIPPED = Path(__file__).resolve().parents[2] / "examples" / "scenarios"
+PROJECT = Path(__file__).resolve().parents[2]
+SHIPPED = PROJECT / "examples" / "scenarios"
 TEXT = re.compile(r"^\s*(\d+)\s*vms?\s*x\s*(\S+?)\s*(?:->\s*(\d+)\s*vms?\s*\+\s*(\d+)\s*containers?"
                   r"(?:\s*x\s*(\S+))?)?\s*$", re.IGNORECASE)
 
@@ -69,8 +70,10 @@ def _from_file(path: Path) -> Scenario:
     table = Table(load_toml(path), path)
     vms = table.integer("vms", minimum=1)
     vm_bytes, container_bytes = (_size(table, key) for key in ("vm_memory", "container_memory"))
+    # A shipped example is named from the project, so the report does not depend on the checkout's place.
+    shown = path.resolve().relative_to(PROJECT) if path.resolve().is_relative_to(PROJECT) else path
     scenario = Scenario(table.text("name"), vms, vm_bytes, table.integer("keep_vms", minimum=0),
-                        table.integer("containers", minimum=0), container_bytes, str(path))
+                        table.integer("containers", minimum=0), container_bytes, str(shown))
     table.finish()
     return _checked(scenario, str(path))
 

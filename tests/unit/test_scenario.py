@@ -44,6 +44,7 @@ def test_a_bad_scenario_on_the_command_line_exits_2(tmp_path: Path, capsys: pyte
 def test_the_shipped_example_is_the_seeds(tmp_path: Path) -> None:
     (nine,) = scenario.shipped()
     assert (nine.vms, nine.keep_vms, nine.containers) == (9, 4, 20)
+    assert nine.source == "examples/scenarios/nine-large-vms.toml"
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "x"\nvms = 9\nvm_memory = "8GiB"\nkeep_vms = 4\ncontainers = 20\n'
                    'container_memory = "1GiB"\ncpus = 3\n')

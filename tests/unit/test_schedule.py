@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from bench.schedule import extra_repetition, measured_repetitions, plan, plan_text
 from bench.suite import Suite
 from bench.workload import Workload
@@ -51,13 +53,14 @@ def test_eta_uses_what_each_platform_and_workload_took() -> None:
     by = {(t.platform, t.workload): t for t in trials}
     eta.learn(TrialRecord("r", 1, "vm", "cpu", duration_s=30.0), by[("vm", "cpu")])
     eta.learn(TrialRecord("r", 2, "native", "cpu", duration_s=10.0), by[("native", "cpu")])
-    # Seen: vm cpu 30 s, native cpu 10 s. Not seen: scaled by the pace so far (40 s / 20 s
-    # estimated = 2): docker cpu 20 s, each boot 2 s.
-    assert eta.remaining_s(trials) == 30 + 10 + 20 + 3 * 2
-    # A short trial seen first does not make the long ones look short.
+    # Seen: vm cpu 30 s, native cpu 10 s. Not seen: scaled by the pace so far, which starts
+    # at 1 and weighs the 40 s seen against their 20 s estimate: (40 + 120) / (20 + 120).
+    pace = (40 + Eta.PRIOR_S) / (20 + Eta.PRIOR_S)
+    assert eta.remaining_s(trials) == pytest.approx(30 + 10 + 10 * pace + 3 * 1 * pace)
+    # A short trial seen first barely moves the estimates of the others.
     quick = Eta(lambda t: estimates[t.workload])
     quick.learn(TrialRecord("r", 1, "native", "boot", duration_s=0.5), by[("native", "boot")])
-    assert quick.remaining_s(trials) == 0.5 + 2 * 0.5 + 3 * 10 * 0.5
+    assert quick.remaining_s(trials) == pytest.approx(0.5 + (2 * 1 + 3 * 10) * (120.5 / 121))
 
 
 def test_an_extra_repetition_continues_the_plan_interleaved() -> None:
