@@ -9,7 +9,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from bench import argtypes
 from bench.errors import BenchError
@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the database layer loads only for the history commands them
     from bench.history.store import Store
 
 Handler = Callable[[argparse.Namespace, Progress], int]
+T = TypeVar("T")
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -52,6 +53,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     shape.add_argument("--markdown", action="store_true", help="a markdown table (for a CI job summary)")
     detect.add_argument("--exit-code", action="store_true",
                         help="exit 1 when an unacknowledged regression is among the changes shown")
+
+    report = with_db(sub.add_parser("report", help="the trend report: every series over time per host, its "
+                                    "levels and change points, the overhead over native, one HTML file"))
+    report.add_argument("-o", "--output", type=Path, metavar="FILE", help="default: reports/trend.html")
+    report.add_argument("--host", help="only this host (name or fingerprint)")
+    report.add_argument("--since", type=argtypes.moment, metavar="DATE", help="only runs started then or later")
 
     ack = with_db(sub.add_parser("ack", help="mark a change point as known and expected"))
     ack.add_argument("change_id", metavar="ID", help="as `bench history detect` shows it (cp-...)")
@@ -134,15 +141,23 @@ def _one_host(history: Store, host: str | None) -> str | None:
     return found[0]
 
 
-def cmd_detect(args: argparse.Namespace, progress: Progress) -> int:
-    from bench.history import detect, render, store
+def _read(args: argparse.Namespace, progress: Progress, step: str, read: Callable[[Store], T]) -> T:
+    """Open the history `--db` names, read it under a progress step, close it."""
+    from bench.history import store
 
     history = store.open_store(args.db)
     try:
-        with progress.step("looking for change points"):
-            found = detect.detect(history, args.host, args.since)
+        with progress.step(step):
+            return read(history)
     finally:
         history.close()
+
+
+def cmd_detect(args: argparse.Namespace, progress: Progress) -> int:
+    from bench.history import detect, render
+
+    found = _read(args, progress, "looking for change points",
+                  lambda history: detect.detect(history, args.host, args.since))
     if args.json:
         print(json.dumps([c.to_json() for c in found], indent=2))
     elif args.markdown:
@@ -151,6 +166,27 @@ def cmd_detect(args: argparse.Namespace, progress: Progress) -> int:
         print(render.text(found))
     unacked = [c for c in found if c.kind == detect.REGRESSION and c.acked is None]
     return 1 if args.exit_code and unacked else 0
+
+
+def cmd_report(args: argparse.Namespace, progress: Progress) -> int:
+    from bench import results
+    from bench.history import trend, trend_html
+    from bench.images.store import write_text
+
+    def build(history: Store) -> trend.Trend:
+        built = trend.build(history, args.host, args.since)
+        if not built.panels:
+            raise BenchError(f"history report: no runs in {history.shown}"
+                             + (f" for host {args.host!r}" if args.host else "")
+                             + (f" since {args.since}" if args.since else ""))
+        return built
+
+    output = args.output or results.reports_root() / "trend.html"
+    built = _read(args, progress, "reading the history and its change points", build)
+    with progress.step(f"rendering {output}"):
+        write_text(output, trend_html.render_html(built, f"Isolation cost over time: {', '.join(built.hosts)}"))
+    print(f"trend report: {output}")
+    return 0
 
 
 def cmd_ack(args: argparse.Namespace, progress: Progress) -> int:
@@ -218,6 +254,7 @@ HANDLERS: dict[str, Handler] = {
     "history import": cmd_import,
     "history export": cmd_export,
     "history detect": cmd_detect,
+    "history report": cmd_report,
     "history ack": cmd_ack,
     "history exclude": cmd_exclude,
     "history check": cmd_check,

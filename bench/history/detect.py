@@ -45,6 +45,7 @@ class Series:
     key: SeriesKey
     runs: list[RunRef] = field(default_factory=list)
     medians: list[float] = field(default_factory=list)
+    intervals: list[tuple[float, float]] = field(default_factory=list)  # each median's 95% CI
 
 
 def series_name(key: SeriesKey) -> str:
@@ -116,7 +117,8 @@ def load_series(store: Store, host: str | None = None, before: str | None = None
     h, r, s, p = schema.hosts, schema.runs, schema.series, schema.points
     query = (sa.select(h.c.fingerprint, h.c.name.label("host"), s.c.id.label("series_id"), s.c.workload,
                        s.c.platform, s.c.accel, s.c.metric, s.c.unit, s.c.better, r.c.id.label("run_pk"),
-                       r.c.run_id, r.c.started_at, r.c.labels, *(r.c[name] for name in STACK), p.c.median)
+                       r.c.run_id, r.c.started_at, r.c.labels, *(r.c[name] for name in STACK), p.c.median,
+                       p.c.ci_low, p.c.ci_high)
              .select_from(p.join(r, p.c.run_id == r.c.id).join(h, r.c.host_id == h.c.id).join(s, p.c.series_id == s.c.id))
              .where(r.c.excluded.is_(None))
              .order_by(h.c.fingerprint, s.c.id, r.c.started_at, r.c.run_id))
@@ -139,6 +141,7 @@ def load_series(store: Store, host: str | None = None, before: str | None = None
                 ref = refs[row.run_pk] = RunRef(row.run_pk, row.run_id, row.started_at, stack_of_row(row))
             current.runs.append(ref)
             current.medians.append(row.median)
+            current.intervals.append((row.ci_low, row.ci_high))
         if current is not None:
             yield current
 

@@ -2,29 +2,35 @@
 
 from __future__ import annotations
 
+from bench import units
 from bench.history.detect import REGRESSION, ChangePoint
 from bench.tables import markdown_cell, markdown_table, percent, text_table
 
 HEADER = ["id", "kind", "host", "series", "last before", "first after", "level", "change", "p", "stack changes"]
 
 
-def _stack(change: ChangePoint) -> str:
+def level_text(change: ChangePoint) -> str:
+    scale = units.scale_for(max(abs(change.level_before), abs(change.level_after)), change.unit)
+    return f"{scale.number(change.level_before)} → {scale(change.level_after)}"
+
+
+def stack_text(change: ChangePoint) -> str:
     if not change.stack_changes:
         return "nothing recorded"
     return "; ".join(f"{name}: {before or '-'} → {after or '-'}" for name, (before, after) in change.stack_changes.items())
 
 
-def _rows(found: list[ChangePoint]) -> list[list[str]]:
+def rows(found: list[ChangePoint]) -> list[list[str]]:
     rows = []
     for c in found:
         kind = c.kind if c.acked is None else f"{c.kind} (acked)"
         where = c.first_after if c.range_first == c.range_last else f"{c.first_after} ({c.range_first} .. {c.range_last})"
         rows.append([c.id, kind, c.host, c.series, c.last_before, where,
-                     f"{c.level_before:.4g} → {c.level_after:.4g} {c.unit}", percent(c.change), f"{c.p:.2g}", _stack(c)])
+                     level_text(c), percent(c.change), units.plain(c.p), stack_text(c)])
     return rows
 
 
-def _summary(found: list[ChangePoint]) -> str:
+def summary(found: list[ChangePoint]) -> str:
     regressions = [c for c in found if c.kind == REGRESSION]
     open_ = [c for c in regressions if c.acked is None]
     return (f"{len(found)} change point(s): {len(regressions)} regression(s), {len(open_)} not acknowledged; "
@@ -34,16 +40,16 @@ def _summary(found: list[ChangePoint]) -> str:
 def text(found: list[ChangePoint]) -> str:
     if not found:
         return "no change points"
-    lines = text_table(HEADER, _rows(found))
+    lines = text_table(HEADER, rows(found))
     lines += [f"acknowledged {c.id}: {c.acked}" for c in found if c.acked is not None]
-    lines.append(_summary(found))
+    lines.append(summary(found))
     return "\n".join(lines)
 
 
 def markdown(found: list[ChangePoint]) -> str:
     icon = ":x:" if any(c.kind == REGRESSION and c.acked is None for c in found) else ":white_check_mark:"
-    lines = [f"### {icon} bench history detect: {markdown_cell(_summary(found))}", ""]
+    lines = [f"### {icon} bench history detect: {markdown_cell(summary(found))}", ""]
     if found:
         lines += ["First run after: where the change shows; in brackets the runs it may have begun at (95%).", ""]
-        lines += markdown_table(HEADER, _rows(found), bold=REGRESSION)
+        lines += markdown_table(HEADER, rows(found), bold=REGRESSION)
     return "\n".join(lines)

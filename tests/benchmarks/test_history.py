@@ -68,3 +68,36 @@ def test_ingest_of_a_full_suite_run(benchmark: pytest.FixtureRequest, tmp_path: 
     ((run, added),) = benchmark.pedantic(add, rounds=5, iterations=1)
     benchmark.extra_info.update(series=len(run.points))
     assert added and len(run.points) == 382
+
+
+def test_trend_report_of_100_runs_on_3_hosts(benchmark: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """Target under 20 s: 3 hosts × 100 runs × 200 series (the default suite's count), 10% of
+    them stepping once."""
+    from bench.history import trend, trend_html
+
+    rng = np.random.default_rng(7)
+    keys = [SeriesKey(("boot", "cpu", "idle")[i % 3], ("native", "docker", "docker-app", "vm", "vm-os")[i % 5],
+                      "none", f"m{i}", "s", "lower") for i in range(200)]
+    runs = []
+    for h in range(3):
+        host = HostFacts(f"{h:016x}", f"lab-{h}")
+        levels = rng.uniform(0.01, 10, len(keys))
+        for r in range(100):
+            medians = levels * (1 + 0.02 * rng.standard_normal(len(keys)))
+            medians[: len(keys) // 10] *= 1.25 if r >= 60 else 1.0
+            runs.append(RunData(host, f"run{r:03d}", f"2026-01-{1 + r // 24:02d}T{r % 24:02d}:00:00Z",
+                                [PointData(k, float(m), float(m) * 0.98, float(m) * 1.02, (float(m),))
+                                 for k, m in zip(keys, medians)]))
+    history = store.open_store(str(tmp_path / "fleet.sqlite"), create=True)
+    try:
+        ingest.add(history, runs)
+
+        def report() -> str:
+            changepoints._null.cache_clear()
+            return trend_html.render_html(trend.build(history), "bench")
+
+        page = benchmark.pedantic(report, rounds=2, iterations=1)
+    finally:
+        history.close()
+    benchmark.extra_info.update(hosts=3, runs=100, series=len(keys), html_bytes=len(page))
+    assert page.count('class="trend"') >= 3 * len(keys)  # every series charted on every host

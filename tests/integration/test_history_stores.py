@@ -217,3 +217,32 @@ def test_a_database_password_is_never_shown_or_stored(tmp_path: Path, real_runs:
     dump = subprocess.run([str(pg_dump), "--dbname", with_password], capture_output=True, text=True)
     assert dump.returncode == 0 and "CREATE TABLE public.runs" in dump.stdout
     assert secret not in dump.stdout
+
+
+def test_the_trend_report_of_real_runs_and_an_imported_host(tmp_path: Path, real_runs: list[Path]) -> None:
+    """This machine's two real runs and a second, synthetic host imported from CSV render side by
+    side, with the portability table; in headless Chromium with the network off nothing is missing."""
+    from tests.browser import open_page
+    from tests.unit.test_trend import fleet
+
+    fleet(tmp_path / "fleet.sqlite").close()
+    csv = tmp_path / "lab-a.csv"
+    assert bench("history", "export", "--db", str(tmp_path / "fleet.sqlite"), "--host", "lab-a",
+                 "-o", str(csv)).returncode == 0
+    db = str(tmp_path / "history.sqlite")
+    for args in (("add", *map(str, real_runs)), ("import", str(csv))):
+        proc = bench("history", *args, "--db", db)
+        assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "trend.html"
+    proc = bench("history", "report", "--db", db, "-o", str(out))
+    assert proc.returncode == 0 and proc.stdout.strip() == f"trend report: {out}", proc.stderr
+    html = out.read_text()
+    here = json.loads((real_runs[0] / "run.json").read_text())["host"]["hostname"]
+    # The export names lab-a by its fingerprint, and the import keeps that name.
+    imported = "0000000000000000"
+    # The boot time: this host's two runs and lab-a's sixty, side by side.
+    assert f'aria-label="boot: boot_s on {here}"' in html and f'aria-label="boot: boot_s on {imported}"' in html
+    portability = html[html.index('id="portability"'):html.index('id="trends"')]
+    assert f"<td>{here}</td><td>2</td>" in portability and f"<td>{imported}</td><td>60</td>" in portability
+    seen = open_page(out, ("changes", "portability", "trends"), tmp_path / "trend.png")
+    assert all(seen.visible.values()) and seen.requests == [] and seen.console_errors == [] and seen.page_errors == []

@@ -1,0 +1,137 @@
+"""The trend report's content: per workload × metric, each host's series of every platform
+in run order, the level of each segment between change points, the change points themselves
+with their magnitude and stack change, and each platform's ratio to native over time.
+
+Only what the history holds: the series from detect.load_series, the change points from
+detect.changes_of (so the report and `bench history detect` never disagree).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from bench.history import detect, schema
+from bench.history.detect import ChangePoint, Series
+from bench.history.store import Store
+from bench.platforms import label
+from bench.summary import PLATFORM_ORDER
+
+
+@dataclass(frozen=True)
+class Line:
+    """One platform's series on one host."""
+    platform: str  # as shown: vm-minimal/tcg
+    started_at: list[str]
+    medians: list[float]
+    intervals: list[tuple[float, float]]
+    levels: list[float]  # each point's segment level (a step line)
+    changes: list[tuple[int, ChangePoint]]  # the index of the first point after each change
+
+
+@dataclass
+class Panel:
+    """One workload × metric on one host."""
+    host: str
+    workload: str
+    metric: str
+    unit: str
+    better: str
+    lines: list[Line] = field(default_factory=list)
+    ratios: list[Line] = field(default_factory=list)  # each platform over native, run by run
+
+
+@dataclass(frozen=True)
+class Trend:
+    hosts: list[str]
+    panels: dict[tuple[str, str], list[Panel]]  # (workload, metric) → one panel per host
+    changes: list[ChangePoint]  # every change point, oldest first
+    portability: list[dict[str, str]]  # per host: what ran there
+
+
+def _levels(series: Series, changes: list[ChangePoint]) -> list[float]:
+    """Each point's segment level: from the change points' levels either side."""
+    if not changes:
+        return [sorted(series.medians)[len(series.medians) // 2]] * len(series.medians)
+    index = {run.run_id: i for i, run in enumerate(series.runs)}
+    levels, start = [], 0
+    for change in changes:
+        end = index[change.first_after]
+        levels += [change.level_before] * (end - start)
+        start = end
+    levels += [changes[-1].level_after] * (len(series.medians) - start)
+    return levels
+
+
+def _line(series: Series, changes: list[ChangePoint]) -> Line:
+    index = {run.run_id: i for i, run in enumerate(series.runs)}
+    return Line(label(series.key.platform, series.key.accel), [r.started_at for r in series.runs], series.medians,
+                series.intervals, _levels(series, changes), [(index[c.first_after], c) for c in changes])
+
+
+def _ratios(native: Series | None, others: list[Series]) -> list[Line]:
+    """Each platform's median over native's in the runs both measured."""
+    if native is None:
+        return []
+    base = {run.run_id: m for run, m in zip(native.runs, native.medians) if m > 0}
+    found = []
+    for series in others:
+        pairs = [(run.started_at, m / base[run.run_id]) for run, m in zip(series.runs, series.medians)
+                 if run.run_id in base]
+        if pairs:
+            values = [v for _, v in pairs]
+            found.append(Line(label(series.key.platform, series.key.accel), [t for t, _ in pairs], values,
+                              [(v, v) for v in values], values, []))
+    return found
+
+
+def build(store: Store, host: str | None = None, since: str | None = None) -> Trend:
+    with store.reading() as conn:
+        acked = {row.change_id: row.reason for row in conn.execute(sa.select(schema.acks))}
+    grouped: dict[tuple[str, str, str], list[Series]] = {}
+    for series in detect.load_series(store, host):
+        if since is not None:
+            keep = [i for i, run in enumerate(series.runs) if run.started_at >= since]
+            if not keep:
+                continue
+            series = dataclasses.replace(series, runs=[series.runs[i] for i in keep],
+                                         medians=[series.medians[i] for i in keep],
+                                         intervals=[series.intervals[i] for i in keep])
+        grouped.setdefault((series.host, series.key.workload, series.key.metric), []).append(series)
+    panels: dict[tuple[str, str], list[Panel]] = {}
+    every: list[ChangePoint] = []
+    for (host_name, workload, metric), found in sorted(grouped.items(), key=lambda item: item[0]):
+        found.sort(key=lambda s: (PLATFORM_ORDER.get(s.key.platform, 9), s.key.platform))
+        panel = Panel(host_name, workload, metric, found[0].key.unit, found[0].key.better)
+        for series in found:
+            changes = [dataclasses.replace(c, acked=acked.get(c.id)) for c in detect.changes_of(series)]
+            every += changes
+            panel.lines.append(_line(series, changes))
+        native = next((s for s in found if s.key.platform == "native"), None)
+        panel.ratios = _ratios(native, [s for s in found if s is not native])
+        panels.setdefault((workload, metric), []).append(panel)
+    hosts = sorted({h for h, _, _ in grouped})
+    return Trend(hosts, dict(sorted(panels.items())), sorted(every, key=lambda c: (c.first_after_at, c.host, c.series)),
+                 _portability(store, hosts))
+
+
+def _portability(store: Store, hosts: Iterable[str]) -> list[dict[str, str]]:
+    """Per host, the images and stack its newest run used: the same image key on every host
+    means the same user space ran everywhere."""
+    h, r = schema.hosts, schema.runs
+    rows = []
+    with store.reading() as conn:
+        for name in hosts:
+            newest = conn.execute(sa.select(r).join(h, r.c.host_id == h.c.id).where(h.c.name == name)
+                                  .order_by(r.c.started_at.desc()).limit(1)).first()
+            if newest is not None:
+                count = conn.execute(sa.select(sa.func.count()).select_from(r.join(h, r.c.host_id == h.c.id))
+                                     .where(h.c.name == name)).scalar_one()
+                rows.append({"host": name, "runs": str(count), "newest run": newest.run_id,
+                             "image key": newest.image_key or "not recorded", "kernel": newest.kernel,
+                             "docker": newest.docker_engine, "qemu": newest.qemu, "libvirt": newest.libvirt,
+                             "harness": newest.harness_commit[:12]})
+    return rows

@@ -1,0 +1,75 @@
+"""A trend chart as plain SVG: each platform's medians over runs (dots joined, 95% CI
+whiskers), its segment levels as a dashed step line, and each change point as a marker with
+its relative change (red: a regression, green: an improvement). The x axis is run order."""
+
+from __future__ import annotations
+
+from html import escape
+
+from matplotlib.ticker import MaxNLocator
+
+from bench import units
+from bench.history.trend import Line
+from bench.tables import percent
+
+WIDTH, HEIGHT = 640, 250
+LEFT, RIGHT, TOP, BOTTOM = 62, 12, 24, 44
+COLOURS = ("#555555", "#1f77b4", "#17becf", "#9467bd", "#d62728", "#ff7f0e", "#2ca02c", "#8c564b")
+KIND_COLOUR = {"regression": "#c0392b", "improvement": "#2e7d32"}
+
+
+def chart(title: str, unit: str, lines: list[Line], ratio: bool = False) -> str:
+    times = sorted({t for line in lines for t in line.started_at})
+    position = {t: i for i, t in enumerate(times)}
+    everything = [v for line in lines for low, high in line.intervals for v in (low, high)]
+    everything += [v for line in lines for v in line.medians]
+    scale = units.Scale("×", 1.0) if ratio else units.scale_for(max(map(abs, everything), default=0.0), unit)
+    high = max(everything, default=1.0) / scale.factor * 1.08 or 1.0
+    low = min(0.0, min(everything, default=0.0) / scale.factor)
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+
+    def x(t: str) -> float:
+        return round(LEFT + plot_w * (position[t] + 0.5) / max(len(times), 1), 2)
+
+    def y(value: float) -> float:
+        return round(TOP + plot_h * (1 - (value / scale.factor - low) / (high - low)), 2)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} '
+           f'{HEIGHT}" role="img" aria-label="{escape(title)}" class="trend" font-family="system-ui, sans-serif" '
+           'font-size="9">', f'<text x="{WIDTH / 2}" y="14" text-anchor="middle" font-size="10">{escape(title)}</text>']
+    for tick in MaxNLocator(nbins=5).tick_values(low, high):
+        if low <= tick <= high:
+            ty = y(tick * scale.factor)
+            out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{ty}" y2="{ty}" stroke="#e4e4e4"/>'
+                       f'<text x="{LEFT - 4}" y="{ty + 3}" text-anchor="end">{units.plain(tick)}</text>')
+    out.append(f'<text transform="translate(12 {TOP + plot_h / 2}) rotate(-90)" text-anchor="middle">'
+               f'{escape(scale.unit if not ratio else "× native")}</text>')
+    out.append(f'<line x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{TOP + plot_h}" stroke="#888"/>'
+               f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" y2="{TOP + plot_h}" stroke="#888"/>')
+    if times:
+        out.append(f'<text x="{LEFT}" y="{TOP + plot_h + 12}">{escape(times[0][:10])}</text>'
+                   f'<text x="{WIDTH - RIGHT}" y="{TOP + plot_h + 12}" text-anchor="end">{escape(times[-1][:10])}'
+                   f'</text><text x="{LEFT + plot_w / 2}" y="{TOP + plot_h + 12}" text-anchor="middle">'
+                   f'{len(times)} runs, in order</text>')
+    for k, line in enumerate(lines):
+        colour = COLOURS[k % len(COLOURS)]
+        points = " ".join(f"{x(t)},{y(v)}" for t, v in zip(line.started_at, line.medians))
+        out.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-opacity="0.5"/>')
+        for t, v, (lo, hi) in zip(line.started_at, line.medians, line.intervals):
+            if hi > lo:
+                out.append(f'<line x1="{x(t)}" x2="{x(t)}" y1="{y(lo)}" y2="{y(hi)}" stroke="{colour}" '
+                           'stroke-opacity="0.4"/>')
+            out.append(f'<circle cx="{x(t)}" cy="{y(v)}" r="2" fill="{colour}"/>')
+        steps = " ".join(f"{x(t)},{y(level)}" for t, level in zip(line.started_at, line.levels))
+        out.append(f'<polyline points="{steps}" fill="none" stroke="{colour}" stroke-dasharray="4 2"/>')
+        for index, change in line.changes:
+            cx = x(line.started_at[index])
+            mark = KIND_COLOUR.get(change.kind, "#333")
+            out.append(f'<line x1="{cx}" x2="{cx}" y1="{TOP}" y2="{TOP + plot_h}" stroke="{mark}" '
+                       f'stroke-dasharray="2 2"/><text x="{cx + 3}" y="{TOP + 9 + 10 * (k % 3)}" fill="{mark}">'
+                       f'{escape(percent(change.change))} {escape(line.platform)}</text>')
+        out.append(f'<circle cx="{LEFT + 8 + 120 * (k % 5)}" cy="{HEIGHT - 14 + 10 * (k // 5) - 4}" r="3" '
+                   f'fill="{colour}"/><text x="{LEFT + 14 + 120 * (k % 5)}" y="{HEIGHT - 14 + 10 * (k // 5) - 1}">'
+                   f'{escape(line.platform)}</text>')
+    out.append("</svg>")
+    return "".join(out)
