@@ -40,9 +40,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:  # type: ignore[ty
     imported = with_db(sub.add_parser("import", help="add trial values from a CSV file (the export format)"))
     imported.add_argument("file", type=Path, metavar="FILE.csv")
 
-    export = with_db(sub.add_parser("export", help="write the history as CSV, one row per trial value"))
-    export.add_argument("-o", "--output", type=Path, metavar="FILE", help="default: stdout")
+    export = with_db(sub.add_parser("export", help="write the history: CSV, one row per trial value; or per host "
+                                    "the data file of github-action-benchmark's chart page"))
+    export.add_argument("-o", "--output", type=Path, metavar="PATH",
+                        help="csv: a file (default: stdout); github-action-benchmark: a directory, "
+                             "one HOST/data.js in it (default: reports/history-benchmark-data)")
     export.add_argument("--host", help="only this host (name or fingerprint)")
+    export.add_argument("--format", choices=("csv", "github-action-benchmark"), default="csv")
+
+    feed = with_db(sub.add_parser("feed", help="the change points as an Atom feed, newest first"))
+    feed.add_argument("-o", "--output", type=Path, metavar="FILE", help="default: stdout")
+    feed.add_argument("--host", help="only this host (name or fingerprint)")
 
     detect = with_db(sub.add_parser("detect", help="find where each host × series changed level"))
     detect.add_argument("--host", help="only this host (name or fingerprint)")
@@ -114,6 +122,8 @@ def cmd_export(args: argparse.Namespace, progress: Progress) -> int:
     from bench.history import csvio, store
     from bench.images.store import write_text
 
+    if args.format == "github-action-benchmark":
+        return _export_benchmark_data(args, progress)
     history = store.open_store(args.db)
     try:
         table = io.StringIO()
@@ -125,6 +135,36 @@ def cmd_export(args: argparse.Namespace, progress: Progress) -> int:
         return 0
     write_text(args.output, table.getvalue())
     print(f"export: {args.output} ({count} values)")
+    return 0
+
+
+def _export_benchmark_data(args: argparse.Namespace, progress: Progress) -> int:
+    from bench import results
+    from bench.history import gab
+    from bench.images.store import write_text
+
+    written = _read(args, progress, "reading the history", lambda history: gab.files(history, args.host))
+    if not written:
+        raise BenchError("history export: no runs to export" + (f" for host {args.host!r}" if args.host else ""))
+    root = args.output or results.reports_root() / "history-benchmark-data"
+    for name, text in written.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        write_text(root / name, text)
+    print(f"export: {len(written)} host(s) into {root}: " + ", ".join(sorted(written)))
+    return 0
+
+
+def cmd_feed(args: argparse.Namespace, progress: Progress) -> int:
+    from bench.history import detect, feed
+    from bench.images.store import write_text
+
+    found = _read(args, progress, "looking for change points", lambda history: detect.detect(history, args.host))
+    text = feed.atom(found)
+    if args.output is None:
+        sys.stdout.write(text)
+    else:
+        write_text(args.output, text)
+        print(f"feed: {args.output} ({len(found)} change point(s))")
     return 0
 
 
@@ -255,6 +295,7 @@ HANDLERS: dict[str, Handler] = {
     "history export": cmd_export,
     "history detect": cmd_detect,
     "history report": cmd_report,
+    "history feed": cmd_feed,
     "history ack": cmd_ack,
     "history exclude": cmd_exclude,
     "history check": cmd_check,

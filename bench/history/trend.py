@@ -18,7 +18,7 @@ from bench.history import detect, schema
 from bench.history.detect import ChangePoint, Series
 from bench.history.store import Store
 from bench.platforms import label
-from bench.summary import PLATFORM_ORDER
+from bench.summary import HEADLINE, PLATFORM_ORDER
 
 
 @dataclass(frozen=True)
@@ -114,7 +114,9 @@ def build(store: Store, host: str | None = None, since: str | None = None) -> Tr
         panel.ratios = _ratios(native, [s for s in found if s is not native])
         panels.setdefault((workload, metric), []).append(panel)
     hosts = sorted({h for h, _, _ in grouped})
-    return Trend(hosts, dict(sorted(panels.items())), sorted(every, key=lambda c: (c.first_after_at, c.host, c.series)),
+    # The headline metrics first (boot time, score, memory, ...), then the start phases and the rest.
+    ordered = sorted(panels.items(), key=lambda item: (item[0][1] not in HEADLINE, item[0]))
+    return Trend(hosts, dict(ordered), sorted(every, key=lambda c: (c.first_after_at, c.host, c.series)),
                  _portability(store, hosts))
 
 

@@ -246,3 +246,44 @@ def test_the_trend_report_of_real_runs_and_an_imported_host(tmp_path: Path, real
     assert f"<td>{here}</td><td>2</td>" in portability and f"<td>{imported}</td><td>60</td>" in portability
     seen = open_page(out, ("changes", "portability", "trends"), tmp_path / "trend.png")
     assert all(seen.visible.values()) and seen.requests == [] and seen.console_errors == [] and seen.page_errors == []
+
+
+def test_the_fleet_workflow_parses_and_its_database_steps_run_on_postgresql(
+        tmp_path: Path, real_runs: list[Path], postgres: Server, pg_database: str) -> None:
+    """examples/ci/fleet.yml: a matrix of one runner label per lab host; every step that reads or
+    writes the history, run as written (sudo and the venv's path aside) against a real
+    PostgreSQL: two hosts' gates, then the trend job."""
+    import shutil
+
+    import yaml
+
+    workflow = yaml.safe_load((Path(__file__).parents[2] / "examples/ci/fleet.yml").read_text())
+    measure, trend_job = workflow["jobs"]["measure"], workflow["jobs"]["trend"]
+    hosts = measure["strategy"]["matrix"]["host"]
+    assert len(hosts) >= 2 and measure["runs-on"] == ["self-hosted", "${{ matrix.host }}"]
+    assert trend_job["needs"] == "measure" and measure["env"]["BENCH_HISTORY"] == trend_job["env"]["BENCH_HISTORY"]
+
+    def history_steps(job: dict) -> list[str]:
+        return [step["run"] for step in job["steps"] if "bench history" in step.get("run", "")]
+
+    summary = tmp_path / "summary.md"
+    env = {**os.environ, "BENCH_HISTORY": postgres.url(pg_database), "GITHUB_STEP_SUMMARY": str(summary)}
+
+    def run_step(script: str, cwd: Path, host: str) -> None:
+        script = (script.replace("sudo --preserve-env=BENCH_HISTORY ", "")
+                  .replace(".venv/bin/bench", f"{sys.executable} -m bench")
+                  .replace("${{ github.sha }}", "0123abc").replace("${{ matrix.host }}", host))
+        proc = subprocess.run(["sh", "-ec", script], cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 0, script + proc.stdout[-2000:] + proc.stderr[-2000:]
+
+    for host, run in zip(hosts, real_runs):  # each run stands for one host's night
+        work = tmp_path / host
+        shutil.copytree(run, work / "runs" / run.name)
+        for script in history_steps(measure):
+            run_step(script, work, host)
+    assert summary.read_text().count("bench history check") == 2
+    for script in history_steps(trend_job):
+        run_step(script, tmp_path, hosts[0])
+    assert (tmp_path / "trend.html").read_text().count('class="trend"') > 0
+    assert (tmp_path / "changes.atom").read_text().startswith("<?xml")
+    assert list((tmp_path / "benchmark-data").glob("*/data.js"))

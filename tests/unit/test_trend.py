@@ -82,3 +82,43 @@ def test_an_empty_history_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.
     store.open_store(str(tmp_path / "e.sqlite"), create=True).close()
     assert main(["history", "report", "--db", str(tmp_path / "e.sqlite"), "-o", str(tmp_path / "t.html")]) == 2
     assert "no runs in" in capsys.readouterr().err and not (tmp_path / "t.html").exists()
+
+
+def test_the_history_as_github_action_benchmark_data_per_host(tmp_path: Path) -> None:
+    import json
+
+    fleet(tmp_path / "h.sqlite").close()
+    out = tmp_path / "gab"
+    assert main(["-q", "history", "export", "--db", str(tmp_path / "h.sqlite"), "--format",
+                 "github-action-benchmark", "-o", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["lab-a", "lab-b", "lab-c"]
+    text = (out / "lab-b" / "data.js").read_text()
+    assert text.startswith("window.BENCHMARK_DATA = ")
+    data = json.loads(text.removeprefix("window.BENCHMARK_DATA = "))
+    smaller = data["entries"]["vmct-bench (smaller is better)"]
+    bigger = data["entries"]["vmct-bench (bigger is better)"]
+    assert len(smaller) == len(bigger) == RUNS  # one data point per run, oldest first
+    assert [p["date"] for p in smaller] == sorted(p["date"] for p in smaller)
+    assert {p["tool"] for p in smaller} == {"customSmallerIsBetter"} and bigger[0]["tool"] == "customBiggerIsBetter"
+    boot = {b["name"]: b for b in smaller[STEP_AT]["benches"]}["boot boot_s [docker]"]
+    assert boot["unit"] == "s" and boot["value"] == pytest.approx(0.52, rel=0.05) and boot["range"].startswith("± ")
+    assert smaller[0]["commit"]["message"] == "vmct-bench run run000" and data["lastUpdate"] == smaller[-1]["date"]
+
+
+def test_the_change_points_as_an_atom_feed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import xml.etree.ElementTree as ET
+
+    fleet(tmp_path / "h.sqlite", label="<b>").close()
+    assert main(["-q", "history", "feed", "--db", str(tmp_path / "h.sqlite")]) == 0
+    text = capsys.readouterr().out
+    atom = "{http://www.w3.org/2005/Atom}"
+    root = ET.fromstring(text)
+    assert root.tag == f"{atom}feed" and root.find(f"{atom}id") is not None
+    (entry,) = root.findall(f"{atom}entry")
+    title = entry.find(f"{atom}title").text
+    assert title.startswith("regression: boot<b> boot_s on docker on lab-b +") and "%" in title
+    assert entry.find(f"{atom}updated").text == root.find(f"{atom}updated").text
+    assert "docker_engine: 20.10 → 24.0" in entry.find(f"{atom}summary").text
+    assert "<b>" not in text  # escaped as XML text
+    assert main(["-q", "history", "feed", "--db", str(tmp_path / "h.sqlite")]) == 0
+    assert capsys.readouterr().out == text  # the same history, the same bytes
