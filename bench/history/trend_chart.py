@@ -10,11 +10,19 @@ from matplotlib.ticker import MaxNLocator
 
 from bench import units
 from bench.history.trend import Line
+from bench.platforms import LABELS
+from bench.summary import PLATFORM_ORDER
 from bench.tables import percent
 
 WIDTH, HEIGHT = 640, 250
 LEFT, RIGHT, TOP, BOTTOM = 62, 12, 24, 44
-COLOURS = ("#555555", "#1f77b4", "#17becf", "#9467bd", "#d62728", "#ff7f0e", "#2ca02c", "#8c564b")
+COLOURS = ("#555555", "#1f77b4", "#17becf", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#bcbd22")  # no red or green: those mark changes
+
+
+def platform_colour(platform: str) -> str:
+    """A platform's colour, the same in every chart (its place in the report's platform order)."""
+    base = next((p for p, shown in LABELS.items() if platform.split("/")[0] == shown), platform.split("/")[0])
+    return COLOURS[PLATFORM_ORDER.get(base, len(PLATFORM_ORDER)) % len(COLOURS)]
 KIND_COLOUR = {"regression": "#c0392b", "improvement": "#2e7d32"}
 
 
@@ -52,7 +60,7 @@ def chart(title: str, unit: str, lines: list[Line], ratio: bool = False) -> str:
                    f'</text><text x="{LEFT + plot_w / 2}" y="{TOP + plot_h + 12}" text-anchor="middle">'
                    f'{len(times)} runs, in order</text>')
     for k, line in enumerate(lines):
-        colour = COLOURS[k % len(COLOURS)]
+        colour = platform_colour(line.platform)
         points = " ".join(f"{x(t)},{y(v)}" for t, v in zip(line.started_at, line.medians))
         out.append(f'<polyline points="{points}" fill="none" stroke="{colour}" stroke-opacity="0.5"/>')
         for t, v, (lo, hi) in zip(line.started_at, line.medians, line.intervals):
