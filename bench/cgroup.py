@@ -19,19 +19,26 @@ from bench import config
 ROOT = Path("/sys/fs/cgroup")
 
 
-def _v2() -> bool:
+def is_v2() -> bool:
     return (ROOT / "cgroup.controllers").exists()
 
 
+def cpuacct_hierarchy() -> Path | None:
+    """cgroup v1's hierarchy with CPU accounting: cpuacct alone or mounted with cpu."""
+    for name in ("cpuacct", "cpu,cpuacct", "cpuacct,cpu"):
+        if (ROOT / name / "cpuacct.usage").exists():
+            return ROOT / name
+    return None
+
+
 def _parent() -> Path:
-    return ROOT if _v2() else ROOT / "memory"
+    return ROOT if is_v2() else ROOT / "memory"
 
 
 def _cpuacct(path: Path) -> Path | None:
     """The v1 cpuacct group beside a memory group of the same name."""
-    if _v2() or not (ROOT / "cpuacct").is_dir():
-        return None
-    return ROOT / "cpuacct" / path.name
+    hierarchy = None if is_v2() else cpuacct_hierarchy()
+    return hierarchy / path.name if hierarchy is not None else None
 
 
 class MemoryCgroup:
@@ -43,7 +50,7 @@ class MemoryCgroup:
     def create(cls, name: str, limit_bytes: int) -> tuple[MemoryCgroup | None, str]:
         """The cgroup, or None and why not."""
         parent = _parent()
-        if _v2() and "memory" not in (parent / "cgroup.subtree_control").read_text().split():
+        if is_v2() and "memory" not in (parent / "cgroup.subtree_control").read_text().split():
             return None, "no memory limit (cgroup v2 memory controller not enabled at the root)"
         path = parent / name
         try:
@@ -51,7 +58,7 @@ class MemoryCgroup:
         except OSError as e:
             return None, f"no memory limit (cgroup {path}: {e.strerror})"
         try:
-            if _v2():
+            if is_v2():
                 (path / "memory.max").write_text(str(limit_bytes))
                 if (path / "memory.swap.max").exists():
                     (path / "memory.swap.max").write_text("0")
@@ -68,7 +75,7 @@ class MemoryCgroup:
                 group.cpuacct.mkdir()
             except OSError:
                 group.cpuacct = None  # CPU time is then read per process, at 10 ms resolution
-        return group, f"memory limit {limit_bytes // 2**20} MiB (cgroup {'v2' if _v2() else 'v1'})"
+        return group, f"memory limit {limit_bytes // 2**20} MiB (cgroup {'v2' if is_v2() else 'v1'})"
 
     def join_from_child(self) -> None:
         """Runs in the child between fork and exec: move it into this cgroup."""
@@ -105,8 +112,8 @@ def leftovers() -> list[Path]:
     if not ROOT.is_dir():
         return []
     found = {p.name: p for p in _parent().glob(f"{config.NAME_PREFIX}*") if p.is_dir()}
-    companions = ROOT / "cpuacct"
-    if not _v2() and companions.is_dir():
+    companions = None if is_v2() else cpuacct_hierarchy()
+    if companions is not None:
         for p in companions.glob(f"{config.NAME_PREFIX}*"):
             found.setdefault(p.name, _parent() / p.name)
     return sorted(found.values())

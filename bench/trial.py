@@ -83,14 +83,19 @@ class TrialRecord:
         fields["samples"] = [Sample.from_json(s) for s in fields.get("samples", [])]
         return cls(**fields)
 
+    def score_text(self) -> str:
+        """The score as a person reads it: a number in human units, or the value itself (a digest)."""
+        if self.score is None:
+            return ""
+        return units.human(self.score, self.score_unit) if isinstance(self.score, float) else str(self.score)
+
     def summary(self) -> str:
         where = label(self.platform, self.accel)
         if not self.ok:
             tail = "\n".join(f"    | {line}" for line in self.console_tail)
             return f"{where} {self.workload}: {self.status.upper()}: {self.reason}" + (f"\n{tail}" if tail else "")
-        score = (units.human(self.score, self.score_unit) if isinstance(self.score, float) else self.score)
-        score_text = f"{score}; " if self.score is not None else ""
-        return (f"{where} {self.workload}: {score_text}READY after {units.human(self.ready_s, 's')}, "
+        score = f"{self.score_text()}; " if self.score is not None else ""
+        return (f"{where} {self.workload}: {score}READY after {units.human(self.ready_s, 's')}, "
                 f"RESULT after {units.human(self.result_s, 's')}, teardown {units.human(self.teardown_s, 's')}")
 
 

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 from html import escape
 
-from matplotlib.ticker import MaxNLocator
-
 from bench import units
 from bench.history.trend import Line
 from bench.platforms import LABELS
+from bench.report.svgframe import Frame, ticks
 from bench.summary import PLATFORM_ORDER
 from bench.tables import percent
 
-WIDTH, HEIGHT = 640, 250
-LEFT, RIGHT, TOP, BOTTOM = 62, 12, 24, 44
+FRAME = Frame(width=640, height=250, left=62, right=12, top=24, bottom=44)
+WIDTH, HEIGHT, LEFT, RIGHT, TOP = FRAME.width, FRAME.height, FRAME.left, FRAME.right, FRAME.top
 COLOURS = ("#555555", "#1f77b4", "#17becf", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#bcbd22")  # no red or green: those mark changes
 
 
@@ -34,7 +33,7 @@ def chart(title: str, unit: str, lines: list[Line], ratio: bool = False) -> str:
     scale = units.Scale("×", 1.0) if ratio else units.scale_for(max(map(abs, everything), default=0.0), unit)
     high = max(everything, default=1.0) / scale.factor * 1.08 or 1.0
     low = min(0.0, min(everything, default=0.0) / scale.factor)
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    plot_w, plot_h = FRAME.plot_w, FRAME.plot_h
 
     def x(t: str) -> float:
         return round(LEFT + plot_w * (position[t] + 0.5) / max(len(times), 1), 2)
@@ -42,18 +41,8 @@ def chart(title: str, unit: str, lines: list[Line], ratio: bool = False) -> str:
     def y(value: float) -> float:
         return round(TOP + plot_h * (1 - (value / scale.factor - low) / (high - low)), 2)
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" viewBox="0 0 {WIDTH} '
-           f'{HEIGHT}" role="img" aria-label="{escape(title)}" class="trend" font-family="system-ui, sans-serif" '
-           'font-size="9">', f'<text x="{WIDTH / 2}" y="14" text-anchor="middle" font-size="10">{escape(title)}</text>']
-    for tick in MaxNLocator(nbins=5).tick_values(low, high):
-        if low <= tick <= high:
-            ty = y(tick * scale.factor)
-            out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{ty}" y2="{ty}" stroke="#e4e4e4"/>'
-                       f'<text x="{LEFT - 4}" y="{ty + 3}" text-anchor="end">{units.plain(tick)}</text>')
-    out.append(f'<text transform="translate(12 {TOP + plot_h / 2}) rotate(-90)" text-anchor="middle">'
-               f'{escape(scale.unit if not ratio else "× native")}</text>')
-    out.append(f'<line x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{TOP + plot_h}" stroke="#888"/>'
-               f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" y2="{TOP + plot_h}" stroke="#888"/>')
+    grid = [(t, y(t * scale.factor)) for t in ticks(low, high)]
+    out = FRAME.open(title, "trend", "× native" if ratio else scale.unit, grid)
     if times:
         out.append(f'<text x="{LEFT}" y="{TOP + plot_h + 12}">{escape(times[0][:10])}</text>'
                    f'<text x="{WIDTH - RIGHT}" y="{TOP + plot_h + 12}" text-anchor="end">{escape(times[-1][:10])}'

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import jinja2
-
 from bench.history import render, trend_chart
 from bench.history.detect import REGRESSION
 from bench.history.trend import Trend
-from bench.report.html import TEMPLATES
+from bench.report.jinja import environment
 
 
 def render_html(trend: Trend, title: str) -> str:
@@ -24,10 +22,7 @@ def render_html(trend: Trend, title: str) -> str:
             "changes": sum(len(line.changes) for line in panel.lines),
         } for panel in panels]})
     open_changes = [c for c in trend.changes if c.acked is None]
-    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                                     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                                     keep_trailing_newline=True)
-    return environment.get_template("trend.html.j2").render(
+    return environment().get_template("trend.html.j2").render(
         title=title, hosts=trend.hosts, sections=sections, header=render.HEADER,
         rows=render.rows(open_changes), summary=render.summary(trend.changes),
         regressions=sum(c.kind == REGRESSION for c in open_changes), portability=trend.portability)

@@ -14,13 +14,14 @@ launcher would call busybox's setpriv and date, which lack the options it uses.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import shlex
 import stat
 import subprocess
 import tarfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 import docker
@@ -75,29 +76,36 @@ def _is_file(tree: Path, path: str) -> bool:
         return False
 
 
-def _resolve(tree: Path, path: str) -> Path:
-    """`path` inside the image, following symlinks as the image would (absolute ones from its root)."""
+def _walk(tree: Path, path: str) -> Iterator[PurePosixPath]:
+    """Every path the image passes through to reach `path`, in order: each directory, each
+    symlink and then where it points (absolute targets from the image's root, not the host's)."""
     current = PurePosixPath("/")
     parts = list(PurePosixPath(path).parts[1:])
     hops = 0
     while parts:
         part = parts.pop(0)
-        candidate = current / part if part != ".." else current.parent
-        host = tree / str(candidate).lstrip("/")
+        current = current.parent if part == ".." else current / part
+        yield current
+        host = tree / str(current).lstrip("/")
         if host.is_symlink():
             hops += 1
             if hops > 40:
-                raise BenchError(f"app image: symlink loop at {candidate}")
-            target = os.readlink(host)
-            pointed = PurePosixPath(target).parts
-            parts = list(pointed[1:] if target.startswith("/") else pointed) + parts
-            current = PurePosixPath("/") if target.startswith("/") else current
-        else:
-            current = candidate
-    return tree / str(current).lstrip("/")
+                raise BenchError(f"app image: symlink loop at {current}")
+            target = PurePosixPath(os.readlink(host))
+            parts = list(target.parts[1:] if target.is_absolute() else target.parts) + parts
+            current = PurePosixPath("/") if target.is_absolute() else current.parent
 
 
-def libraries(tree: Path, binary: str) -> list[str]:
+def _resolve(tree: Path, path: str) -> Path:
+    """`path` inside the image, every symlink on the way followed as the image would."""
+    last = PurePosixPath("/")
+    for last in _walk(tree, path):
+        pass
+    return tree / str(last).lstrip("/")
+
+
+@functools.cache  # the launcher's programs are in every workload's image: one ldd each per build
+def libraries(tree: Path, binary: str) -> tuple[str, ...]:
     """The shared-library closure of `binary`, as the rootfs's dynamic loader resolves it."""
     try:
         done = subprocess.run(["chroot", str(tree), "/usr/bin/ldd", binary], capture_output=True, text=True)
@@ -105,13 +113,13 @@ def libraries(tree: Path, binary: str) -> list[str]:
         raise os_error(f"app image: ldd {binary}", e) from None
     text = done.stdout + done.stderr
     if "not a dynamic executable" in text or "statically linked" in text:
-        return []
+        return ()
     if done.returncode != 0:
         raise BenchError(f"app image: {failure_summary('ldd', done.returncode, text)} ({binary})")
     missing = [line.split()[0] for line in text.splitlines() if "=> not found" in line]
     if missing:
         raise BenchError(f"app image: {binary} needs {', '.join(missing)}, which the rootfs lacks")
-    return [m.group(1) for line in text.splitlines() if (m := LDD_LINE.match(line))]
+    return tuple(m.group(1) for line in text.splitlines() if (m := LDD_LINE.match(line)))
 
 
 def contents(tree: Path, workload: Workload) -> list[str]:
@@ -123,7 +131,7 @@ def contents(tree: Path, workload: Workload) -> list[str]:
         path = _which(tree, program)
         if path is None:
             if program in SHELLS:
-                continue  # the static shell stands in
+                continue  # SHELL, added below, stands in
             raise BenchError(f"app image: workload {workload.name!r} runs {program!r}, not in the rootfs")
         binaries.append(path)
     binaries.append(SHELL)
@@ -151,36 +159,22 @@ class _Writer:
         return info
 
     def add(self, path: str) -> None:
-        current = PurePosixPath("/")
-        parts = list(PurePosixPath(path).parts[1:])
-        while parts:
-            current = current / parts.pop(0)
-            host = self.tree / str(current).lstrip("/")
-            if str(current) in self.done:
-                if host.is_symlink():
-                    self.add(self._target(current, host, parts))
-                    return
+        for step in _walk(self.tree, path):
+            if str(step) in self.done:
                 continue
-            self.done.add(str(current))
-            info = self._info(str(current), host)
+            self.done.add(str(step))
+            host = self.tree / str(step).lstrip("/")
+            info = self._info(str(step), host)
             if host.is_symlink():
                 info.type, info.linkname = tarfile.SYMTYPE, os.readlink(host)
                 self.tar.addfile(info)
-                self.add(self._target(current, host, parts))
-                return
-            if host.is_dir():
+            elif host.is_dir():
                 info.type = tarfile.DIRTYPE
                 self.tar.addfile(info)
             else:
                 info.size = host.stat().st_size
                 with host.open("rb") as f:
                     self.tar.addfile(info, f)
-
-    @staticmethod
-    def _target(link: PurePosixPath, host: Path, rest: list[str]) -> str:
-        target = os.readlink(host)
-        base = PurePosixPath(target) if target.startswith("/") else link.parent / target
-        return os.path.normpath(str(base.joinpath(*rest)))
 
     def scratch(self, path: str) -> None:
         info = tarfile.TarInfo(path.lstrip("/"))

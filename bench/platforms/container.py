@@ -32,7 +32,6 @@ from bench.resources import Resources
 VOLUME_AT = "/var/tmp"
 VOLUME_PLATFORM = "docker-volume"
 APP_PLATFORM = "docker-app"
-VARIANTS = ("docker", VOLUME_PLATFORM, APP_PLATFORM)
 
 
 def image_of(manifest: Manifest, platform: str, workload: str) -> Artifact:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import psutil
 
-ROOT = Path("/sys/fs/cgroup")
+from bench import cgroup
+
 HOW_CGROUP = "cgroup CPU usage of the instance's own group at RESULT ({file})"
 HOW_PROCESSES = ("psutil cpu_times: user+system+reaped children, of the instance's host processes at RESULT "
                  "(clock ticks: 10 ms resolution)")
@@ -33,18 +34,11 @@ def group_of(pid: int) -> Path | None:
     theirs = _accounting_group(Path(f"/proc/{pid}/cgroup"))
     if theirs is None or theirs in ("/", own):
         return None
-    base = ROOT if (ROOT / "cgroup.controllers").exists() else _v1_hierarchy()
+    base = cgroup.ROOT if cgroup.is_v2() else cgroup.cpuacct_hierarchy()
     if base is None:
         return None
     path = base / theirs.lstrip("/")
     return path if path.is_dir() else None
-
-
-def _v1_hierarchy() -> Path | None:
-    for name in ("cpuacct", "cpu,cpuacct", "cpuacct,cpu"):
-        if (ROOT / name / "cpuacct.usage").exists():
-            return ROOT / name
-    return None
 
 
 def _accounting_group(proc_cgroup: Path) -> str | None:
@@ -53,7 +47,7 @@ def _accounting_group(proc_cgroup: Path) -> str | None:
         lines = proc_cgroup.read_text().splitlines()
     except OSError:
         return None
-    v2 = (ROOT / "cgroup.controllers").exists()
+    v2 = cgroup.is_v2()
     for line in lines:
         _, controllers, path = line.split(":", 2)
         if (v2 and controllers == "") or (not v2 and "cpuacct" in controllers.split(",")):

@@ -64,19 +64,20 @@ def caveats(run: LoadedRun) -> list[Caveat]:
     return found
 
 
-def resolution(run: LoadedRun, metric: str, unit: str) -> float:
-    if metric == "host_cpu_s" and any(s.metric == metric and "clock ticks" in str(s.metadata.get("probe", ""))
-                                      for r in run.counted for s in r.samples):
-        return COARSE_CPU_RESOLUTION_S
-    return RESOLUTION.get(unit, 0.0)
+def _coarse_cpu(run: LoadedRun) -> bool:
+    """Whether some host_cpu_s was read in clock ticks (an instance without a cgroup of its own)."""
+    return any(s.metric == "host_cpu_s" and "clock ticks" in str(s.metadata.get("probe", ""))
+               for r in run.counted for s in r.samples)
 
 
 def _noise(run: LoadedRun, table: pd.DataFrame) -> list[Caveat]:
     """Metrics whose trials vary by more than CV_LIMIT: the ones a verdict rests on as a
     warning, widest interval first (the likeliest to flip a comparison); the rest folded."""
     verdict, rest = [], []
+    coarse_cpu = _coarse_cpu(run)
     for r in table.itertuples():
-        if math.isnan(r.cv) or r.cv <= CV_LIMIT or r.iqr <= resolution(run, r.metric, r.unit):
+        resolution = COARSE_CPU_RESOLUTION_S if r.metric == "host_cpu_s" and coarse_cpu else RESOLUTION.get(r.unit, 0.0)
+        if math.isnan(r.cv) or r.cv <= CV_LIMIT or r.iqr <= resolution:
             continue
         width = (r.ci_high - r.ci_low) / abs(r.median) if r.median else math.inf
         text = (f"{r.workload} {r.metric} on {label(r.platform, r.accel)}: CV {r.cv:.0%}, "

@@ -57,11 +57,6 @@ def _all_platforms(runs: list[LoadedRun]) -> list[str]:
     return list(seen)
 
 
-def _values(run: LoadedRun, workload: str, metric: str, platform: str) -> list[float]:
-    return [v for (w, m, p, _), vals in run.values.items() if (w, m, p) == (workload, metric, platform)
-            for v in vals]
-
-
 def _x_labels(runs: list[LoadedRun], shown: list[str]) -> list[str]:
     return [column_name(p, runs[0]) if len(runs) == 1 else p for p in shown]
 
@@ -70,8 +65,8 @@ def metric_chart(runs: list[LoadedRun], workload: str, metric: str, unit: str) -
     """Every counted trial as a dot, the median as a bar and its 95% CI as a line, per platform
     (the platforms that measured this metric). A linear axis starts at zero; values spanning
     more than LOG_SPREAD× go on a log axis, which says so."""
-    shown = [p for p in _all_platforms(runs) if any(_values(run, workload, metric, p) for run in runs)]
-    everything = [v for run in runs for p in shown for v in _values(run, workload, metric, p)]
+    shown = [p for p in _all_platforms(runs) if any(run.values_of(workload, metric, p) for run in runs)]
+    everything = [v for run in runs for p in shown for v in run.values_of(workload, metric, p)]
     scale = units.scale_for(max(map(abs, everything), default=0.0), unit)
     positive = [v for v in everything if v > 0]
     # Only times go on a log axis: a size or a count is read against zero, whatever its spread.
@@ -81,7 +76,7 @@ def metric_chart(runs: list[LoadedRun], workload: str, metric: str, unit: str) -
     for platform in shown:
         at_slot = []
         for j, run in enumerate(runs):
-            values = [v / scale.factor for v in _values(run, workload, metric, platform)]
+            values = [v / scale.factor for v in run.values_of(workload, metric, platform)]
             if not values:
                 continue
             row = run.row(workload, metric, platform)  # the summary's interval, not a second bootstrap
@@ -116,7 +111,8 @@ LABEL_MIN_SHARE = 0.14  # a segment narrower than this share of its bar gets no 
 def boot_breakdown_chart(runs: list[LoadedRun], workload: str) -> str | None:
     """Per platform that measured it, its own time axis: the start phases' median durations
     stacked to READY. Segments too narrow for their name are named in the legend only."""
-    shown = [p for p in _all_platforms(runs) if any(boot_segments(run, workload, p) for run in runs)]
+    measured = {p: [boot_segments(run, workload, p) for run in runs] for p in _all_platforms(runs)}
+    shown = [p for p, per_run in measured.items() if any(per_run)]
     if not shown:
         return None
     with _figure(f"boot-{workload}", nrows=len(shown), figsize=(6.4, 0.9 + 0.75 * len(shown) * len(runs)),
@@ -126,11 +122,10 @@ def boot_breakdown_chart(runs: list[LoadedRun], workload: str) -> str | None:
         for row, platform in enumerate(shown):
             ax = axes[row][0]
             labels = []
-            totals = [sum(boot_segments(run, workload, platform).values()) for run in runs]
+            totals = [sum(segments.values()) for segments in measured[platform]]
             scale = units.scale_for(max(totals), "s")
-            for j, run in enumerate(runs):
+            for j, (run, segments) in enumerate(zip(runs, measured[platform])):
                 left = 0.0
-                segments = boot_segments(run, workload, platform)
                 for phase, seconds in segments.items():
                     colour = phase_colour.setdefault(phase, palette(len(phase_colour) % 10))
                     width = seconds / scale.factor

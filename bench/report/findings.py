@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from bench import units
 from bench.platforms import label
 from bench.report.runs import LoadedRun
-from bench.report.verdict import Ratio, platforms, ratio_between
+from bench.report.verdict import BUILD_STEPS, Ratio, platforms, ratio_between
 
 CONFIRMED, CONTRADICTED, PARTLY, UNMEASURED = "confirmed", "contradicted", "partly", "not measurable here"
 CLEARLY_SLOWER = 1.5  # "takes longer" means at least this factor, not a rounding difference
@@ -55,9 +55,8 @@ class _Reader:
     def workload(self, metric: str, preferred: tuple[str, ...]) -> str | None:
         return self.run.workload_with(metric, preferred)
 
-    def tcg_reason(self) -> str:
-        return ("the VMs ran under TCG emulation, not KVM, so their figures measure an emulator; "
-                "run on a host with working KVM to test this")
+    def tcg_reason(self, because: str = "their figures measure an emulator") -> str:
+        return f"the VMs ran under TCG emulation, not KVM, so {because}; run on a host with working KVM to test this"
 
 
 def _join(parts: list[str | None]) -> str:
@@ -159,8 +158,7 @@ def _memory(r: _Reader) -> Finding:
     measured, ratio = pair.measured, pair.ratio
     if r.tcg:
         return Finding("Memory", claim, measured, UNMEASURED,
-                       r.tcg_reason().replace("figures measure an emulator",
-                                              "memory includes the emulator's translation cache"))
+                       r.tcg_reason("their memory includes the emulator's translation cache"))
     if ratio is None:
         return Finding("Memory", claim, measured, UNMEASURED, "no ratio could be formed")
     return Finding("Memory", claim, measured, CONFIRMED if ratio.low > 1 else CONTRADICTED)
@@ -229,8 +227,7 @@ def _portability(r: _Reader) -> Finding:
 def _automation(r: _Reader) -> Finding:
     claim = "Container images are built by automation in seconds; VM images take longer."
     seconds = r.run.info.get("images", {}).get("build_seconds") or {}
-    steps = {"docker": seconds.get("docker_import"), "docker-app": seconds.get("app_images"),
-             "vm": seconds.get("vm_disk")}
+    steps = {p: seconds.get(BUILD_STEPS[p][-1]) for p in ("docker", "docker-app", "vm")}
     known = {p: s for p, s in steps.items() if s is not None}
     measured = ("From the one root filesystem (bootstrap "
                 + (units.human(seconds["bootstrap"], "s") if "bootstrap" in seconds else "not timed") + "): "

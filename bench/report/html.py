@@ -8,15 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from bench import summary, units
 from bench.report import caveats, charts, consolidation, findings, scenario, verdict
+from bench.report.jinja import environment
 from bench.report.runs import LoadedRun
 from bench.results import SUMMARY, TRIALS
-from bench.trial import TrialRecord
 
-TEMPLATES = Path(__file__).parent / "templates"
 RAW_FILES = (SUMMARY, TRIALS)
 
 
@@ -25,14 +22,6 @@ class Options:
     single_file: bool = False
     host: consolidation.HostSize | None = None
     scenarios: tuple[scenario.Scenario, ...] | None = None  # None: the shipped examples
-
-
-def _environment() -> jinja2.Environment:
-    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                                     undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-                                     keep_trailing_newline=True)
-    environment.globals["human"] = units.human
-    return environment
 
 
 def _link(run: LoadedRun, name: str, output: Path, single_file: bool) -> str | None:
@@ -126,13 +115,9 @@ def _trial_rows(run: LoadedRun) -> list[dict[str, Any]]:
     def time(value: float | None) -> str:
         return "" if value is None else units.human(value, "s")
 
-    def score(r: TrialRecord) -> str:
-        if r.score is None:
-            return ""
-        return units.human(r.score, r.score_unit) if isinstance(r.score, float) else str(r.score)
     return [{"seq": r.seq, "repetition": r.repetition, "warmup": "warm-up" if r.warmup else "",
              "platform": r.platform, "accel": r.accel, "workload": r.workload, "status": r.status,
-             "score": score(r), "ready_s": time(r.ready_s), "result_s": time(r.result_s),
+             "score": r.score_text(), "ready_s": time(r.ready_s), "result_s": time(r.result_s),
              "teardown_s": time(r.teardown_s), "duration_s": time(r.duration_s),
              "reason": r.reason} for r in sorted(run.records, key=lambda r: r.seq)]
 
@@ -154,4 +139,4 @@ def render(runs: list[LoadedRun], output: Path, options: Options = Options()) ->
         "charts": _charts(runs),
         "title": "Isolation cost: " + ", ".join(run.run_id for run in runs),
     }
-    return _environment().get_template("report.html.j2").render(context)
+    return environment().get_template("report.html.j2").render(context)

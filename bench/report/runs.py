@@ -80,6 +80,11 @@ class LoadedRun:
                 found.setdefault((s.workload, s.metric, s.platform, s.accel), []).append(s.value)
         return found
 
+    def values_of(self, workload: str, metric: str, platform: str) -> list[float]:
+        """Every counted trial's value of one metric on one platform (any accelerator), in trial order."""
+        return [v for (w, m, p, _), vals in self.values.items() if (w, m, p) == (workload, metric, platform)
+                for v in vals]
+
     def first_counted(self, platform: str, workload: str | None = None) -> TrialRecord | None:
         for record in self.counted:
             if record.platform == platform and (workload is None or record.workload == workload):

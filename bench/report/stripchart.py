@@ -11,12 +11,10 @@ import math
 from dataclasses import dataclass
 from html import escape
 
-from matplotlib.ticker import LogLocator, MaxNLocator
+from bench.report.svgframe import Frame, ticks
 
-from bench import units
-
-WIDTH, HEIGHT = 440, 240
-LEFT, RIGHT, TOP, BOTTOM = 58, 10, 24, 34
+FRAME = Frame(width=440, height=240, left=58, right=10, top=24, bottom=34)
+WIDTH, HEIGHT, LEFT, BOTTOM = FRAME.width, FRAME.height, FRAME.left, FRAME.bottom
 
 
 @dataclass(frozen=True)
@@ -29,14 +27,6 @@ class Group:
     ci: tuple[float, float] | None
 
 
-def _ticks(low: float, high: float, log: bool) -> list[float]:
-    if log:
-        found = LogLocator(numticks=6).tick_values(low, high)
-    else:
-        found = MaxNLocator(nbins=5).tick_values(low, high)
-    return [t for t in found if low - 1e-12 <= t <= high + 1e-12]
-
-
 def chart(title: str, axis_label: str, slots: list[str], groups: list[list[Group]], log: bool,
           legend: list[tuple[str, str]]) -> str:
     """`slots`: the x positions' labels; `groups[i]`: what stands at slot i (one per run)."""
@@ -45,27 +35,16 @@ def chart(title: str, axis_label: str, slots: list[str], groups: list[list[Group
         low, high = min(everything) / 1.3, max(everything) * 1.3
     else:
         low, high = min(0.0, min(everything, default=0.0)), max(everything, default=1.0) * 1.08 or 1.0
-    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    plot_w, plot_h = FRAME.plot_w, FRAME.plot_h
 
     def y(value: float) -> float:
         if log:
             share = (math.log10(value) - math.log10(low)) / (math.log10(high) - math.log10(low))
         else:
             share = (value - low) / (high - low)
-        return round(TOP + plot_h * (1 - share), 2)
+        return round(FRAME.top + plot_h * (1 - share), 2)
 
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-           f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-label="{escape(title)}" class="strip" '
-           'font-family="system-ui, sans-serif" font-size="9">',
-           f'<text x="{WIDTH / 2}" y="14" text-anchor="middle" font-size="10">{escape(title)}</text>']
-    for tick in _ticks(low, high, log):
-        ty = y(tick)
-        out.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{ty}" y2="{ty}" stroke="#e4e4e4"/>'
-                   f'<text x="{LEFT - 4}" y="{ty + 3}" text-anchor="end">{units.plain(tick)}</text>')
-    out.append(f'<text transform="translate(12 {TOP + plot_h / 2}) rotate(-90)" text-anchor="middle">'
-               f'{escape(axis_label)}</text>')
-    out.append(f'<line x1="{LEFT}" x2="{LEFT}" y1="{TOP}" y2="{TOP + plot_h}" stroke="#888"/>'
-               f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{TOP + plot_h}" y2="{TOP + plot_h}" stroke="#888"/>')
+    out = FRAME.open(title, "strip", axis_label, [(t, y(t)) for t in ticks(low, high, log)])
     band = plot_w / max(len(slots), 1)
     for i, (slot, at_slot) in enumerate(zip(slots, groups)):
         centre = LEFT + band * (i + 0.5)

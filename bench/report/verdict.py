@@ -123,8 +123,7 @@ class Ratio:
 
 def ratio_between(run: LoadedRun, workload: str, metric: str, top: str, bottom: str) -> Ratio | None:
     """Median of `top` over median of `bottom`, with the bootstrap CI of that ratio."""
-    a = [v for (w, m, p, _), vals in run.values.items() if (w, m, p) == (workload, metric, top) for v in vals]
-    b = [v for (w, m, p, _), vals in run.values.items() if (w, m, p) == (workload, metric, bottom) for v in vals]
+    a, b = run.values_of(workload, metric, top), run.values_of(workload, metric, bottom)
     if not a or not b or stats.median(b) <= 0 or stats.median(a) <= 0:
         return None
     interval = stats.ratio_ci(a, b, run.seed)
