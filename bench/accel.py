@@ -19,7 +19,7 @@ from pathlib import Path
 
 import libvirt
 
-from bench import config, engines, host
+from bench import config, engines, host, leases
 from bench.console import ConsoleClosed
 from bench.errors import BenchError
 from bench.guest_vm import GuestSpec, GuestVM, guest_name
@@ -153,8 +153,21 @@ def examine(progress: Progress, recheck: bool = False, kvm_deadline_s: float = 2
     conn = engines.libvirt_connection()
     run_id = f"doctor{os.getpid()}"
     present, detail = kvm_present()
+    with leases.held(run_id):
+        probes = _probes(conn, boot, present, kvm_deadline_s, run_id, progress)
+    verdict = Verdict(host.boot_id(), datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                      present, detail, kvm_deadline_s, probes)
+    path = _cache_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    store.write_json(path, verdict.to_json())
+    return verdict
+
+
+def _probes(conn: libvirt.virConnect, boot: BootFiles, kvm: bool, kvm_deadline_s: float, run_id: str,
+            progress: Progress) -> list[ProbeResult]:
+    """KVM in each CPU mode until one works; TCG when none did."""
     probes: list[ProbeResult] = []
-    if present:
+    if kvm:
         for mode in KVM_CPU_MODES:
             with progress.step(f"KVM check: booting a probe guest, cpu {mode}, "
                                f"deadline {kvm_deadline_s:g} s"):
@@ -164,12 +177,7 @@ def examine(progress: Progress, recheck: bool = False, kvm_deadline_s: float = 2
     if not any(p.usable for p in probes):
         with progress.step("TCG check: booting a probe guest under emulation"):
             probes.append(probe(conn, boot, "tcg", "default", TCG_DEADLINE_S, run_id))
-    verdict = Verdict(host.boot_id(), datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                      present, detail, kvm_deadline_s, probes)
-    path = _cache_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    store.write_json(path, verdict.to_json())
-    return verdict
+    return probes
 
 
 def choose(progress: Progress, requested: str = "auto") -> tuple[str, str]:

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import os
 import shutil
+from typing import Any
 from pathlib import Path
 
 import docker
 import libvirt
 
-from bench import cgroup, config, engines
+from bench import cgroup, config, engines, leases
 from bench.errors import BenchError
 from bench.images.store import TMP_PREFIX, temp_owner
 
@@ -55,65 +56,72 @@ def _alive(pid: int) -> bool:
 
 
 def leftovers() -> list[str]:
-    """Everything a crashed run may have left, one description each (engines that are down
-    are skipped: they cannot hold anything that would disturb a run)."""
-    found: list[str] = []
+    """Everything a crashed run may have left, one description each. A live run's instances are
+    not leftovers; engines that are down are skipped: they cannot hold anything that would
+    disturb a run."""
+    found, _ = _found(leases.live_runs())
+    return [f"{kind} {name}" for kind, name, _ in found]
+
+
+def _found(live: list[leases.LiveRun]) -> tuple[list[tuple[str, str, Any]], list[str]]:
+    """(kind, name, handle) of each leftover no live run owns; why an engine was not looked at."""
+    found: list[tuple[str, str, Any]] = []
+    skipped: list[str] = []
     try:
         client = engines.docker_client(timeout=30)
-        found += [f"container {c.name}" for c in leftover_containers(client)]
-        found += [f"volume {v.name}" for v in leftover_volumes(client)]
-    except BenchError:
-        pass
+        found += [("container", c.name, c) for c in leftover_containers(client)]
+        found += [("volume", v.name, v) for v in leftover_volumes(client)]
+    except BenchError as e:
+        skipped.append(f"skipped containers and volumes: {e}")
     try:
         conn = engines.libvirt_connection()
-        found += [f"domain {d.name()}" for d in leftover_domains(conn)]
-        found += [f"libvirt network {n.name()}" for n in leftover_networks(conn)]
-    except BenchError:
-        pass
-    found += [f"file {p}" for p in leftover_files()]
-    found += [f"cgroup {p}" for p in cgroup.leftovers()]
-    return found
+        found += [("domain", d.name(), d) for d in leftover_domains(conn)]
+        found += [("libvirt network", n.name(), n) for n in leftover_networks(conn)]
+    except BenchError as e:
+        skipped.append(f"skipped domains and networks: {e}")
+    found += [("file", str(p), p) for p in leftover_files()]
+    found += [("cgroup", str(p), p) for p in cgroup.leftovers()]
+    return [(kind, name, handle) for kind, name, handle in found
+            if leases.owner(Path(name).name, live) is None], skipped
+
+
+def in_progress() -> list[str]:
+    """One line for each live run: the host is busy while there is one."""
+    return [f"run {run.run_id} (pid {run.pid})" for run in leases.live_runs()]
 
 
 def clean_all() -> list[str]:
-    """What was removed (or could not be looked at), one line each."""
-    report: list[str] = []
-    try:
-        client = engines.docker_client(timeout=30)
-    except BenchError as e:
-        report.append(f"skipped containers: {e}")
-    else:
-        for container in leftover_containers(client):
-            try:
-                container.remove(force=True)
-            except docker.errors.NotFound:
-                continue  # removed meanwhile
-            report.append(f"removed container {container.name}")
-        for volume in leftover_volumes(client):
-            try:
-                volume.remove(force=True)
-            except docker.errors.NotFound:
-                continue
-            report.append(f"removed volume {volume.name}")
-    try:
-        conn = engines.libvirt_connection()
-    except BenchError as e:
-        report.append(f"skipped domains: {e}")
-    else:
-        report += _remove_libvirt(leftover_domains(conn), "domain")
-        # After the domains that were attached to it.
-        report += _remove_libvirt(leftover_networks(conn), "libvirt network")
-    for group in cgroup.leftovers():
+    """What was removed (or could not be looked at, or was spared), one line each."""
+    live = leases.live_runs()
+    found, report = _found(live)
+    report += [f"spared run {run.run_id} (pid {run.pid}): it is still running" for run in live]
+    report += _remove_docker([(kind, h) for kind, _, h in found if kind in ("container", "volume")])
+    report += _remove_libvirt([h for kind, _, h in found if kind == "domain"], "domain")
+    # After the domains that were attached to it.
+    report += _remove_libvirt([h for kind, _, h in found if kind == "libvirt network"], "libvirt network")
+    for group in (h for kind, _, h in found if kind == "cgroup"):
         leftover = cgroup.MemoryCgroup(group)
         leftover.kill_members()
         leftover.remove()
         report.append(f"removed cgroup {group}")
-    for path in leftover_files():
+    for path in (h for kind, _, h in found if kind == "file"):
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
         report.append(f"removed file {path}")
+    return report
+
+
+def _remove_docker(found: list[tuple[str, Any]]) -> list[str]:
+    """Containers, then volumes (a volume in use cannot go); one line for each one removed."""
+    report = []
+    for kind, thing in found:
+        try:
+            thing.remove(force=True)
+        except docker.errors.NotFound:
+            continue  # removed meanwhile
+        report.append(f"removed {kind} {thing.name}")
     return report
 
 

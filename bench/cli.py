@@ -75,7 +75,7 @@ def build_parser() -> Parser:
     run.add_argument("--output-dir", type=Path, metavar="DIR",
                      help="where run directories go (default: $BENCH_REPORTS_DIR or the project's reports/)")
     run.add_argument("--ignore-leftovers", action="store_true",
-                     help="start although another run left instances behind")
+                     help="start although another run left instances behind or is in progress")
     run.add_argument("--all-metrics", action="store_true", help="print every metric, not the headline ones")
     run.add_argument("--dry-run", action="store_true",
                      help="print the plan and its estimated time; start nothing")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import accel as accelerators
-from bench import cleanup, provenance, schedule, stats, summary
+from bench import cleanup, leases, provenance, schedule, stats, summary
 from bench import workload as workloads
 from bench.density import run_density
 from bench.errors import BenchError
@@ -30,6 +30,9 @@ from bench.trial import TrialRecord, new_run_id, run_trial, signals_deferred
 
 
 def refuse_leftovers() -> None:
+    if busy := cleanup.in_progress():
+        raise BenchError(f"another run is in progress on this host ({', '.join(busy)}): its load would "
+                         "distort this run's figures; wait for it, or pass --ignore-leftovers")
     found = cleanup.leftovers()
     if found:
         shown = ", ".join(found[:3]) + (f" and {len(found) - 3} more" if len(found) > 3 else "")
@@ -48,7 +51,8 @@ def start(suite: Suite, root: Path, progress: Progress, accel: str = "auto",
             "plan": [t.to_json() for t in plan], **provenance.describe(suite.platforms, manifest)}
     run = RunDir.create(root, run_id, info)
     progress.note(f"run {run_id}: {len(plan)} trials, results in {run.path}")
-    _execute(run, suite, plan, manifest, loaded, accel, progress)
+    with leases.held(run_id):
+        _execute(run, suite, plan, manifest, loaded, accel, progress)
     return run
 
 
@@ -79,7 +83,8 @@ def resume(path: Path, progress: Progress, ignore_leftovers: bool = False) -> Ru
     info.setdefault("resumed", []).append({"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                            "command": provenance.command_line()})
     run.write_info(info)
-    _execute(run, suite, plan, manifest, loaded, info.get("accel_requested", "auto"), progress)
+    with leases.held(info["run_id"]):
+        _execute(run, suite, plan, manifest, loaded, info.get("accel_requested", "auto"), progress)
     return run
 
 

@@ -34,8 +34,19 @@ def leftovers() -> list[str]:
     return cleanup.leftovers()
 
 
+@pytest.fixture(scope="session")
+def no_crashed_run_first() -> None:
+    """What a crashed run left before the session (a cancelled CI job, say) is `bench clean`ed,
+    so that every test's check below sees only what the tests themselves leave."""
+    removed = [line for line in cleanup.clean_all() if line.startswith("removed")]
+    if removed:
+        print(f"\nbefore the tests, as `bench clean` would: {'; '.join(removed)}")
+
+
 @pytest.fixture(autouse=True)
-def nothing_left_behind() -> Iterator[None]:
+def nothing_left_behind(no_crashed_run_first: None) -> Iterator[None]:
     before = leftovers()
+    assert before == [], f"leftovers before the test: {before}"
     yield
-    assert leftovers() == before == [], "the harness left instances behind"
+    after = leftovers()
+    assert after == [], f"the harness left instances behind: {after}"

@@ -131,6 +131,32 @@ def test_leftovers_of_another_run_are_refused_then_cleaned(tmp_path: Path, image
         stray.unlink(missing_ok=True)
 
 
+def test_a_live_run_is_spared_by_clean_and_a_second_run_waits(tmp_path: Path, images: dict) -> None:
+    client = engines.docker_client()
+    # `idle` keeps its container up for 10 s (sleep 10), ample time for both checks on any host.
+    suite = write_suite(tmp_path, text=TWO_PLATFORMS.replace('["native", "vm"]', '["docker"]')
+                        .replace('["boot"]', '["idle"]').replace("repetitions = 2", "repetitions = 1"))
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", str(suite), "--no-report",
+                             "--output-dir", str(tmp_path / "runs")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (live := cleanup.leftover_containers(client)) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert live, "no container seen while the run went on"
+    cleaned = bench("clean")
+    second = bench("run", str(suite), "--output-dir", str(tmp_path / "second"))
+    still_there = [c.name for c in cleanup.leftover_containers(client)]
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    run_id = json.loads((only_run_dir(tmp_path / "runs") / "run.json").read_text())["run_id"]
+    assert f"spared run {run_id} (pid {proc.pid}): it is still running" in cleaned.stdout
+    assert "0 leftover(s) removed" in cleaned.stdout
+    assert live[0].name in still_there
+    assert second.returncode == 2
+    assert second.stderr.startswith(f"bench: error: another run is in progress on this host (run {run_id} ")
+    assert not (tmp_path / "second").exists()
+
+
 def test_run_json_records_provenance(tmp_path: Path, images: dict) -> None:
     suite = write_suite(tmp_path, text=TWO_PLATFORMS.replace('["native", "vm"]', '["native"]')
                         .replace("repetitions = 2", "repetitions = 1"))

@@ -1,0 +1,104 @@
+"""A live run's instances are not leftovers: `bench clean` spares them and a new run waits."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import cleanup, config, engines, leases
+from bench.errors import BenchError
+
+HOLDER = """
+import sys
+from bench import leases
+with leases.held(sys.argv[1]):
+    print("held", flush=True)
+    sys.stdin.read()
+"""
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A cache of our own; the engines are out of reach, so only files count."""
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path))
+
+    def unreachable(*_args: object, **_kwargs: object) -> None:
+        raise BenchError("engine not reachable (test)")
+
+    monkeypatch.setattr(engines, "docker_client", unreachable)
+    monkeypatch.setattr(engines, "libvirt_connection", unreachable)
+    monkeypatch.setattr(cleanup.cgroup, "leftovers", lambda: [])
+    (tmp_path / "instances").mkdir()
+    return tmp_path
+
+
+def holder(run_id: str) -> subprocess.Popen[str]:
+    """Another process that holds run_id's lease until its stdin closes."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, run_id], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline() == "held\n"
+    return proc
+
+
+def overlay(cache: Path, run_id: str) -> Path:
+    path = cache / "instances" / f"{config.NAME_PREFIX}{run_id}-3-vm.qcow2"
+    path.write_bytes(b"")
+    return path
+
+
+def test_a_lease_is_live_while_its_process_holds_it(cache: Path) -> None:
+    proc = holder("20261126-101010-abcd")
+    try:
+        assert leases.live_runs() == [leases.LiveRun("20261126-101010-abcd", proc.pid)]
+    finally:
+        proc.communicate("")
+    assert leases.live_runs() == []
+    assert list((cache / "leases").iterdir()) == []
+
+
+def test_a_killed_runs_lease_is_dead_and_its_file_goes(cache: Path) -> None:
+    proc = holder("20261126-101010-dead")
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (cache / "leases" / "20261126-101010-dead.lock").exists()  # nothing ran its finally
+    assert leases.live_runs() == []
+    assert not (cache / "leases" / "20261126-101010-dead.lock").exists()
+
+
+def test_clean_spares_a_live_run_and_removes_a_dead_ones(cache: Path) -> None:
+    live_overlay, dead_overlay = overlay(cache, "20261126-101010-1111"), overlay(cache, "20261126-101010-2222")
+    proc = holder("20261126-101010-1111")
+    try:
+        assert cleanup.leftovers() == [f"file {dead_overlay}"]
+        assert cleanup.in_progress() == [f"run 20261126-101010-1111 (pid {proc.pid})"]
+        report = cleanup.clean_all()
+        assert f"removed file {dead_overlay}" in report
+        assert f"spared run 20261126-101010-1111 (pid {proc.pid}): it is still running" in report
+        assert live_overlay.exists() and not dead_overlay.exists()
+    finally:
+        proc.communicate("")
+    assert cleanup.leftovers() == [f"file {live_overlay}"]  # its owner is gone now
+
+
+def test_a_run_id_owns_only_its_own_names() -> None:
+    run = leases.LiveRun("20261126-101010-1", 1)
+    assert run.owns(f"{config.NAME_PREFIX}20261126-101010-1-4-docker")
+    assert not run.owns(f"{config.NAME_PREFIX}20261126-101010-12-4-docker")  # a longer id
+    assert not run.owns("20261126-101010-1-4-docker")
+
+
+def test_a_new_run_waits_for_a_live_one(cache: Path) -> None:
+    from bench import runner
+
+    proc = holder("20261126-101010-3333")
+    try:
+        with pytest.raises(BenchError, match=r"another run is in progress on this host "
+                                             r"\(run 20261126-101010-3333 \(pid \d+\)\)"):
+            runner.refuse_leftovers()
+    finally:
+        proc.communicate("")
+    runner.refuse_leftovers()  # nothing live, nothing left
