@@ -95,3 +95,8 @@ def ratio_interval(low: float, high: float) -> str:
 
 def bytes_(count: float | None) -> str:
     return human(count, "bytes")
+
+
+def digest(text: str, shown: int = 12) -> str:
+    """A digest as a person compares it: its first hex digits."""
+    return text[:shown] + "…" if len(text) > shown else text

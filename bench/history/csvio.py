@@ -1,7 +1,8 @@
 """`bench history import` / `export`: the history as CSV, one row per trial value.
 
 Columns: host, run_id, started_at, workload, platform, accel, metric, unit, better, value.
-Export writes what import reads, so a history moves between stores (SQLite → PostgreSQL) or
+`better` is higher or lower for a quantity, or equal for a value every platform must reproduce
+(hello's digest), whose value is that text. Export writes what import reads, so a history moves between stores (SQLite → PostgreSQL) or
 takes in numbers measured elsewhere. An import file is checked whole before anything is
 written, and written in one transaction.
 """
@@ -20,11 +21,11 @@ import sqlalchemy as sa
 from bench import stats
 from bench.errors import BenchError
 from bench.history import ingest, schema
-from bench.history.ingest import HostFacts, PointData, RunData, SeriesKey
+from bench.history.ingest import EqualValue, HostFacts, PointData, RunData, SeriesKey
 from bench.history.store import Store
 
 COLUMNS = ("host", "run_id", "started_at", "workload", "platform", "accel", "metric", "unit", "better", "value")
-BETTER = ("higher", "lower")
+BETTER = ("higher", "lower", "equal")
 
 
 def read(path: Path) -> list[RunData]:
@@ -54,9 +55,8 @@ def read(path: Path) -> list[RunData]:
         empty = [c for c in COLUMNS if not cells[c]]
         if empty:
             raise BenchError(f"{where}: empty {empty[0]}")
-        value = _number(cells["value"], where)
         if cells["better"] not in BETTER:
-            raise BenchError(f"{where}: better is {cells['better']!r}, not higher or lower")
+            raise BenchError(f"{where}: better is {cells['better']!r}, not higher, lower or equal")
         try:
             started_at = ingest.utc_iso(cells["started_at"])
         except ValueError:
@@ -67,12 +67,17 @@ def read(path: Path) -> list[RunData]:
         if run.started_at != started_at:
             raise BenchError(f"{where}: run {cells['run_id']} of {cells['host']} started at {run.started_at} "
                              f"on an earlier line")
+        if cells["better"] == "equal":
+            run.equal_values.add(EqualValue(*(cells[c] for c in ("workload", "platform", "accel", "metric", "unit",
+                                                                 "value"))))
+            continue
+        value = _number(cells["value"], where)
         series = SeriesKey(*(cells[c] for c in ("workload", "platform", "accel", "metric", "unit", "better")))
         if kinds.setdefault(series.identity, (series.unit, series.better)) != (series.unit, series.better):
             raise BenchError(f"{where}: {' '.join(series.identity)} has another unit or better than on an earlier line")
         values.setdefault(run_key, {}).setdefault(series, []).append(value)
     for run_key, run in runs.items():
-        run.points = [point(series, vals) for series, vals in values[run_key].items()]
+        run.points = [point(series, vals) for series, vals in values.get(run_key, {}).items()]
     return list(runs.values())
 
 
@@ -120,20 +125,29 @@ def import_runs(store: Store, runs: list[RunData]) -> list[tuple[RunData, bool]]
 
 
 def rows(store: Store, host: str | None = None) -> Iterator[list[str]]:
-    """Every stored trial value as an export row, in host, run and series order."""
-    h, r, s, p = schema.hosts, schema.runs, schema.series, schema.points
-    query = (sa.select(h.c.fingerprint, r.c.run_id, r.c.started_at, s.c.workload, s.c.platform, s.c.accel,
-                       s.c.metric, s.c.unit, s.c.better, p.c.trial_values)
-             .select_from(p.join(r, p.c.run_id == r.c.id).join(h, r.c.host_id == h.c.id).join(s, p.c.series_id == s.c.id))
-             .order_by(h.c.fingerprint, r.c.started_at, r.c.run_id, s.c.workload, s.c.platform, s.c.accel, s.c.metric))
+    """Every stored trial value, and every value to reproduce, as an export row, in host, run
+    and series order."""
+    h, r, s, p, e = schema.hosts, schema.runs, schema.series, schema.points, schema.equal_values
+    run_columns = (h.c.fingerprint, r.c.run_id, r.c.started_at)
+    quantities = (sa.select(*run_columns, s.c.workload, s.c.platform, s.c.accel, s.c.metric, s.c.unit, s.c.better,
+                            p.c.trial_values)
+                  .select_from(p.join(r, p.c.run_id == r.c.id).join(h, r.c.host_id == h.c.id)
+                               .join(s, p.c.series_id == s.c.id)))
+    reproduced = (sa.select(*run_columns, e.c.workload, e.c.platform, e.c.accel, e.c.metric, e.c.unit, e.c.value)
+                  .select_from(e.join(r, e.c.run_id == r.c.id).join(h, r.c.host_id == h.c.id)))
     if host is not None:
-        query = query.where(h.c.fingerprint == host)
+        quantities, reproduced = quantities.where(h.c.fingerprint == host), reproduced.where(h.c.fingerprint == host)
     with store.reading() as conn:
-        for row in conn.execute(query):
-            shown_host = row.fingerprint.removeprefix(ingest.IMPORTED)
-            for value in json.loads(row.trial_values):
-                yield [shown_host, row.run_id, row.started_at, row.workload, row.platform, row.accel, row.metric,
-                       row.unit, row.better, repr(float(value))]
+        numeric = [[row.fingerprint, *row[1:9], repr(float(value))]
+                   for row in conn.execute(quantities) for value in json.loads(row.trial_values)]
+        texts = [[row.fingerprint, *row[1:8], "equal", row.value] for row in conn.execute(reproduced)]
+    # Sorted here, not by the database: SQLite and PostgreSQL (whose order follows its locale)
+    # then export the same history as the same bytes. Trial values keep their order.
+    def order(row: list[str]) -> tuple[str, ...]:
+        return row[0], row[2], row[1], *row[3:7], row[9] if row[8] == "equal" else ""
+
+    for row in sorted(numeric + texts, key=order):
+        yield [row[0].removeprefix(ingest.IMPORTED), *row[1:]]
 
 
 def write(store: Store, out: io.TextIOBase, host: str | None = None) -> int:

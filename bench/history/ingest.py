@@ -67,6 +67,21 @@ class PointData:
     values: tuple[float, ...]
 
 
+@dataclass(frozen=True, order=True)
+class EqualValue:
+    """A score every platform must reproduce (better = "equal": hello's digest), as one run gave it."""
+
+    workload: str
+    platform: str
+    accel: str
+    metric: str
+    unit: str
+    value: str
+
+
+SCORE = "score"  # the metric a workload's [score] is recorded under
+
+
 @dataclass
 class RunData:
     """One run as the store holds it, from a run directory or from an import file."""
@@ -78,6 +93,7 @@ class RunData:
     source: str = "run"
     stack: dict[str, str] = field(default_factory=dict)  # the runs table's version columns
     labels: dict[str, str] = field(default_factory=dict)
+    equal_values: set[EqualValue] = field(default_factory=set)
 
 
 def host_facts(host: dict[str, Any]) -> HostFacts:
@@ -131,7 +147,7 @@ def read_run_dir(path: Path, labels: dict[str, str]) -> RunData:
     except (KeyError, ValueError):
         raise BenchError(f"{path / 'run.json'}: no valid started_at") from None
     return RunData(host_facts(loaded.info.get("host", {})), loaded.run_id, started_at, points_of(loaded),
-                   "run", stack_of(loaded.info), dict(labels))
+                   "run", stack_of(loaded.info), dict(labels), equal_values_of(loaded))
 
 
 def points_of(loaded: LoadedRun) -> list[PointData]:
@@ -142,6 +158,11 @@ def points_of(loaded: LoadedRun) -> list[PointData]:
         values = tuple(loaded.values[(row.workload, row.metric, row.platform, row.accel)])
         points.append(PointData(key, float(row.median), float(row.ci_low), float(row.ci_high), values))
     return points
+
+
+def equal_values_of(loaded: LoadedRun) -> set[EqualValue]:
+    return {EqualValue(workload, platform, accel, SCORE, unit, value)
+            for (workload, platform, accel, unit), values in loaded.equal_values.items() for value in values}
 
 
 def add(store: Store, runs: Iterable[RunData]) -> list[tuple[RunData, bool]]:
@@ -169,6 +190,8 @@ def add_one(store: Store, conn: sa.Connection, run: RunData) -> bool:
             {"run_id": inserted, "series_id": series_ids[p.series], "median": p.median, "ci_low": p.ci_low,
              "ci_high": p.ci_high, "n": len(p.values), "trial_values": json.dumps(list(p.values))}
             for p in run.points])
+    if run.equal_values:
+        conn.execute(sa.insert(schema.equal_values), [{"run_id": inserted, **vars(v)} for v in sorted(run.equal_values)])
     return True
 
 

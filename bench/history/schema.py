@@ -1,7 +1,9 @@
 """The history's tables, one schema for SQLite and PostgreSQL (SQLAlchemy Core).
 
 hosts ← runs ← points → series: a point is one series (workload, platform, accelerator, metric)
-measured in one run, with its median, CI, n and the trial values. Series are shared by hosts;
+measured in one run, with its median, CI, n and the trial values. A score that is not a
+quantity but a value every platform must reproduce (`better = "equal"`: hello's digest) is kept
+per run in equal_values. Series are shared by hosts;
 the analysis is always per host × series. Change points are not stored (they are recomputed
 from the points); only what a user said about them is: acknowledgements, and runs excluded.
 """
@@ -10,9 +12,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-# 1: hosts, runs, series, points, acks. A store with a higher version was written by a newer
-# vmct-bench and is refused rather than misread.
-SCHEMA_VERSION = 1
+# 1: hosts, runs, series, points, acks. 2: + equal_values (a store of version 1 is brought up to
+# date when opened). A store with a higher version was written by a newer vmct-bench and is
+# refused rather than misread.
+SCHEMA_VERSION = 2
 
 metadata = sa.MetaData()
 
@@ -74,6 +77,17 @@ points = sa.Table(
     sa.Column("ci_high", sa.Float(53), nullable=False),
     sa.Column("n", sa.Integer, nullable=False),
     sa.Column("trial_values", sa.Text, nullable=False),  # JSON array, in trial order
+)
+
+equal_values = sa.Table(
+    "equal_values", metadata,
+    sa.Column("run_id", sa.Integer, sa.ForeignKey("runs.id"), primary_key=True),
+    sa.Column("workload", sa.String(80), primary_key=True),
+    sa.Column("platform", sa.String(80), primary_key=True),
+    sa.Column("accel", sa.String(16), primary_key=True),
+    sa.Column("metric", sa.String(120), primary_key=True),
+    sa.Column("value", sa.Text, primary_key=True),  # each distinct value the run's trials gave
+    sa.Column("unit", sa.String(40), nullable=False),
 )
 
 acks = sa.Table(

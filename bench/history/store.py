@@ -156,15 +156,17 @@ def open_store(location: str | None = None, create: bool = False) -> Store:
 
 def _check_schema(store: Store, create: bool) -> None:
     with store.reading() as conn:
-        if _version(store, conn) is not None:
-            return
-    if not create:
+        version = _version(store, conn)
+    if version == schema.SCHEMA_VERSION:
+        return
+    if version is None and not create:
         raise BenchError(f"history {store.shown}: empty (`bench history add RUN_DIR` starts one)")
     with store.transaction() as conn:
         if not store.is_sqlite:
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK)))
-        if _version(store, conn) is None:  # nobody made it while this one waited for the lock
-            schema.metadata.create_all(conn)
+        # Again: another process may have done it while this one waited for the lock.
+        if _version(store, conn) != schema.SCHEMA_VERSION:
+            schema.metadata.create_all(conn)  # creates the tables a store lacks: every change so far adds one
             conn.execute(sa.insert(schema.schema_version).values(version=schema.SCHEMA_VERSION))
 
 

@@ -14,11 +14,14 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from bench import units
 from bench.history import detect, schema
 from bench.history.detect import ChangePoint, Series
 from bench.history.store import Store
 from bench.platforms import label
 from bench.summary import HEADLINE, PLATFORM_ORDER
+
+HELLO = "hello"  # the workload whose digest shows which user space ran
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class Trend:
     panels: dict[tuple[str, str], list[Panel]]  # (workload, metric) → one panel per host
     changes: list[ChangePoint]  # every change point, oldest first
     portability: list[dict[str, str]]  # per host: what ran there
+    user_space: str  # whether every host ran the same user space, by the hello digests
 
 
 def _levels(series: Series, changes: list[ChangePoint]) -> list[float]:
@@ -116,13 +120,13 @@ def build(store: Store, host: str | None = None, since: str | None = None) -> Tr
     hosts = sorted({h for h, _, _ in grouped})
     # The headline metrics first (boot time, score, memory, ...), then the start phases and the rest.
     ordered = sorted(panels.items(), key=lambda item: (item[0][1] not in HEADLINE, item[0]))
+    digests = _hello_digests(store, hosts)
     return Trend(hosts, dict(ordered), sorted(every, key=lambda c: (c.first_after_at, c.host, c.series)),
-                 _portability(store, hosts))
+                 _portability(store, hosts, digests), _user_space(digests))
 
 
-def _portability(store: Store, hosts: Iterable[str]) -> list[dict[str, str]]:
-    """Per host, the images and stack its newest run used: the same image key on every host
-    means the same user space ran everywhere."""
+def _portability(store: Store, hosts: Iterable[str], digests: dict[str, HelloDigests]) -> list[dict[str, str]]:
+    """Per host, the images and stack its newest run used, and the user space it ran."""
     h, r = schema.hosts, schema.runs
     rows = []
     with store.reading() as conn:
@@ -132,8 +136,66 @@ def _portability(store: Store, hosts: Iterable[str]) -> list[dict[str, str]]:
             if newest is not None:
                 count = conn.execute(sa.select(sa.func.count()).select_from(r.join(h, r.c.host_id == h.c.id))
                                      .where(h.c.name == name)).scalar_one()
+                hello = digests.get(name)
                 rows.append({"host": name, "runs": str(count), "newest run": newest.run_id,
+                             "hello digest": hello.text(newest.run_id) if hello else "hello not run",
                              "image key": newest.image_key or "not recorded", "kernel": newest.kernel,
                              "docker": newest.docker_engine, "qemu": newest.qemu, "libvirt": newest.libvirt,
                              "harness": newest.harness_commit[:12]})
     return rows
+
+
+@dataclass(frozen=True)
+class HelloDigests:
+    """What hello printed on each platform in a host's newest run that ran it."""
+    run_id: str
+    by_platform: dict[str, str]
+
+    @property
+    def agreed(self) -> str | None:
+        """The one digest every platform printed, if they agree."""
+        found = set(self.by_platform.values())
+        return found.pop() if len(found) == 1 else None
+
+    def text(self, newest_run: str) -> str:
+        shown = (units.digest(self.agreed) if self.agreed else "differs: " + ", ".join(
+            f"{platform} {units.digest(digest)}" for platform, digest in sorted(self.by_platform.items())))
+        return shown + ("" if self.run_id == newest_run else f" (run {self.run_id})")
+
+
+def _hello_digests(store: Store, hosts: Iterable[str]) -> dict[str, HelloDigests]:
+    h, r, e = schema.hosts, schema.runs, schema.equal_values
+    found = {}
+    with store.reading() as conn:
+        for name in hosts:
+            newest = conn.execute(sa.select(r.c.id, r.c.run_id).join(h, r.c.host_id == h.c.id)
+                                  .where(h.c.name == name, sa.exists().where(e.c.run_id == r.c.id,
+                                                                             e.c.workload == HELLO))
+                                  .order_by(r.c.started_at.desc()).limit(1)).first()
+            if newest is not None:
+                values = conn.execute(sa.select(e.c.platform, e.c.accel, e.c.value)
+                                      .where(e.c.run_id == newest.id, e.c.workload == HELLO)
+                                      .order_by(e.c.platform, e.c.accel, e.c.value))
+                by_platform: dict[str, str] = {}
+                for row in values:  # a platform whose trials disagreed shows as differing from itself
+                    key = label(row.platform, row.accel)
+                    by_platform[key] = row.value if key not in by_platform else "(several)"
+                found[name] = HelloDigests(newest.run_id, by_platform)
+    return found
+
+
+def _user_space(digests: dict[str, HelloDigests]) -> str:
+    """One sentence: did every host run byte-identical user space, by what hello printed?"""
+    if not digests:
+        return "No run in this history ran hello, so its user space is not compared between hosts."
+    agreed = {host: d.agreed for host, d in digests.items()}
+    if None in agreed.values():
+        split = sorted(host for host, digest in agreed.items() if digest is None)
+        return (f"On {', '.join(split)} the platforms printed different hello digests: they did not all run "
+                "the same user space.")
+    distinct = sorted(set(agreed.values()))  # type: ignore[arg-type]
+    if len(distinct) == 1:
+        return (f"Every platform on {'the one host' if len(agreed) == 1 else f'all {len(agreed)} hosts'} printed "
+                f"the same hello digest ({units.digest(distinct[0])}): byte-identical user space ran everywhere.")
+    return (f"The hosts ran {len(distinct)} different user spaces (hello digests "
+            f"{', '.join(units.digest(d) for d in distinct)}): compare their image keys.")

@@ -1,12 +1,15 @@
 """A trend chart as plain SVG: each platform's medians over runs (dots joined, 95% CI
 whiskers), its segment levels as a dashed step line, and each change point as a marker with
-its relative change (red: a regression, green: an improvement). The x axis is run order."""
+its relative change and the stack change that came with it (red: a regression, green: an
+improvement; the whole stack change as the marker's tooltip). The x axis is run order."""
 
 from __future__ import annotations
 
 from html import escape
 
 from bench import units
+from bench.history.detect import ChangePoint
+from bench.history.render import stack_text
 from bench.history.trend import Line
 from bench.platforms import LABELS
 from bench.report.svgframe import Frame, ticks
@@ -23,6 +26,25 @@ def platform_colour(platform: str) -> str:
     base = next((p for p, shown in LABELS.items() if platform.split("/")[0] == shown), platform.split("/")[0])
     return COLOURS[PLATFORM_ORDER.get(base, len(PLATFORM_ORDER)) % len(COLOURS)]
 KIND_COLOUR = {"regression": "#c0392b", "improvement": "#2e7d32"}
+
+
+def _marker(cx: float, label_y: float, change: ChangePoint, platform: str) -> str:
+    """A dotted line at the first run after the change; beside it the change and, when the
+    stack changed there, its first item (all of it in the tooltip). Past the middle the label
+    goes left of the line, so it stays inside the chart."""
+    mark = KIND_COLOUR.get(change.kind, "#333")
+    stack = list(change.stack_changes.items())
+    label = f"{percent(change.change)} {platform}"
+    if stack:
+        name, (before, after) = stack[0]
+        label += f" · {name} {before or '-'} → {after or '-'}" + (f" (+{len(stack) - 1})" if len(stack) > 1 else "")
+    anchor = f'x="{cx + 3}"' if cx < LEFT + FRAME.plot_w / 2 else f'x="{cx - 3}" text-anchor="end"'
+    tooltip = (f"{change.kind}: {percent(change.change)} on {platform} from run {change.first_after}; "
+               f"stack: {stack_text(change)}")
+    return (f'<g class="change"><title>{escape(tooltip)}</title>'
+            f'<line x1="{cx}" x2="{cx}" y1="{TOP}" y2="{TOP + FRAME.plot_h}" stroke="{mark}" stroke-dasharray="2 2"/>'
+            f'<text {anchor} y="{label_y}" fill="{mark}" stroke="#fff" stroke-width="3" paint-order="stroke">'
+            f'{escape(label)}</text></g>')
 
 
 def chart(title: str, unit: str, lines: list[Line], ratio: bool = False) -> str:
@@ -60,11 +82,7 @@ def chart(title: str, unit: str, lines: list[Line], ratio: bool = False) -> str:
         steps = " ".join(f"{x(t)},{y(level)}" for t, level in zip(line.started_at, line.levels))
         out.append(f'<polyline points="{steps}" fill="none" stroke="{colour}" stroke-dasharray="4 2"/>')
         for index, change in line.changes:
-            cx = x(line.started_at[index])
-            mark = KIND_COLOUR.get(change.kind, "#333")
-            out.append(f'<line x1="{cx}" x2="{cx}" y1="{TOP}" y2="{TOP + plot_h}" stroke="{mark}" '
-                       f'stroke-dasharray="2 2"/><text x="{cx + 3}" y="{TOP + 9 + 10 * (k % 3)}" fill="{mark}">'
-                       f'{escape(percent(change.change))} {escape(line.platform)}</text>')
+            out.append(_marker(x(line.started_at[index]), TOP + 9 + 10 * (k % 3), change, line.platform))
         out.append(f'<circle cx="{LEFT + 8 + 120 * (k % 5)}" cy="{HEIGHT - 14 + 10 * (k // 5) - 4}" r="3" '
                    f'fill="{colour}"/><text x="{LEFT + 14 + 120 * (k % 5)}" y="{HEIGHT - 14 + 10 * (k // 5) - 1}">'
                    f'{escape(line.platform)}</text>')

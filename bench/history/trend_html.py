@@ -25,4 +25,5 @@ def render_html(trend: Trend, title: str) -> str:
     return environment().get_template("trend.html.j2").render(
         title=title, hosts=trend.hosts, sections=sections, header=render.HEADER,
         rows=render.rows(open_changes), summary=render.summary(trend.changes),
-        regressions=sum(c.kind == REGRESSION for c in open_changes), portability=trend.portability)
+        regressions=sum(c.kind == REGRESSION for c in open_changes), portability=trend.portability,
+        user_space=trend.user_space)

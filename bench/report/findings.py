@@ -218,10 +218,23 @@ def _isolation(r: _Reader) -> Finding:
 
 def _portability(r: _Reader) -> Finding:
     claim = "A container image runs on any host with a container engine; a VM image needs a hypervisor."
-    return Finding("Portability", claim,
-                   "Every platform ran the same user space, packaged as: " + "; ".join(
-                       f"{r.name(p)}: {_image_name(r, p)}" for p in r.shown) + ".",
-                   UNMEASURED, "one host cannot show it; the image formats and what each needs are listed below")
+    packaged = "; ".join(f"{r.name(p)}: {_image_name(r, p)}" for p in r.shown)
+    printed: dict[str, set[str]] = {}
+    for (workload, platform, accel, _), values in r.run.equal_values.items():
+        if workload == "hello":
+            printed.setdefault(label(platform, accel), set()).update(values)
+    distinct = set().union(*printed.values()) if printed else set()
+    if not printed:
+        measured = f"The images of one root filesystem, packaged as: {packaged}."
+    elif len(distinct) == 1:
+        measured = (f"Every platform printed the same hello digest ({units.digest(distinct.pop())}): the same "
+                    f"user space ran on each, packaged as: {packaged}.")
+    else:
+        measured = ("The platforms printed different hello digests (" + "; ".join(
+            f"{name} {', '.join(units.digest(d) for d in sorted(found))}" for name, found in sorted(printed.items()))
+            + f"): they did not all run the same user space. Packaged as: {packaged}.")
+    return Finding("Portability", claim, measured, UNMEASURED,
+                   "one host cannot show it; the image formats and what each needs are listed below")
 
 
 def _automation(r: _Reader) -> Finding:

@@ -80,6 +80,16 @@ class LoadedRun:
                 found.setdefault((s.workload, s.metric, s.platform, s.accel), []).append(s.value)
         return found
 
+    @cached_property
+    def equal_values(self) -> dict[tuple[str, str, str, str], list[str]]:
+        """(workload, platform, accel, unit) → every counted trial's score that is a value to
+        reproduce, not a quantity (hello's digest), in trial order."""
+        found: dict[tuple[str, str, str, str], list[str]] = {}
+        for r in self.counted:
+            if isinstance(r.score, str):
+                found.setdefault((r.workload, r.platform, r.accel, r.score_unit), []).append(r.score)
+        return found
+
     def values_of(self, workload: str, metric: str, platform: str) -> list[float]:
         """Every counted trial's value of one metric on one platform (any accelerator), in trial order."""
         return [v for (w, m, p, _), vals in self.values.items() if (w, m, p) == (workload, metric, platform)

@@ -28,7 +28,7 @@ from tests.unit.test_history import make_runs
 SUITE = """\
 name = "it-history"
 platforms = ["native", "docker"]
-workloads = ["boot", "cpu"]
+workloads = ["boot", "cpu", "hello"]
 repetitions = 3
 warmup = 0
 seed = 5
@@ -222,10 +222,13 @@ def test_a_database_password_is_never_shown_or_stored(tmp_path: Path, real_runs:
 def test_the_trend_report_of_real_runs_and_an_imported_host(tmp_path: Path, real_runs: list[Path]) -> None:
     """This machine's two real runs and a second, synthetic host imported from CSV render side by
     side, with the portability table; in headless Chromium with the network off nothing is missing."""
+    from bench.report.runs import load
     from tests.browser import open_page
-    from tests.unit.test_trend import fleet
+    from tests.unit.test_trend import PLATFORMS, fleet
 
-    fleet(tmp_path / "fleet.sqlite").close()
+    (digest,) = {r.score for r in load(real_runs[0]).counted if r.workload == "hello"}
+    # lab-a's images came from the same inputs: its hello printed this machine's digest.
+    fleet(tmp_path / "fleet.sqlite", digests={("lab-a", p): digest for p in PLATFORMS}).close()
     csv = tmp_path / "lab-a.csv"
     assert bench("history", "export", "--db", str(tmp_path / "fleet.sqlite"), "--host", "lab-a",
                  "-o", str(csv)).returncode == 0
@@ -244,6 +247,8 @@ def test_the_trend_report_of_real_runs_and_an_imported_host(tmp_path: Path, real
     assert f'aria-label="boot: boot_s on {here}"' in html and f'aria-label="boot: boot_s on {imported}"' in html
     portability = html[html.index('id="portability"'):html.index('id="trends"')]
     assert f"<td>{here}</td><td>2</td>" in portability and f"<td>{imported}</td><td>60</td>" in portability
+    assert f"<td>{digest[:12]}…</td>" in portability and f"<td>{digest[:12]}… (run run050)</td>" in portability
+    assert f"Every platform on all 2 hosts printed the same hello digest ({digest[:12]}…)" in portability
     seen = open_page(out, ("changes", "portability", "trends"), tmp_path / "trend.png")
     assert all(seen.visible.values()) and seen.requests == [] and seen.console_errors == [] and seen.page_errors == []
 

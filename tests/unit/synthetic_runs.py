@@ -45,10 +45,12 @@ def baseline_values(n: int = 5) -> dict[tuple[str, str, str], list[float]]:
 def write_run(root: Path, run_id: str, values: dict[tuple[str, str, str], list[float]], suite: str = "default",
               vm_accel: str = "tcg", seed: int = 7, failed: int = 0, label: str = "",
               started_at: str = "2026-11-20T10:00:00+0000", host: dict | None = None,
-              versions: dict | None = None, extra_info: dict | None = None) -> Path:
+              versions: dict | None = None, extra_info: dict | None = None,
+              digests: dict[str, str] | None = None) -> Path:
     """One trial per (workload, platform) and repetition, carrying that repetition's value of
     each of its metrics; `failed` extra failed trials; `label` goes into names a report shows;
-    `host` and `versions` replace those of run.json; `extra_info` is added to it."""
+    `host` and `versions` replace those of run.json; `extra_info` is added to it; `digests`:
+    platform → the digest a `hello` trial there printed."""
     pairs = sorted({(w, p) for w, p, _ in values})
     repetitions = max(len(v) for v in values.values())
     info = {"run_id": run_id, "seed": seed, "plan": [], "command": f"bench run {label}", "started_at": started_at,
@@ -73,6 +75,10 @@ def write_run(root: Path, run_id: str, values: dict[tuple[str, str, str], list[f
                                    samples=samples, facts=dict(FACTS.get(platform, FACTS["docker"])),
                                    memory_series=[[0.0, 10.0, None], [0.25, 12.0, 11.0], [0.5, 12.5, None]]
                                    if workload == "idle" else []))
+    for platform, digest in sorted((digests or {}).items()):
+        seq += 1
+        run.append(TrialRecord(run_id, seq, platform, "hello" + label, 1, accel="tcg" if platform.startswith("vm")
+                               else "none", status="ok", score=digest, score_unit="sha256"))
     for _ in range(failed):
         seq += 1
         run.append(TrialRecord(run_id, seq, "docker", "cpu" + label, 1, accel="none", status="failed",

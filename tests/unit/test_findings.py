@@ -48,3 +48,17 @@ def test_the_same_run_gives_the_same_words(tmp_path: Path) -> None:
     path = write_run(tmp_path, "same", with_app_image(baseline_values()))
     assert findings.findings(runs.load(path)) == findings.findings(runs.load(path))
     assert findings.text(runs.load(path)).splitlines()[0].startswith("Boot time: partly — ")
+
+
+def test_portability_cites_the_hello_digest_only_where_hello_ran(tmp_path: Path) -> None:
+    same = "5f" * 32
+    agreed = verdicts(write_run(tmp_path, "same", baseline_values(), digests={"native": same, "docker": same, "vm": same}))
+    assert agreed["Portability"].measured.startswith(
+        "Every platform printed the same hello digest (5f5f5f5f5f5f…): the same user space ran on each, packaged as: ")
+    split = verdicts(write_run(tmp_path, "split", baseline_values(), digests={"native": same, "vm": "ab" * 32}))
+    assert split["Portability"].measured.startswith(
+        "The platforms printed different hello digests (native 5f5f5f5f5f5f…; vm-minimal/tcg abababababab…): "
+        "they did not all run the same user space.")
+    unrun = verdicts(write_run(tmp_path, "unrun", baseline_values()))["Portability"].measured
+    assert unrun.startswith("The images of one root filesystem, packaged as: ") and "same user space" not in unrun
+    assert {f["Portability"].verdict for f in (agreed, split)} == {findings.UNMEASURED}  # one host cannot show it

@@ -19,13 +19,15 @@ HOST = {"hostname": "lab1", "cpu_model": "Synthetic CPU", "logical_cpus": 8, "me
         "cpu_flags": ["vmx"], "kernel": "6.1.0"}
 CPU_DOCKER = ("cpu", "docker", "score")  # events/s: higher is better
 BOOT_VM = ("boot", "vm", "boot_s")  # seconds: lower is better
+DIGEST = "5f" * 32  # what `hello` prints: the sha256 of the image's package database
 
 
 def make_runs(root: Path, count: int, changed: dict[tuple[str, str, str], tuple[int, float]] | None = None,
               host: dict | None = None, seed: int = 1, prefix: str = "r", day0: int = 1,
-              qemu_from: int | None = None) -> list[Path]:
+              qemu_from: int | None = None, hello: bool = False) -> list[Path]:
     """`count` runs a day apart, 2% noise; `changed` scales a series by a factor from run index on;
-    `qemu_from`: runs from that index on report QEMU 8.0.0 instead of 7.2.0."""
+    `qemu_from`: runs from that index on report QEMU 8.0.0 instead of 7.2.0; `hello`: native and
+    docker also ran hello, printing DIGEST."""
     rng = np.random.default_rng(seed)
     paths = []
     for i in range(count):
@@ -36,7 +38,8 @@ def make_runs(root: Path, count: int, changed: dict[tuple[str, str, str], tuple[
             values[key] = [v * scale for v in trials]
         qemu = "8.0.0" if qemu_from is not None and i >= qemu_from else "7.2.0"
         paths.append(write_run(root, f"{prefix}{i:02d}", values, started_at=f"2026-10-{day0 + i:02d}T10:00:00+0000",
-                               host=host or HOST, versions={"qemu": qemu}))
+                               host=host or HOST, versions={"qemu": qemu},
+                               digests={"native": DIGEST, "docker": DIGEST} if hello else None))
     return paths
 
 
@@ -176,7 +179,7 @@ def test_check_of_a_first_run_has_no_history(tmp_path: Path, db: Path, capsys: p
 
 
 def test_export_then_import_is_the_same_history(tmp_path: Path, db: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    bench("history", "add", *make_runs(tmp_path / "runs", 8), "--db", db, capsys=capsys)
+    bench("history", "add", *make_runs(tmp_path / "runs", 8, hello=True), "--db", db, capsys=capsys)
     first, second = tmp_path / "first.csv", tmp_path / "second.csv"
     assert bench("history", "export", "--db", db, "-o", first, capsys=capsys)[0] == 0
     code, out, _ = bench("history", "import", first, "--db", tmp_path / "copy.sqlite", capsys=capsys)
@@ -184,7 +187,11 @@ def test_export_then_import_is_the_same_history(tmp_path: Path, db: Path, capsys
     bench("history", "export", "--db", tmp_path / "copy.sqlite", "-o", second, capsys=capsys)
     assert first.read_text() == second.read_text()
     table = list(csv.DictReader(first.open()))
-    assert len(table) == 8 * sum(len(v) for v in baseline_values().values())
+    digests = [row for row in table if row["better"] == "equal"]
+    assert len(table) - len(digests) == 8 * sum(len(v) for v in baseline_values().values())
+    assert len(digests) == 8 * 2 and {(row["workload"], row["unit"], row["value"]) for row in digests} == \
+        {("hello", "sha256", DIGEST)}
+    assert rows(tmp_path / "copy.sqlite", "equal_values") == rows(db, "equal_values")
     assert set(table[0]) == {"host", "run_id", "started_at", "workload", "platform", "accel", "metric", "unit",
                              "better", "value"}
     # Importing again adds nothing; a run added later from a run directory joins the same host.
@@ -212,7 +219,7 @@ BAD_CSV = [
     ("host,run_id,started_at,workload,platform,accel,metric,unit,better,value\n"
      "h,r1,2026-01-01,cpu,native,none,score,events/s,higher,fast\n", "bad.csv:2: value 'fast' is not a number"),
     ("host,run_id,started_at,workload,platform,accel,metric,unit,better,value\n"
-     "h,r1,2026-01-01,cpu,native,none,score,events/s,bigger,1\n", "bad.csv:2: better is 'bigger', not higher or lower"),
+     "h,r1,2026-01-01,cpu,native,none,score,events/s,bigger,1\n", "bad.csv:2: better is 'bigger', not higher, lower or equal"),
     ("host,run_id,started_at,workload,platform,accel,metric,unit,value\nh,r1,2026-01-01,cpu,native,none,score,s,1\n",
      "bad.csv: missing column(s) better"),
     ("host,run_id,started_at,workload,platform,accel,metric,unit,better,value\n"
@@ -259,8 +266,26 @@ def test_a_store_of_a_newer_schema_is_refused(tmp_path: Path, db: Path, capsys: 
     with sqlite3.connect(db) as conn:
         conn.execute("UPDATE schema_version SET version = ?", (schema.SCHEMA_VERSION + 1,))
     code, _, err = bench("history", "add", *make_runs(tmp_path / "more", 1, prefix="m"), "--db", db, capsys=capsys)
-    assert code == 2 and "written by a newer vmct-bench (schema 2; this one reads 1)" in err
+    newer, current = schema.SCHEMA_VERSION + 1, schema.SCHEMA_VERSION
+    assert code == 2 and f"written by a newer vmct-bench (schema {newer}; this one reads {current})" in err
     assert len(rows(db, "runs")) == 1
+
+
+def test_a_store_of_schema_1_is_brought_up_to_date(tmp_path: Path, db: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A history written before equal_values existed keeps its runs and takes in digests."""
+    bench("history", "add", *make_runs(tmp_path / "runs", 2), "--db", db, capsys=capsys)
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TABLE equal_values")
+        conn.execute("DELETE FROM schema_version")
+        conn.execute("INSERT INTO schema_version VALUES (1)")
+    code, out, err = bench("history", "add", *make_runs(tmp_path / "more", 1, prefix="m", hello=True), "--db", db,
+                           capsys=capsys)
+    assert code == 0, err
+    assert len(rows(db, "runs")) == 3
+    assert [r[-1] for r in rows(db, "schema_version")] == [1, 2]
+    assert {r[1:] for r in rows(db, "equal_values")} == {("hello", p, "none", "score", DIGEST, "sha256")
+                                                          for p in ("native", "docker")}
 
 
 def test_a_missing_store_is_named_and_not_created(tmp_path: Path, db: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,23 +5,26 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from bench.cli import main
 from bench.history import ingest, store, trend
-from bench.history.ingest import HostFacts, PointData, RunData, SeriesKey
+from bench.history.ingest import EqualValue, HostFacts, PointData, RunData, SeriesKey
 from tests.unit.test_report import parse
 
 PLATFORMS = ("native", "docker", "docker-app", "vm")
 METRICS = {("boot", "boot_s"): ("s", "lower", 0.2), ("cpu", "score"): ("events/s", "higher", 4000.0),
            ("idle", "mem_pss_mean_mib"): ("MiB", "lower", 14.0)}
 RUNS = 60
+DIGEST = "5f" * 32  # hello's sha256 of the image's package database
 STEP_AT = 40  # on host b, from this run on, docker's boot takes 30% longer: docker engine 20.10 → 24.0
 
 
-def fleet(path: Path, label: str = "") -> store.Store:
+def fleet(path: Path, label: str = "", digests: dict[tuple[str, str], str] | None = None) -> store.Store:
+    """`digests`: (host, platform) → what hello printed there, where it is not DIGEST."""
     rng = np.random.default_rng(13)
     history = store.open_store(str(path), create=True)
     runs = []
@@ -37,18 +40,25 @@ def fleet(path: Path, label: str = "") -> store.Store:
                     m = level * (1 + 0.01 * rng.standard_normal())
                     points.append(PointData(SeriesKey(workload + label, platform, accel, metric, unit, better),
                                             m, m * 0.99, m * 1.01, (m,)))
+            hello = {EqualValue("hello", platform, "tcg" if platform == "vm" else "none", "score", "sha256",
+                                (digests or {}).get((name, platform), DIGEST)) for platform in PLATFORMS}
             runs.append(RunData(host, f"run{r:03d}", f"2026-10-{1 + r // 24:02d}T{r % 24:02d}:00:00Z", points,
-                                stack={"docker_engine": "24.0" if stepped else "20.10", "image_key": "k" * 16}))
+                                stack={"docker_engine": "24.0" if stepped else "20.10", "image_key": "k" * 16},
+                                equal_values=hello if r % 10 == 0 else set()))  # hello ran in every tenth run
     ingest.add(history, runs)
     return history
 
 
-def test_every_step_is_a_marked_change_point_with_its_magnitude(tmp_path: Path) -> None:
-    history = fleet(tmp_path / "h.sqlite")
+def built_fleet(path: Path, **options: Any) -> trend.Trend:
+    history = fleet(path, **options)
     try:
-        built = trend.build(history)
+        return trend.build(history)
     finally:
         history.close()
+
+
+def test_every_step_is_a_marked_change_point_with_its_magnitude(tmp_path: Path) -> None:
+    built = built_fleet(tmp_path / "h.sqlite")
     assert built.hosts == ["lab-a", "lab-b", "lab-c"]
     assert [(c.host, c.series) for c in built.changes] == [("lab-b", "boot boot_s on docker")]
     (change,) = built.changes
@@ -63,6 +73,27 @@ def test_every_step_is_a_marked_change_point_with_its_magnitude(tmp_path: Path) 
     assert ratio.medians[0] == pytest.approx(2.0, rel=0.05) and ratio.medians[-1] == pytest.approx(2.6, rel=0.05)
 
 
+def test_the_portability_table_shows_each_hosts_hello_digest(tmp_path: Path) -> None:
+    built = built_fleet(tmp_path / "h.sqlite")
+    # The newest run (run059) did not run hello; run050 did, and says so.
+    assert [row["hello digest"] for row in built.portability] == ["5f5f5f5f5f5f… (run run050)"] * 3
+    assert built.user_space == ("Every platform on all 3 hosts printed the same hello digest (5f5f5f5f5f5f…): "
+                                "byte-identical user space ran everywhere.")
+
+
+@pytest.mark.parametrize("digests, row, sentence", [
+    ({("lab-c", "vm"): "ab" * 32}, "differs: docker 5f5f5f5f5f5f…, docker-app 5f5f5f5f5f5f…, native 5f5f5f5f5f5f…, "
+     "vm-minimal/tcg abababababab… (run run050)", "On lab-c the platforms printed different hello digests"),
+    ({("lab-c", p): "ab" * 32 for p in PLATFORMS}, "abababababab… (run run050)",
+     "The hosts ran 2 different user spaces (hello digests 5f5f5f5f5f5f…, abababababab…)"),
+])
+def test_a_user_space_that_differs_is_called_out(tmp_path: Path, digests: dict, row: str, sentence: str) -> None:
+    built = built_fleet(tmp_path / "h.sqlite", digests=digests)
+    assert built.portability[2]["host"] == "lab-c" and built.portability[2]["hello digest"] == row
+    assert built.portability[0]["hello digest"] == "5f5f5f5f5f5f… (run run050)"
+    assert built.user_space.startswith(sentence)
+
+
 def test_the_report_renders_the_fleet_escaped_and_deterministic(tmp_path: Path) -> None:
     fleet(tmp_path / "h.sqlite", label="<script>x</script>").close()
     out = [tmp_path / "a.html", tmp_path / "b.html"]
@@ -73,8 +104,14 @@ def test_the_report_renders_the_fleet_escaped_and_deterministic(tmp_path: Path) 
     assert "script" not in tree.tags and "&lt;script&gt;" in out[0].read_text()
     text = " ".join(tree.text)
     assert "+30.0% docker" in out[0].read_text() or re.search(r"\+(29|30|31)\.\d% docker", out[0].read_text())
-    assert "docker_engine: 20.10 → 24.0" in text
+    assert "docker_engine: 20.10 → 24.0" in text  # in the table of change points
+    # and beside the marker, with the whole of it as the marker's tooltip
+    (marker,) = re.findall(r'<g class="change">.*?</g>', out[0].read_text())
+    assert re.search(r'<title>regression: \+(29|30|31)\.\d% on docker from run run040; stack: '
+                     r'docker_engine: 20\.10 → 24\.0</title>', marker)
+    assert re.search(r'>\+(29|30|31)\.\d% docker · docker_engine 20\.10 → 24\.0</text>', marker)
     assert {"changes", "portability", "trends"} <= tree.ids
+    assert "byte-identical user space ran everywhere" in text and "5f5f5f5f5f5f… (run run050)" in text
     assert out[0].read_text().count('class="trend"') == 3 * 3 * 2  # 3 metrics × 3 hosts, each with its ratio chart
 
 
