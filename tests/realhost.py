@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bench import cleanup
+from bench.host import cleanup
 
 def bench(*args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True,

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from bench import argtypes
+from bench.cli import argtypes
+from bench.cli.progress import Progress
 from bench.errors import BenchError
-from bench.progress import Progress
 
 if TYPE_CHECKING:  # the database layer loads only for the history commands themselves
     from bench.history.store import Store
@@ -139,7 +139,7 @@ def cmd_export(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def _export_benchmark_data(args: argparse.Namespace, progress: Progress) -> int:
-    from bench import results
+    from bench.run import results
     from bench.history import gab
     from bench.images.store import write_text
 
@@ -209,7 +209,7 @@ def cmd_detect(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def cmd_report(args: argparse.Namespace, progress: Progress) -> int:
-    from bench import results
+    from bench.run import results
     from bench.history import trend, trend_html
     from bench.images.store import write_text
 

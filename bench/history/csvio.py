@@ -18,7 +18,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from bench import stats
+from bench.analysis import stats
 from bench.errors import BenchError
 from bench.history import ingest, schema
 from bench.history.ingest import EqualValue, HostFacts, PointData, RunData, SeriesKey

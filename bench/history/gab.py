@@ -11,7 +11,7 @@ import json
 import re
 from datetime import datetime
 
-from bench import units
+from bench.analysis import units
 from bench.exports.github_action_benchmark import FILES
 from bench.history import detect
 from bench.history.store import Store

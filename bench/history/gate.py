@@ -15,12 +15,12 @@ from dataclasses import asdict, dataclass, field
 
 import sqlalchemy as sa
 
-from bench import stats
-from bench.compare import REGRESSION, STATUS_ORDER, judge
+from bench.analysis import stats
+from bench.analysis.compare import REGRESSION, STATUS_ORDER, judge
+from bench.analysis.tables import markdown_table, percent, text_table
 from bench.history import changepoints, detect, ingest, schema
 from bench.history.ingest import PointData, RunData
 from bench.history.store import Store
-from bench.tables import markdown_table, percent, text_table
 
 NO_HISTORY = "no history"
 

@@ -23,7 +23,7 @@ from bench.errors import BenchError
 from bench.history import schema
 from bench.history.store import Store
 from bench.report.runs import LoadedRun, load
-from bench.results import unfinished_seqs
+from bench.run.results import unfinished_seqs
 
 GIB = 2**30
 IMPORTED = "name:"  # the fingerprint of a host known only by the name an import file gave

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from bench import units
+from bench.analysis import units
+from bench.analysis.summary import HEADLINE, PLATFORM_ORDER
 from bench.history import detect, schema
 from bench.history.detect import ChangePoint, Series
 from bench.history.store import Store
 from bench.platforms import label
-from bench.summary import HEADLINE, PLATFORM_ORDER
 
 HELLO = "hello"  # the workload whose digest shows which user space ran
 

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from html import escape
 
-from bench import units
+from bench.analysis import units
+from bench.analysis.summary import PLATFORM_ORDER
+from bench.analysis.tables import percent
 from bench.history.detect import ChangePoint
 from bench.history.render import stack_text
 from bench.history.trend import Line
 from bench.platforms import LABELS
 from bench.report.svgframe import Frame, ticks
-from bench.summary import PLATFORM_ORDER
-from bench.tables import percent
 
 FRAME = Frame(width=640, height=250, left=62, right=12, top=24, bottom=44)
 WIDTH, HEIGHT, LEFT, RIGHT, TOP = FRAME.width, FRAME.height, FRAME.left, FRAME.right, FRAME.top

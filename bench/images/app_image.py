@@ -27,11 +27,11 @@ from pathlib import Path, PurePosixPath
 import docker
 
 from bench import config
+from bench.definitions.workload import Workload
 from bench.errors import BenchError
+from bench.host.proc import failure_summary, os_error
 from bench.images import store
 from bench.images.rootfs import SOURCE_DATE_EPOCH
-from bench.proc import failure_summary, os_error
-from bench.workload import Workload
 
 REPOSITORY = f"{config.LABEL}/app"
 PATH = ("/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin")

@@ -17,12 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import bench
-from bench import config, engines
+from bench import config
+from bench.cli.progress import Progress
+from bench.definitions.workload import Workload
+from bench.host import engines
+from bench.host.proc import run
 from bench.images import app_image, container_image, kernel, manifest, rootfs, store, vmdisk
-from bench.images.manifest import SCHEMA, Artifact, Manifest
-from bench.proc import run
-from bench.progress import Progress
-from bench.workload import Workload
+from bench.images.manifest import Artifact, Manifest, SCHEMA
 
 ROOTFS_JSON = "rootfs.json"
 

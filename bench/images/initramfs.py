@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from bench.errors import BenchError
-from bench.proc import run
+from bench.host.proc import run
 
 # A virtio-blk root needs the PCI transport and the block driver; ext4 for the file system.
 # Anything the kernel has built in (modules.builtin) is skipped.

@@ -10,10 +10,10 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from bench.cli.progress import Progress
 from bench.errors import BenchError
+from bench.host.proc import run
 from bench.images import initramfs, store
-from bench.proc import run
-from bench.progress import Progress
 
 META_PACKAGE = "linux-image-cloud-amd64"
 RECIPE = 1  # bump when how the boot files are made changes

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import config
+from bench.definitions.workload import Workload
 from bench.errors import BenchError
 from bench.images import store
-from bench.workload import Workload
 
 SCHEMA = 2  # 2: app_images
 LATEST = "latest.json"

@@ -11,10 +11,10 @@ import shlex
 from pathlib import Path
 
 from bench import config
+from bench.definitions.workload import Workload
 from bench.errors import BenchError
+from bench.host.proc import run
 from bench.images.initramfs import guest_script
-from bench.proc import run
-from bench.workload import Workload
 
 SUITE = "bookworm"
 VARIANT = "minbase"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bench import config
 from bench.errors import BenchError
-from bench.proc import os_error
+from bench.host.proc import os_error
 
 TMP_PREFIX = f".{config.NAME_PREFIX}tmp-"
 

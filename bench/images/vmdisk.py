@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bench.proc import run
+from bench.host.proc import run
 
 MIN_SIZE_MIB = 4096  # room for workloads that write (fio files) on top of the image
 

@@ -4,9 +4,9 @@ the same VM booting the image's own systemd), behind one interface (base.py)."""
 
 from __future__ import annotations
 
+from bench.cli.progress import Progress
 from bench.platforms.base import Driver
-from bench.progress import Progress
-from bench.resources import Resources
+from bench.run.resources import Resources
 
 PLATFORMS = ("native", "docker", "docker-volume", "docker-app", "vm", "vm-os")
 VM_PLATFORMS = ("vm", "vm-os")
@@ -33,7 +33,7 @@ def make_driver(name: str, progress: Progress, resources: Resources, accel: str 
         from bench.platforms.container import ContainerDriver
         return ContainerDriver(resources, variant=name)
     if is_vm(name):
-        from bench import accel as accelerators
+        from bench.host import accel as accelerators
         from bench.platforms.vm import VMDriver
         return VMDriver(resources, *accelerators.choose(progress, accel), name=name)
     raise ValueError(f"unknown platform {name!r}")

@@ -12,13 +12,13 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
 from bench import config
-from bench.console import Console
-from bench.hostservers import NetworkPath
+from bench.definitions.workload import Workload
+from bench.guest.console import Console
 from bench.images.manifest import Manifest
+from bench.net.servers import NetworkPath
 from bench.probes.disk import Footprint
-from bench.resources import Resources
-from bench.sample import NO_ACCEL
-from bench.workload import Workload
+from bench.run.resources import Resources
+from bench.run.sample import NO_ACCEL
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,15 @@ from pathlib import Path
 import docker
 import psutil
 
-from bench import config, engines
+from bench import config
 from bench.errors import BenchError
-from bench.hostservers import NetworkPath, server_env
+from bench.host import engines
 from bench.images.manifest import Artifact, Manifest
+from bench.net.servers import NetworkPath, server_env
 from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes import isolation, processes
 from bench.probes.disk import Footprint, filesystem_of, tree_allocated
-from bench.resources import Resources
+from bench.run.resources import Resources
 
 
 VOLUME_AT = "/var/tmp"

@@ -13,13 +13,13 @@ import threading
 from pathlib import Path
 
 from bench import config
-from bench.cgroup import MemoryCgroup
-from bench.hostservers import NetworkPath, server_env
+from bench.host.cgroup import MemoryCgroup
 from bench.images.manifest import Manifest
+from bench.net.servers import NetworkPath, server_env
 from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes import isolation, processes
 from bench.probes.disk import Footprint, filesystem_of, tree_allocated
-from bench.resources import Resources
+from bench.run.resources import Resources
 
 # The same environment the other platforms start with: nothing inherited from the caller.
 CLEAN_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}

@@ -12,15 +12,16 @@ from pathlib import Path
 
 import libvirt
 
-from bench import config, engines
-from bench.guest_vm import GuestSpec, GuestVM
+from bench import config
+from bench.guest.vm import GuestSpec, GuestVM
+from bench.host import engines
 from bench.images import vmdisk
 from bench.images.manifest import Manifest
+from bench.net.network import RunNetwork
 from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes import isolation
 from bench.probes.disk import Footprint, files_allocated, filesystem_of
-from bench.resources import Resources
-from bench.run_network import RunNetwork
+from bench.run.resources import Resources
 
 QEMU_PID_DIR = Path("/run/libvirt/qemu")
 

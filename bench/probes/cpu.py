@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 
-from bench import cgroup
+from bench.host import cgroup
 
 HOW_CGROUP = "cgroup CPU usage of the instance's own group at RESULT ({file})"
 HOW_PROCESSES = ("psutil cpu_times: user+system+reaped children, of the instance's host processes at RESULT "

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from bench import stats, units
+from bench.analysis import stats, units
 from bench.platforms import label
 from bench.report.runs import LoadedRun
 

@@ -19,12 +19,13 @@ import matplotlib.patches  # noqa: E402  (the backend is chosen first)
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from bench import stats, units  # noqa: E402
+from bench.analysis import stats  # noqa: E402
+from bench.analysis import units
 from bench.probes import boot  # noqa: E402
 from bench.report import stripchart  # noqa: E402
 from bench.report.runs import LoadedRun  # noqa: E402
 from bench.report.verdict import column_name, platforms  # noqa: E402
-from bench.trial import TrialRecord  # noqa: E402
+from bench.run.trial import TrialRecord  # noqa: E402
 
 STYLE = {"svg.fonttype": "none", "font.size": 8, "axes.spines.top": False, "axes.spines.right": False,
          "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": 96}

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench import units
+from bench.analysis import units
 from bench.platforms import label
 from bench.report.runs import LoadedRun
 from bench.report.verdict import BUILD_STEPS, Ratio, platforms, ratio_between

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench import summary, units
+from bench.analysis import summary, units
 from bench.report import caveats, charts, consolidation, findings, scenario, verdict
 from bench.report.jinja import environment
 from bench.report.runs import LoadedRun
-from bench.results import SUMMARY, TRIALS
+from bench.run.results import SUMMARY, TRIALS
 
 RAW_FILES = (SUMMARY, TRIALS)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import jinja2
 
-from bench import units
+from bench.analysis import units
 
 TEMPLATES = Path(__file__).parent / "templates"
 

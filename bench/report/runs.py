@@ -11,11 +11,11 @@ from typing import Any
 
 import pandas as pd
 
-from bench import summary
+from bench.analysis import summary
 from bench.errors import BenchError
 from bench.platforms import is_vm
-from bench.results import RunDir
-from bench.trial import TrialRecord
+from bench.run.results import RunDir
+from bench.run.trial import TrialRecord
 
 
 @dataclass

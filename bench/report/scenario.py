@@ -21,11 +21,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import units
+from bench.analysis import units
+from bench.definitions.tomlcheck import Table, load_toml
 from bench.errors import BenchError
 from bench.report.consolidation import parse_size
 from bench.report.runs import LoadedRun
-from bench.tomlcheck import Table, load_toml
 
 MIB = 2**20
 PROJECT = Path(__file__).resolve().parents[2]

@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from bench import stats, units
+from bench.analysis import stats, units
+from bench.analysis.summary import PLATFORM_ORDER
 from bench.platforms import label as platform_label
 from bench.report.runs import LoadedRun
-from bench.summary import PLATFORM_ORDER
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench import config
-from bench.resources import allot
+from bench.run.resources import allot
 from tests.realhost import bench
 
 DOCKER_BOOT = """\

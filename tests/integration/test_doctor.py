@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 
-from bench import cleanup, engines
+from bench.host import cleanup, engines
 from tests.realhost import bench
 
 

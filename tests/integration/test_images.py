@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import engines
+from bench.host import engines
 from tests.realhost import bench
 
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import libvirt
 import psutil
 
-from bench import cleanup, engines
-from bench import workload as workloads
-from bench.guest_vm import GuestSpec
-from bench.results import RunDir
-from bench.run_network import RunNetwork
+from bench.definitions import workload as workloads
+from bench.guest.vm import GuestSpec
+from bench.host import cleanup, engines
+from bench.net.network import RunNetwork
+from bench.run.results import RunDir
 from tests.integration.test_run import only_run_dir, write_suite
 from tests.realhost import bench
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import psutil
 
-from bench import cleanup, engines
-from bench.results import RunDir
-from bench.workload import load as load_workload
+from bench.definitions.workload import load as load_workload
+from bench.host import cleanup, engines
+from bench.run.results import RunDir
 from tests.realhost import bench
 
 TWO_PLATFORMS = """\

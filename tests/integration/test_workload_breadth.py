@@ -7,8 +7,9 @@ from pathlib import Path
 
 import docker
 
-from bench import cleanup, config, engines
-from bench.results import RunDir
+from bench import config
+from bench.host import cleanup, engines
+from bench.run.results import RunDir
 from tests.integration.test_run import only_run_dir, write_suite
 from tests.realhost import bench
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import os
 import threading
 
-from bench.hostservers import NetworkPath
 from bench.images.manifest import Manifest
+from bench.net.servers import NetworkPath
 from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes.disk import Footprint
-from bench.resources import allot
+from bench.run.resources import allot
 
 
 class ScriptedInstance(Instance):

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.definitions.suite import Adaptive, Suite
+from bench.definitions.workload import Score, Workload
 from bench.report import caveats, runs
-from bench.runner import _still_noisy
-from bench.sample import Sample
-from bench.schedule import plan
-from bench.suite import Adaptive, Suite
-from bench.trial import TrialRecord
-from bench.workload import Score, Workload
+from bench.run.runner import _still_noisy
+from bench.run.sample import Sample
+from bench.run.schedule import plan
+from bench.run.trial import TrialRecord
 from tests.unit.synthetic_runs import baseline_values, write_run
 
 CPU = Workload("cpu", "d", (), ("true",), Score("events/s", "higher", regex="(x)"), 5.0, Path("x"))

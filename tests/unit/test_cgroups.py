@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import cgroup
+from bench.host import cgroup
 from bench.probes.processes import procs_file_for
 
 V1 = """\

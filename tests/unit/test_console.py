@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from bench.console import Console, ConsoleClosed
+from bench.guest.console import Console, ConsoleClosed
 
 
 def test_lines_split_across_chunks_and_crlf() -> None:

@@ -8,11 +8,11 @@ from types import SimpleNamespace
 import docker
 import pytest
 
+from bench.definitions.workload import Workload
 from bench.errors import BenchError
 from bench.platforms.base import TrialContext
 from bench.platforms.container import ContainerInstance
-from bench.resources import allot
-from bench.workload import Workload
+from bench.run.resources import allot
 
 
 class BrokenAPI:

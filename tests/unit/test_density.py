@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import density
+from bench.definitions.workload import Workload
 from bench.platforms.base import Instance, TrialContext
-from bench.trial import TrialRecord
-from bench.workload import Workload
+from bench.run import density
+from bench.run.trial import TrialRecord
 from tests.unit.fakes import ScriptedDriver
 
 DENSITY = Workload("density", "d", (), ("sleep", "3600"), None, 2.0, Path("x"), 1.0, kind="density")

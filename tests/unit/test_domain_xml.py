@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from bench.errors import BenchError
-from bench.guest_vm import GuestSpec
+from bench.guest.vm import GuestSpec
 
 
 def spec(**overrides: object) -> GuestSpec:

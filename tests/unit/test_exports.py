@@ -13,7 +13,7 @@ import pytest
 from pytest_benchmark.logger import Logger
 from pytest_benchmark.storage.file import FileStorage
 
-from bench.cli import main
+from bench.cli.main import main
 from tests.unit.synthetic_runs import baseline_values, write_run
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.cli import main
+from bench.cli.main import main
 from bench.history import schema
 from tests.unit.synthetic_runs import baseline_values, write_run
 

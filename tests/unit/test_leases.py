@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from bench import cleanup, config, engines, leases
+from bench import config
 from bench.errors import BenchError
+from bench.host import cleanup, engines, leases
 
 HOLDER = """
 import sys
-from bench import leases
+from bench.host import leases
 with leases.held(sys.argv[1]):
     print("held", flush=True)
     sys.stdin.read()
@@ -92,7 +93,7 @@ def test_a_run_id_owns_only_its_own_names() -> None:
 
 
 def test_a_new_run_waits_for_a_live_one(cache: Path) -> None:
-    from bench import runner
+    from bench.run import runner
 
     proc = holder("20261126-101010-3333")
     try:

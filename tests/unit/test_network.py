@@ -13,12 +13,13 @@ from types import SimpleNamespace
 import psutil
 import pytest
 
-from bench import run_network, workload
-from bench.platforms import container
+from bench.definitions import workload
+from bench.definitions.workload import HostServer
 from bench.errors import BenchError
-from bench.hostservers import HostServers, NetworkPath, _listening, server_env
-from bench.run_network import RunNetwork
-from bench.workload import HostServer
+from bench.net import network as run_network
+from bench.net.network import RunNetwork
+from bench.net.servers import HostServers, NetworkPath, _listening, server_env
+from bench.platforms import container
 from tests.conftest import VALID_WORKLOAD, write_workload
 
 LOOPBACK = NetworkPath("127.0.0.1", "loopback")

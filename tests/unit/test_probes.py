@@ -12,7 +12,7 @@ import pytest
 
 from bench.probes import boot, cpu, processes
 from bench.probes.memory import MIB, MemoryMonitor
-from bench.sample import SampleSink
+from bench.run.sample import SampleSink
 
 
 def test_boot_segments_add_up_to_the_boot_time() -> None:

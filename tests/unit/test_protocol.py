@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from bench.protocol import RESULT, GuestResult, ResultLineError
+from bench.guest.protocol import GuestResult, RESULT, ResultLineError
 
 
 def result_line(**fields: object) -> str:

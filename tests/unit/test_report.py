@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import main
+from bench.cli.main import main
 from bench.report import caveats, consolidation, runs
 from tests.unit.synthetic_runs import baseline_values, scaled, write_run
 

@@ -8,13 +8,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from bench.analysis.summary import summarise, table_text
 from bench.errors import BenchError
-from bench.results import RunDir
-from bench.results import finished_seqs
-from bench.runner import current_records
-from bench.sample import Sample
-from bench.summary import summarise, table_text
-from bench.trial import TrialRecord
+from bench.run.results import RunDir, finished_seqs
+from bench.run.runner import current_records
+from bench.run.sample import Sample
+from bench.run.trial import TrialRecord
 
 
 def record(seq: int, platform: str, value: float, status: str = "ok", warmup: bool = False,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import main
+from bench.cli.main import main
 from bench.errors import BenchError
 from bench.report import runs, scenario
 from tests.unit.synthetic_runs import baseline_values, write_run

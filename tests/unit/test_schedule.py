@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.schedule import extra_repetition, measured_repetitions, plan, plan_text
-from bench.suite import Suite
-from bench.workload import Workload
+from bench.definitions.suite import Suite
+from bench.definitions.workload import Workload
+from bench.run.schedule import extra_repetition, measured_repetitions, plan, plan_text
 
 
 def suite(seed: int = 1, **kw: object) -> Suite:
@@ -43,8 +43,8 @@ def test_the_seed_decides_the_order() -> None:
 
 
 def test_eta_uses_what_each_platform_and_workload_took() -> None:
-    from bench.runner import Eta
-    from bench.trial import TrialRecord
+    from bench.run.runner import Eta
+    from bench.run.trial import TrialRecord
 
     trials = plan(suite(repetitions=1, warmup=0, workloads=("boot", "cpu")))
     estimates = {"boot": 1.0, "cpu": 10.0}

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from bench import stats
+from bench.analysis import stats
 
 
 def test_median_iqr_and_cv_of_known_data() -> None:

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.definitions.workload import Score, Workload
 from bench.errors import BenchError
 from bench.images import rootfs, store
-from bench.workload import Score, Workload
 
 
 def make_workload(name: str = "w", packages=("sysbench",), command=("sysbench", "run"),

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import suite as suites
-from bench.cli import main
+from bench.cli.main import main
+from bench.definitions import suite as suites
 from bench.errors import BenchError
 from tests.conftest import write_workload
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.cli import main
+from bench.cli.main import main
 from bench.history import ingest, store, trend
 from bench.history.ingest import EqualValue, HostFacts, PointData, RunData, SeriesKey
 from tests.unit.test_report import parse

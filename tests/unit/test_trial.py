@@ -14,9 +14,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from bench.definitions.workload import HostServer, Score, Workload
 from bench.platforms.base import TrialContext
-from bench.trial import TrialRecord, run_trial
-from bench.workload import HostServer, Score, Workload
+from bench.run.trial import TrialRecord, run_trial
 from tests.unit.fakes import ScriptedDriver
 from tests.unit.test_network import free_port
 

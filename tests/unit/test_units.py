@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bench import units
+from bench.analysis import units
 
 
 @pytest.mark.parametrize("value, unit, shown", [

@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import workload
 from bench.config import PROJECT_ROOT
+from bench.definitions import workload
+from bench.definitions.workload import Score, ScoreError
 from bench.errors import BenchError
-from bench.workload import Score, ScoreError
 from tests.conftest import VALID_WORKLOAD, write_workload
 
 

@@ -19,8 +19,8 @@ from typing import IO
 
 import psutil
 
+from bench.definitions.workload import HostServer
 from bench.errors import BenchError
-from bench.workload import HostServer
 
 SERVER_ENV = "BENCH_SERVER"  # the launcher hands it on to the workload's command
 LISTEN_WAIT_S = 10.0

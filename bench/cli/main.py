@@ -12,11 +12,12 @@ from pathlib import Path
 from types import FrameType
 
 import bench
-from bench import argtypes, engines
+from bench.cli import argtypes
+from bench.cli.progress import Progress
 from bench.errors import BenchError
 from bench.history import commands as history_commands
+from bench.host import engines
 from bench.platforms import PLATFORMS
-from bench.progress import Progress
 
 EXPORT_FORMATS = ("pytest-benchmark", "github-action-benchmark", "csv", "json")
 
@@ -160,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace, progress: Progress) -> int:
-    from bench import doctor
+    from bench.host import doctor
 
     report = doctor.examine(progress, recheck=args.recheck, kvm_deadline=args.kvm_deadline)
     print(json.dumps(report.to_json(), indent=2) if args.json else report.table())
@@ -168,7 +169,7 @@ def cmd_doctor(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def cmd_images_build(args: argparse.Namespace, progress: Progress) -> int:
-    from bench import workload
+    from bench.definitions import workload
     from bench.images import build
 
     selection = workload.load_selection(args.workloads)
@@ -199,7 +200,7 @@ def cmd_images_show(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def cmd_images_verify(args: argparse.Namespace, progress: Progress) -> int:
-    from bench import engines
+    from bench.host import engines
     from bench.images import container_image, manifest
 
     current = manifest.load()
@@ -215,7 +216,8 @@ def cmd_images_verify(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def cmd_launch(args: argparse.Namespace, progress: Progress) -> int:
-    from bench import trial, workload
+    from bench.run import trial
+    from bench.definitions import workload
 
     outcome = trial.launch_once(workload.load(args.workload), args.platform, args.accel, progress)
     if args.json:
@@ -226,8 +228,10 @@ def cmd_launch(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def cmd_run(args: argparse.Namespace, progress: Progress) -> int:
-    from bench import results, runner, summary
-    from bench import suite as suites
+    from bench.run import results
+    from bench.run import runner
+    from bench.analysis import summary
+    from bench.definitions import suite as suites
 
     if args.resume and args.suite:
         raise BenchError("run: give a suite or --resume RUN_DIR, not both")
@@ -264,7 +268,8 @@ def cmd_run(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def cmd_report(args: argparse.Namespace, progress: Progress) -> int:
-    from bench import report, results
+    from bench import report
+    from bench.run import results
     from bench.report import runs
     from bench.report.consolidation import HostSize
     from bench.report.html import Options
@@ -287,7 +292,7 @@ def cmd_report(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def cmd_compare(args: argparse.Namespace, progress: Progress) -> int:
-    from bench import compare
+    from bench.analysis import compare
     from bench.report import runs
 
     baseline, current = runs.load(args.baseline), runs.load(args.current)
@@ -306,7 +311,7 @@ def cmd_export(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def cmd_clean(args: argparse.Namespace, progress: Progress) -> int:
-    from bench import cleanup
+    from bench.host import cleanup
 
     report = cleanup.clean_all()
     for line in report:

@@ -13,8 +13,9 @@ from pathlib import Path
 import docker
 import libvirt
 
-from bench import cgroup, config, engines, leases
+from bench import config
 from bench.errors import BenchError
+from bench.host import cgroup, engines, leases
 from bench.images.store import TMP_PREFIX, temp_owner
 
 

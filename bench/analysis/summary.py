@@ -11,11 +11,11 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from bench import stats, units
+from bench.analysis import stats, units
+from bench.analysis.tables import text_table
 from bench.platforms import label
-from bench.sample import Sample
-from bench.tables import text_table
-from bench.trial import TrialRecord
+from bench.run.sample import Sample
+from bench.run.trial import TrialRecord
 
 COLUMNS = ["workload", "metric", "platform", "accel", "unit", "better", "n", "median", "q1", "q3",
            "iqr", "ci_low", "ci_high", "mean", "cv", "ratio_to_native", "ratio_ci_low", "ratio_ci_high"]

@@ -12,10 +12,10 @@ import random
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from bench import density
+from bench.definitions.suite import Suite
+from bench.definitions.workload import Workload
 from bench.platforms import is_vm, label
-from bench.suite import Suite
-from bench.workload import Workload
+from bench.run import density
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench import stats, units
+from bench.analysis import stats, units
+from bench.analysis.tables import markdown_cell, markdown_table, percent, text_table
 from bench.errors import BenchError
 from bench.report.runs import LoadedRun
-from bench.tables import markdown_cell, markdown_table, percent, text_table
 
 REGRESSION, IMPROVEMENT, UNCHANGED, UNDECIDABLE = "regression", "improvement", "unchanged", "undecidable"
 STATUS_ORDER = {REGRESSION: 0, UNDECIDABLE: 1, IMPROVEMENT: 2, UNCHANGED: 3}

@@ -15,13 +15,13 @@ from dataclasses import replace
 
 import psutil
 
-from bench.console import ConsoleClosed
 from bench.errors import BenchError
+from bench.guest.console import ConsoleClosed
+from bench.guest.protocol import READY
 from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes.memory import MemoryMonitor
-from bench.protocol import READY
-from bench.sample import SampleSink
-from bench.trial import CONSOLE_TAIL_LINES, TrialRecord, mark_aborted, signals_deferred
+from bench.run.sample import SampleSink
+from bench.run.trial import CONSOLE_TAIL_LINES, TrialRecord, mark_aborted, signals_deferred
 
 MIB = 2**20
 SETTLE_S = 2.0  # after READY: let the new instance's memory use settle before reading

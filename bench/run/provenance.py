@@ -11,10 +11,11 @@ from importlib import metadata
 from typing import Any
 
 import bench
-from bench import accel, config, engines, host
+from bench import config
 from bench.errors import BenchError
-from bench.platforms import is_vm
+from bench.host import accel, engines, facts
 from bench.images.manifest import Manifest
+from bench.platforms import is_vm
 
 LIBRARIES = ("docker", "libvirt-python", "psutil", "pandas", "numpy", "matplotlib", "jinja2")
 
@@ -80,7 +81,7 @@ def describe(platforms: tuple[str, ...], manifest: Manifest) -> dict[str, Any]:
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": command_line(),
         "harness": git_commit(),
-        "host": host.describe().to_json(),
+        "host": facts.describe().to_json(),
         "accelerator_verdict": verdict.to_json() if verdict else None,
         "versions": versions(platforms),
         "images": images(manifest),

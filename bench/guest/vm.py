@@ -21,8 +21,8 @@ from pathlib import Path
 import libvirt
 
 from bench import config
-from bench.console import Console
 from bench.errors import BenchError
+from bench.guest.console import Console
 
 ACCELS = ("kvm", "tcg")
 METADATA_NS = "https://github.com/vmct-bench/run"

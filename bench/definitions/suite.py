@@ -11,12 +11,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.definitions.tomlcheck import Table, load_toml
+from bench.definitions.workload import Workload, available as available_workloads, load as load_workload
 from bench.errors import BenchError
 from bench.platforms import PLATFORMS
-from bench.tomlcheck import Table, load_toml
-from bench.workload import Workload, available as available_workloads, load as load_workload
 
-SHIPPED = Path(__file__).parent / "suites"
+SHIPPED = Path(__file__).resolve().parents[1] / "suites"
 DEFAULT = "default"
 
 

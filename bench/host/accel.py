@@ -19,14 +19,15 @@ from pathlib import Path
 
 import libvirt
 
-from bench import config, engines, host, leases
-from bench.console import ConsoleClosed
+from bench import config
+from bench.cli.progress import Progress
 from bench.errors import BenchError
-from bench.guest_vm import GuestSpec, GuestVM, guest_name
+from bench.guest.console import ConsoleClosed
+from bench.guest.protocol import INIT_FAILED, PROBE
+from bench.guest.vm import GuestSpec, GuestVM, guest_name
+from bench.host import engines, facts, leases
 from bench.images import kernel, store
 from bench.images.kernel import BootFiles
-from bench.progress import Progress
-from bench.protocol import INIT_FAILED, PROBE
 
 KVM_CPU_MODES = ("host-passthrough", "default")  # what a trial would use, then the fallback
 TCG_DEADLINE_S = 120.0
@@ -91,7 +92,7 @@ def kvm_present() -> tuple[bool, str]:
             return False, "/dev/kvm does not exist (no KVM module loaded, or no VT-x/AMD-V)"
         return False, f"/dev/kvm cannot be opened: {e.strerror}"
     os.close(fd)
-    modules = ", ".join(host.kvm_modules()) or "unknown module"
+    modules = ", ".join(facts.kvm_modules()) or "unknown module"
     return True, f"/dev/kvm opens ({modules})"
 
 
@@ -143,7 +144,7 @@ def cached() -> Verdict | None:
         verdict = Verdict.from_json(json.loads(_cache_path().read_text()))
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return verdict if verdict.boot_id == host.boot_id() else None
+    return verdict if verdict.boot_id == facts.boot_id() else None
 
 
 def examine(progress: Progress, recheck: bool = False, kvm_deadline_s: float = 20.0) -> Verdict:
@@ -155,7 +156,7 @@ def examine(progress: Progress, recheck: bool = False, kvm_deadline_s: float = 2
     present, detail = kvm_present()
     with leases.held(run_id):
         probes = _probes(conn, boot, present, kvm_deadline_s, run_id, progress)
-    verdict = Verdict(host.boot_id(), datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    verdict = Verdict(facts.boot_id(), datetime.now(timezone.utc).isoformat(timespec="seconds"),
                       present, detail, kvm_deadline_s, probes)
     path = _cache_path()
     path.parent.mkdir(parents=True, exist_ok=True)

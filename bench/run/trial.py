@@ -19,21 +19,21 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from bench import units
-from bench.console import ConsoleClosed, Line
+from bench.analysis import units
+from bench.cli.progress import Progress
+from bench.definitions.suite import Sampling
+from bench.definitions.workload import ScoreError, Workload
 from bench.errors import BenchError
-from bench.hostservers import HostServers
+from bench.guest.console import ConsoleClosed, Line
+from bench.guest.protocol import GuestResult, READY, RESULT, ResultLineError
 from bench.images import manifest as manifests
+from bench.net.servers import HostServers
 from bench.platforms import is_vm, label, make_driver
 from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes import boot, cpu, isolation
 from bench.probes.memory import MemoryMonitor
-from bench.progress import Progress
-from bench.protocol import READY, RESULT, GuestResult, ResultLineError
-from bench.resources import allot
-from bench.sample import Sample, SampleSink
-from bench.suite import Sampling
-from bench.workload import ScoreError, Workload
+from bench.run.resources import allot
+from bench.run.sample import Sample, SampleSink
 
 CONSOLE_TAIL_LINES = 20
 MIB = 2**20

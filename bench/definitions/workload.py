@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Literal
 
 from bench import config
+from bench.definitions.tomlcheck import Table, load_toml
 from bench.errors import BenchError
-from bench.tomlcheck import Table, load_toml
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 # Debian policy 5.6.1: lower case letters, digits, + - . ; at least two characters.

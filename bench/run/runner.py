@@ -1,6 +1,6 @@
 """`bench run`: the scheduler's plan executed trial by trial, each recorded as it ends.
 
-The plan (bench/schedule.py) is fixed before the first trial and stored in run.json, so
+The plan (bench/run/schedule.py) is fixed before the first trial and stored in run.json, so
 `--resume` runs exactly the trials that have no record yet (or whose record says aborted).
 An interrupt records the trial in flight as aborted after its teardown, keeps everything
 recorded so far, and writes the summary of what there is.
@@ -12,21 +12,22 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import accel as accelerators
-from bench import cleanup, leases, provenance, schedule, stats, summary
-from bench import workload as workloads
-from bench.density import run_density
+from bench.analysis import stats, summary
+from bench.cli.progress import Progress
+from bench.definitions import workload as workloads
+from bench.definitions.suite import Suite
 from bench.errors import BenchError
+from bench.host import accel as accelerators, cleanup, leases
 from bench.images import manifest as manifests
 from bench.platforms import make_driver
 from bench.platforms.base import Driver, TrialContext
 from bench.probes import engines
-from bench.progress import Progress
-from bench.resources import allot, keep_harness_apart
-from bench.results import RunDir, finished_seqs
-from bench.schedule import PlannedTrial, estimate_s
-from bench.suite import Suite
-from bench.trial import TrialRecord, new_run_id, run_trial, signals_deferred
+from bench.run import provenance, schedule
+from bench.run.density import run_density
+from bench.run.resources import allot, keep_harness_apart
+from bench.run.results import RunDir, finished_seqs
+from bench.run.schedule import PlannedTrial, estimate_s
+from bench.run.trial import TrialRecord, new_run_id, run_trial, signals_deferred
 
 
 def refuse_leftovers() -> None:

@@ -9,9 +9,9 @@ import shutil
 from dataclasses import asdict, dataclass
 
 import bench
-from bench import accel, engines, host
+from bench.cli.progress import Progress
 from bench.errors import BenchError
-from bench.progress import Progress
+from bench.host import accel, engines, facts
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class Check:
 class Report:
     checks: list[Check]
     verdict: accel.Verdict | None
-    host: host.HostInfo
+    host: facts.HostInfo
 
     @property
     def ok(self) -> bool:
@@ -135,7 +135,7 @@ def examine(progress: Progress, recheck: bool = False, kvm_deadline: float = 20.
     if checks[2].ok:
         verdict = accel.examine(progress, recheck=recheck, kvm_deadline_s=kvm_deadline)
         checks += accel_checks(verdict)
-    return Report(checks, verdict, host.describe())
+    return Report(checks, verdict, facts.describe())
 
 
 def _version(number: int) -> str:

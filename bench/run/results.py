@@ -16,9 +16,9 @@ import pandas as pd
 
 from bench import config
 from bench.errors import BenchError
+from bench.host.proc import os_error
 from bench.images.store import temp_path, write_json
-from bench.proc import os_error
-from bench.trial import TrialRecord
+from bench.run.trial import TrialRecord
 
 RUN_JSON = "run.json"
 TRIALS = "trials.jsonl"

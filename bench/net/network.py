@@ -19,7 +19,7 @@ import psutil
 
 from bench import config
 from bench.errors import BenchError
-from bench.hostservers import NetworkPath
+from bench.net.servers import NetworkPath
 
 # Candidate /24s, tried in order; one that any host interface already uses is skipped.
 CANDIDATES = [ipaddress.IPv4Network(f"10.213.{n}.0/24") for n in range(0, 64)]

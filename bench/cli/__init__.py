@@ -1,0 +1,3 @@
+"""The command line: the `bench` commands and their arguments, and the progress and warnings they
+print.
+"""
