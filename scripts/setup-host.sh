@@ -9,8 +9,9 @@ cd "$(dirname "$0")/.."
 LOG_DIR=/var/log/vmct-bench
 PYTHON=${PYTHON:-python3}
 PACKAGES="qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-dev pkg-config mmdebstrap
-busybox-static kmod cpio e2fsprogs gcc python3-dev python3-venv iperf3 sockperf"
-# iperf3 and sockperf: the host side of the net workload (its servers).
+busybox-static kmod cpio e2fsprogs gcc python3-dev python3-venv iperf3 sockperf crun runsc"
+# iperf3 and sockperf: the host side of the net workload (its servers). crun and runsc (gVisor):
+# OCI runtimes registered with the Docker engine (platforms docker:crun and gvisor).
 TEST_PACKAGES="postgresql chromium"
 WITH_TESTS=false
 case "${1:-}" in
@@ -74,6 +75,19 @@ if [ -c /dev/kvm ] && getent group kvm >/dev/null && [ "$(stat -c %G:%a /dev/kvm
   $SUDO chgrp kvm /dev/kvm && $SUDO chmod 0660 /dev/kvm
 fi
 
+# --- cgroups: a hybrid layout that crun accepts -------------------------------
+# On a hybrid layout (v1 controllers, v2 at /sys/fs/cgroup/unified) crun refuses to start a
+# container while the v2 hierarchy holds any controller ("cgroups in hybrid mode not
+# supported"). A controller that no v1 hierarchy has mounted stays bound to v2 (hugetlb, on
+# some hosts); mount it in v1, as systemd's hybrid mode does. Pure v1 or v2 hosts: nothing.
+if [ -f /sys/fs/cgroup/unified/cgroup.controllers ]; then
+  for c in $(cat /sys/fs/cgroup/unified/cgroup.controllers); do
+    say "mounting cgroup controller $c in v1, off the v2 hierarchy (for crun)"
+    { $SUDO mkdir -p "/sys/fs/cgroup/$c" && $SUDO mount -t cgroup -o "$c" cgroup "/sys/fs/cgroup/$c"; } \
+      || say "warning: could not; platform docker:crun will fail on this host"
+  done
+fi
+
 # --- daemons (there may be no systemd) --------------------------------------
 $SUDO mkdir -p "$LOG_DIR"
 have_systemd() { [ -d /run/systemd/system ]; }
@@ -86,8 +100,28 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
   done
 }
 
+# The OCI runtimes, merged into daemon.json (what is there stays), before dockerd starts or
+# reloads; the module uses the standard library only, as there is no .venv yet.
+$SUDO mkdir -p /etc/docker
+runtimes=$($SUDO "$PYTHON" -m bench.host.docker_runtimes /etc/docker/daemon.json) \
+  || die "could not register the OCI runtimes in /etc/docker/daemon.json (see above)"
+[ "$runtimes" = changed ] && say "registered crun and runsc in /etc/docker/daemon.json"
+
 docker_up() { $SUDO timeout 5 docker version >/dev/null 2>&1; }
-if docker_up; then say "dockerd running"; else
+runtimes_loaded() {  # every runtime daemon.json names is one the engine has
+  want=$($SUDO "$PYTHON" -c 'import json,sys; print(" ".join(json.load(open(sys.argv[1])).get("runtimes", {})))' \
+         /etc/docker/daemon.json 2>/dev/null || true)
+  have=" $($SUDO docker info --format '{{range $k, $v := .Runtimes}}{{$k}} {{end}}' 2>/dev/null) "
+  for r in $want; do case "$have" in *" $r "*) ;; *) return 1 ;; esac; done
+}
+if docker_up; then
+  say "dockerd running"
+  if ! runtimes_loaded; then
+    say "reloading dockerd for its new runtimes"
+    if have_systemd; then $SUDO systemctl reload docker; else $SUDO kill -HUP "$(cat /var/run/docker.pid)"; fi
+    wait_for 30 "dockerd's reload" runtimes_loaded
+  fi
+else
   if have_systemd; then $SUDO systemctl start docker; else
     pidfile=/var/run/docker.pid
     if [ -f "$pidfile" ] && ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then

@@ -13,13 +13,12 @@ import pandas as pd
 
 from bench.analysis import stats, units
 from bench.analysis.tables import text_table
-from bench.platforms import label
+from bench.platforms import label, registry
 from bench.run.sample import Sample
 from bench.run.trial import TrialRecord
 
 COLUMNS = ["workload", "metric", "platform", "accel", "unit", "better", "n", "median", "q1", "q3",
            "iqr", "ci_low", "ci_high", "mean", "cv", "ratio_to_native", "ratio_ci_low", "ratio_ci_high"]
-PLATFORM_ORDER = {"native": 0, "docker": 1, "docker-volume": 2, "docker-app": 3, "vm": 4, "vm-os": 5}
 
 
 def counted_samples(records: Iterable[TrialRecord]) -> list[Sample]:
@@ -55,7 +54,7 @@ def summarise(records: Iterable[TrialRecord], seed: int = 0) -> pd.DataFrame:
                      "cv": stats.cv(vals), "ratio_to_native": ratio, "ratio_ci_low": ratio_low,
                      "ratio_ci_high": ratio_high})
     table = pd.DataFrame(rows, columns=COLUMNS)
-    table["_order"] = table["platform"].map(PLATFORM_ORDER).fillna(9)
+    table["_order"] = table["platform"].map(registry.order)
     return table.sort_values(["workload", "metric", "_order"], kind="stable").drop(columns="_order").reset_index(drop=True)
 
 

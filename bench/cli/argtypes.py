@@ -30,6 +30,17 @@ def number(text: str, what: str, low: float, high: float = float("inf"), unit: s
     return value
 
 
+def platform(text: str) -> str:
+    """A registered platform or docker:RUNTIME."""
+    from bench.errors import BenchError
+    from bench.platforms import registry
+
+    try:
+        return registry.get(text).name
+    except BenchError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def seconds(text: str) -> float:
     return number(text, "a number of seconds", 0, unit=" seconds")
 

@@ -17,7 +17,7 @@ from bench.cli.progress import Progress
 from bench.errors import BenchError
 from bench.history import commands as history_commands
 from bench.host import engines
-from bench.platforms import PLATFORMS
+from bench.platforms import registry
 
 EXPORT_FORMATS = ("pytest-benchmark", "github-action-benchmark", "csv", "json")
 
@@ -60,7 +60,8 @@ def build_parser() -> Parser:
 
     launch = commands.add_parser("launch", help="run one workload once on one platform")
     launch.add_argument("workload")
-    launch.add_argument("--platform", choices=PLATFORMS, required=True)
+    launch.add_argument("--platform", type=argtypes.platform, required=True, metavar="PLATFORM",
+                        help=f"one of {registry.FORMS}")
     launch.add_argument("--accel", choices=("auto", "kvm", "tcg"), default="auto",
                         help="VM accelerator (default: doctor's choice for this host)")
     launch.add_argument("--json", action="store_true", help="print the outcome as JSON")
@@ -216,8 +217,8 @@ def cmd_images_verify(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def cmd_launch(args: argparse.Namespace, progress: Progress) -> int:
-    from bench.run import trial
     from bench.definitions import workload
+    from bench.run import trial
 
     outcome = trial.launch_once(workload.load(args.workload), args.platform, args.accel, progress)
     if args.json:
@@ -228,10 +229,9 @@ def cmd_launch(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def cmd_run(args: argparse.Namespace, progress: Progress) -> int:
-    from bench.run import results
-    from bench.run import runner
     from bench.analysis import summary
     from bench.definitions import suite as suites
+    from bench.run import results, runner
 
     if args.resume and args.suite:
         raise BenchError("run: give a suite or --resume RUN_DIR, not both")
@@ -269,10 +269,10 @@ def cmd_run(args: argparse.Namespace, progress: Progress) -> int:
 
 def cmd_report(args: argparse.Namespace, progress: Progress) -> int:
     from bench import report
-    from bench.run import results
     from bench.report import runs
     from bench.report.consolidation import HostSize
     from bench.report.html import Options
+    from bench.run import results
 
     loaded = [runs.load(path) for path in args.run_dirs]
     output = args.output

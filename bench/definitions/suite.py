@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from bench.definitions.tomlcheck import Table, load_toml
-from bench.definitions.workload import Workload, available as available_workloads, load as load_workload
+from bench.definitions.workload import Workload
+from bench.definitions.workload import available as available_workloads
+from bench.definitions.workload import load as load_workload
 from bench.errors import BenchError
-from bench.platforms import PLATFORMS
+from bench.platforms import registry
 
 SHIPPED = Path(__file__).resolve().parents[1] / "suites"
 DEFAULT = "default"
@@ -96,7 +98,7 @@ def load(name_or_path: str | None) -> Suite:
     top = Table(load_toml(path), path)
     name = top.text("name")
     description = top.text("description", default="")
-    platforms = _names(top, "platforms", PLATFORMS)
+    platforms = _platforms(top)
     known = available_workloads()
     chosen = _names(top, "workloads", tuple(known))
     repetitions = top.integer("repetitions", default=5, minimum=1)
@@ -136,6 +138,19 @@ def load(name_or_path: str | None) -> Suite:
         load_workload(name_)
     return Suite(name, description, platforms, chosen, repetitions, warmup, cpus, memory_mib,
                  seed, None if timeout_s is None else float(timeout_s), sampling, str(path), adaptive, only, density_instances)
+
+
+def _platforms(top: Table) -> tuple[str, ...]:
+    """Registered platforms, or parameterised ones (docker:RUNTIME), each once."""
+    names = top.text_list("platforms", non_empty=True)
+    for name in names:
+        try:
+            registry.get(name)
+        except BenchError as e:
+            raise top.error("platforms", str(e)) from None
+    if len(set(names)) != len(names):
+        raise top.error("platforms", "names a value twice")
+    return tuple(names)
 
 
 def _names(top: Table, key: str, known: tuple[str, ...], noun: str = "") -> tuple[str, ...]:

@@ -139,9 +139,9 @@ def cmd_export(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def _export_benchmark_data(args: argparse.Namespace, progress: Progress) -> int:
-    from bench.run import results
     from bench.history import gab
     from bench.images.store import write_text
+    from bench.run import results
 
     written = _read(args, progress, "reading the history", lambda history: gab.files(history, args.host))
     if not written:
@@ -209,9 +209,9 @@ def cmd_detect(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def cmd_report(args: argparse.Namespace, progress: Progress) -> int:
-    from bench.run import results
     from bench.history import trend, trend_html
     from bench.images.store import write_text
+    from bench.run import results
 
     def build(history: Store) -> trend.Trend:
         built = trend.build(history, args.host, args.since)

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from bench.analysis import units
-from bench.analysis.summary import HEADLINE, PLATFORM_ORDER
+from bench.analysis.summary import HEADLINE
 from bench.history import detect, schema
 from bench.history.detect import ChangePoint, Series
 from bench.history.store import Store
-from bench.platforms import label
+from bench.platforms import label, registry
 
 HELLO = "hello"  # the workload whose digest shows which user space ran
 
@@ -108,7 +108,7 @@ def build(store: Store, host: str | None = None, since: str | None = None) -> Tr
     panels: dict[tuple[str, str], list[Panel]] = {}
     every: list[ChangePoint] = []
     for (host_name, workload, metric), found in sorted(grouped.items(), key=lambda item: item[0]):
-        found.sort(key=lambda s: (PLATFORM_ORDER.get(s.key.platform, 9), s.key.platform))
+        found.sort(key=lambda s: (registry.order(s.key.platform), s.key.platform))
         panel = Panel(host_name, workload, metric, found[0].key.unit, found[0].key.better)
         for series in found:
             changes = [dataclasses.replace(c, acked=acked.get(c.id)) for c in detect.changes_of(series)]

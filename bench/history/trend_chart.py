@@ -5,26 +5,30 @@ improvement; the whole stack change as the marker's tooltip). The x axis is run 
 
 from __future__ import annotations
 
+import zlib
 from html import escape
 
 from bench.analysis import units
-from bench.analysis.summary import PLATFORM_ORDER
 from bench.analysis.tables import percent
 from bench.history.detect import ChangePoint
 from bench.history.render import stack_text
 from bench.history.trend import Line
-from bench.platforms import LABELS
+from bench.platforms import registry
 from bench.report.svgframe import Frame, ticks
 
 FRAME = Frame(width=640, height=250, left=62, right=12, top=24, bottom=44)
 WIDTH, HEIGHT, LEFT, RIGHT, TOP = FRAME.width, FRAME.height, FRAME.left, FRAME.right, FRAME.top
 COLOURS = ("#555555", "#1f77b4", "#17becf", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#bcbd22")  # no red or green: those mark changes
+BETWEEN = ("#7f7f7f", "#aec7e8", "#c5b0d5", "#ffbb78", "#c49c94", "#dbdb8d")
 
 
 def platform_colour(platform: str) -> str:
     """A platform's colour, the same in every chart (its place in the report's platform order)."""
-    base = next((p for p, shown in LABELS.items() if platform.split("/")[0] == shown), platform.split("/")[0])
-    return COLOURS[PLATFORM_ORDER.get(base, len(PLATFORM_ORDER)) % len(COLOURS)]
+    name = registry.by_label(platform.split("/")[0])
+    position = registry.order(name)
+    if position.is_integer():
+        return COLOURS[int(position) % len(COLOURS)]
+    return BETWEEN[zlib.crc32(name.encode()) % len(BETWEEN)]  # docker:RUNTIME, between the registered
 KIND_COLOUR = {"regression": "#c0392b", "improvement": "#2e7d32"}
 
 

@@ -12,6 +12,7 @@ import bench
 from bench.cli.progress import Progress
 from bench.errors import BenchError
 from bench.host import accel, engines, facts
+from bench.platforms import registry
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class Report:
     checks: list[Check]
     verdict: accel.Verdict | None
     host: facts.HostInfo
+    platforms: list[Check]  # every registered platform, and docker:RUNTIME for each runtime the engine has
 
     @property
     def ok(self) -> bool:
@@ -46,6 +48,7 @@ class Report:
             "vm_accel": self.vm_accel,
             "vm_accel_summary": self.verdict.summary() if self.verdict else "libvirt unavailable",
             "checks": [asdict(c) for c in self.checks],
+            "platforms": [asdict(c) for c in self.platforms],
             "accel_probes": self.verdict.to_json() if self.verdict else None,
             "host": self.host.to_json(),
         }
@@ -58,12 +61,8 @@ class Report:
                  f"({h.cpu_flag_count} in all)",
                  f"  virtualised: {'yes' if h.virtualised else 'no'} (hypervisor: {h.hypervisor}; "
                  f"harness in a container: {h.container})", ""]
-        rows = [("CHECK", "STATUS", "VERSION", "DETAIL")]
-        rows += [(c.name, "ok" if c.ok else "NO", c.version, c.detail) for c in self.checks]
-        widths = [max(len(r[i]) for r in rows) for i in range(3)]
-        for row in rows:
-            lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3])
-        fixes = [f"  {c.name}: {c.fix}" for c in self.checks if not c.ok and c.fix]
+        lines += _rows("CHECK", self.checks) + [""] + _rows("PLATFORM", self.platforms)
+        fixes = [f"  {c.name}: {c.fix}" for c in self.checks + self.platforms if not c.ok and c.fix]
         if fixes:
             lines += ["", "to fix:", *fixes]
         lines += ["", f"VM accelerator: {self.vm_accel or 'none'} — "
@@ -71,6 +70,13 @@ class Report:
         lines.append("doctor: " + ("this host can run all three platforms" if self.ok
                                    else "this host cannot run all three platforms"))
         return "\n".join(lines)
+
+
+def _rows(heading: str, checks: list[Check]) -> list[str]:
+    rows = [(heading, "STATUS", "VERSION", "DETAIL")]
+    rows += [(c.name, "ok" if c.ok else "NO", c.version, c.detail) for c in checks]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    return ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3] for row in rows]
 
 
 def check_native() -> Check:
@@ -129,13 +135,65 @@ def accel_checks(verdict: accel.Verdict) -> list[Check]:
     return checks
 
 
+def platform_checks(native: Check, docker_check: Check, libvirt: Check, verdict: accel.Verdict | None,
+                    runtimes: dict[str, str]) -> list[Check]:
+    """Each registered platform, then docker:RUNTIME for every other runtime the engine has
+    (`runtimes`: name → version): available or not, and why, and the fix."""
+    extra = [name for name in runtimes if name not in ENGINE_DEFAULT_RUNTIMES
+             and not any(name in p.runtimes() for p in registry.REGISTERED)]
+    found = []
+    for platform in [*registry.REGISTERED, *(registry.get(f"docker:{name}") for name in extra)]:
+        if platform.kind == "native":
+            found.append(Check(platform.name, native.ok, native.version, platform.summary if native.ok
+                               else native.detail, native.fix))
+        elif platform.kind == "container":
+            found.append(_container_check(platform, docker_check, runtimes))
+        elif verdict is None or verdict.chosen is None:
+            found.append(Check(platform.name, False, "-", libvirt.detail if not libvirt.ok
+                               else "no VM accelerator works here", libvirt.fix or "see the kvm and tcg checks"))
+        else:
+            found.append(Check(platform.name, True, f"QEMU {libvirt.detail.rsplit('QEMU ', 1)[-1]}",
+                               f"{platform.summary}, under {verdict.chosen.accel}"))
+    return found
+
+
+# What every engine has: runc under its own and containerd's names.
+ENGINE_DEFAULT_RUNTIMES = ("runc", "io.containerd.runc.v2", "io.containerd.runtime.v1.linux")
+
+
+def _container_check(platform: registry.Platform, docker_check: Check, runtimes: dict[str, str]) -> Check:
+    if not docker_check.ok:
+        return Check(platform.name, False, "-", f"docker: {docker_check.detail}", docker_check.fix)
+    if not platform.runtime:
+        return Check(platform.name, True, f"docker {docker_check.version.split()[0]}, runc {runtimes.get('runc', '?')}",
+                     platform.summary)
+    if missing := [r for r in platform.runtimes() if r not in runtimes]:
+        return Check(platform.name, False, "-", f"the Docker engine has no runtime {missing[0]!r}",
+                     f"install it and register it under \"runtimes\" in /etc/docker/daemon.json, then reload "
+                     "dockerd (SIGHUP); `make run` does this for the runtimes it ships")
+    return Check(platform.name, True, f"{platform.runtime} {runtimes[platform.runtime]}", platform.summary)
+
+
+def engine_runtimes() -> dict[str, str]:
+    """The runtimes registered with the Docker engine → each one's version (its binary's first
+    line of --version); empty when the engine is down."""
+    from bench.platforms.container import engine_runtimes
+
+    try:
+        runtimes, _ = engine_runtimes(engines.docker_client(timeout=10))
+    except BenchError:
+        return {}
+    return {name: engines.runtime_version(path) for name, path in runtimes.items()}
+
+
 def examine(progress: Progress, recheck: bool = False, kvm_deadline: float = 20.0) -> Report:
     checks = [check_native(), check_docker(), check_libvirt()]
     verdict = None
     if checks[2].ok:
         verdict = accel.examine(progress, recheck=recheck, kvm_deadline_s=kvm_deadline)
         checks += accel_checks(verdict)
-    return Report(checks, verdict, facts.describe())
+    platforms = platform_checks(checks[0], checks[1], checks[2], verdict, engine_runtimes())
+    return Report(checks, verdict, facts.describe(), platforms)
 
 
 def _version(number: int) -> str:

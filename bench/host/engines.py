@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 from typing import TYPE_CHECKING
 
 from bench import config
@@ -55,3 +57,13 @@ def image_id(client: docker.DockerClient, reference: str) -> str | None:
         return str(client.images.get(reference).id)
     except docker.errors.ImageNotFound:
         return None
+
+
+def runtime_version(path: str) -> str:
+    """An OCI runtime's version: the first number in the first line of `PATH --version`."""
+    try:
+        out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return "?"
+    words = (out.strip().splitlines() or ["?"])[0].split()
+    return next((w for w in words if w[:1].isdigit()), words[-1] if words else "?")

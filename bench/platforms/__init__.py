@@ -1,39 +1,40 @@
-"""Platform drivers: native (chroot), docker (and docker-volume: the same with a volume at
-/var/tmp; docker-app: each workload from its application-only image), vm (libvirt; vm-os:
-the same VM booting the image's own systemd), behind one interface (base.py)."""
+"""Platform drivers behind one interface (base.py): native (chroot), container (Docker, with its
+variants and any OCI runtime), vm (libvirt). Which platforms exist, and with which options, is
+declared once, in registry.py."""
 
 from __future__ import annotations
 
 from bench.cli.progress import Progress
+from bench.platforms import registry
 from bench.platforms.base import Driver
 from bench.run.resources import Resources
 
-PLATFORMS = ("native", "docker", "docker-volume", "docker-app", "vm", "vm-os")
-VM_PLATFORMS = ("vm", "vm-os")
-# How reports name a platform where the name alone would be ambiguous.
-LABELS = {"vm": "vm-minimal"}
+PLATFORMS = registry.NAMES
+is_vm = registry.is_vm
+label = registry.label
 
 
-def is_vm(platform: str) -> bool:
-    """Runs on a hypervisor whose accelerator (kvm, tcg) qualifies every number it gives."""
-    return platform in VM_PLATFORMS
+def preflight(names: tuple[str, ...]) -> None:
+    """What can be checked before a run starts: each name is a platform, and each runtime a
+    container platform asks for is registered with the engine."""
+    platforms = [registry.get(name) for name in names]
+    if any(p.runtimes() for p in platforms):
+        from bench.host import engines
+        from bench.platforms.container import require_runtime
 
-
-def label(platform: str, accel: str = "") -> str:
-    """The platform as reports show it: vm-minimal/tcg, vm-os/kvm, docker."""
-    shown = LABELS.get(platform, platform)
-    return f"{shown}/{accel}" if is_vm(platform) and accel else shown
+        client = engines.docker_client()
+        for platform in platforms:
+            require_runtime(client, platform)
 
 
 def make_driver(name: str, progress: Progress, resources: Resources, accel: str = "auto") -> Driver:
-    if name == "native":
+    platform = registry.get(name)
+    if platform.kind == "native":
         from bench.platforms.native import NativeDriver
         return NativeDriver(resources)
-    if name in ("docker", "docker-volume", "docker-app"):
+    if platform.kind == "container":
         from bench.platforms.container import ContainerDriver
-        return ContainerDriver(resources, variant=name)
-    if is_vm(name):
-        from bench.host import accel as accelerators
-        from bench.platforms.vm import VMDriver
-        return VMDriver(resources, *accelerators.choose(progress, accel), name=name)
-    raise ValueError(f"unknown platform {name!r}")
+        return ContainerDriver(resources, platform)
+    from bench.host import accel as accelerators
+    from bench.platforms.vm import VMDriver
+    return VMDriver(resources, *accelerators.choose(progress, accel), platform=platform)

@@ -16,6 +16,7 @@ from bench.definitions.workload import Workload
 from bench.guest.console import Console
 from bench.images.manifest import Manifest
 from bench.net.servers import NetworkPath
+from bench.platforms.registry import slug
 from bench.probes.disk import Footprint
 from bench.run.resources import Resources
 from bench.run.sample import NO_ACCEL
@@ -32,7 +33,7 @@ class TrialContext:
     def name(self, platform: str) -> str:
         """Instance name: the run's prefix, so `bench clean` recognises it."""
         suffix = f"-{self.instance}" if self.instance else ""
-        return f"{config.NAME_PREFIX}{self.run_id}-{self.seq}-{platform}{suffix}"
+        return f"{config.NAME_PREFIX}{self.run_id}-{self.seq}-{slug(platform)}{suffix}"
 
 
 class Instance(ABC):
@@ -48,6 +49,8 @@ class Instance(ABC):
 
     # For a VM: the guest's RAM, which the memory probe separates from the VMM's own memory.
     guest_ram_bytes: int | None = None
+    # Which host processes host_pids gives: what the memory probe's record says it summed.
+    host_processes: str = "the instance's host processes"
     # For a network workload, set by the end of `setup`: how the instance reaches the host.
     network: NetworkPath | None = None
 

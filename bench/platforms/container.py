@@ -2,10 +2,12 @@
 
 No privileges, Docker's default seccomp profile, no-new-privileges, no network (a network
 workload gets the engine's default bridge, as a container would); the suite's
-CPUs (a cpuset and the matching CPU quota) and memory limit. Two variants: `docker` writes
-into its copy-on-write layer; `docker-volume` has a fresh volume of its own at /var/tmp (where
-workloads write), created in setup and removed with the container; `docker-app` runs each
-workload from its application-only image (bench/images/app_image.py) instead of the full OS.
+CPUs (a cpuset and the matching CPU quota) and memory limit. The platform's options
+(registry.py) choose the variant: writes into the copy-on-write layer, or into a fresh volume
+of its own at /var/tmp (where workloads write), created in setup and removed with the
+container; the full-OS image, or each workload's application-only image
+(bench/images/app_image.py); the engine's default OCI runtime (runc), or another one
+registered with the engine.
 """
 
 from __future__ import annotations
@@ -25,32 +27,55 @@ from bench.host import engines
 from bench.images.manifest import Artifact, Manifest
 from bench.net.servers import NetworkPath, server_env
 from bench.platforms.base import Driver, Instance, TrialContext
+from bench.platforms.registry import BY_NAME, Platform
 from bench.probes import isolation, processes
 from bench.probes.disk import Footprint, filesystem_of, tree_allocated
 from bench.run.resources import Resources
 
 
 VOLUME_AT = "/var/tmp"
-VOLUME_PLATFORM = "docker-volume"
-APP_PLATFORM = "docker-app"
 
 
-def image_of(manifest: Manifest, platform: str, workload: str) -> Artifact:
+def image_of(manifest: Manifest, platform: Platform, workload: str) -> Artifact:
     """The image a workload runs from on this variant."""
-    if platform != APP_PLATFORM:
+    if not platform.app_image:
         return manifest.container_image
     if workload not in manifest.app_images:
         raise BenchError(f"no application-only image of workload {workload!r}; run `bench images build`")
     return manifest.app_images[workload]
 
 
+def engine_runtimes(client: docker.DockerClient) -> tuple[dict[str, str], str]:
+    """The OCI runtimes registered with the engine (name → its binary), and its default one."""
+    try:
+        info = client.info()
+    except docker.errors.DockerException as e:
+        raise BenchError(f"docker: {engines.first_line(e)}") from None
+    runtimes = {name: (spec or {}).get("path") or name for name, spec in sorted((info.get("Runtimes") or {}).items())}
+    return runtimes, str(info.get("DefaultRuntime", "runc"))
+
+
+def require_runtime(client: docker.DockerClient, platform: Platform) -> None:
+    """A runtime the engine does not know is a one-line error before any trial starts."""
+    if not platform.runtimes():
+        return
+    known, _ = engine_runtimes(client)
+    for runtime in platform.runtimes():
+        if runtime in known:
+            continue
+        raise BenchError(f"platform {platform.name}: the Docker engine has no runtime {runtime!r} "
+                         f"(it has: {', '.join(known) or 'none'}); register it under \"runtimes\" in "
+                         "/etc/docker/daemon.json and reload dockerd (SIGHUP)")
+
+
 class ContainerInstance(Instance):
     platform = "docker"
 
-    def __init__(self, ctx: TrialContext, client: docker.DockerClient, resources: Resources, platform: str,
-                 storage: str):
+    def __init__(self, ctx: TrialContext, client: docker.DockerClient, resources: Resources, platform: Platform,
+                 storage: str, runtime: str = ""):
         super().__init__(ctx)
-        self.platform = platform
+        self.platform = platform.name
+        self.options = platform
         self.client = client
         self.resources = resources
         self.volume: str | None = None  # the volume's name, once created
@@ -63,12 +88,23 @@ class ContainerInstance(Instance):
         self.facts.update(image=self.image.sha256,
                           security="default seccomp, no-new-privileges, not privileged", storage=storage)
         self.facts.update(isolation.shared_kernel())
+        self.facts["runtime"] = runtime or "not recorded"
+        # runc leaves the container's own processes in its cgroup; runsc puts its whole sandbox
+        # there: the Sentry, the gofer and their ptrace stubs, which share the application's
+        # memory through a memfd (so PSS, summed over them, counts it once).
+        self.host_processes = ("the containerd shim and every process in the container's cgroup" + (
+            " (gVisor's Sentry sandbox, its gofer and their ptrace stubs)" if platform.runtime == "runsc" else ""))
+        if platform.runtime == "runsc":
+            self.facts.update(isolation.user_space_kernel(runtime))
 
     def setup(self) -> None:
         if self.ctx.workload.network:
             self.network = default_bridge(self.client)
         self.facts["network"] = "default bridge" if self.network else "none"
-        if self.platform != VOLUME_PLATFORM:
+        if self.network and self.options.network_runtime:
+            self.facts["network"] += (f" (runtime {self.options.network_runtime}: the host kernel's network stack "
+                                      "in the container's namespace, not gVisor's netstack)")
+        if not self.options.volume:
             return
         try:
             self.client.api.create_volume(self.ctx.name(self.platform), labels={
@@ -89,7 +125,8 @@ class ContainerInstance(Instance):
             network_mode="bridge" if self.network else "none", privileged=False, security_opt=["no-new-privileges"],
             cpuset_cpus=self.resources.cpuset_text, nano_cpus=self.resources.cpus * 10**9,
             mem_limit=self.resources.memory_bytes, memswap_limit=self.resources.memory_bytes,
-            binds=[f"{self.volume}:{VOLUME_AT}:rw"] if self.volume else None)
+            binds=[f"{self.volume}:{VOLUME_AT}:rw"] if self.volume else None,
+            runtime=self.options.runtime_for(self.network is not None) or None)
         created = api.create_container(
             self.image.sha256,
             command=[config.GUEST_LAUNCHER, "--hold", self.ctx.workload.name],
@@ -214,11 +251,17 @@ def bridge_address(interface: str, subnet: str) -> str | None:
 class ContainerDriver(Driver):
     name = "docker"
 
-    def __init__(self, resources: Resources, variant: str = "docker") -> None:
+    def __init__(self, resources: Resources, platform: Platform = BY_NAME["docker"]) -> None:
         super().__init__(resources)
         self.client = engines.docker_client()
-        self.name = variant
-        self.storage = self._storage(variant == VOLUME_PLATFORM)
+        self.platform = platform
+        self.name = platform.name
+        self.storage = self._storage(platform.volume)
+        require_runtime(self.client, platform)
+        runtimes, default = engine_runtimes(self.client)
+        name = platform.runtime or default
+        self.runtime = (f"{name} {engines.runtime_version(runtimes.get(name, name))}"
+                        + ("" if platform.runtime else " (the engine's default)"))
 
     def _storage(self, volume: bool) -> str:
         """Where this variant's writes land: file system and cache, for the disk workload."""
@@ -234,16 +277,16 @@ class ContainerDriver(Driver):
                 f"({filesystem_of(root)}); the host's page cache (O_DIRECT bypasses it)")
 
     def prepare(self, ctx: TrialContext) -> Instance:
-        return ContainerInstance(ctx, self.client, self.resources, self.name, self.storage)
+        return ContainerInstance(ctx, self.client, self.resources, self.platform, self.storage, self.runtime)
 
     def image_for(self, manifest: Manifest, workload: str) -> str:
-        return image_of(manifest, self.name, workload).sha256
+        return image_of(manifest, self.platform, workload).sha256
 
     def _measure_image(self, manifest: Manifest, workload: str) -> Footprint:
-        image = image_of(manifest, self.name, workload)
+        image = image_of(manifest, self.platform, workload)
         try:
             size = self.client.api.inspect_image(image.sha256)["Size"]
         except docker.errors.DockerException as e:
             raise BenchError(f"docker: {engines.first_line(e)}") from None
-        kind = "application-only image" if self.name == APP_PLATFORM else "image"
+        kind = "application-only image" if self.platform.app_image else "image"
         return Footprint(int(size), f"docker image inspect: Size (the {kind})")

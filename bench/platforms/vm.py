@@ -19,6 +19,7 @@ from bench.images import vmdisk
 from bench.images.manifest import Manifest
 from bench.net.network import RunNetwork
 from bench.platforms.base import Driver, Instance, TrialContext
+from bench.platforms.registry import BY_NAME, Platform
 from bench.probes import isolation
 from bench.probes.disk import Footprint, files_allocated, filesystem_of
 from bench.run.resources import Resources
@@ -32,7 +33,6 @@ def instances_dir() -> Path:
     return path
 
 
-PROFILES = {"vm": "minimal", "vm-os": "os"}
 # What the kernel command line adds for each profile. systemd would print its progress on the
 # console the launcher writes to.
 PROFILE_ARGS = {"minimal": "", "os": " bench.init=os systemd.show_status=false"}
@@ -44,10 +44,10 @@ class VMInstance(Instance):
     platform = "vm"
 
     def __init__(self, ctx: TrialContext, conn: libvirt.virConnect, accel: str, cpu_mode: str,
-                 resources: Resources, platform: str, network: RunNetwork | None = None):
+                 resources: Resources, platform: Platform, network: RunNetwork | None = None):
         super().__init__(ctx)
-        self.platform = platform
-        profile = PROFILES[platform]
+        self.platform = platform.name
+        profile = platform.boot_profile
         self.overlay = instances_dir() / f"{ctx.name(self.platform)}.qcow2"
         cmdline = f"console=ttyS0 panic=-1 root=/dev/vda bench.workload={ctx.workload.name}{PROFILE_ARGS[profile]}"
         self.network = network.path(ctx.instance) if network is not None else None
@@ -107,11 +107,10 @@ class VMInstance(Instance):
 class VMDriver(Driver):
     name = "vm"
 
-    def __init__(self, resources: Resources, accel: str, cpu_mode: str, name: str = "vm"):
+    def __init__(self, resources: Resources, accel: str, cpu_mode: str, platform: Platform = BY_NAME["vm"]):
         super().__init__(resources)
-        if name not in PROFILES:
-            raise ValueError(f"unknown VM platform {name!r}")
-        self.name = name
+        self.platform = platform
+        self.name = platform.name
         engines.libvirt_connection().close()  # fails now, with one line, if libvirtd is down
         self.accel, self.cpu_mode = accel, cpu_mode
         self.network: RunNetwork | None = None  # made when the run's first network workload needs it
@@ -123,7 +122,7 @@ class VMDriver(Driver):
         # stalls every other call on it, so a second running VM (density) would hang the first
         # call made for it. It also scopes autodestroy to this one guest.
         return VMInstance(ctx, engines.libvirt_connection(), self.accel, self.cpu_mode, self.resources,
-                          self.name, self.network if ctx.workload.network else None)
+                          self.platform, self.network if ctx.workload.network else None)
 
     def close(self) -> None:
         if self.network is not None:

@@ -75,5 +75,12 @@ def shared_kernel() -> dict[str, str]:
     return {"isolation.kernel": f"the host's ({platform.release()})"}
 
 
+def user_space_kernel(runtime: str) -> dict[str, str]:
+    """gVisor: the workload talks to the Sentry; the host kernel serves the Sentry and its gofer."""
+    return {"isolation.kernel": f"gVisor's user-space kernel ({runtime}, ptrace platform): the workload's system "
+                                f"calls go to the Sentry; only the Sentry's and gofer's reach the host's "
+                                f"({platform.release()})"}
+
+
 def own_kernel(release: str, accel: str) -> dict[str, str]:
     return {"isolation.kernel": f"its own ({release}, {accel})"}

@@ -18,7 +18,8 @@ import psutil
 from bench.run.sample import SampleSink
 
 MIB = 2**20
-HOW = "psutil memory_info (RSS) at {hz:g} Hz, memory_full_info (PSS, USS) every {n}th sample, of the instance's host processes"
+HOW = "psutil memory_info (RSS) at {hz:g} Hz, memory_full_info (PSS, USS) every {n}th sample, summed over {processes}"
+INSTANCE_PROCESSES = "the instance's host processes"
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,9 @@ class MemoryReading:
 
 class MemoryMonitor:
     def __init__(self, pids: Callable[[], list[int]], hz: float = 4.0, pss_every: int = 4,
-                 guest_ram_bytes: int | None = None):
+                 guest_ram_bytes: int | None = None, processes: str = INSTANCE_PROCESSES):
         self._pids = pids
+        self.processes = processes  # which host processes `pids` gives, as the record says
         self.interval = 1.0 / hz
         self.hz = hz
         self.pss_every = pss_every
@@ -131,7 +133,7 @@ class MemoryMonitor:
                 return
 
     def record(self, sink: SampleSink) -> None:
-        how = HOW.format(hz=self.hz, n=self.pss_every)
+        how = HOW.format(hz=self.hz, n=self.pss_every, processes=self.processes)
         points = self.reading.points
         if not points:
             return

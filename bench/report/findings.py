@@ -13,9 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.analysis import units
-from bench.platforms import label
+from bench.platforms import label, registry
 from bench.report.runs import LoadedRun
-from bench.report.verdict import BUILD_STEPS, Ratio, platforms, ratio_between
+from bench.report.verdict import Ratio, platforms, ratio_between
 
 CONFIRMED, CONTRADICTED, PARTLY, UNMEASURED = "confirmed", "contradicted", "partly", "not measurable here"
 CLEARLY_SLOWER = 1.5  # "takes longer" means at least this factor, not a rounding difference
@@ -139,10 +139,8 @@ def _disk(r: _Reader) -> Finding:
 
 
 def _image_name(r: _Reader, platform: str) -> str:
-    return {"vm": "VM: kernel + initramfs + full-OS disk", "vm-os": "VM booting the full OS's own init",
-            "docker": "container, full OS", "docker-volume": "container, full OS, with a volume",
-            "docker-app": "container, application only", "native": "native chroot, full OS"}.get(
-        platform, r.name(platform))
+    known = registry.known(platform)
+    return known.image_name if known else r.name(platform)
 
 
 def _sentence(text: str) -> str:
@@ -240,7 +238,7 @@ def _portability(r: _Reader) -> Finding:
 def _automation(r: _Reader) -> Finding:
     claim = "Container images are built by automation in seconds; VM images take longer."
     seconds = r.run.info.get("images", {}).get("build_seconds") or {}
-    steps = {p: seconds.get(BUILD_STEPS[p][-1]) for p in ("docker", "docker-app", "vm")}
+    steps = {p: seconds.get(registry.BY_NAME[p].build_steps[-1]) for p in ("docker", "docker-app", "vm")}
     known = {p: s for p, s in steps.items() if s is not None}
     measured = ("From the one root filesystem (bootstrap "
                 + (units.human(seconds["bootstrap"], "s") if "bootstrap" in seconds else "not timed") + "): "

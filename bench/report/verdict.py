@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 
 from bench.analysis import stats, units
-from bench.analysis.summary import PLATFORM_ORDER
+from bench.platforms import registry
 from bench.platforms import label as platform_label
 from bench.report.runs import LoadedRun
 
@@ -46,6 +46,7 @@ MEASURES = (
 )
 ISOLATION = (
     ("Kernel", "isolation.kernel"),
+    ("OCI runtime (containers)", "runtime"),
     ("Own namespaces (outermost process)", "isolation.namespaces"),
     ("User (outermost process)", "isolation.user"),
     ("Capabilities held", "isolation.capabilities"),
@@ -56,21 +57,7 @@ ISOLATION = (
     ("Boot profile", "boot_profile"),
 )
 # Facts only some trials record: what their cell says where none did.
-UNRECORDED = {"network_path": "no network workload ran", "boot_profile": "—"}
-ARTIFACT = {"native": "rootfs_tar", "docker": "container_image", "vm": "vm_disk"}
-FORMAT = {
-    "native": "directory tree unpacked from rootfs.tar, entered with chroot: needs root and a kernel "
-              "compatible with its user space",
-    "docker": "Docker image (docker import of rootfs.tar): needs a container engine on a Linux kernel",
-    "docker-app": "Docker image per workload holding only its programs and their libraries (FROM scratch "
-                  "style): needs a container engine on a Linux kernel",
-    "vm": "qcow2 disk + kernel + initramfs: needs QEMU (libvirt here); KVM for full speed",
-}
-BUILD_STEPS = {"native": ("bootstrap", "unpack"), "docker": ("bootstrap", "docker_import"),
-               "docker-app": ("bootstrap", "app_images"),
-               "vm": ("bootstrap", "vm_disk")}
-
-
+UNRECORDED = {"network_path": "no network workload ran", "boot_profile": "—", "runtime": "—"}
 @dataclass(frozen=True)
 class Cell:
     main: str
@@ -93,7 +80,7 @@ class Verdict:
 
 def platforms(run: LoadedRun) -> list[str]:
     present = {s for s in run.info["suite"].get("platforms", [])} | {r.platform for r in run.records}
-    return sorted(present, key=lambda p: (PLATFORM_ORDER.get(p, 9), p))
+    return sorted(present, key=lambda p: (registry.order(p), p))
 
 
 def column_name(platform: str, run: LoadedRun) -> str:
@@ -153,16 +140,12 @@ def _resources(facts: dict[str, str]) -> str:
     return f"{facts['cpus']} CPU (cpuset {facts.get('cpuset', '?')}), {facts.get('memory_mib', '?')} MiB"
 
 
-def _kind(platform: str) -> str:
-    """docker-volume is docker with a volume: the same image and build."""
-    return platform.split("-")[0]
-
-
 def _build_cell(images: dict, platform: str) -> Cell:
     seconds = images.get("build_seconds")
     if not seconds:
         return Cell("not recorded")
-    steps = BUILD_STEPS.get(platform, BUILD_STEPS.get(_kind(platform), ()))
+    known = registry.known(platform)
+    steps = known.build_steps if known else ()
     timed = {step: seconds[step] for step in steps if step in seconds}
     untimed = [step for step in steps if step not in seconds]
     detail = " + ".join(f"{step} {units.human(value, 's')}" for step, value in timed.items())
@@ -172,18 +155,26 @@ def _build_cell(images: dict, platform: str) -> Cell:
 
 
 def _artifact_cell(images: dict, platform: str) -> Cell:
-    if platform == "docker-app":
+    known = registry.known(platform)
+    if known is None:
+        return Cell("not recorded")
+    if known.artifact == "app_images":
         apps = images.get("app_images", {})
         if not apps:
             return Cell("not recorded")
         return Cell(f"{len(apps)} images, one per workload",
                     ", ".join(f"{w} {units.bytes_(a['bytes'])}" for w, a in sorted(apps.items())))
-    name = ARTIFACT.get(_kind(platform))
+    name = known.artifact
     sha = images.get("artifacts", {}).get(name, "")
     if not sha:
         return Cell("not recorded")
     size = images.get("bytes", {}).get(name)
     return Cell(sha.removeprefix("sha256:")[:16], f"{name}" + (f", {units.bytes_(size)}" if size else ""))
+
+
+def _image_format(platform: str) -> str:
+    known = registry.known(platform)
+    return known.image_format if known else "?"
 
 
 def verdict(run: LoadedRun) -> Verdict:
@@ -205,7 +196,7 @@ def verdict(run: LoadedRun) -> Verdict:
     for label, key in ISOLATION:
         rows.append(Row("Isolation", label, tuple(Cell(facts[p].get(key, UNRECORDED.get(key, "not recorded"))) for p in shown) + blank))
     images = run.info.get("images", {})
-    rows.append(Row("Portability", "Image format", tuple(Cell(FORMAT.get(p, FORMAT.get(_kind(p), "?"))) for p in shown) + blank))
+    rows.append(Row("Portability", "Image format", tuple(Cell(_image_format(p)) for p in shown) + blank))
     rows.append(Row("Image automation", "Build time (bench images build)",
                     tuple(_build_cell(images, p) for p in shown) + blank))
     rows.append(Row("Image automation", "Artifact sha256",

@@ -17,9 +17,10 @@ from bench.cli.progress import Progress
 from bench.definitions import workload as workloads
 from bench.definitions.suite import Suite
 from bench.errors import BenchError
-from bench.host import accel as accelerators, cleanup, leases
+from bench.host import cleanup, leases
+from bench.host import accel as accelerators
 from bench.images import manifest as manifests
-from bench.platforms import make_driver
+from bench.platforms import make_driver, preflight
 from bench.platforms.base import Driver, TrialContext
 from bench.probes import engines
 from bench.run import provenance, schedule
@@ -45,6 +46,7 @@ def start(suite: Suite, root: Path, progress: Progress, accel: str = "auto",
           ignore_leftovers: bool = False) -> RunDir:
     if not ignore_leftovers:
         refuse_leftovers()
+    preflight(suite.platforms)
     manifest, loaded = _images_for(suite)
     plan = schedule.plan(suite)
     run_id = new_run_id()

@@ -14,7 +14,7 @@ from typing import Any
 
 from bench.definitions.suite import Suite
 from bench.definitions.workload import Workload
-from bench.platforms import is_vm, label
+from bench.platforms import label, registry
 from bench.run import density
 
 
@@ -68,15 +68,8 @@ def extra_repetition(suite: Suite, plan: list[PlannedTrial], noisy: dict[tuple[s
     return added
 
 
-# Set-up, start and teardown of one trial beyond the workload's own run time, seen on a
-# 2-core host: a chroot, a container, a VM with working KVM, a VM under TCG emulation.
-OVERHEAD_S = {"native": 0.2, "docker": 0.7, "docker-volume": 0.9, "docker-app": 0.7,
-              ("vm", "kvm"): 3.0, ("vm", "tcg"): 9.0, ("vm-os", "kvm"): 5.0, ("vm-os", "tcg"): 18.0}
-
-
 def estimate_s(platform: str, workload: Workload, vm_accel: str, density_instances: int) -> float:
-    key = (platform, vm_accel) if is_vm(platform) else platform
-    overhead = OVERHEAD_S.get(key, 1.0)  # type: ignore[call-overload]
+    overhead = registry.get(platform).overhead(vm_accel)
     if workload.kind == "density":
         return density_instances * (overhead + density.SETTLE_S)
     return workload.expected_s + overhead

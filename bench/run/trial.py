@@ -109,7 +109,8 @@ def run_trial(driver: Driver, ctx: TrialContext, record: TrialRecord, timeout_s:
                       {"seq": record.seq, "repetition": record.repetition, "warmup": record.warmup})
     began = time.monotonic()
     instance = driver.prepare(ctx)
-    monitor = MemoryMonitor(instance.host_pids, sampling.hz, sampling.pss_every, instance.guest_ram_bytes)
+    monitor = MemoryMonitor(instance.host_pids, sampling.hz, sampling.pss_every, instance.guest_ram_bytes,
+                            instance.host_processes)
     servers: HostServers | None = None
     t0 = time.monotonic_ns()
     try:

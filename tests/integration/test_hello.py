@@ -10,7 +10,7 @@ import pytest
 from tests.realhost import bench
 
 
-@pytest.mark.parametrize("platform", ["native", "docker", "docker-app", "vm"])
+@pytest.mark.parametrize("platform", ["native", "docker", "docker-app", "gvisor", "docker:crun", "vm"])
 def test_hello_gives_the_same_result_on_every_platform(platform: str, images: dict) -> None:
     proc = bench("launch", "hello", "--platform", platform, "--json")
     outcome = json.loads(proc.stdout)
@@ -23,6 +23,11 @@ def test_hello_gives_the_same_result_on_every_platform(platform: str, images: di
         chosen = json.loads(bench("doctor", "--json").stdout)["vm_accel"]
         assert outcome["facts"]["accel"] == chosen
         assert 0 < outcome["phases_s"]["domain_created"] < outcome["phases_s"]["first_output"] < outcome["ready_s"]
+    if platform == "gvisor":  # the workload ran on gVisor's kernel, not the host's
+        assert outcome["facts"]["isolation.kernel"].startswith("gVisor's user-space kernel (runsc ")
+        assert outcome["facts"]["runtime"].startswith("runsc ")
+    if platform == "docker:crun":
+        assert outcome["facts"]["runtime"].startswith("crun 1.")
 
 
 def test_the_application_only_image_holds_the_program_and_not_the_os(images: dict) -> None:

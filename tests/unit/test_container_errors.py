@@ -12,6 +12,7 @@ from bench.definitions.workload import Workload
 from bench.errors import BenchError
 from bench.platforms.base import TrialContext
 from bench.platforms.container import ContainerInstance
+from bench.platforms.registry import BY_NAME
 from bench.run.resources import allot
 
 
@@ -33,7 +34,7 @@ def test_a_failing_engine_fails_the_trial_with_one_line() -> None:
     manifest = SimpleNamespace(container_image=SimpleNamespace(sha256="sha256:feed"))
     workload = Workload("boot", "d", (), ("true",), None, 5.0, Path("x"))
     instance = ContainerInstance(TrialContext("r", 1, workload, manifest),  # type: ignore[arg-type]
-                                 SimpleNamespace(api=BrokenAPI()), allot(1, 256), "docker", "overlay2")  # type: ignore[arg-type]
+                                 SimpleNamespace(api=BrokenAPI()), allot(1, 256), BY_NAME["docker"], "overlay2")  # type: ignore[arg-type]
     with pytest.raises(BenchError, match=r"^docker: .*No such image: sha256:feed$"):
         instance.start()
     instance.container_id = "abc"

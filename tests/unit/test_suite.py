@@ -42,7 +42,7 @@ def test_a_valid_suite_loads_with_defaults(suite_file: Path) -> None:
 def test_the_shipped_default_suite_is_valid() -> None:
     s = suites.load(None)
     assert s.name == "default"
-    assert set(s.platforms) == {"native", "docker", "docker-app", "vm", "vm-os"} and set(s.workloads) == {"boot", "cpu", "idle", "hello"}
+    assert set(s.platforms) == {"native", "docker", "docker-app", "gvisor", "vm", "vm-os"} and set(s.workloads) == {"boot", "cpu", "idle", "hello"}
     # The full-OS profile only boots: everything else it would measure is vm-minimal's.
     assert [w for w in s.workloads if s.runs("vm-os", w)] == ["boot"]
     assert (s.repetitions, s.warmup) == (5, 1)
@@ -51,7 +51,7 @@ def test_the_shipped_default_suite_is_valid() -> None:
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda t: t.replace('"docker"]', '"lxc"]'), "platforms: unknown platform 'lxc' (known: native, docker, docker-volume, docker-app, vm, vm-os)"),
+    (lambda t: t.replace('"docker"]', '"lxc"]'), "platforms: unknown platform 'lxc' (known: native, docker, docker-volume, docker-app, gvisor, vm, vm-os, or docker:RUNTIME)"),
     (lambda t: t.replace('["cpu"]', '["cpu", "nope"]'), "workloads: unknown workload 'nope' (known: cpu)"),
     (lambda t: t.replace("repetitions = 3", "repetitions = 0"), "repetitions: must be at least 1, got 0"),
     (lambda t: t.replace("repetitions = 3", "repetitions = -2"), "repetitions: must be at least 1, got -2"),
@@ -61,6 +61,9 @@ def test_the_shipped_default_suite_is_valid() -> None:
     (lambda t: t.replace('workloads = ["cpu"]\n', ""), "workloads: missing"),
     (lambda t: t.replace('name = "mine"\n', ""), "name: missing"),
     (lambda t: t.replace("platforms = [", "platforms = [\"native\", "), "platforms: names a value twice"),
+    (lambda t: t.replace('"docker"]', '"docker:crun", "docker:crun"]'), "platforms: names a value twice"),
+    (lambda t: t.replace('"docker"]', '"docker:"]'), "platforms: unknown platform 'docker:': a runtime's name is"),
+    (lambda t: t.replace('"docker"]', '"docker:a b"]'), "platforms: unknown platform 'docker:a b': a runtime's"),
     (lambda t: t.replace('["cpu"]', "[]"), "workloads: must not be empty"),
     (lambda t: t.replace("cpus = 1", "cpus = 4096"), "cpus: 4096 asked for, this host offers"),
     (lambda t: t + "repetitons = 4\n", "repetitons: unknown key"),

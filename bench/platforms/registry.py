@@ -1,0 +1,142 @@
+"""Every platform, declared once: what it is, which driver runs it and with which options, how
+reports name it and its image, and what one trial of it costs beyond the workload.
+
+A suite names registered platforms (`docker`, `vm-os`, ...) or a parameterised one:
+`docker:RUNTIME` is Docker with any OCI runtime registered with the engine (`docker:crun`, or
+`docker:kata-runtime` on a host with Kata installed). The order of REGISTERED is the order of
+every table and chart column.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from bench.errors import BenchError
+
+Kind = Literal["native", "container", "vm"]
+RUNTIME_RE = re.compile(r"^docker:([A-Za-z0-9][A-Za-z0-9_.-]{0,62})$")
+CONTAINER_FORMAT = "Docker image (docker import of rootfs.tar): needs a container engine on a Linux kernel"
+
+
+@dataclass(frozen=True)
+class Platform:
+    name: str
+    kind: Kind
+    summary: str  # what it is, in a line (doctor, help)
+    image_name: str  # how the findings name what it runs from
+    image_format: str  # the report's "Image format" row: the artifact and what it needs
+    artifact: str  # the manifest's artifact (or "app_images"): what the report's hash rows show
+    build_steps: tuple[str, ...]  # the image build's timed steps that produce its artifact
+    # Set-up, start and teardown of one trial beyond the workload's own run time, seen on a
+    # 2-core host (VMs: with working KVM, and under TCG emulation).
+    overhead_s: float
+    overhead_tcg_s: float = 0.0
+    shown: str = ""  # how reports name it where the name alone is ambiguous (vm → vm-minimal)
+    runtime: str = ""  # container: the engine's OCI runtime; "" is the engine's default (runc)
+    network_runtime: str = ""  # container: the runtime for a workload with a network, when not `runtime`
+    volume: bool = False  # container: writes go to a fresh volume at /var/tmp
+    app_image: bool = False  # container: each workload from its application-only image
+    boot_profile: str = ""  # vm: minimal (the harness's init) or os (the image's systemd)
+
+    @property
+    def is_vm(self) -> bool:
+        """Runs on a hypervisor whose accelerator (kvm, tcg) qualifies every number it gives."""
+        return self.kind == "vm"
+
+    def label(self, accel: str = "") -> str:
+        """As reports show it: vm-minimal/tcg, vm-os/kvm, docker."""
+        shown = self.shown or self.name
+        return f"{shown}/{accel}" if self.is_vm and accel else shown
+
+    def runtimes(self) -> tuple[str, ...]:
+        """The engine runtimes this platform may ask for."""
+        return tuple(r for r in (self.runtime, self.network_runtime) if r)
+
+    def runtime_for(self, network: bool) -> str:
+        return self.network_runtime if network and self.network_runtime else self.runtime
+
+    def overhead(self, accel: str) -> float:
+        return self.overhead_tcg_s if self.is_vm and accel == "tcg" else self.overhead_s
+
+
+REGISTERED: tuple[Platform, ...] = (
+    Platform("native", "native", "a chroot of the rootfs in a memory-limited cgroup", "native chroot, full OS",
+             "directory tree unpacked from rootfs.tar, entered with chroot: needs root and a kernel compatible "
+             "with its user space", "rootfs_tar", ("bootstrap", "unpack"), 0.2),
+    Platform("docker", "container", "a Docker container (runc) of the full-OS image, writing into its "
+             "copy-on-write layer", "container, full OS", CONTAINER_FORMAT, "container_image",
+             ("bootstrap", "docker_import"), 0.7),
+    Platform("docker-volume", "container", "docker, writing into a volume of its own at /var/tmp",
+             "container, full OS, with a volume", CONTAINER_FORMAT, "container_image",
+             ("bootstrap", "docker_import"), 0.9, volume=True),
+    Platform("docker-app", "container", "docker, each workload from its application-only image",
+             "container, application only", "Docker image per workload holding only its programs and their "
+             "libraries (FROM scratch style): needs a container engine on a Linux kernel", "app_images",
+             ("bootstrap", "app_images"), 0.7, app_image=True),
+    Platform("gvisor", "container", "docker run by gVisor's runsc: a user-space kernel (the Sentry, on ptrace) "
+             "between the workload and the host kernel", "container, full OS, on gVisor", CONTAINER_FORMAT,
+             "container_image", ("bootstrap", "docker_import"), 1.0, runtime="runsc", network_runtime="runsc-hostnet"),
+    Platform("vm", "vm", "a libvirt/QEMU VM booting the harness's minimal init", "VM: kernel + initramfs + full-OS disk",
+             "qcow2 disk + kernel + initramfs: needs QEMU (libvirt here); KVM for full speed", "vm_disk",
+             ("bootstrap", "vm_disk"), 3.0, 9.0, shown="vm-minimal", boot_profile="minimal"),
+    Platform("vm-os", "vm", "the same VM booting the image's own systemd", "VM booting the full OS's own init",
+             "qcow2 disk + kernel + initramfs: needs QEMU (libvirt here); KVM for full speed", "vm_disk",
+             ("bootstrap", "vm_disk"), 5.0, 18.0, boot_profile="os"),
+)
+BY_NAME = {p.name: p for p in REGISTERED}
+NAMES = tuple(BY_NAME)
+FORMS = ", ".join(NAMES) + ", or docker:RUNTIME"
+
+
+def get(name: str) -> Platform:
+    """A registered platform, or `docker:RUNTIME`; anything else is a one-line error."""
+    if name in BY_NAME:
+        return BY_NAME[name]
+    if match := RUNTIME_RE.match(name):
+        runtime = match.group(1)
+        return replace(BY_NAME["docker"], name=name, runtime=runtime,
+                       summary=f"a Docker container of the full-OS image, run by the OCI runtime {runtime}",
+                       image_name=f"container, full OS, OCI runtime {runtime}")
+    if name.startswith("docker:"):
+        raise BenchError(f"unknown platform {name!r}: a runtime's name is letters, digits, '_', '.' or '-'")
+    raise BenchError(f"unknown platform {name!r} (known: {FORMS})")
+
+
+def known(name: str) -> Platform | None:
+    """The platform a recorded name stands for; None for one this version does not know."""
+    try:
+        return get(name)
+    except BenchError:
+        return None
+
+
+def order(name: str) -> float:
+    """Where a platform's column goes: registered ones in their order, docker:RUNTIME after
+    the Docker variants, anything unknown last."""
+    if name in BY_NAME:
+        return float(NAMES.index(name))
+    if RUNTIME_RE.match(name):
+        return NAMES.index("docker-app") + 0.5
+    return float(len(NAMES))
+
+
+def is_vm(name: str) -> bool:
+    platform = known(name)
+    return platform is not None and platform.is_vm
+
+
+def label(name: str, accel: str = "") -> str:
+    platform = known(name)
+    return platform.label(accel) if platform else name
+
+
+def by_label(shown: str) -> str:
+    """The platform a report label (without its accelerator) stands for."""
+    return next((p.name for p in REGISTERED if p.label() == shown), shown)
+
+
+def slug(name: str) -> str:
+    """The name as it may appear in an instance's name (Docker allows no ':')."""
+    return name.replace(":", "-")

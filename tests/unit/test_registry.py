@@ -1,0 +1,76 @@
+"""The platform registry: one declaration per platform, and docker:RUNTIME for any runtime."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.errors import BenchError
+from bench.platforms import preflight, registry
+from bench.platforms.container import require_runtime
+
+
+def test_every_registered_platform_is_found_by_name_in_report_order() -> None:
+    assert registry.NAMES == ("native", "docker", "docker-volume", "docker-app", "gvisor", "vm", "vm-os")
+    assert [registry.get(n).name for n in registry.NAMES] == list(registry.NAMES)
+    assert sorted(["vm", "docker:crun", "native", "gvisor", "docker"], key=registry.order) == \
+        ["native", "docker", "docker:crun", "gvisor", "vm"]
+    assert registry.order("something-newer") == len(registry.NAMES)  # last, not an error
+
+
+def test_docker_runtime_is_docker_with_that_runtime() -> None:
+    crun = registry.get("docker:crun")
+    assert (crun.kind, crun.runtime, crun.image_name) == ("container", "crun", "container, full OS, OCI runtime crun")
+    assert crun.build_steps == registry.get("docker").build_steps and not crun.volume and not crun.app_image
+    assert registry.get("gvisor").runtime == "runsc" and registry.get("docker").runtime == ""
+    assert registry.slug("docker:kata-runtime") == "docker-kata-runtime"
+
+
+@pytest.mark.parametrize("name, message", [
+    ("lxc", "unknown platform 'lxc' (known: native, docker, docker-volume, docker-app, gvisor, vm, vm-os, "
+            "or docker:RUNTIME)"),
+    ("docker:", "unknown platform 'docker:': a runtime's name is letters, digits, '_', '.' or '-'"),
+    ("docker:../x", "unknown platform 'docker:../x': a runtime's name is"),
+    ("podman:crun", "unknown platform 'podman:crun' (known: "),
+])
+def test_an_unknown_platform_is_one_line(name: str, message: str) -> None:
+    with pytest.raises(BenchError) as caught:
+        registry.get(name)
+    assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
+    assert registry.known(name) is None
+
+
+def test_labels_name_a_vm_with_its_accelerator() -> None:
+    assert registry.label("vm", "tcg") == "vm-minimal/tcg" and registry.label("vm-os", "kvm") == "vm-os/kvm"
+    assert registry.label("docker:crun", "tcg") == "docker:crun" and registry.label("unknown") == "unknown"
+    assert registry.by_label("vm-minimal") == "vm" and registry.is_vm("vm-os") and not registry.is_vm("gvisor")
+
+
+class Engine:
+    def __init__(self, runtimes: list[str]):
+        self.runtimes = runtimes
+
+    def info(self) -> dict:
+        return {"Runtimes": {name: {"path": name} for name in self.runtimes}, "DefaultRuntime": "runc"}
+
+
+def test_a_runtime_the_engine_lacks_is_refused_in_one_line() -> None:
+    engine = Engine(["io.containerd.runc.v2", "runc", "crun"])
+    require_runtime(engine, registry.get("docker:crun"))  # type: ignore[arg-type]
+    require_runtime(engine, registry.get("docker"))  # type: ignore[arg-type]  (the engine's default)
+    with pytest.raises(BenchError) as caught:
+        require_runtime(engine, registry.get("gvisor"))  # type: ignore[arg-type]
+    assert str(caught.value) == (
+        "platform gvisor: the Docker engine has no runtime 'runsc' (it has: crun, io.containerd.runc.v2, runc); "
+        "register it under \"runtimes\" in /etc/docker/daemon.json and reload dockerd (SIGHUP)")
+
+
+def test_preflight_asks_the_engine_only_when_a_runtime_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.host import engines
+
+    asked = []
+    monkeypatch.setattr(engines, "docker_client", lambda: asked.append(1) or Engine(["runc"]))
+    preflight(("native", "docker", "vm"))
+    assert asked == []
+    with pytest.raises(BenchError, match="^platform docker:kata: the Docker engine has no runtime 'kata'"):
+        preflight(("native", "docker:kata"))
+    assert asked == [1]
