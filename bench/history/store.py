@@ -172,9 +172,11 @@ def _check_schema(store: Store, create: bool) -> None:
 
 def _version(store: Store, conn: sa.Connection) -> int | None:
     """The store's schema version; None when it has no tables yet. Refuses what it cannot read."""
-    inspector = sa.inspect(conn)
-    if not inspector.has_table("schema_version"):
-        if inspector.get_table_names():
+    # One look at the catalogue: a store being made by another process appears all at once
+    # (its tables commit together), so asking twice could see it half made.
+    tables = sa.inspect(conn).get_table_names()
+    if "schema_version" not in tables:
+        if tables:
             raise BenchError(f"history {store.shown}: holds other tables, not a vmct-bench history")
         return None
     version = conn.execute(sa.select(sa.func.max(schema.schema_version.c.version))).scalar()

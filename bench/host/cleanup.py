@@ -17,6 +17,7 @@ from bench import config
 from bench.errors import BenchError
 from bench.host import cgroup, engines, leases
 from bench.images.store import TMP_PREFIX, temp_owner
+from bench.platforms import podman
 
 
 def leftover_containers(client: docker.DockerClient) -> list:
@@ -80,6 +81,7 @@ def _found(live: list[leases.LiveRun]) -> tuple[list[tuple[str, str, Any]], list
         found += [("libvirt network", n.name(), n) for n in leftover_networks(conn)]
     except BenchError as e:
         skipped.append(f"skipped domains and networks: {e}")
+    found += [("podman container", name, name) for name in podman.leftover_containers()]
     found += [("file", str(p), p) for p in leftover_files()]
     found += [("cgroup", str(p), p) for p in cgroup.leftovers()]
     return [(kind, name, handle) for kind, name, handle in found
@@ -97,6 +99,13 @@ def clean_all() -> list[str]:
     found, report = _found(live)
     report += [f"spared run {run.run_id} (pid {run.pid}): it is still running" for run in live]
     report += _remove_docker([(kind, h) for kind, _, h in found if kind in ("container", "volume")])
+    for name in (h for kind, _, h in found if kind == "podman container"):
+        try:
+            podman.remove(name)
+        except BenchError as e:
+            report.append(f"could not remove podman container {name}: {e}")
+            continue
+        report.append(f"removed podman container {name}")
     report += _remove_libvirt([h for kind, _, h in found if kind == "domain"], "domain")
     # After the domains that were attached to it.
     report += _remove_libvirt([h for kind, _, h in found if kind == "libvirt network"], "libvirt network")

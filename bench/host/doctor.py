@@ -148,6 +148,8 @@ def platform_checks(native: Check, docker_check: Check, libvirt: Check, verdict:
                                else native.detail, native.fix))
         elif platform.kind == "container":
             found.append(_container_check(platform, docker_check, runtimes))
+        elif platform.kind == "podman":
+            found.append(_podman_check(platform))
         elif verdict is None or verdict.chosen is None:
             found.append(Check(platform.name, False, "-", libvirt.detail if not libvirt.ok
                                else "no VM accelerator works here", libvirt.fix or "see the kvm and tcg checks"))
@@ -172,6 +174,15 @@ def _container_check(platform: registry.Platform, docker_check: Check, runtimes:
                      f"install it and register it under \"runtimes\" in /etc/docker/daemon.json, then reload "
                      "dockerd (SIGHUP); `make run` does this for the runtimes it ships")
     return Check(platform.name, True, f"{platform.runtime} {runtimes[platform.runtime]}", platform.summary)
+
+
+def _podman_check(platform: registry.Platform) -> Check:
+    from bench.platforms import podman
+
+    try:
+        return Check(platform.name, True, f"podman {podman.version()}", platform.summary)
+    except BenchError as e:
+        return Check(platform.name, False, "-", str(e), "install Debian's podman (`make run` does)")
 
 
 def engine_runtimes() -> dict[str, str]:

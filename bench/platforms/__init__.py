@@ -15,9 +15,14 @@ label = registry.label
 
 
 def preflight(names: tuple[str, ...]) -> None:
-    """What can be checked before a run starts: each name is a platform, and each runtime a
-    container platform asks for is registered with the engine."""
+    """What can be checked before a run starts: each name is a platform, Podman is installed
+    where a platform needs it, and each runtime a Docker platform asks for is registered with
+    the engine."""
     platforms = [registry.get(name) for name in names]
+    if any(p.kind == "podman" for p in platforms):
+        from bench.platforms.podman import version
+
+        version()
     if any(p.runtimes() for p in platforms):
         from bench.host import engines
         from bench.platforms.container import require_runtime
@@ -35,6 +40,9 @@ def make_driver(name: str, progress: Progress, resources: Resources, accel: str 
     if platform.kind == "container":
         from bench.platforms.container import ContainerDriver
         return ContainerDriver(resources, platform)
+    if platform.kind == "podman":
+        from bench.platforms.podman import PodmanDriver
+        return PodmanDriver(resources, platform)
     from bench.host import accel as accelerators
     from bench.platforms.vm import VMDriver
     return VMDriver(resources, *accelerators.choose(progress, accel), platform=platform)

@@ -15,7 +15,7 @@ from typing import Literal
 
 from bench.errors import BenchError
 
-Kind = Literal["native", "container", "vm"]
+Kind = Literal["native", "container", "podman", "vm"]  # which driver: container is Docker
 RUNTIME_RE = re.compile(r"^docker:([A-Za-z0-9][A-Za-z0-9_.-]{0,62})$")
 CONTAINER_FORMAT = "Docker image (docker import of rootfs.tar): needs a container engine on a Linux kernel"
 
@@ -39,6 +39,7 @@ class Platform:
     volume: bool = False  # container: writes go to a fresh volume at /var/tmp
     app_image: bool = False  # container: each workload from its application-only image
     boot_profile: str = ""  # vm: minimal (the harness's init) or os (the image's systemd)
+    network: bool = True  # runs workloads that need a network
 
     @property
     def is_vm(self) -> bool:
@@ -78,6 +79,9 @@ REGISTERED: tuple[Platform, ...] = (
     Platform("gvisor", "container", "docker run by gVisor's runsc: a user-space kernel (the Sentry, on ptrace) "
              "between the workload and the host kernel", "container, full OS, on gVisor", CONTAINER_FORMAT,
              "container_image", ("bootstrap", "docker_import"), 1.0, runtime="runsc", network_runtime="runsc-hostnet"),
+    Platform("podman", "podman", "a rootful Podman container (no daemon: conmon per container) of the same image",
+             "Podman container, full OS", "OCI image (podman import of rootfs.tar): needs Podman on a Linux kernel, "
+             "no daemon", "rootfs_tar", ("bootstrap",), 1.0, network=False),
     Platform("vm", "vm", "a libvirt/QEMU VM booting the harness's minimal init", "VM: kernel + initramfs + full-OS disk",
              "qcow2 disk + kernel + initramfs: needs QEMU (libvirt here); KVM for full speed", "vm_disk",
              ("bootstrap", "vm_disk"), 3.0, 9.0, shown="vm-minimal", boot_profile="minimal"),

@@ -20,7 +20,7 @@ from bench.errors import BenchError
 from bench.host import cleanup, leases
 from bench.host import accel as accelerators
 from bench.images import manifest as manifests
-from bench.platforms import make_driver, preflight
+from bench.platforms import make_driver, preflight, registry
 from bench.platforms.base import Driver, TrialContext
 from bench.probes import engines
 from bench.run import provenance, schedule
@@ -48,6 +48,11 @@ def start(suite: Suite, root: Path, progress: Progress, accel: str = "auto",
         refuse_leftovers()
     preflight(suite.platforms)
     manifest, loaded = _images_for(suite)
+    for platform in suite.platforms:
+        for name, workload in loaded.items():
+            if suite.runs(platform, name) and workload.network and not registry.get(platform).network:
+                raise BenchError(f"suite {suite.name}: platform {platform} cannot run workload {name}, which "
+                                 f"needs a network; leave it out with [only] {platform} = [...]")
     plan = schedule.plan(suite)
     run_id = new_run_id()
     info = {"run_id": run_id, "suite": suite.to_json(), "seed": suite.seed, "accel_requested": accel,

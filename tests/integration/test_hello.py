@@ -10,7 +10,7 @@ import pytest
 from tests.realhost import bench
 
 
-@pytest.mark.parametrize("platform", ["native", "docker", "docker-app", "gvisor", "docker:crun", "vm"])
+@pytest.mark.parametrize("platform", ["native", "docker", "docker-app", "gvisor", "docker:crun", "podman", "vm"])
 def test_hello_gives_the_same_result_on_every_platform(platform: str, images: dict) -> None:
     proc = bench("launch", "hello", "--platform", platform, "--json")
     outcome = json.loads(proc.stdout)

@@ -1,6 +1,7 @@
-"""Docker with other OCI runtimes, for real: gVisor (runsc) and crun run cpu, boot and idle
-beside runc; a runtime the engine lacks stops a run before its first trial; SIGINT during a
-gVisor trial leaves no container, no sandbox process and no cgroup."""
+"""Other container platforms, for real: Docker with gVisor (runsc) and with crun, and Podman,
+run cpu, boot and idle beside runc; a runtime the engine lacks stops a run before its first
+trial; SIGINT during a gVisor or a Podman trial leaves no container, no sandbox or conmon
+process and no cgroup."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from bench.host import cleanup, engines
 from bench.run.results import RunDir
@@ -20,7 +22,7 @@ from tests.realhost import bench
 
 SUITE = """\
 name = "it-runtimes"
-platforms = ["docker", "docker:crun", "gvisor"]
+platforms = ["docker", "docker:crun", "gvisor", "podman"]
 workloads = ["boot", "cpu", "idle"]
 repetitions = 1
 warmup = 0
@@ -29,35 +31,56 @@ seed = 4
 """
 
 
-def runsc_processes() -> list[psutil.Process]:
-    return [p for p in psutil.process_iter(["cmdline"]) if any("runsc" in part for part in p.info["cmdline"] or [])]
+PLATFORMS = ("docker", "docker:crun", "gvisor", "podman")
+# What each platform runs on the host besides the workload: gVisor's sandbox, Podman's monitor.
+HOST_PROCESS = {"gvisor": "runsc", "podman": "conmon"}
 
 
-def test_cpu_boot_and_idle_on_runc_crun_and_gvisor(tmp_path: Path, images: dict) -> None:
+def processes_of(platform: str, instances: set[str]) -> list[psutil.Process]:
+    """The platform's host processes whose command line names one of `instances` (a name or id)."""
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        line = " ".join(p.info["cmdline"] or [])
+        if HOST_PROCESS[platform] in line and any(instance in line for instance in instances):
+            found.append(p)
+    return found
+
+
+def leftover_instances() -> set[str]:
+    """The harness's containers now: Docker's by name and id, Podman's by name."""
+    from bench.platforms import podman
+
+    docker_ones = cleanup.leftover_containers(engines.docker_client())
+    return {c.name for c in docker_ones} | {c.id for c in docker_ones} | set(podman.leftover_containers())
+
+
+def test_cpu_boot_and_idle_on_runc_crun_gvisor_and_podman(tmp_path: Path, images: dict) -> None:
     proc = bench("run", str(write_suite(tmp_path, text=SUITE)), "--output-dir", str(tmp_path / "runs"), "--no-report")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     records = RunDir.open(only_run_dir(tmp_path / "runs")).records()
     assert {(r.platform, r.workload) for r in records if r.ok} == {
-        (p, w) for p in ("docker", "docker:crun", "gvisor") for w in ("boot", "cpu", "idle")}
+        (p, w) for p in PLATFORMS for w in ("boot", "cpu", "idle")}
     by = {(r.platform, r.workload): r for r in records}
-    kernels = {p: by[(p, "boot")].facts["isolation.kernel"] for p in ("docker", "docker:crun", "gvisor")}
-    assert kernels["docker"] == kernels["docker:crun"] and kernels["docker"].startswith("the host's")
+    kernels = {p: by[(p, "boot")].facts["isolation.kernel"] for p in PLATFORMS}
+    assert kernels["docker"] == kernels["docker:crun"] == kernels["podman"] and kernels["docker"].startswith("the host's")
     assert kernels["gvisor"].startswith("gVisor's user-space kernel")
-    assert [by[(p, "boot")].facts["runtime"].split()[0] for p in ("docker", "docker:crun", "gvisor")] == \
-        ["runc", "crun", "runsc"]
+    assert [by[(p, "boot")].facts["runtime"].split()[0] for p in PLATFORMS] == ["runc", "crun", "runsc", "podman"]
+    assert by[("podman", "boot")].facts["network"] == "none" and "created" in by[("podman", "boot")].phases_s
+    memory = next(s for s in by[("podman", "idle")].samples if s.metric == "mem_pss_mean_mib")
+    assert "conmon and every process in the container's cgroup" in memory.metadata["probe"] and memory.value > 0
     # gVisor's whole sandbox is summed: more than runc's container of the same idle workload.
     pss = {p: next(s.value for s in by[(p, "idle")].samples if s.metric == "mem_pss_mean_mib")
            for p in ("docker", "gvisor")}
     assert pss["gvisor"] > pss["docker"] > 0
     memory = next(s for s in by[("gvisor", "idle")].samples if s.metric == "mem_pss_mean_mib")
     assert "gVisor's Sentry sandbox, its gofer and their ptrace stubs" in memory.metadata["probe"]
-    scores = {p: by[(p, "cpu")].score for p in ("docker", "docker:crun", "gvisor")}
+    scores = {p: by[(p, "cpu")].score for p in PLATFORMS}
     assert all(isinstance(v, float) and v > 0 for v in scores.values()), scores
-    assert "docker:crun" in proc.stdout and "gvisor" in proc.stdout  # their rows in the summary
+    assert all(f" {p} " in proc.stdout for p in PLATFORMS)  # their rows in the summary
 
 
 def test_a_runtime_the_engine_lacks_stops_the_run_before_any_trial(tmp_path: Path, images: dict) -> None:
-    suite = write_suite(tmp_path, text=SUITE.replace('"docker:crun", "gvisor"', '"docker:no-such-runtime"'))
+    suite = write_suite(tmp_path, text=SUITE.replace('"docker:crun", "gvisor", "podman"', '"docker:no-such-runtime"'))
     proc = bench("run", str(suite), "--output-dir", str(tmp_path / "runs"))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert proc.stderr.startswith("bench: error: platform docker:no-such-runtime: the Docker engine has no "
@@ -65,24 +88,35 @@ def test_a_runtime_the_engine_lacks_stops_the_run_before_any_trial(tmp_path: Pat
     assert not (tmp_path / "runs").exists()
 
 
-def test_sigint_during_a_gvisor_trial_leaves_nothing(tmp_path: Path, images: dict) -> None:
-    client = engines.docker_client()
-    suite = write_suite(tmp_path, text=SUITE.replace('"docker", "docker:crun", "gvisor"', '"gvisor"')
+def test_a_platform_without_networking_is_not_given_a_network_workload(tmp_path: Path, images: dict) -> None:
+    suite = write_suite(tmp_path, text=SUITE.replace('"docker", "docker:crun", "gvisor", "podman"', '"podman"')
+                        .replace('"boot", "cpu", "idle"', '"boot", "net"'))
+    proc = bench("run", str(suite), "--output-dir", str(tmp_path / "runs"))
+    assert proc.returncode == 2 and proc.stderr == (
+        "bench: error: suite it-runtimes: platform podman cannot run workload net, which needs a network; leave it "
+        "out with [only] podman = [...]\n")
+    assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("platform", ["gvisor", "podman"])
+def test_sigint_during_a_trial_leaves_nothing(platform: str, tmp_path: Path, images: dict) -> None:
+    suite = write_suite(tmp_path, text=SUITE.replace('"docker", "docker:crun", "gvisor", "podman"', f'"{platform}"')
                         .replace('"boot", "cpu", "idle"', '"idle"'))
     proc = subprocess.Popen([sys.executable, "-m", "bench", "run", str(suite), "--no-report",
                              "--output-dir", str(tmp_path / "runs")], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
-    while not (cleanup.leftover_containers(client) and runsc_processes()) and proc.poll() is None \
-            and time.monotonic() < deadline:
+    seen: set[str] = set()
+    while not (seen and processes_of(platform, seen)) and proc.poll() is None and time.monotonic() < deadline:
+        seen |= leftover_instances()
         time.sleep(0.05)
-    assert cleanup.leftover_containers(client) and runsc_processes(), "no gVisor sandbox seen while the run went on"
+    assert seen and processes_of(platform, seen), f"no {platform} instance seen while the run went on"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "Traceback" not in err
-    assert cleanup.leftovers() == [] and cleanup.leftover_containers(client) == []
-    assert runsc_processes() == []
+    assert cleanup.leftovers() == [] and leftover_instances() == set()
+    assert processes_of(platform, seen) == []
     (record,) = RunDir.open(only_run_dir(tmp_path / "runs")).records()
-    assert (record.platform, record.status, record.reason) == ("gvisor", "aborted", "interrupted")
-    assert json.loads((only_run_dir(tmp_path / "runs") / "run.json").read_text())["suite"]["platforms"] == ["gvisor"]
+    assert (record.platform, record.status, record.reason) == (platform, "aborted", "interrupted")
+    assert json.loads((only_run_dir(tmp_path / "runs") / "run.json").read_text())["suite"]["platforms"] == [platform]

@@ -33,6 +33,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(engines, "docker_client", unreachable)
     monkeypatch.setattr(engines, "libvirt_connection", unreachable)
     monkeypatch.setattr(cleanup.cgroup, "leftovers", lambda: [])
+    monkeypatch.setattr(cleanup.podman, "leftover_containers", lambda: [])
     (tmp_path / "instances").mkdir()
     return tmp_path
 

@@ -1,0 +1,219 @@
+"""Podman, rootful and daemonless: the same rootfs tarball imported with `podman import`; each
+trial a `podman create` and a `podman start` (the two timed phases), its output read with
+`podman logs --follow`, removed with `podman rm --force`.
+
+Configured on the command line, not in containers.conf, so nothing on the host changes: the
+cgroupfs manager and the file events logger (there may be no systemd), the k8s-file log
+driver. The same limits as Docker (the suite's cpuset and CPU quota, memory without swap),
+no privileges, no-new-privileges, no network (a workload that needs one is refused in one line:
+netavark makes Podman's bridge only when a container joins it, after the host's servers would
+have to listen on it).
+"""
+
+from __future__ import annotations
+
+import resource
+import subprocess
+import threading
+from pathlib import Path
+
+from bench import config
+from bench.errors import BenchError
+from bench.images.manifest import Manifest
+from bench.net.servers import server_env
+from bench.platforms.base import Driver, Instance, TrialContext
+from bench.platforms.registry import BY_NAME, Platform
+from bench.probes import isolation, processes
+from bench.probes.disk import Footprint, filesystem_of
+from bench.run.resources import Resources
+
+PODMAN = ("podman", "--cgroup-manager=cgroupfs", "--events-backend=file")
+REPOSITORY = f"{config.LABEL}/rootfs"
+TIMEOUT_S = 120  # one podman command; import of the rootfs included
+
+
+def podman(*args: str, timeout: float = TIMEOUT_S) -> str:
+    """Run one podman command; its stdout, or a one-line BenchError with its stderr."""
+    try:
+        done = subprocess.run([*PODMAN, *args], capture_output=True, text=True, timeout=timeout)
+    except FileNotFoundError:
+        raise BenchError("podman: not installed (`make run` installs Debian's podman)") from None
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"podman {args[0]}: no answer within {timeout:g} s") from None
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        raise BenchError(f"podman {args[0]}: {(lines or ['exit ' + str(done.returncode)])[-1].removeprefix('Error: ')}")
+    return done.stdout
+
+
+def version() -> str:
+    return podman("version", "--format", "{{.Client.Version}}", timeout=30).strip()
+
+
+def image(manifest: Manifest) -> str:
+    """The rootfs tarball as a Podman image (imported on first use); its id."""
+    tag = f"{REPOSITORY}:{manifest.rootfs_tar.sha256.removeprefix('sha256:')[:16]}"
+    found = subprocess.run([*PODMAN, "image", "exists", tag], capture_output=True).returncode == 0
+    if not found:
+        podman("import", "--change", f"LABEL {config.LABEL}=image", manifest.rootfs_tar.path, tag)
+    return podman("image", "inspect", "--format", "{{.Id}}", tag).strip()
+
+
+def ulimits() -> list[str]:
+    """The harness's own open-files and process limits (the process count capped at the
+    kernel's pid_max, which bounds it anyway). Podman's default asks crun to raise them,
+    which fails where the host withholds CAP_SYS_RESOURCE ("setrlimit: Operation not
+    permitted"); Docker's containers inherit the daemon's limits, so this is the same."""
+    try:
+        pid_max = int(Path("/proc/sys/kernel/pid_max").read_text())
+    except (OSError, ValueError):
+        pid_max = resource.RLIM_INFINITY
+    found = []
+    for name, which, cap in (("nofile", resource.RLIMIT_NOFILE, None), ("nproc", resource.RLIMIT_NPROC, pid_max)):
+        soft, hard = resource.getrlimit(which)
+        if cap is not None:
+            soft, hard = (cap if v == resource.RLIM_INFINITY else min(v, cap) for v in (soft, hard))
+        found.append(f"--ulimit={name}={-1 if soft == resource.RLIM_INFINITY else soft}:"
+                     f"{-1 if hard == resource.RLIM_INFINITY else hard}")
+    return found
+
+
+def leftover_containers() -> list[str]:
+    """Names of the harness's Podman containers (by label); none where Podman is missing."""
+    try:
+        out = podman("ps", "--all", "--filter", f"label={config.RUN_LABEL}", "--format", "{{.Names}}", timeout=30)
+    except BenchError:
+        return []
+    return sorted(line for line in out.splitlines() if line)
+
+
+def remove(name: str) -> None:
+    podman("rm", "--force", "--time", "0", name)
+
+
+class PodmanInstance(Instance):
+    platform = "podman"
+    host_processes = "conmon and every process in the container's cgroup"
+
+    def __init__(self, ctx: TrialContext, resources: Resources, image_id: str, storage: str, runtime: str):
+        super().__init__(ctx)
+        self.resources = resources
+        self.image_id = image_id
+        self.name = ctx.name(self.platform)
+        self.created = False
+        self._logs: subprocess.Popen[bytes] | None = None
+        self._reader: threading.Thread | None = None
+        self._pids: tuple[int, int] | None = None  # (conmon, the container's PID 1)
+        self._procs_file: Path | None = None
+        self.facts.update(image=image_id, security="default seccomp, no-new-privileges, not privileged",
+                          storage=storage, runtime=runtime)
+        self.facts.update(isolation.shared_kernel())
+
+    def setup(self) -> None:
+        if self.ctx.workload.network:
+            # netavark makes the bridge (podman0) only when a container joins it, so the host's
+            # servers, which listen before the instance starts, have no address to bind yet.
+            raise BenchError(f"podman: workload {self.ctx.workload.name} needs a network; the podman platform "
+                             "runs only workloads without one so far")
+        self.facts["network"] = "none"
+
+    def start(self) -> None:
+        env = [f"--env={k}={v}" for k, v in sorted(server_env({}, self.network).items())]
+        podman("create", "--name", self.name, f"--label={config.RUN_LABEL}={self.ctx.run_id}",
+               f"--label={config.LABEL}=instance", "--log-driver=k8s-file", *ulimits(),
+               f"--network={'bridge' if self.network else 'none'}", "--security-opt=no-new-privileges",
+               f"--cpuset-cpus={self.resources.cpuset_text}", f"--cpus={self.resources.cpus}",
+               f"--memory={self.resources.memory_bytes}", f"--memory-swap={self.resources.memory_bytes}",
+               *env, self.image_id, config.GUEST_LAUNCHER, "--hold", self.ctx.workload.name)
+        self.created = True
+        self.mark("created")
+        podman("start", self.name)
+        self.mark("started")
+        # From the log's first line: nothing printed before this call is missed.
+        self._logs = subprocess.Popen([*PODMAN, "logs", "--follow", self.name], stdout=subprocess.PIPE,
+                                      stderr=subprocess.STDOUT)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self._logs is not None and self._logs.stdout is not None
+        for chunk in iter(lambda: self._logs.stdout.read1(65536), b""):  # type: ignore[union-attr]
+            self.console.feed(chunk)
+        self.console.close("podman logs ended")
+
+    def host_pids(self) -> list[int]:
+        """conmon, then the members of the container's cgroup."""
+        if self._pids is None:
+            if not self.created:
+                return []
+            try:
+                out = podman("inspect", "--format", "{{.State.ConmonPid}} {{.State.Pid}}", self.name, timeout=10)
+                conmon, pid = (int(v) for v in out.split())
+            except (BenchError, ValueError):
+                return []
+            if not pid:
+                return []
+            self._pids = (conmon, pid)
+            self._procs_file = processes.cgroup_procs_file(pid)
+        conmon, pid = self._pids
+        if self._procs_file is None:
+            return [conmon] + processes.tree(pid)
+        return [conmon] + processes.read_procs(self._procs_file)
+
+    def main_pid(self) -> int | None:
+        self.host_pids()
+        return self._pids[1] if self._pids else None
+
+    def disk_growth(self) -> Footprint | None:
+        if not self.created:
+            return None
+        try:
+            size = podman("inspect", "--size", "--format", "{{.SizeRw}}", self.name, timeout=30).strip()
+            return Footprint(int(size), "podman inspect --size: SizeRw, the writable layer")
+        except (BenchError, ValueError):
+            return None
+
+    def teardown(self) -> None:
+        try:
+            if self.created:
+                remove(self.name)
+                self.created = False
+        finally:
+            if self._logs is not None:
+                try:
+                    self._logs.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self._logs.kill()
+                    self._logs.wait()
+                self._logs = None
+            if self._reader is not None:
+                self._reader.join(timeout=5)
+
+
+class PodmanDriver(Driver):
+    name = "podman"
+
+    def __init__(self, resources: Resources, platform: Platform = BY_NAME["podman"]) -> None:
+        super().__init__(resources)
+        self.platform = platform
+        podman_version = version()  # fails now, with one line, if podman is missing
+        oci = podman("info", "--format", "{{.Host.OCIRuntime.Name}} {{.Host.OCIRuntime.Version}}", timeout=30)
+        self.runtime = (f"podman {podman_version}, rootful, no daemon (conmon per container); OCI runtime "
+                        f"{oci.strip().splitlines()[0] if oci.strip() else '?'}")
+        root = Path(podman("info", "--format", "{{.Store.GraphRoot}}", timeout=30).strip() or "/var/lib/containers")
+        driver = podman("info", "--format", "{{.Store.GraphDriverName}}", timeout=30).strip()
+        self.storage = (f"{driver} copy-on-write layer ({filesystem_of(root)}); the host's page cache "
+                        "(O_DIRECT bypasses it)")
+        self._image: str | None = None
+
+    def _image_id(self, manifest: Manifest) -> str:
+        if self._image is None:
+            self._image = image(manifest)
+        return self._image
+
+    def prepare(self, ctx: TrialContext) -> Instance:
+        return PodmanInstance(ctx, self.resources, self._image_id(ctx.manifest), self.storage, self.runtime)
+
+    def _measure_image(self, manifest: Manifest, workload: str) -> Footprint:
+        size = podman("image", "inspect", "--format", "{{.Size}}", self._image_id(manifest)).strip()
+        return Footprint(int(size), "podman image inspect: Size")
