@@ -45,6 +45,12 @@ def image_of(manifest: Manifest, platform: Platform, workload: str) -> Artifact:
     return manifest.app_images[workload]
 
 
+# Seen here: fio's direct-I/O random reads on gvisor ran 2.8x native's IOPS at half the p99
+# latency, from the same disk. The Sentry does not pass O_DIRECT on to the host.
+SENTRY_STORAGE = ("through gVisor's Sentry and gofer, which serve file I/O from the Sentry's own cache and do not "
+                  "pass O_DIRECT on to the host (disk figures measure that cache, not the device); beneath: ")
+
+
 def engine_runtimes(client: docker.DockerClient) -> tuple[dict[str, str], str]:
     """The OCI runtimes registered with the engine (name → its binary), and its default one."""
     try:
@@ -96,6 +102,7 @@ class ContainerInstance(Instance):
             " (gVisor's Sentry sandbox, its gofer and their ptrace stubs)" if platform.runtime == "runsc" else ""))
         if platform.runtime == "runsc":
             self.facts.update(isolation.user_space_kernel(runtime))
+            self.facts["storage"] = SENTRY_STORAGE + storage
 
     def setup(self) -> None:
         if self.ctx.workload.network:

@@ -12,6 +12,7 @@ from bench.platforms import label
 from bench.report.runs import LoadedRun
 
 CV_LIMIT = 0.05
+DISK_UNITS = ("IOPS", "MiB/s")
 MIN_TRIALS = 3
 
 
@@ -47,6 +48,13 @@ def caveats(run: LoadedRun) -> list[Caveat]:
         kinds = sorted({f"{r.platform} {r.workload}: {r.status} ({r.reason.splitlines()[0][:80]})" for r in bad})
         found.append(Caveat("severe", f"{len(bad)} of {len(run.records)} trials did not succeed: "
                             + "; ".join(kinds[:6]) + (" …" if len(kinds) > 6 else "")))
+    cached = sorted({label(r.platform, r.accel) for r in run.counted
+                     if "do not pass O_DIRECT on to the host" in r.facts.get("storage", "")
+                     and any(s.unit in DISK_UNITS for s in r.samples)})
+    if cached:
+        found.append(Caveat("severe", f"Disk figures on {', '.join(cached)} come through gVisor's Sentry, which serves "
+                            "file I/O from its own cache and does not pass O_DIRECT on to the host: they measure "
+                            "that cache, not the device, and may exceed native's."))
     table = run.summary
     if not table.empty:
         found += _noise(run, table)

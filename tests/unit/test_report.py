@@ -206,3 +206,15 @@ def test_the_report_reads_in_human_units_with_zero_based_axes(tmp_path: Path) ->
     # vm-os ran no idle trial: the memory chart leaves it out and says so.
     assert "Left out: vm-os" in text
     assert "details" in tree.tags and "other metric(s) vary by more than 5%" in text
+
+
+def test_disk_figures_through_gvisors_cache_are_flagged(tmp_path: Path) -> None:
+    """Seen on this host: gVisor's direct-I/O IOPS 2.8x native's, from its own cache."""
+    values = {("disk", "native", "randread_iops"): [17000.0] * 3, ("disk", "gvisor", "randread_iops"): [48000.0] * 3,
+              ("cpu", "gvisor", "score"): [4300.0] * 3}
+    found = caveats.caveats(runs.load(write_run(tmp_path, "gv", values)))
+    (flag,) = [c for c in found if "gVisor's Sentry" in c.text]
+    assert flag.level == "severe" and flag.text.startswith("Disk figures on gvisor come through gVisor's Sentry")
+    plain = caveats.caveats(runs.load(write_run(tmp_path, "plain", {("disk", "native", "randread_iops"): [1.0] * 3})))
+    assert not [c for c in plain if "gVisor's Sentry" in c.text]
+
