@@ -15,7 +15,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from bench import config
 from bench.host import cleanup, engines
+from bench.images.manifest import load as load_manifest
 from bench.run.results import RunDir
 from tests.integration.test_run import only_run_dir, write_suite
 from tests.realhost import bench
@@ -120,3 +122,18 @@ def test_sigint_during_a_trial_leaves_nothing(platform: str, tmp_path: Path, ima
     (record,) = RunDir.open(only_run_dir(tmp_path / "runs")).records()
     assert (record.platform, record.status, record.reason) == (platform, "aborted", "interrupted")
     assert json.loads((only_run_dir(tmp_path / "runs") / "run.json").read_text())["suite"]["platforms"] == [platform]
+
+
+def test_a_crashed_runs_podman_container_is_refused_then_cleaned(tmp_path: Path, images: dict) -> None:
+    from bench.platforms import podman
+
+    name = f"{config.NAME_PREFIX}crashed-1-podman"
+    podman.podman("create", "--name", name, f"--label={config.RUN_LABEL}=crashed", podman.image(load_manifest()), "true")
+    try:
+        proc = bench("run", str(write_suite(tmp_path, text=SUITE)), "--output-dir", str(tmp_path / "runs"))
+        assert proc.returncode == 2 and f"podman container {name}" in proc.stderr, proc.stderr
+        assert f"removed podman container {name}" in bench("clean").stdout
+        assert podman.leftover_containers() == []
+    finally:
+        if name in podman.leftover_containers():
+            podman.remove(name)
