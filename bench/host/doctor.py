@@ -13,6 +13,7 @@ from bench.cli.progress import Progress
 from bench.errors import BenchError
 from bench.host import accel, engines, facts
 from bench.platforms import registry
+from bench.platforms.container import RUNTIME_FIX, engine_info, engine_runtimes, missing_runtimes
 
 
 @dataclass(frozen=True)
@@ -169,10 +170,9 @@ def _container_check(platform: registry.Platform, docker_check: Check, runtimes:
     if not platform.runtime:
         return Check(platform.name, True, f"docker {docker_check.version.split()[0]}, runc {runtimes.get('runc', '?')}",
                      platform.summary)
-    if missing := [r for r in platform.runtimes() if r not in runtimes]:
+    if missing := missing_runtimes(platform, runtimes):
         return Check(platform.name, False, "-", f"the Docker engine has no runtime {missing[0]!r}",
-                     f"install it and register it under \"runtimes\" in /etc/docker/daemon.json, then reload "
-                     "dockerd (SIGHUP); `make run` does this for the runtimes it ships")
+                     f"install it and {RUNTIME_FIX}; `make run` does this for the runtimes it ships")
     return Check(platform.name, True, f"{platform.runtime} {runtimes[platform.runtime]}", platform.summary)
 
 
@@ -185,13 +185,11 @@ def _podman_check(platform: registry.Platform) -> Check:
         return Check(platform.name, False, "-", str(e), "install Debian's podman (`make run` does)")
 
 
-def engine_runtimes() -> dict[str, str]:
+def runtime_versions() -> dict[str, str]:
     """The runtimes registered with the Docker engine → each one's version (its binary's first
     line of --version); empty when the engine is down."""
-    from bench.platforms.container import engine_runtimes
-
     try:
-        runtimes, _ = engine_runtimes(engines.docker_client(timeout=10))
+        runtimes, _ = engine_runtimes(engine_info(engines.docker_client(timeout=10)))
     except BenchError:
         return {}
     return {name: engines.runtime_version(path) for name, path in runtimes.items()}
@@ -203,7 +201,7 @@ def examine(progress: Progress, recheck: bool = False, kvm_deadline: float = 20.
     if checks[2].ok:
         verdict = accel.examine(progress, recheck=recheck, kvm_deadline_s=kvm_deadline)
         checks += accel_checks(verdict)
-    platforms = platform_checks(checks[0], checks[1], checks[2], verdict, engine_runtimes())
+    platforms = platform_checks(checks[0], checks[1], checks[2], verdict, runtime_versions())
     return Report(checks, verdict, facts.describe(), platforms)
 
 

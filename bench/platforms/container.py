@@ -51,27 +51,36 @@ SENTRY_STORAGE = ("through gVisor's Sentry and gofer, which serve file I/O from 
                   "pass O_DIRECT on to the host (disk figures measure that cache, not the device); beneath: ")
 
 
-def engine_runtimes(client: docker.DockerClient) -> tuple[dict[str, str], str]:
-    """The OCI runtimes registered with the engine (name → its binary), and its default one."""
+RUNTIME_FIX = 'register it under "runtimes" in /etc/docker/daemon.json and reload dockerd (SIGHUP)'
+
+
+def engine_info(client: docker.DockerClient) -> dict:
     try:
-        info = client.info()
+        return client.info()
     except docker.errors.DockerException as e:
         raise BenchError(f"docker: {engines.first_line(e)}") from None
+
+
+def engine_runtimes(info: dict) -> tuple[dict[str, str], str]:
+    """From the engine's info: its OCI runtimes (name → binary), and its default one."""
     runtimes = {name: (spec or {}).get("path") or name for name, spec in sorted((info.get("Runtimes") or {}).items())}
     return runtimes, str(info.get("DefaultRuntime", "runc"))
 
 
-def require_runtime(client: docker.DockerClient, platform: Platform) -> None:
+def missing_runtimes(platform: Platform, known: dict[str, str]) -> list[str]:
+    return [runtime for runtime in platform.runtimes() if runtime not in known]
+
+
+def check_runtimes(platform: Platform, known: dict[str, str]) -> None:
     """A runtime the engine does not know is a one-line error before any trial starts."""
-    if not platform.runtimes():
-        return
-    known, _ = engine_runtimes(client)
-    for runtime in platform.runtimes():
-        if runtime in known:
-            continue
-        raise BenchError(f"platform {platform.name}: the Docker engine has no runtime {runtime!r} "
-                         f"(it has: {', '.join(known) or 'none'}); register it under \"runtimes\" in "
-                         "/etc/docker/daemon.json and reload dockerd (SIGHUP)")
+    if missing := missing_runtimes(platform, known):
+        raise BenchError(f"platform {platform.name}: the Docker engine has no runtime {missing[0]!r} "
+                         f"(it has: {', '.join(known) or 'none'}); {RUNTIME_FIX}")
+
+
+def require_runtime(client: docker.DockerClient, platform: Platform) -> None:
+    if platform.runtimes():
+        check_runtimes(platform, engine_runtimes(engine_info(client))[0])
 
 
 class ContainerInstance(Instance):
@@ -263,19 +272,17 @@ class ContainerDriver(Driver):
         self.client = engines.docker_client()
         self.platform = platform
         self.name = platform.name
-        self.storage = self._storage(platform.volume)
-        require_runtime(self.client, platform)
-        runtimes, default = engine_runtimes(self.client)
+        info = engine_info(self.client)
+        self.storage = self._storage(info, platform.volume)
+        runtimes, default = engine_runtimes(info)
+        check_runtimes(platform, runtimes)
         name = platform.runtime or default
         self.runtime = (f"{name} {engines.runtime_version(runtimes.get(name, name))}"
                         + ("" if platform.runtime else " (the engine's default)"))
 
-    def _storage(self, volume: bool) -> str:
+    @staticmethod
+    def _storage(info: dict, volume: bool) -> str:
         """Where this variant's writes land: file system and cache, for the disk workload."""
-        try:
-            info = self.client.info()
-        except docker.errors.DockerException as e:
-            raise BenchError(f"docker: {engines.first_line(e)}") from None
         root = Path(info.get("DockerRootDir", "/var/lib/docker"))
         if volume:
             return f"local volume at {VOLUME_AT}: {filesystem_of(root / 'volumes')}; the host's page cache (O_DIRECT bypasses it)"

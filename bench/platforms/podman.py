@@ -12,6 +12,7 @@ have to listen on it).
 
 from __future__ import annotations
 
+import json
 import resource
 import subprocess
 import threading
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from bench import config
 from bench.errors import BenchError
+from bench.host import engines
 from bench.images.manifest import Manifest
 from bench.net.servers import server_env
 from bench.platforms.base import Driver, Instance, TrialContext
@@ -197,13 +199,13 @@ class PodmanDriver(Driver):
         super().__init__(resources)
         self.platform = platform
         podman_version = version()  # fails now, with one line, if podman is missing
-        oci = podman("info", "--format", "{{.Host.OCIRuntime.Name}} {{.Host.OCIRuntime.Version}}", timeout=30)
+        info = json.loads(podman("info", "--format", "json", timeout=30))
+        oci, store = info.get("host", {}).get("ociRuntime", {}), info.get("store", {})
         self.runtime = (f"podman {podman_version}, rootful, no daemon (conmon per container); OCI runtime "
-                        f"{oci.strip().splitlines()[0] if oci.strip() else '?'}")
-        root = Path(podman("info", "--format", "{{.Store.GraphRoot}}", timeout=30).strip() or "/var/lib/containers")
-        driver = podman("info", "--format", "{{.Store.GraphDriverName}}", timeout=30).strip()
-        self.storage = (f"{driver} copy-on-write layer ({filesystem_of(root)}); the host's page cache "
-                        "(O_DIRECT bypasses it)")
+                        f"{oci.get('name', '?')} {engines.runtime_version(oci.get('path') or oci.get('name', '?'))}")
+        root = Path(store.get("graphRoot") or "/var/lib/containers")
+        self.storage = (f"{store.get('graphDriverName', '?')} copy-on-write layer ({filesystem_of(root)}); the host's "
+                        "page cache (O_DIRECT bypasses it)")
         self._image: str | None = None
 
     def _image_id(self, manifest: Manifest) -> str:

@@ -59,8 +59,7 @@ def start(suite: Suite, root: Path, progress: Progress, accel: str = "auto",
             "plan": [t.to_json() for t in plan], **provenance.describe(suite.platforms, manifest)}
     run = RunDir.create(root, run_id, info)
     progress.note(f"run {run_id}: {len(plan)} trials, results in {run.path}")
-    with leases.held(run_id):
-        _execute(run, suite, plan, manifest, loaded, accel, progress)
+    _execute(run, suite, plan, manifest, loaded, accel, progress)
     return run
 
 
@@ -91,8 +90,7 @@ def resume(path: Path, progress: Progress, ignore_leftovers: bool = False) -> Ru
     info.setdefault("resumed", []).append({"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                            "command": provenance.command_line()})
     run.write_info(info)
-    with leases.held(info["run_id"]):
-        _execute(run, suite, plan, manifest, loaded, info.get("accel_requested", "auto"), progress)
+    _execute(run, suite, plan, manifest, loaded, info.get("accel_requested", "auto"), progress)
     return run
 
 
@@ -112,6 +110,13 @@ def current_records(records: list[TrialRecord]) -> list[TrialRecord]:
 
 def _execute(run: RunDir, suite: Suite, plan: list[PlannedTrial], manifest: manifests.Manifest,
              loaded: dict[str, workloads.Workload], accel: str, progress: Progress) -> None:
+    """The run's trials, with the run marked live (leases.py) from before its first instance."""
+    with leases.held(run.info()["run_id"]):
+        _run_trials(run, suite, plan, manifest, loaded, accel, progress)
+
+
+def _run_trials(run: RunDir, suite: Suite, plan: list[PlannedTrial], manifest: manifests.Manifest,
+                loaded: dict[str, workloads.Workload], accel: str, progress: Progress) -> None:
     run_id = run.info()["run_id"]
     recorded = run.records()
     resources = allot(suite.cpus, suite.memory_mib)

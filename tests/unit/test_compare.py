@@ -10,7 +10,6 @@ import pytest
 from bench.analysis import stats
 from bench.analysis.compare import IMPROVEMENT, REGRESSION, UNCHANGED, UNDECIDABLE, compare, judge
 from bench.cli.main import main
-from bench.errors import BenchError
 from bench.report import runs
 from tests.unit.synthetic_runs import baseline_values, scaled, write_run
 
