@@ -17,6 +17,7 @@ from bench import config
 from bench.errors import BenchError
 from bench.host import cgroup, engines, leases
 from bench.images.store import TMP_PREFIX, temp_owner
+from bench.net import podman_network
 from bench.platforms import podman
 
 
@@ -82,6 +83,7 @@ def _found(live: list[leases.LiveRun]) -> tuple[list[tuple[str, str, Any]], list
     except BenchError as e:
         skipped.append(f"skipped domains and networks: {e}")
     found += [("podman container", name, name) for name in podman.leftover_containers()]
+    found += [("podman network", name, name) for name in podman_network.leftover_networks()]
     found += [("file", str(p), p) for p in leftover_files()]
     found += [("cgroup", str(p), p) for p in cgroup.leftovers()]
     return [(kind, name, handle) for kind, name, handle in found
@@ -99,13 +101,15 @@ def clean_all() -> list[str]:
     found, report = _found(live)
     report += [f"spared run {run.run_id} (pid {run.pid}): it is still running" for run in live]
     report += _remove_docker([(kind, h) for kind, _, h in found if kind in ("container", "volume")])
-    for name in (h for kind, _, h in found if kind == "podman container"):
-        try:
-            podman.remove(name)
-        except BenchError as e:
-            report.append(f"could not remove podman container {name}: {e}")
-            continue
-        report.append(f"removed podman container {name}")
+    # Networks after the containers attached to them.
+    for kind, remove in (("podman container", podman.remove), ("podman network", podman_network.remove)):
+        for name in (h for k, _, h in found if k == kind):
+            try:
+                remove(name)
+            except BenchError as e:
+                report.append(f"could not remove {kind} {name}: {e}")
+                continue
+            report.append(f"removed {kind} {name}")
     report += _remove_libvirt([h for kind, _, h in found if kind == "domain"], "domain")
     # After the domains that were attached to it.
     report += _remove_libvirt([h for kind, _, h in found if kind == "libvirt network"], "libvirt network")

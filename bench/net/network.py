@@ -21,13 +21,15 @@ from bench import config
 from bench.errors import BenchError
 from bench.net.servers import NetworkPath
 
-# Candidate /24s, tried in order; one that any host interface already uses is skipped.
+# Candidate /24s, tried in order; one that any host interface already uses is skipped. Podman's
+# networks take theirs from 10.213.64.0/18 (bench/net/podman_network.py).
 CANDIDATES = [ipaddress.IPv4Network(f"10.213.{n}.0/24") for n in range(0, 64)]
 
 
 @dataclass
-class RunNetwork:
-    conn: libvirt.virConnect
+class HostBridge:
+    """A run's network: a bridge on the host, which holds the subnet's first address."""
+
     name: str
     bridge: str
     subnet: ipaddress.IPv4Network
@@ -35,6 +37,11 @@ class RunNetwork:
     @property
     def host_address(self) -> str:
         return str(self.subnet.network_address + 1)
+
+
+@dataclass
+class RunNetwork(HostBridge):
+    conn: libvirt.virConnect
 
     def guest_address(self, k: int) -> str:
         """The k-th instance's address, with its prefix length."""
@@ -60,8 +67,8 @@ class RunNetwork:
         name = f"{config.NAME_PREFIX}{run_id}-{platform}-net"
         # Linux allows 15 characters for an interface name: a digest of the unique network name.
         bridge = f"{config.NAME_PREFIX.rstrip('-')}{hashlib.sha256(name.encode()).hexdigest()[:8]}"
-        for subnet in free_subnets():
-            network = cls(conn, name, bridge, subnet)
+        for subnet in free_subnets(CANDIDATES):
+            network = cls(name=name, bridge=bridge, subnet=subnet, conn=conn)
             try:
                 conn.networkCreateXML(network.xml())
                 return network
@@ -78,10 +85,11 @@ class RunNetwork:
             pass  # never created, or already gone
 
 
-def free_subnets() -> list[ipaddress.IPv4Network]:
+def free_subnets(candidates: list[ipaddress.IPv4Network]) -> list[ipaddress.IPv4Network]:
+    """The candidates no host interface's address falls in."""
     used = []
     for addresses in psutil.net_if_addrs().values():
         for a in addresses:
             if a.family.name == "AF_INET" and a.netmask:
                 used.append(ipaddress.IPv4Interface(f"{a.address}/{a.netmask}").network)
-    return [c for c in CANDIDATES if not any(c.overlaps(u) for u in used)]
+    return [c for c in candidates if not any(c.overlaps(u) for u in used)]

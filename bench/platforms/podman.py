@@ -2,12 +2,10 @@
 trial a `podman create` and a `podman start` (the two timed phases), its output read with
 `podman logs --follow`, removed with `podman rm --force`.
 
-Configured on the command line, not in containers.conf, so nothing on the host changes: the
-cgroupfs manager and the file events logger (there may be no systemd), the k8s-file log
-driver. The same limits as Docker (the suite's cpuset and CPU quota, memory without swap),
-no privileges, no-new-privileges, no network (a workload that needs one is refused in one line:
-netavark makes Podman's bridge only when a container joins it, after the host's servers would
-have to listen on it).
+Configured on the command line (bench/host/podman_cli.py), plus the k8s-file log driver. The
+same limits as Docker (the suite's cpuset and CPU quota, memory without swap), no privileges,
+no-new-privileges, no network unless the workload needs one: then the run's own internal
+Podman network (bench/net/podman_network.py).
 """
 
 from __future__ import annotations
@@ -21,7 +19,9 @@ from pathlib import Path
 from bench import config
 from bench.errors import BenchError
 from bench.host import engines
+from bench.host.podman_cli import PODMAN, labelled, podman, version
 from bench.images.manifest import Manifest
+from bench.net.podman_network import PodmanNetwork
 from bench.net.servers import server_env
 from bench.platforms.base import Driver, Instance, TrialContext
 from bench.platforms.registry import BY_NAME, Platform
@@ -29,27 +29,7 @@ from bench.probes import isolation, processes
 from bench.probes.disk import Footprint, filesystem_of
 from bench.run.resources import Resources
 
-PODMAN = ("podman", "--cgroup-manager=cgroupfs", "--events-backend=file")
 REPOSITORY = f"{config.LABEL}/rootfs"
-TIMEOUT_S = 120  # one podman command; import of the rootfs included
-
-
-def podman(*args: str, timeout: float = TIMEOUT_S) -> str:
-    """Run one podman command; its stdout, or a one-line BenchError with its stderr."""
-    try:
-        done = subprocess.run([*PODMAN, *args], capture_output=True, text=True, timeout=timeout)
-    except FileNotFoundError:
-        raise BenchError("podman: not installed (`make run` installs Debian's podman)") from None
-    except subprocess.TimeoutExpired:
-        raise BenchError(f"podman {args[0]}: no answer within {timeout:g} s") from None
-    if done.returncode != 0:
-        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
-        raise BenchError(f"podman {args[0]}: {(lines or ['exit ' + str(done.returncode)])[-1].removeprefix('Error: ')}")
-    return done.stdout
-
-
-def version() -> str:
-    return podman("version", "--format", "{{.Client.Version}}", timeout=30).strip()
 
 
 def image(manifest: Manifest) -> str:
@@ -81,12 +61,7 @@ def ulimits() -> list[str]:
 
 
 def leftover_containers() -> list[str]:
-    """Names of the harness's Podman containers (by label); none where Podman is missing."""
-    try:
-        out = podman("ps", "--all", "--filter", f"label={config.RUN_LABEL}", "--format", "{{.Names}}", timeout=30)
-    except BenchError:
-        return []
-    return sorted(line for line in out.splitlines() if line)
+    return labelled("ps", "--all", name="{{.Names}}")
 
 
 def remove(name: str) -> None:
@@ -97,8 +72,10 @@ class PodmanInstance(Instance):
     platform = "podman"
     host_processes = "conmon and every process in the container's cgroup"
 
-    def __init__(self, ctx: TrialContext, resources: Resources, image_id: str, storage: str, runtime: str):
+    def __init__(self, ctx: TrialContext, resources: Resources, image_id: str, storage: str, runtime: str,
+                 network: PodmanNetwork | None = None):
         super().__init__(ctx)
+        self.run_network = network
         self.resources = resources
         self.image_id = image_id
         self.name = ctx.name(self.platform)
@@ -112,18 +89,16 @@ class PodmanInstance(Instance):
         self.facts.update(isolation.shared_kernel())
 
     def setup(self) -> None:
-        if self.ctx.workload.network:
-            # netavark makes the bridge (podman0) only when a container joins it, so the host's
-            # servers, which listen before the instance starts, have no address to bind yet.
-            raise BenchError(f"podman: workload {self.ctx.workload.name} needs a network; the podman platform "
-                             "runs only workloads without one so far")
-        self.facts["network"] = "none"
+        if self.run_network is not None:
+            self.run_network.raise_bridge()
+            self.network = self.run_network.path()
+        self.facts["network"] = "the run's internal Podman network" if self.run_network else "none"
 
     def start(self) -> None:
         env = [f"--env={k}={v}" for k, v in sorted(server_env({}, self.network).items())]
         podman("create", "--name", self.name, f"--label={config.RUN_LABEL}={self.ctx.run_id}",
                f"--label={config.LABEL}=instance", "--log-driver=k8s-file", *ulimits(),
-               f"--network={'bridge' if self.network else 'none'}", "--security-opt=no-new-privileges",
+               f"--network={self.run_network.name if self.run_network else 'none'}", "--security-opt=no-new-privileges",
                f"--cpuset-cpus={self.resources.cpuset_text}", f"--cpus={self.resources.cpus}",
                f"--memory={self.resources.memory_bytes}", f"--memory-swap={self.resources.memory_bytes}",
                *env, self.image_id, config.GUEST_LAUNCHER, "--hold", self.ctx.workload.name)
@@ -207,6 +182,7 @@ class PodmanDriver(Driver):
         self.storage = (f"{store.get('graphDriverName', '?')} copy-on-write layer ({filesystem_of(root)}); the host's "
                         "page cache (O_DIRECT bypasses it)")
         self._image: str | None = None
+        self.network: PodmanNetwork | None = None  # made when the run's first network workload needs it
 
     def _image_id(self, manifest: Manifest) -> str:
         if self._image is None:
@@ -214,7 +190,17 @@ class PodmanDriver(Driver):
         return self._image
 
     def prepare(self, ctx: TrialContext) -> Instance:
-        return PodmanInstance(ctx, self.resources, self._image_id(ctx.manifest), self.storage, self.runtime)
+        if ctx.workload.network and self.network is None:
+            self.network = PodmanNetwork.create(ctx.run_id)
+        return PodmanInstance(ctx, self.resources, self._image_id(ctx.manifest), self.storage, self.runtime,
+                              self.network if ctx.workload.network else None)
+
+    def close(self) -> None:
+        if self.network is not None:
+            try:
+                self.network.destroy()
+            finally:
+                self.network = None
 
     def _measure_image(self, manifest: Manifest, workload: str) -> Footprint:
         size = podman("image", "inspect", "--format", "{{.Size}}", self._image_id(manifest)).strip()

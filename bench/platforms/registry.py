@@ -39,7 +39,6 @@ class Platform:
     volume: bool = False  # container: writes go to a fresh volume at /var/tmp
     app_image: bool = False  # container: each workload from its application-only image
     boot_profile: str = ""  # vm: minimal (the harness's init) or os (the image's systemd)
-    network: bool = True  # runs workloads that need a network
 
     @property
     def is_vm(self) -> bool:
@@ -81,7 +80,7 @@ REGISTERED: tuple[Platform, ...] = (
              "container_image", ("bootstrap", "docker_import"), 1.0, runtime="runsc", network_runtime="runsc-hostnet"),
     Platform("podman", "podman", "a rootful Podman container (no daemon: conmon per container) of the same image",
              "Podman container, full OS", "OCI image (podman import of rootfs.tar): needs Podman on a Linux kernel, "
-             "no daemon", "rootfs_tar", ("bootstrap",), 1.0, network=False),
+             "no daemon", "rootfs_tar", ("bootstrap",), 1.0),
     Platform("vm", "vm", "a libvirt/QEMU VM booting the harness's minimal init", "VM: kernel + initramfs + full-OS disk",
              "qcow2 disk + kernel + initramfs: needs QEMU (libvirt here); KVM for full speed", "vm_disk",
              ("bootstrap", "vm_disk"), 3.0, 9.0, shown="vm-minimal", boot_profile="minimal"),

@@ -1,7 +1,7 @@
 """The net workload for real: native over loopback, a container on Docker's default bridge, a
-VM (both boot profiles: two networks in one run) on the run's own libvirt network; and nothing
-of it left afterwards — no bridge, no libvirt network, no iptables rule, no server still
-listening."""
+Podman container on the run's own Podman network, a VM (both boot profiles: two networks in
+one run) on the run's own libvirt network; and nothing of it left afterwards — no bridge, no
+libvirt or Podman network, no iptables rule, no server still listening."""
 
 from __future__ import annotations
 
@@ -14,15 +14,16 @@ import psutil
 
 from bench.definitions import workload as workloads
 from bench.guest.vm import GuestSpec
-from bench.host import cleanup, engines
+from bench.host import cleanup, engines, podman_cli
 from bench.net.network import RunNetwork
+from bench.net.podman_network import PodmanNetwork
 from bench.run.results import RunDir
 from tests.integration.test_run import only_run_dir, write_suite
 from tests.realhost import bench
 
 SUITE = """\
 name = "it-net"
-platforms = ["native", "docker", "vm", "vm-os"]
+platforms = ["native", "docker", "podman", "vm", "vm-os"]
 workloads = ["net"]
 repetitions = 1
 warmup = 0
@@ -65,6 +66,7 @@ def host_network_state() -> dict[str, list[str]]:
     return {
         "bridges": sorted(line.split(":")[1].strip() for line in bridges.splitlines()),
         "libvirt networks": networks,
+        "podman networks": podman_cli.podman("network", "ls", "--format", "{{.Name}}").split(),
         "iptables": iptables_rules(rules),
         "listening": sorted(f"{c.laddr.ip}:{c.laddr.port}" for c in psutil.net_connections("tcp4")
                             if c.status == psutil.CONN_LISTEN and c.laddr.port in ports),
@@ -79,7 +81,7 @@ def test_net_on_every_platform_leaves_nothing_behind(tmp_path: Path, images: dic
 
     run = RunDir.open(only_run_dir(tmp_path / "runs"))
     records = {r.platform: r for r in run.records()}
-    assert sorted(records) == ["docker", "native", "vm", "vm-os"]
+    assert sorted(records) == ["docker", "native", "podman", "vm", "vm-os"]
     found = {}
     for platform, record in records.items():
         assert record.ok, record.summary()
@@ -88,15 +90,18 @@ def test_net_on_every_platform_leaves_nothing_behind(tmp_path: Path, images: dic
         assert values["throughput_mbit_s"] > 0
         assert 0 < values["rtt_p50_us"] <= values["rtt_p99_us"]
     paths = {p: r.facts["network_path"] for p, r in records.items()}
+    run_id = run.info()["run_id"]
     assert paths["native"].startswith("loopback")
     assert paths["docker"].startswith("Docker's default bridge")
-    run_id = run.info()["run_id"]
+    assert paths["podman"].startswith(f"Podman network vmctb-{run_id}-podman-net (internal")
     assert paths["vm"].startswith(f"libvirt network vmctb-{run_id}-vm-net (isolated")
     assert paths["vm-os"].startswith(f"libvirt network vmctb-{run_id}-vm-os-net (isolated")
     host = {p: r.facts["network_servers"].split("listening on ")[1].split()[0] for p, r in records.items()}
     assert host["native"] == "127.0.0.1" and host["vm"].startswith("10.213.") and host["vm-os"].startswith("10.213.")
-    assert host["vm"] != host["vm-os"]  # each network its own subnet
-    assert host["docker"] in paths["docker"]
+    assert len({host["vm"], host["vm-os"], host["podman"]}) == 3  # each network its own subnet
+    assert host["docker"] in paths["docker"] and host["podman"] in paths["podman"]
+    # The same path, a veth pair on a host bridge, in Docker's and in Podman's container.
+    assert records["podman"].facts["network"] == "the run's internal Podman network"
     if records["vm"].accel == "tcg":
         # Every packet of an emulated NIC goes through TCG: slower and later than the host's loopback.
         assert found["vm"]["rtt_p50_us"] > found["native"]["rtt_p50_us"]
@@ -114,6 +119,19 @@ def test_a_leftover_run_network_is_found_and_cleaned(images: dict) -> None:
     finally:
         network.destroy()
         conn.close()
+
+
+def test_a_leftover_podman_network_and_its_bridge_are_found_and_cleaned(images: dict) -> None:
+    network = PodmanNetwork.create("20990101-000000-dead")
+    try:
+        network.raise_bridge()  # as a run that died between its trial's setup and its container
+        assert f"podman network {network.name}" in cleanup.leftovers()
+        assert f"removed podman network {network.name}" in bench("clean").stdout
+        assert cleanup.leftovers() == []
+        assert network.bridge not in subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    finally:
+        if network.name in podman_cli.podman("network", "ls", "--format", "{{.Name}}").split():
+            network.destroy()
 
 
 def test_a_leftover_transient_domain_is_reported_as_removed(images: dict) -> None:

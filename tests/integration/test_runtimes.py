@@ -90,16 +90,6 @@ def test_a_runtime_the_engine_lacks_stops_the_run_before_any_trial(tmp_path: Pat
     assert not (tmp_path / "runs").exists()
 
 
-def test_a_platform_without_networking_is_not_given_a_network_workload(tmp_path: Path, images: dict) -> None:
-    suite = write_suite(tmp_path, text=SUITE.replace('"docker", "docker:crun", "gvisor", "podman"', '"podman"')
-                        .replace('"boot", "cpu", "idle"', '"boot", "net"'))
-    proc = bench("run", str(suite), "--output-dir", str(tmp_path / "runs"))
-    assert proc.returncode == 2 and proc.stderr == (
-        "bench: error: suite it-runtimes: platform podman cannot run workload net, which needs a network; leave it "
-        "out with [only] podman = [...]\n")
-    assert not (tmp_path / "runs").exists()
-
-
 @pytest.mark.parametrize("platform", ["gvisor", "podman"])
 def test_sigint_during_a_trial_leaves_nothing(platform: str, tmp_path: Path, images: dict) -> None:
     suite = write_suite(tmp_path, text=SUITE.replace('"docker", "docker:crun", "gvisor", "podman"', f'"{platform}"')

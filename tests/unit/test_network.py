@@ -139,7 +139,7 @@ def test_subnets_the_host_uses_are_skipped(monkeypatch: pytest.MonkeyPatch) -> N
 
     monkeypatch.setattr(run_network.psutil, "net_if_addrs",
                         lambda: {"eth0": [Addr("10.213.0.7", "255.255.255.0")], "wide": [Addr("10.213.2.1", "255.255.254.0")]})
-    free = run_network.free_subnets()
+    free = run_network.free_subnets(run_network.CANDIDATES)
     assert str(free[0]) == "10.213.1.0/24" and ipaddress.IPv4Network("10.213.2.0/24") not in free
     assert ipaddress.IPv4Network("10.213.3.0/24") not in free and str(free[1]) == "10.213.4.0/24"
 
@@ -196,3 +196,13 @@ def test_no_gateway_anywhere_is_a_one_line_error(interface: str) -> None:
     message = str(raised.value)
     assert "\n" not in message and message.startswith("docker: the default bridge network has no gateway")
     assert repr(interface) in message
+
+
+def test_podman_networks_take_subnets_apart_from_libvirt_networks() -> None:
+    # A Podman network's bridge is down between trials, where a libvirt network made meanwhile
+    # cannot see it: the two must never pick the same /24.
+    from bench.net import podman_network
+
+    assert not {str(n) for n in podman_network.CANDIDATES} & {str(n) for n in run_network.CANDIDATES}
+    assert all(n.prefixlen == 24 and n.subnet_of(ipaddress.IPv4Network("10.213.0.0/16"))
+               for n in podman_network.CANDIDATES)
