@@ -10,10 +10,11 @@ LOG_DIR=/var/log/vmct-bench
 PYTHON=${PYTHON:-python3}
 PACKAGES="qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-dev pkg-config mmdebstrap
 busybox-static kmod cpio e2fsprogs gcc python3-dev python3-venv iperf3 sockperf crun runsc
-podman conmon netavark"
+podman conmon netavark lxc"
 # iperf3 and sockperf: the host side of the net workload (its servers). crun and runsc (gVisor):
 # OCI runtimes registered with the Docker engine (platforms docker:crun and gvisor). podman,
 # conmon and netavark (its network backend): platform podman, configured on its command line.
+# lxc: platform lxc, configured per instance in the harness's own directory.
 TEST_PACKAGES="postgresql chromium"
 WITH_TESTS=false
 case "${1:-}" in

@@ -85,35 +85,63 @@ class MemoryCgroup:
 
     def kill_members(self) -> None:
         """SIGKILL whatever is still in the group (processes that left the session)."""
-        try:
-            members = (self.path / "cgroup.procs").read_text().split()
-        except OSError:
-            return
-        for pid in members:
-            try:
-                os.kill(int(pid), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_members(self.path)
 
     def remove(self, timeout_s: float = 5.0) -> None:
         deadline = time.monotonic() + timeout_s
         for path in (self.path, self.cpuacct):
-            while path is not None and path.exists():
-                try:
-                    path.rmdir()
-                except OSError:  # busy while its last process is being reaped
-                    if time.monotonic() > deadline:
-                        return
-                    time.sleep(0.02)
+            if path is not None:
+                _rmdir(path, deadline)
+
+
+def kill_members(group: Path) -> None:
+    try:
+        members = (group / "cgroup.procs").read_text().split()
+    except OSError:
+        return
+    for pid in members:
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def _rmdir(group: Path, deadline: float) -> None:
+    while group.exists():
+        try:
+            group.rmdir()
+        except OSError:  # busy while its last process is being reaped
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.02)
 
 
 def leftovers() -> list[Path]:
-    """The harness's groups (memory or unified); their cpuacct companions go with them."""
+    """The harness's groups, by name, in any hierarchy; each as its memory (or unified) group's path."""
     if not ROOT.is_dir():
         return []
-    found = {p.name: p for p in _parent().glob(f"{config.NAME_PREFIX}*") if p.is_dir()}
-    companions = None if is_v2() else cpuacct_hierarchy()
-    if companions is not None:
-        for p in companions.glob(f"{config.NAME_PREFIX}*"):
-            found.setdefault(p.name, _parent() / p.name)
-    return sorted(found.values())
+    names = {p.name for hierarchy in hierarchies() for p in hierarchy.glob(f"{config.NAME_PREFIX}*") if p.is_dir()}
+    return sorted(_parent() / name for name in names)
+
+
+def hierarchies() -> list[Path]:
+    """Every mounted hierarchy: the unified one on v2; each v1 controller's (and named ones) else."""
+    if is_v2():
+        return [ROOT]
+    return sorted(p for p in ROOT.iterdir() if p.is_dir() and not p.is_symlink())
+
+
+def remove_everywhere(name: str, timeout_s: float = 5.0) -> bool:
+    """A group of that name in every hierarchy (LXC makes one in each; native in memory and
+    cpuacct): its members killed, its subgroups and then it removed. Whether there was one."""
+    deadline = time.monotonic() + timeout_s
+    found = False
+    for hierarchy in hierarchies():
+        top = hierarchy / name
+        if not top.is_dir():
+            continue
+        found = True
+        for group in sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)) + [top]:
+            kill_members(group)
+            _rmdir(group, deadline)
+    return found

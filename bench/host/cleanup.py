@@ -18,7 +18,7 @@ from bench.errors import BenchError
 from bench.host import cgroup, engines, leases
 from bench.images.store import TMP_PREFIX, temp_owner
 from bench.net import podman_network
-from bench.platforms import podman
+from bench.platforms import lxc, podman
 
 
 def leftover_containers(client: docker.DockerClient) -> list:
@@ -40,7 +40,8 @@ def leftover_networks(conn: libvirt.virConnect) -> list[libvirt.virNetwork]:
 def leftover_files() -> list[Path]:
     """Instance overlays, and build temp directories whose builder process is gone."""
     cache = config.cache_dir()
-    found = sorted((cache / "instances").glob(f"{config.NAME_PREFIX}*"))
+    containers = set(lxc.leftover_containers())  # LXC's instance directories: stopped first, as containers
+    found = sorted(p for p in (cache / "instances").glob(f"{config.NAME_PREFIX}*") if p.name not in containers)
     for tmp in sorted(cache.glob(f"*/{TMP_PREFIX}*")):
         pid = temp_owner(tmp)
         if pid is None or not _alive(pid):
@@ -84,6 +85,7 @@ def _found(live: list[leases.LiveRun]) -> tuple[list[tuple[str, str, Any]], list
         skipped.append(f"skipped domains and networks: {e}")
     found += [("podman container", name, name) for name in podman.leftover_containers()]
     found += [("podman network", name, name) for name in podman_network.leftover_networks()]
+    found += [("lxc container", name, name) for name in lxc.leftover_containers()]
     found += [("file", str(p), p) for p in leftover_files()]
     found += [("cgroup", str(p), p) for p in cgroup.leftovers()]
     return [(kind, name, handle) for kind, name, handle in found
@@ -102,7 +104,8 @@ def clean_all() -> list[str]:
     report += [f"spared run {run.run_id} (pid {run.pid}): it is still running" for run in live]
     report += _remove_docker([(kind, h) for kind, _, h in found if kind in ("container", "volume")])
     # Networks after the containers attached to them.
-    for kind, remove in (("podman container", podman.remove), ("podman network", podman_network.remove)):
+    for kind, remove in (("podman container", podman.remove), ("podman network", podman_network.remove),
+                         ("lxc container", lxc.remove)):
         for name in (h for k, _, h in found if k == kind):
             try:
                 remove(name)
@@ -114,10 +117,8 @@ def clean_all() -> list[str]:
     # After the domains that were attached to it.
     report += _remove_libvirt([h for kind, _, h in found if kind == "libvirt network"], "libvirt network")
     for group in (h for kind, _, h in found if kind == "cgroup"):
-        leftover = cgroup.MemoryCgroup(group)
-        leftover.kill_members()
-        leftover.remove()
-        report.append(f"removed cgroup {group}")
+        if cgroup.remove_everywhere(group.name):  # not if it went with its LXC container
+            report.append(f"removed cgroup {group}")
     for path in (h for kind, _, h in found if kind == "file"):
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)

@@ -149,8 +149,8 @@ def platform_checks(native: Check, docker_check: Check, libvirt: Check, verdict:
                                else native.detail, native.fix))
         elif platform.kind == "container":
             found.append(_container_check(platform, docker_check, runtimes))
-        elif platform.kind == "podman":
-            found.append(_podman_check(platform))
+        elif platform.kind in ("podman", "lxc"):
+            found.append(_tool_check(platform))
         elif verdict is None or verdict.chosen is None:
             found.append(Check(platform.name, False, "-", libvirt.detail if not libvirt.ok
                                else "no VM accelerator works here", libvirt.fix or "see the kvm and tcg checks"))
@@ -176,13 +176,15 @@ def _container_check(platform: registry.Platform, docker_check: Check, runtimes:
     return Check(platform.name, True, f"{platform.runtime} {runtimes[platform.runtime]}", platform.summary)
 
 
-def _podman_check(platform: registry.Platform) -> Check:
-    from bench.platforms import podman
+def _tool_check(platform: registry.Platform) -> Check:
+    """A platform run by a command-line tool with no daemon (Podman, LXC): is it installed."""
+    from bench.platforms import lxc, podman
 
+    tool, version = {"podman": ("podman", podman.version), "lxc": ("lxc", lxc.version)}[platform.kind]
     try:
-        return Check(platform.name, True, f"podman {podman.version()}", platform.summary)
+        return Check(platform.name, True, f"{tool} {version()}", platform.summary)
     except BenchError as e:
-        return Check(platform.name, False, "-", str(e), "install Debian's podman (`make run` does)")
+        return Check(platform.name, False, "-", str(e), f"install Debian's {tool} (`make run` does)")
 
 
 def runtime_versions() -> dict[str, str]:

@@ -47,10 +47,10 @@ class RunNetwork(HostBridge):
         """The k-th instance's address, with its prefix length."""
         return f"{self.subnet.network_address + 2 + k}/{self.subnet.prefixlen}"
 
-    def path(self, k: int) -> NetworkPath:
+    def path(self, k: int, link: str = "virtio-net, the guest") -> NetworkPath:
         return NetworkPath(self.host_address,
                            f"libvirt network {self.name} (isolated: no forwarding, no DHCP or DNS), bridge "
-                           f"{self.bridge} {self.subnet}; virtio-net, the guest at {self.guest_address(k)}, "
+                           f"{self.bridge} {self.subnet}; {link} at {self.guest_address(k)}, "
                            f"the host at {self.host_address}")
 
     def xml(self) -> str:

@@ -1,5 +1,5 @@
 """Platform drivers behind one interface (base.py): native (chroot), container (Docker, with its
-variants and any OCI runtime), vm (libvirt). Which platforms exist, and with which options, is
+variants and any OCI runtime), podman, lxc, vm (libvirt). Which platforms exist, and with which options, is
 declared once, in registry.py."""
 
 from __future__ import annotations
@@ -23,6 +23,10 @@ def preflight(names: tuple[str, ...]) -> None:
         from bench.platforms.podman import version
 
         version()
+    if any(p.kind == "lxc" for p in platforms):
+        from bench.platforms import lxc
+
+        lxc.version()
     if any(p.runtimes() for p in platforms):
         from bench.host import engines
         from bench.platforms.container import require_runtime
@@ -43,6 +47,9 @@ def make_driver(name: str, progress: Progress, resources: Resources, accel: str 
     if platform.kind == "podman":
         from bench.platforms.podman import PodmanDriver
         return PodmanDriver(resources, platform)
+    if platform.kind == "lxc":
+        from bench.platforms.lxc import LXCDriver
+        return LXCDriver(resources, platform)
     from bench.host import accel as accelerators
     from bench.platforms.vm import VMDriver
     return VMDriver(resources, *accelerators.choose(progress, accel), platform=platform)

@@ -7,6 +7,9 @@ timestamps of their own start phases; the trial turns them into durations.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -81,6 +84,20 @@ class Instance(ABC):
     @abstractmethod
     def teardown(self) -> None:
         """Remove everything the instance created. Safe to call twice, or before start."""
+
+
+def follow(proc: subprocess.Popen[bytes], console: Console, what: str) -> threading.Thread:
+    """A thread feeding `console` from the process's stdout until it ends (started)."""
+    def read() -> None:
+        assert proc.stdout is not None
+        fd = proc.stdout.fileno()
+        while chunk := os.read(fd, 65536):
+            console.feed(chunk)
+        console.close(f"{what} exited with code {proc.wait()}")
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return reader
 
 
 class Driver(ABC):

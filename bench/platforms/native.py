@@ -16,7 +16,7 @@ from bench import config
 from bench.host.cgroup import MemoryCgroup
 from bench.images.manifest import Manifest
 from bench.net.servers import NetworkPath, server_env
-from bench.platforms.base import Driver, Instance, TrialContext
+from bench.platforms.base import Driver, Instance, TrialContext, follow
 from bench.probes import isolation, processes
 from bench.probes.disk import Footprint, filesystem_of, tree_allocated
 from bench.run.resources import Resources
@@ -56,15 +56,7 @@ class NativeInstance(Instance):
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             env=server_env(CLEAN_ENV, self.network), start_new_session=True, preexec_fn=self._enter_limits)
         self.mark("spawned")
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.proc is not None and self.proc.stdout is not None
-        fd = self.proc.stdout.fileno()
-        while chunk := os.read(fd, 65536):
-            self.console.feed(chunk)
-        self.console.close(f"process exited with code {self.proc.wait()}")
+        self._reader = follow(self.proc, self.console, "process")
 
     def host_pids(self) -> list[int]:
         if self.proc is None:

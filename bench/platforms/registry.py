@@ -15,7 +15,7 @@ from typing import Literal
 
 from bench.errors import BenchError
 
-Kind = Literal["native", "container", "podman", "vm"]  # which driver: container is Docker
+Kind = Literal["native", "container", "podman", "lxc", "vm"]  # which driver: container is Docker
 RUNTIME_RE = re.compile(r"^docker:([A-Za-z0-9][A-Za-z0-9_.-]{0,62})$")
 CONTAINER_FORMAT = "Docker image (docker import of rootfs.tar): needs a container engine on a Linux kernel"
 
@@ -81,6 +81,9 @@ REGISTERED: tuple[Platform, ...] = (
     Platform("podman", "podman", "a rootful Podman container (no daemon: conmon per container) of the same image",
              "Podman container, full OS", "OCI image (podman import of rootfs.tar): needs Podman on a Linux kernel, "
              "no daemon", "rootfs_tar", ("bootstrap",), 1.0),
+    Platform("lxc", "lxc", "an LXC system container (lxc-start, LXC's common.conf) of the rootfs directory, under an "
+             "overlay of its own", "LXC system container, full OS", "directory tree unpacked from rootfs.tar, under an "
+             "overlay: needs LXC on a Linux kernel", "rootfs_tar", ("bootstrap", "unpack"), 0.5),
     Platform("vm", "vm", "a libvirt/QEMU VM booting the harness's minimal init", "VM: kernel + initramfs + full-OS disk",
              "qcow2 disk + kernel + initramfs: needs QEMU (libvirt here); KVM for full speed", "vm_disk",
              ("bootstrap", "vm_disk"), 3.0, 9.0, shown="vm-minimal", boot_profile="minimal"),

@@ -10,7 +10,8 @@ import pytest
 from tests.realhost import bench
 
 
-@pytest.mark.parametrize("platform", ["native", "docker", "docker-app", "gvisor", "docker:crun", "podman", "vm"])
+@pytest.mark.parametrize("platform", ["native", "docker", "docker-app", "gvisor", "docker:crun", "podman", "lxc",
+                                      "vm"])
 def test_hello_gives_the_same_result_on_every_platform(platform: str, images: dict) -> None:
     proc = bench("launch", "hello", "--platform", platform, "--json")
     outcome = json.loads(proc.stdout)
@@ -28,6 +29,9 @@ def test_hello_gives_the_same_result_on_every_platform(platform: str, images: di
         assert outcome["facts"]["runtime"].startswith("runsc ")
     if platform == "docker:crun":
         assert outcome["facts"]["runtime"].startswith("crun 1.")
+    if platform == "lxc":  # on its overlay, the shared rootfs directory untouched
+        assert outcome["facts"]["runtime"].startswith("LXC 5.") and outcome["facts"]["storage"].startswith("overlay")
+        assert outcome["facts"]["network"] == "none (loopback only)"
 
 
 def test_the_application_only_image_holds_the_program_and_not_the_os(images: dict) -> None:

@@ -23,7 +23,7 @@ from tests.realhost import bench
 
 SUITE = """\
 name = "it-net"
-platforms = ["native", "docker", "podman", "vm", "vm-os"]
+platforms = ["native", "docker", "podman", "lxc", "vm", "vm-os"]
 workloads = ["net"]
 repetitions = 1
 warmup = 0
@@ -81,7 +81,7 @@ def test_net_on_every_platform_leaves_nothing_behind(tmp_path: Path, images: dic
 
     run = RunDir.open(only_run_dir(tmp_path / "runs"))
     records = {r.platform: r for r in run.records()}
-    assert sorted(records) == ["docker", "native", "podman", "vm", "vm-os"]
+    assert sorted(records) == ["docker", "lxc", "native", "podman", "vm", "vm-os"]
     found = {}
     for platform, record in records.items():
         assert record.ok, record.summary()
@@ -94,11 +94,12 @@ def test_net_on_every_platform_leaves_nothing_behind(tmp_path: Path, images: dic
     assert paths["native"].startswith("loopback")
     assert paths["docker"].startswith("Docker's default bridge")
     assert paths["podman"].startswith(f"Podman network vmctb-{run_id}-podman-net (internal")
+    assert paths["lxc"].startswith(f"libvirt network vmctb-{run_id}-lxc-net (isolated")
     assert paths["vm"].startswith(f"libvirt network vmctb-{run_id}-vm-net (isolated")
     assert paths["vm-os"].startswith(f"libvirt network vmctb-{run_id}-vm-os-net (isolated")
     host = {p: r.facts["network_servers"].split("listening on ")[1].split()[0] for p, r in records.items()}
     assert host["native"] == "127.0.0.1" and host["vm"].startswith("10.213.") and host["vm-os"].startswith("10.213.")
-    assert len({host["vm"], host["vm-os"], host["podman"]}) == 3  # each network its own subnet
+    assert len({host["vm"], host["vm-os"], host["podman"], host["lxc"]}) == 4  # each network its own subnet
     assert host["docker"] in paths["docker"] and host["podman"] in paths["podman"]
     # The same path, a veth pair on a host bridge, in Docker's and in Podman's container.
     assert records["podman"].facts["network"] == "the run's internal Podman network"

@@ -1,7 +1,8 @@
-"""Other container platforms, for real: Docker with gVisor (runsc) and with crun, and Podman,
-run cpu, boot and idle beside runc; a runtime the engine lacks stops a run before its first
-trial; SIGINT during a gVisor or a Podman trial leaves no container, no sandbox or conmon
-process and no cgroup."""
+"""Other container platforms, for real: Docker with gVisor (runsc) and with crun, Podman and
+LXC run cpu, boot and idle beside runc; a runtime the engine lacks stops a run before its first
+trial; SIGINT during a gVisor, a Podman or an LXC trial leaves no container, no sandbox, conmon
+or lxc-start process and no cgroup; an LXC container a killed run left is stopped and removed
+by `bench clean`."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from tests.realhost import bench
 
 SUITE = """\
 name = "it-runtimes"
-platforms = ["docker", "docker:crun", "gvisor", "podman"]
+platforms = ["docker", "docker:crun", "gvisor", "podman", "lxc"]
 workloads = ["boot", "cpu", "idle"]
 repetitions = 1
 warmup = 0
@@ -33,9 +34,9 @@ seed = 4
 """
 
 
-PLATFORMS = ("docker", "docker:crun", "gvisor", "podman")
-# What each platform runs on the host besides the workload: gVisor's sandbox, Podman's monitor.
-HOST_PROCESS = {"gvisor": "runsc", "podman": "conmon"}
+PLATFORMS = ("docker", "docker:crun", "gvisor", "podman", "lxc")
+# What each platform runs on the host besides the workload: gVisor's sandbox, Podman's and LXC's monitors.
+HOST_PROCESS = {"gvisor": "runsc", "podman": "conmon", "lxc": "lxc-start"}
 
 
 def processes_of(platform: str, instances: set[str]) -> list[psutil.Process]:
@@ -49,14 +50,15 @@ def processes_of(platform: str, instances: set[str]) -> list[psutil.Process]:
 
 
 def leftover_instances() -> set[str]:
-    """The harness's containers now: Docker's by name and id, Podman's by name."""
-    from bench.platforms import podman
+    """The harness's containers now: Docker's by name and id, Podman's and LXC's by name."""
+    from bench.platforms import lxc, podman
 
     docker_ones = cleanup.leftover_containers(engines.docker_client())
-    return {c.name for c in docker_ones} | {c.id for c in docker_ones} | set(podman.leftover_containers())
+    return ({c.name for c in docker_ones} | {c.id for c in docker_ones} | set(podman.leftover_containers())
+            | set(lxc.leftover_containers()))
 
 
-def test_cpu_boot_and_idle_on_runc_crun_gvisor_and_podman(tmp_path: Path, images: dict) -> None:
+def test_cpu_boot_and_idle_on_runc_crun_gvisor_podman_and_lxc(tmp_path: Path, images: dict) -> None:
     proc = bench("run", str(write_suite(tmp_path, text=SUITE)), "--output-dir", str(tmp_path / "runs"), "--no-report")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     records = RunDir.open(only_run_dir(tmp_path / "runs")).records()
@@ -64,9 +66,10 @@ def test_cpu_boot_and_idle_on_runc_crun_gvisor_and_podman(tmp_path: Path, images
         (p, w) for p in PLATFORMS for w in ("boot", "cpu", "idle")}
     by = {(r.platform, r.workload): r for r in records}
     kernels = {p: by[(p, "boot")].facts["isolation.kernel"] for p in PLATFORMS}
-    assert kernels["docker"] == kernels["docker:crun"] == kernels["podman"] and kernels["docker"].startswith("the host's")
+    assert kernels["docker"] == kernels["docker:crun"] == kernels["podman"] == kernels["lxc"]
+    assert kernels["docker"].startswith("the host's")
     assert kernels["gvisor"].startswith("gVisor's user-space kernel")
-    assert [by[(p, "boot")].facts["runtime"].split()[0] for p in PLATFORMS] == ["runc", "crun", "runsc", "podman"]
+    assert [by[(p, "boot")].facts["runtime"].split()[0] for p in PLATFORMS] == ["runc", "crun", "runsc", "podman", "LXC"]
     assert by[("podman", "boot")].facts["network"] == "none" and "created" in by[("podman", "boot")].phases_s
     memory = next(s for s in by[("podman", "idle")].samples if s.metric == "mem_pss_mean_mib")
     assert "conmon and every process in the container's cgroup" in memory.metadata["probe"] and memory.value > 0
@@ -74,6 +77,9 @@ def test_cpu_boot_and_idle_on_runc_crun_gvisor_and_podman(tmp_path: Path, images
     pss = {p: next(s.value for s in by[(p, "idle")].samples if s.metric == "mem_pss_mean_mib")
            for p in ("docker", "gvisor")}
     assert pss["gvisor"] > pss["docker"] > 0
+    memory = next(s for s in by[("lxc", "idle")].samples if s.metric == "mem_pss_mean_mib")
+    assert "lxc-start (LXC's monitor) and every process in the container's cgroup" in memory.metadata["probe"]
+    assert {"mnt", "pid", "net"} <= set(by[("lxc", "boot")].facts["isolation.namespaces"].split())
     memory = next(s for s in by[("gvisor", "idle")].samples if s.metric == "mem_pss_mean_mib")
     assert "gVisor's Sentry sandbox, its gofer and their ptrace stubs" in memory.metadata["probe"]
     scores = {p: by[(p, "cpu")].score for p in PLATFORMS}
@@ -82,7 +88,7 @@ def test_cpu_boot_and_idle_on_runc_crun_gvisor_and_podman(tmp_path: Path, images
 
 
 def test_a_runtime_the_engine_lacks_stops_the_run_before_any_trial(tmp_path: Path, images: dict) -> None:
-    suite = write_suite(tmp_path, text=SUITE.replace('"docker:crun", "gvisor", "podman"', '"docker:no-such-runtime"'))
+    suite = write_suite(tmp_path, text=SUITE.replace('"docker:crun", "gvisor", "podman", "lxc"', '"docker:no-such-runtime"'))
     proc = bench("run", str(suite), "--output-dir", str(tmp_path / "runs"))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert proc.stderr.startswith("bench: error: platform docker:no-such-runtime: the Docker engine has no "
@@ -90,9 +96,9 @@ def test_a_runtime_the_engine_lacks_stops_the_run_before_any_trial(tmp_path: Pat
     assert not (tmp_path / "runs").exists()
 
 
-@pytest.mark.parametrize("platform", ["gvisor", "podman"])
+@pytest.mark.parametrize("platform", ["gvisor", "podman", "lxc"])
 def test_sigint_during_a_trial_leaves_nothing(platform: str, tmp_path: Path, images: dict) -> None:
-    suite = write_suite(tmp_path, text=SUITE.replace('"docker", "docker:crun", "gvisor", "podman"', f'"{platform}"')
+    suite = write_suite(tmp_path, text=SUITE.replace('"docker", "docker:crun", "gvisor", "podman", "lxc"', f'"{platform}"')
                         .replace('"boot", "cpu", "idle"', '"idle"'))
     proc = subprocess.Popen([sys.executable, "-m", "bench", "run", str(suite), "--no-report",
                              "--output-dir", str(tmp_path / "runs")], stdout=subprocess.PIPE,
@@ -127,3 +133,32 @@ def test_a_crashed_runs_podman_container_is_refused_then_cleaned(tmp_path: Path,
     finally:
         if name in podman.leftover_containers():
             podman.remove(name)
+
+
+def test_an_lxc_container_a_killed_run_left_is_stopped_and_removed_by_clean(tmp_path: Path, images: dict) -> None:
+    from bench.host import cgroup
+    from bench.platforms import lxc
+
+    suite = write_suite(tmp_path, text=SUITE.replace('"docker", "docker:crun", "gvisor", "podman", "lxc"', '"lxc"')
+                        .replace('"boot", "cpu", "idle"', '"idle"'))
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", str(suite), "--no-report",
+                             "--output-dir", str(tmp_path / "runs")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    seen: set[str] = set()
+    while not (seen and processes_of("lxc", seen)) and proc.poll() is None and time.monotonic() < deadline:
+        seen = set(lxc.leftover_containers())
+        time.sleep(0.05)
+    assert seen and processes_of("lxc", seen), "no lxc instance seen while the run went on"
+    proc.kill()  # lxc-start has a session of its own: it and the container outlive the harness
+    proc.wait()
+    (name,) = seen
+    try:
+        assert processes_of("lxc", seen) and any((h / name).is_dir() for h in cgroup.hierarchies())
+        assert f"lxc container {name}" in cleanup.leftovers()
+        assert f"removed lxc container {name}" in bench("clean").stdout
+        assert cleanup.leftovers() == [] and leftover_instances() == set()
+        assert processes_of("lxc", seen) == []
+        assert not any((h / name).exists() or (h / f"{name}-monitor").exists() for h in cgroup.hierarchies())
+    finally:
+        if name in lxc.leftover_containers():
+            lxc.remove(name)

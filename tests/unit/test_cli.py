@@ -20,7 +20,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     (["frobnicate"], "invalid choice: 'frobnicate'"),
     (["doctor", "--kvm-deadline", "-3"], "must be more than 0 seconds"),
     (["doctor", "--kvm-deadline", "soon"], "not a number of seconds"),
-    (["launch", "hello", "--platform", "lxc"], "unknown platform 'lxc' (known: native, "),
+    (["launch", "hello", "--platform", "kata"], "unknown platform 'kata' (known: native, "),
     (["launch", "hello", "--platform", "docker:bad/name"], "unknown platform 'docker:bad/name': a runtime's name is"),
     (["launch", "hello"], "the following arguments are required: --platform"),
     (["images", "build", "--workloads", ","], "expected a comma-separated list"),

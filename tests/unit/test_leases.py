@@ -34,6 +34,7 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(engines, "libvirt_connection", unreachable)
     monkeypatch.setattr(cleanup.cgroup, "leftovers", lambda: [])
     monkeypatch.setattr(cleanup.podman, "leftover_containers", lambda: [])
+    monkeypatch.setattr(cleanup.podman_network, "leftover_networks", lambda: [])
     (tmp_path / "instances").mkdir()
     return tmp_path
 
