@@ -192,12 +192,13 @@ def remove_cgroups(name: str) -> None:
 
 def leftover_containers() -> list[str]:
     """The harness's LXC containers: the instance directories that hold a config."""
-    return sorted(p.name for p in instances_dir().glob(f"{config.NAME_PREFIX}*") if (p / "config").is_file())
+    found = (config.cache_dir() / "instances").glob(f"{config.NAME_PREFIX}*")  # made by no listing
+    return sorted(p.name for p in found if (p / "config").is_file())
 
 
 def remove(name: str) -> None:
     """A crashed run's container: stopped, its cgroups and directory removed."""
-    path = instances_dir() / name
+    path = config.cache_dir() / "instances" / name
     if shutil.which("lxc-stop") is not None:  # without LXC, only its cgroups can hold anything
         stop(name, path.parent)
     remove_cgroups(name)
