@@ -11,6 +11,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from bench.guest.protocol import PHASE
+
 
 @dataclass(frozen=True)
 class Line:
@@ -79,6 +81,15 @@ class Console:
                     wanted = " or ".join(repr(p.strip()) for p in ((prefix,) if isinstance(prefix, str) else prefix))
                     raise TimeoutError(f"no {wanted} line within {timeout_s:g} s")
                 self._cond.wait(remaining)
+
+    def phases(self) -> dict[str, int]:
+        """Each PHASE line's name → when the host saw it: timed like READY."""
+        with self._cond:
+            found = {}
+            for line in self._lines:
+                if line.text.startswith(PHASE) and len(words := line.text[len(PHASE):].split()) >= 1:
+                    found.setdefault(words[0], line.t_ns)
+            return found
 
     def tail(self, n: int = 20) -> list[str]:
         with self._cond:

@@ -62,4 +62,5 @@ mount -t ext4 -o rw /dev/vda /newroot || fail "cannot mount /dev/vda"
 dmesg -n 1  # keep kernel messages from interleaving with the launcher's lines
 for fs in proc sys dev; do mount --move "/$fs" "/newroot/$fs"; done
 [ "$init" = os ] && exec switch_root /newroot /sbin/init
+[ "$init" = docker ] && exec switch_root /newroot /usr/local/lib/bench/engine-start "$workload"
 exec switch_root /newroot /usr/local/lib/bench/launcher --poweroff "$workload"

@@ -11,6 +11,7 @@ MARK = "@@BENCH "
 READY = MARK + "READY "
 RESULT = MARK + "RESULT "
 PROBE = MARK + "PROBE "
+PHASE = MARK + "PHASE "  # "@@BENCH PHASE <name> <guest uptime>": a start phase inside the instance
 INIT_FAILED = MARK + "INIT-FAILED "
 
 

@@ -16,6 +16,7 @@ import libvirt
 from bench import config
 from bench.errors import BenchError
 from bench.host import cgroup, engines, leases
+from bench.images import engine_disk
 from bench.images.store import TMP_PREFIX, temp_owner
 from bench.net import podman_network
 from bench.platforms import lxc, podman
@@ -42,7 +43,8 @@ def leftover_files() -> list[Path]:
     cache = config.cache_dir()
     containers = set(lxc.leftover_containers())  # LXC's instance directories: stopped first, as containers
     found = sorted(p for p in (cache / "instances").glob(f"{config.NAME_PREFIX}*") if p.name not in containers)
-    for tmp in sorted(cache.glob(f"*/{TMP_PREFIX}*")):
+    # Build directories in the cache, and the short socket directory of vm-docker's preloading dockerd.
+    for tmp in sorted([*cache.glob(f"*/{TMP_PREFIX}*"), *Path("/run").glob(f"{TMP_PREFIX}*")]):
         pid = temp_owner(tmp)
         if pid is None or not _alive(pid):
             found.append(tmp)
@@ -121,6 +123,7 @@ def clean_all() -> list[str]:
             report.append(f"removed cgroup {group}")
     for path in (h for kind, _, h in found if kind == "file"):
         if path.is_dir():
+            engine_disk.reap(path)
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)

@@ -151,6 +151,8 @@ def platform_checks(native: Check, docker_check: Check, libvirt: Check, verdict:
             found.append(_container_check(platform, docker_check, runtimes))
         elif platform.kind in ("podman", "lxc"):
             found.append(_tool_check(platform))
+        elif platform.boot_profile == "docker" and not docker_check.ok:  # its disk holds the host's image
+            found.append(Check(platform.name, False, "-", f"docker: {docker_check.detail}", docker_check.fix))
         elif verdict is None or verdict.chosen is None:
             found.append(Check(platform.name, False, "-", libvirt.detail if not libvirt.ok
                                else "no VM accelerator works here", libvirt.fix or "see the kvm and tcg checks"))

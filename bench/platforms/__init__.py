@@ -52,4 +52,4 @@ def make_driver(name: str, progress: Progress, resources: Resources, accel: str 
         return LXCDriver(resources, platform)
     from bench.host import accel as accelerators
     from bench.platforms.vm import VMDriver
-    return VMDriver(resources, *accelerators.choose(progress, accel), platform=platform)
+    return VMDriver(resources, *accelerators.choose(progress, accel), platform=platform, progress=progress)

@@ -38,7 +38,7 @@ class Platform:
     network_runtime: str = ""  # container: the runtime for a workload with a network, when not `runtime`
     volume: bool = False  # container: writes go to a fresh volume at /var/tmp
     app_image: bool = False  # container: each workload from its application-only image
-    boot_profile: str = ""  # vm: minimal (the harness's init) or os (the image's systemd)
+    boot_profile: str = ""  # vm: minimal (the harness's init), os (the image's systemd) or docker (an engine)
 
     @property
     def is_vm(self) -> bool:
@@ -87,6 +87,10 @@ REGISTERED: tuple[Platform, ...] = (
     Platform("vm", "vm", "a libvirt/QEMU VM booting the harness's minimal init", "VM: kernel + initramfs + full-OS disk",
              "qcow2 disk + kernel + initramfs: needs QEMU (libvirt here); KVM for full speed", "vm_disk",
              ("bootstrap", "vm_disk"), 3.0, 9.0, shown="vm-minimal", boot_profile="minimal"),
+    Platform("vm-docker", "vm", "a container inside the VM: the same VM runs a Docker engine, and in it a container of "
+             "the same image as docker", "container in a VM", "qcow2 disk (Debian with docker.io, the container image "
+             "preloaded) + kernel + initramfs: needs QEMU; KVM for full speed", "vm_docker_disk", ("bootstrap", "docker_import"),
+             5.0, 30.0, boot_profile="docker"),
     Platform("vm-os", "vm", "the same VM booting the image's own systemd", "VM booting the full OS's own init",
              "qcow2 disk + kernel + initramfs: needs QEMU (libvirt here); KVM for full speed", "vm_disk",
              ("bootstrap", "vm_disk"), 5.0, 18.0, boot_profile="os"),

@@ -15,7 +15,9 @@ import libvirt
 from bench import config
 from bench.guest.vm import GuestSpec, GuestVM
 from bench.host import engines
-from bench.images import vmdisk
+from bench.cli.progress import Progress
+from bench.images import engine_disk, vmdisk
+from bench.images.engine_disk import EngineDisk
 from bench.images.manifest import Manifest
 from bench.net.network import RunNetwork
 from bench.platforms.base import Driver, Instance, TrialContext
@@ -35,17 +37,21 @@ def instances_dir() -> Path:
 
 # What the kernel command line adds for each profile. systemd would print its progress on the
 # console the launcher writes to.
-PROFILE_ARGS = {"minimal": "", "os": " bench.init=os systemd.show_status=false"}
+PROFILE_ARGS = {"minimal": "", "os": " bench.init=os systemd.show_status=false", "docker": " bench.init=docker"}
 PROFILE_FACTS = {"minimal": "minimal: the harness's initramfs switches straight into the launcher",
-                 "os": "full OS: the image's systemd boots to multi-user.target, a unit starts the launcher"}
+                 "os": "full OS: the image's systemd boots to multi-user.target, a unit starts the launcher",
+                 "docker": "container host: the initramfs switches into a Debian with docker.io, whose dockerd "
+                           "starts the container image's launcher (docker create, docker start)"}
 
 
 class VMInstance(Instance):
     platform = "vm"
 
     def __init__(self, ctx: TrialContext, conn: libvirt.virConnect, accel: str, cpu_mode: str,
-                 resources: Resources, platform: Platform, network: RunNetwork | None = None):
+                 resources: Resources, platform: Platform, network: RunNetwork | None = None,
+                 engine: EngineDisk | None = None):
         super().__init__(ctx)
+        self.base = engine.path if engine is not None else Path(ctx.manifest.vm_disk.path)
         self.platform = platform.name
         profile = platform.boot_profile
         self.overlay = instances_dir() / f"{ctx.name(self.platform)}.qcow2"
@@ -66,13 +72,19 @@ class VMInstance(Instance):
         self.guest_ram_bytes = resources.memory_bytes
         self._qemu_pid: int | None = None
         self.facts["boot_profile"] = PROFILE_FACTS[profile]
+        if engine is not None:
+            self.facts["container_network"] = ("host: the guest's own network namespace, its eth0" if network is not None
+                                               else "none")
+            self.facts.update(engine_disk=f"{engine.sha256[:16]} ({engine.path})",
+                              image=f"{ctx.manifest.container_image.sha256} ({ctx.manifest.container_image.path}), "
+                                    "the same image id as the host's docker platform")
         self.facts.update(accel=accel, cpu_mode=cpu_mode if accel == "kvm" else "qemu default (emulated)")
         self.facts.update(isolation.own_kernel(ctx.manifest.kernel_release, accel))
         self.facts["storage"] = (f"ext4 in the guest on virtio-blk; its qcow2 overlay on {filesystem_of(self.overlay.parent)}, "
                                  "cache=none (QEMU opens it O_DIRECT: no host page cache), io=native; the guest's own page cache (O_DIRECT bypasses it)")
 
     def setup(self) -> None:
-        vmdisk.create_overlay(Path(self.ctx.manifest.vm_disk.path), self.overlay)
+        vmdisk.create_overlay(self.base, self.overlay)
 
     def start(self) -> None:
         self.guest.start()
@@ -107,8 +119,11 @@ class VMInstance(Instance):
 class VMDriver(Driver):
     name = "vm"
 
-    def __init__(self, resources: Resources, accel: str, cpu_mode: str, platform: Platform = BY_NAME["vm"]):
+    def __init__(self, resources: Resources, accel: str, cpu_mode: str, platform: Platform = BY_NAME["vm"],
+                 progress: Progress | None = None):
         super().__init__(resources)
+        self.progress = progress or Progress(quiet=True)
+        self.engine: EngineDisk | None = None  # vm-docker: made on first use
         self.platform = platform
         self.name = platform.name
         engines.libvirt_connection().close()  # fails now, with one line, if libvirtd is down
@@ -121,8 +136,10 @@ class VMDriver(Driver):
         # A connection of its own: a console stream blocked in recv on a shared connection
         # stalls every other call on it, so a second running VM (density) would hang the first
         # call made for it. It also scopes autodestroy to this one guest.
+        if self.platform.boot_profile == "docker" and self.engine is None:
+            self.engine = engine_disk.ensure(engines.docker_client(), ctx.manifest, self.progress)
         return VMInstance(ctx, engines.libvirt_connection(), self.accel, self.cpu_mode, self.resources,
-                          self.platform, self.network if ctx.workload.network else None)
+                          self.platform, self.network if ctx.workload.network else None, self.engine)
 
     def close(self) -> None:
         if self.network is not None:
@@ -134,5 +151,6 @@ class VMDriver(Driver):
             self.network = None
 
     def _measure_image(self, manifest: Manifest, workload: str) -> Footprint:
-        paths = [Path(manifest.vm_disk.path), Path(manifest.kernel.path), Path(manifest.initramfs.path)]
+        base = self.engine.path if self.engine is not None else Path(manifest.vm_disk.path)
+        paths = [base, Path(manifest.kernel.path), Path(manifest.initramfs.path)]
         return Footprint(files_allocated(paths), "qcow2 base + kernel + initramfs, allocated bytes")

@@ -134,7 +134,7 @@ def run_trial(driver: Driver, ctx: TrialContext, record: TrialRecord, timeout_s:
     finally:
         with signals_deferred():  # the record is completed, the instance removed
             monitor.stop()
-            phases = dict(instance.phases)
+            phases = {**instance.console.phases(), **instance.phases}
             if instance.console.first_byte_ns is not None:
                 phases["first_output"] = instance.console.first_byte_ns
             record.phases_s = {k: _seconds_since(t0, v) for k, v in sorted(phases.items(), key=lambda kv: kv[1])}

@@ -41,3 +41,13 @@ def test_timeout_and_closed_are_distinct() -> None:
     console.close("domain ended")
     with pytest.raises(ConsoleClosed, match="domain ended"):
         console.wait_for("@@BENCH READY", 5)
+
+
+def test_phase_lines_are_timed_where_the_harness_saw_them() -> None:
+    console = Console()
+    console.feed(b"@@BENCH PHASE engine_starting 2.79\nkernel noise\n")
+    first = time.monotonic_ns()
+    console.feed(b"@@BENCH PHASE engine_ready 10.37\n@@BENCH PHASE engine_ready 11\n@@BENCH PHASE\n")
+    phases = console.phases()
+    assert list(phases) == ["engine_starting", "engine_ready"]  # the first of a repeated name; none unnamed
+    assert phases["engine_starting"] < first <= phases["engine_ready"]

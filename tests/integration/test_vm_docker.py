@@ -1,0 +1,74 @@
+"""A container inside a VM, for real: the VM boots a Debian with docker.io whose dockerd runs
+a container of the same image (same id) as the host's docker platform; hello gives the same
+digest, and the boot is split into the engine's start and the container's. SIGINT during a
+vm-docker trial leaves no domain, overlay or build directory."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from bench.host import cleanup, engines
+from bench.run.results import RunDir
+from tests.integration.test_run import only_run_dir, write_suite
+
+SUITE = """\
+name = "it-vm-docker"
+platforms = ["docker", "vm-docker"]
+workloads = ["boot", "cpu", "idle", "hello"]
+repetitions = 1
+warmup = 0
+seed = 23
+"""
+
+
+def test_the_docker_image_runs_in_a_container_inside_a_vm(tmp_path: Path, images: dict) -> None:
+    proc = subprocess.run([sys.executable, "-m", "bench", "run", str(write_suite(tmp_path, text=SUITE)),
+                           "--output-dir", str(tmp_path / "runs"), "--no-report"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    by = {(r.platform, r.workload): r for r in RunDir.open(only_run_dir(tmp_path / "runs")).records()}
+    assert all(r.ok for r in by.values()), [r.summary() for r in by.values() if not r.ok]
+    for platform in ("docker", "vm-docker"):  # byte-identical user space
+        assert by[(platform, "hello")].score == images["dpkg_status_sha256"]
+    boot = by[("vm-docker", "boot")]
+    assert boot.facts["boot_profile"].startswith("container host")
+    assert boot.facts["image"].startswith(images["container_image"]["sha256"])
+    assert boot.facts["isolation.kernel"].startswith("its own (")
+    phases = boot.phases_s
+    assert 0 < phases["domain_created"] < phases["engine_starting"] < phases["engine_ready"] \
+        < phases["container_created"] < boot.ready_s, phases
+    memory = next(s for s in by[("vm-docker", "idle")].samples if s.metric == "mem_pss_mean_mib")
+    assert memory.value > 0
+    seconds = {p: next(s.value for s in by[(p, "boot")].samples if s.metric == "boot_s") for p in ("docker", "vm-docker")}
+    assert seconds["vm-docker"] > seconds["docker"]  # an engine's start inside a VM, then the same container
+    assert by[("vm-docker", "cpu")].score > 0
+
+
+def test_sigint_during_a_vm_docker_trial_leaves_nothing(tmp_path: Path, images: dict) -> None:
+    suite = write_suite(tmp_path, text=SUITE.replace('"docker", "vm-docker"', '"vm-docker"').replace(
+        '"boot", "cpu", "idle", "hello"', '"idle"'))
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", str(suite), "--no-report",
+                             "--output-dir", str(tmp_path / "runs")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    conn = engines.libvirt_connection()
+    try:
+        deadline = time.monotonic() + 600  # the first use builds the vm-docker disk
+        while proc.poll() is None and time.monotonic() < deadline:
+            if any(d.name().endswith("-vm-docker") for d in conn.listAllDomains()):
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the run ended before its vm-docker domain appeared"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 130 and "Traceback" not in err, err
+        assert cleanup.leftovers() == []
+        assert not any(d.name().endswith("-vm-docker") for d in conn.listAllDomains())
+    finally:
+        conn.close()
+        if proc.poll() is None:
+            proc.kill()
+    (record,) = RunDir.open(only_run_dir(tmp_path / "runs")).records()
+    assert (record.platform, record.status, record.reason) == ("vm-docker", "aborted", "interrupted")
