@@ -34,6 +34,7 @@ from bench.images import rootfs, store, vmdisk
 from bench.images.manifest import Manifest
 from bench.images.initramfs import guest_script
 
+ARTIFACT = "vm_docker_disk"  # its name in a run's images and the registry
 ENGINE_PACKAGES = ("docker.io", "iptables", "kmod")
 IMAGE_FILE = f"{config.GUEST_LIB}/engine-image"  # which image engine-start runs
 START_SCRIPT = f"{config.GUEST_LIB}/engine-start"

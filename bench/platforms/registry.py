@@ -89,7 +89,8 @@ REGISTERED: tuple[Platform, ...] = (
              ("bootstrap", "vm_disk"), 3.0, 9.0, shown="vm-minimal", boot_profile="minimal"),
     Platform("vm-docker", "vm", "a container inside the VM: the same VM runs a Docker engine, and in it a container of "
              "the same image as docker", "container in a VM", "qcow2 disk (Debian with docker.io, the container image "
-             "preloaded) + kernel + initramfs: needs QEMU; KVM for full speed", "vm_docker_disk", ("bootstrap", "docker_import"),
+             "preloaded) + kernel + initramfs: needs QEMU; KVM for full speed", "vm_docker_disk",
+             ("bootstrap", "docker_import", "vm_docker_disk"),
              5.0, 30.0, boot_profile="docker"),
     Platform("vm-os", "vm", "the same VM booting the image's own systemd", "VM booting the full OS's own init",
              "qcow2 disk + kernel + initramfs: needs QEMU (libvirt here); KVM for full speed", "vm_disk",

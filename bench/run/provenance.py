@@ -14,6 +14,7 @@ import bench
 from bench import config
 from bench.errors import BenchError
 from bench.host import accel, engines, facts
+from bench.images.engine_disk import ARTIFACT as ENGINE_ARTIFACT, EngineDisk
 from bench.images.manifest import Manifest
 from bench.platforms import is_vm
 
@@ -55,14 +56,20 @@ def versions(platforms: tuple[str, ...]) -> dict[str, Any]:
     return found
 
 
-def images(manifest: Manifest) -> dict[str, Any]:
-    return {"manifest": str(manifest.saved_path()), "key": manifest.key,
-            "kernel": manifest.kernel_release, "kernel_source": manifest.kernel_source,
-            "distribution": f"Debian {manifest.suite} {manifest.variant} {manifest.arch}",
-            "packages": len(manifest.packages), "build_seconds": manifest.build_seconds,
-            "artifacts": {name: getattr(manifest, name).sha256 for name in manifest.ARTIFACTS},
-            "bytes": {name: getattr(manifest, name).bytes for name in manifest.ARTIFACTS},
-            "app_images": {w: {"id": a.sha256, "bytes": a.bytes} for w, a in manifest.app_images.items()}}
+def images(manifest: Manifest, engine: EngineDisk | None = None) -> dict[str, Any]:
+    """The manifest's artifacts; with vm-docker in the suite, its disk too (made on first use)."""
+    found = {"manifest": str(manifest.saved_path()), "key": manifest.key,
+             "kernel": manifest.kernel_release, "kernel_source": manifest.kernel_source,
+             "distribution": f"Debian {manifest.suite} {manifest.variant} {manifest.arch}",
+             "packages": len(manifest.packages), "build_seconds": dict(manifest.build_seconds),
+             "artifacts": {name: getattr(manifest, name).sha256 for name in manifest.ARTIFACTS},
+             "bytes": {name: getattr(manifest, name).bytes for name in manifest.ARTIFACTS},
+             "app_images": {w: {"id": a.sha256, "bytes": a.bytes} for w, a in manifest.app_images.items()}}
+    if engine is not None:
+        found["build_seconds"][ENGINE_ARTIFACT] = engine.build_seconds
+        found["artifacts"][ENGINE_ARTIFACT] = engine.sha256
+        found["bytes"][ENGINE_ARTIFACT] = engine.bytes
+    return found
 
 
 def storage() -> dict[str, Any]:
@@ -75,7 +82,7 @@ def storage() -> dict[str, Any]:
     return {"path": str(path), "total_bytes": usage.total, "free_bytes": usage.free}
 
 
-def describe(platforms: tuple[str, ...], manifest: Manifest) -> dict[str, Any]:
+def describe(platforms: tuple[str, ...], manifest: Manifest, engine: EngineDisk | None = None) -> dict[str, Any]:
     verdict = accel.cached()
     return {
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -84,6 +91,6 @@ def describe(platforms: tuple[str, ...], manifest: Manifest) -> dict[str, Any]:
         "host": facts.describe().to_json(),
         "accelerator_verdict": verdict.to_json() if verdict else None,
         "versions": versions(platforms),
-        "images": images(manifest),
+        "images": images(manifest, engine),
         "storage": storage(),
     }

@@ -20,7 +20,9 @@ from bench.errors import BenchError
 from bench.host import cleanup, leases
 from bench.host import accel as accelerators
 from bench.images import manifest as manifests
-from bench.platforms import make_driver, preflight
+from bench.host.engines import docker_client
+from bench.images import engine_disk
+from bench.platforms import make_driver, preflight, registry
 from bench.platforms.base import Driver, TrialContext
 from bench.probes import engines
 from bench.run import provenance, schedule
@@ -47,11 +49,11 @@ def start(suite: Suite, root: Path, progress: Progress, accel: str = "auto",
     if not ignore_leftovers:
         refuse_leftovers()
     preflight(suite.platforms)
-    manifest, loaded = _images_for(suite)
+    manifest, loaded, engine = _images_for(suite, progress)
     plan = schedule.plan(suite)
     run_id = new_run_id()
     info = {"run_id": run_id, "suite": suite.to_json(), "seed": suite.seed, "accel_requested": accel,
-            "plan": [t.to_json() for t in plan], **provenance.describe(suite.platforms, manifest)}
+            "plan": [t.to_json() for t in plan], **provenance.describe(suite.platforms, manifest, engine)}
     run = RunDir.create(root, run_id, info)
     progress.note(f"run {run_id}: {len(plan)} trials, results in {run.path}")
     _execute(run, suite, plan, manifest, loaded, accel, progress)
@@ -75,7 +77,7 @@ def resume(path: Path, progress: Progress, ignore_leftovers: bool = False) -> Ru
     info = run.info()
     suite = Suite.from_json(info["suite"])
     plan = [PlannedTrial.from_json(t) for t in info["plan"]]
-    manifest, loaded = _images_for(suite)
+    manifest, loaded, _ = _images_for(suite, progress)
     if manifest.key != info["images"]["key"]:
         raise BenchError(f"{path}: its images ({info['images']['key'][:12]}) are not the current ones "
                          f"({manifest.key[:12]}); rebuilding changed them, so the run cannot continue")
@@ -89,13 +91,18 @@ def resume(path: Path, progress: Progress, ignore_leftovers: bool = False) -> Ru
     return run
 
 
-def _images_for(suite: Suite) -> tuple[manifests.Manifest, dict[str, workloads.Workload]]:
-    """The current images, which must hold every workload of the suite, and the workloads."""
+def _images_for(suite: Suite, progress: Progress) -> tuple[manifests.Manifest, dict[str, workloads.Workload],
+                                                          engine_disk.EngineDisk | None]:
+    """The current images, which must hold every workload of the suite, and the workloads; with
+    vm-docker in the suite, its disk, made now if it is not cached (before the run exists)."""
     manifest = manifests.load()
     loaded = {name: workloads.load(name) for name in suite.workloads}
     for workload in loaded.values():
         manifest.require(workload)
-    return manifest, loaded
+    engine = None
+    if any(registry.get(p).boot_profile == "docker" for p in suite.platforms):
+        engine = engine_disk.ensure(docker_client(), manifest, progress)
+    return manifest, loaded, engine
 
 
 def current_records(records: list[TrialRecord]) -> list[TrialRecord]:

@@ -29,7 +29,8 @@ def test_the_docker_image_runs_in_a_container_inside_a_vm(tmp_path: Path, images
     proc = subprocess.run([sys.executable, "-m", "bench", "run", str(write_suite(tmp_path, text=SUITE)),
                            "--output-dir", str(tmp_path / "runs"), "--no-report"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    by = {(r.platform, r.workload): r for r in RunDir.open(only_run_dir(tmp_path / "runs")).records()}
+    run = RunDir.open(only_run_dir(tmp_path / "runs"))
+    by = {(r.platform, r.workload): r for r in run.records()}
     assert all(r.ok for r in by.values()), [r.summary() for r in by.values() if not r.ok]
     for platform in ("docker", "vm-docker"):  # byte-identical user space
         assert by[(platform, "hello")].score == images["dpkg_status_sha256"]
@@ -37,6 +38,10 @@ def test_the_docker_image_runs_in_a_container_inside_a_vm(tmp_path: Path, images
     assert boot.facts["boot_profile"].startswith("container host")
     assert boot.facts["image"].startswith(images["container_image"]["sha256"])
     assert boot.facts["isolation.kernel"].startswith("its own (")
+    # The run records its disk beside the manifest's artifacts, as the trials name it.
+    images_info = run.info()["images"]
+    assert boot.facts["engine_disk"].startswith(images_info["artifacts"]["vm_docker_disk"][:16])
+    assert images_info["bytes"]["vm_docker_disk"] > 0 and images_info["build_seconds"]["vm_docker_disk"] > 0
     phases = boot.phases_s
     assert 0 < phases["domain_created"] < phases["engine_starting"] < phases["engine_ready"] \
         < phases["container_created"] < boot.ready_s, phases
