@@ -8,8 +8,8 @@ Built in three steps, each from what the host already has:
      root is the new tree's /var/lib/docker (`docker load` keeps the image id), then stopped;
   3. the tree as an ext4 image, converted to a qcow2 base (vmdisk.build_base).
 
-Made on the first use of vm-docker (by its driver, before any trial), cached under
-engine/<key>/ by its inputs: the container image's id, the kernel release, the packages.
+Made before the first run (or `bench launch`) that needs it, cached under engine/<key>/ by
+its inputs: the container image's id, the kernel release, the packages, the start script.
 """
 
 from __future__ import annotations
@@ -48,11 +48,11 @@ def inputs(image_id: str, kernel_release: str, arch: str) -> dict:
 
 def bootstrap(tree: Path, kernel_release: str, image_ref: str, work: Path) -> None:
     stage = work / "engine-files"
-    lib = stage / config.GUEST_LIB.lstrip("/")
-    lib.mkdir(parents=True)
-    (lib / "engine-start").write_text(guest_script("engine-start.sh"))
-    os.chmod(lib / "engine-start", 0o755)
-    (lib / "engine-image").write_text(image_ref + "\n")
+    script, image = stage / START_SCRIPT.lstrip("/"), stage / IMAGE_FILE.lstrip("/")
+    script.parent.mkdir(parents=True)
+    script.write_text(guest_script("engine-start.sh"))
+    os.chmod(script, 0o755)
+    image.write_text(image_ref + "\n")
     include = [*ENGINE_PACKAGES, f"linux-image-{kernel_release}"]
     cmd = ["mmdebstrap", f"--variant={rootfs.VARIANT}", "--mode=root", "--format=directory",
            f"--include={','.join(include)}", f"--customize-hook=sync-in {shlex.quote(str(stage))} /",
