@@ -58,6 +58,11 @@ ISOLATION = (
 )
 # Facts only some trials record: what their cell says where none did.
 UNRECORDED = {"network_path": "no network workload ran", "boot_profile": "—", "runtime": "—"}
+# Ratio columns, (top, bottom), each shown where both platforms ran: a VM over a container on
+# the host; the container host put in a VM over the same container on the host (what a cloud
+# user pays for it), and over the VM alone (what the engine and container add inside it).
+RATIOS = (("vm", "docker"), ("vm-docker", "docker"), ("vm-docker", "vm"))
+
 @dataclass(frozen=True)
 class Cell:
     main: str
@@ -117,8 +122,8 @@ def ratio_between(run: LoadedRun, workload: str, metric: str, top: str, bottom: 
     return Ratio(stats.median(a) / stats.median(b), interval.low, interval.high)
 
 
-def _vm_over_docker(run: LoadedRun, workload: str, metric: str) -> Cell:
-    ratio = ratio_between(run, workload, metric, "vm", "docker")
+def _ratio_cell(run: LoadedRun, workload: str, metric: str, top: str, bottom: str) -> Cell:
+    ratio = ratio_between(run, workload, metric, top, bottom)
     if ratio is None:
         return Cell("—")
     return Cell(units.ratio(ratio.value), f"95% CI {units.ratio_interval(ratio.low, ratio.high)}")
@@ -179,18 +184,18 @@ def _image_format(platform: str) -> str:
 
 def verdict(run: LoadedRun) -> Verdict:
     shown = platforms(run)
-    with_ratio = "vm" in shown and "docker" in shown
-    columns = [column_name(p, run) for p in shown] + ([f"{platform_label('vm')} ÷ docker"] if with_ratio else [])
+    ratios = [(top, bottom) for top, bottom in RATIOS if top in shown and bottom in shown]
+    columns = [column_name(p, run) for p in shown] + [f"{platform_label(top)} ÷ {platform_label(bottom)}"
+                                                       for top, bottom in ratios]
     rows: list[Row] = []
     for measure in MEASURES:
         workload = run.workload_with(measure.metric, measure.workloads)
         if workload is None:
             continue
         cells = [_measured_cell(run, workload, measure.metric, p) for p in shown]
-        if with_ratio:
-            cells.append(_vm_over_docker(run, workload, measure.metric))
+        cells += [_ratio_cell(run, workload, measure.metric, top, bottom) for top, bottom in ratios]
         rows.append(Row("Measured", f"{measure.label} ({workload})", tuple(cells)))
-    blank = (Cell(""),) if with_ratio else ()
+    blank = (Cell(""),) * len(ratios)
     facts = {p: _facts(run, p) for p in shown}
     rows.append(Row("Isolation", "Resources given", tuple(Cell(_resources(facts[p])) for p in shown) + blank))
     for label, key in ISOLATION:
