@@ -8,7 +8,7 @@ run: setup
 	$(BENCH) run
 
 test: setup-test
-	.venv/bin/python -m pytest
+	@scripts/run-tests.sh
 
 setup:
 	@scripts/setup-host.sh

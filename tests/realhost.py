@@ -38,7 +38,9 @@ def leftovers() -> list[str]:
 def no_crashed_run_first() -> None:
     """What a crashed run left before the session (a cancelled CI job, say) is `bench clean`ed,
     so that every test's check below sees only what the tests themselves leave."""
-    removed = [line for line in cleanup.clean_all() if line.startswith("removed")]
+    report, unreachable = cleanup.clean_all()
+    assert unreachable == [], f"an engine the tests need is down: {unreachable}"
+    removed = [line for line in report if line.startswith("removed")]
     if removed:
         print(f"\nbefore the tests, as `bench clean` would: {'; '.join(removed)}")
 

@@ -313,12 +313,14 @@ def cmd_export(args: argparse.Namespace, progress: Progress) -> int:
 def cmd_clean(args: argparse.Namespace, progress: Progress) -> int:
     from bench.host import cleanup
 
-    report = cleanup.clean_all()
+    report, unreachable = cleanup.clean_all()
     for line in report:
         print(line)
     removed = sum(line.startswith("removed") for line in report)
     print(f"clean: {removed} leftover(s) removed")
-    return 0
+    for line in unreachable:  # not "nothing found": that engine may still hold a crashed run's instances
+        print(f"bench: error: clean: {line}", file=sys.stderr)
+    return 1 if unreachable else 0
 
 
 HANDLERS = {

@@ -18,7 +18,7 @@ from bench.errors import BenchError
 from bench.host import cgroup, engines, leases
 from bench.images import engine_disk
 from bench.images.store import TMP_PREFIX, temp_owner
-from bench.net import podman_network
+from bench.net import podman_network, servers
 from bench.platforms import lxc, podman
 
 
@@ -43,8 +43,10 @@ def leftover_files() -> list[Path]:
     cache = config.cache_dir()
     containers = set(lxc.leftover_containers())  # LXC's instance directories: stopped first, as containers
     found = sorted(p for p in (cache / "instances").glob(f"{config.NAME_PREFIX}*") if p.name not in containers)
-    # Build directories in the cache, and the short socket directory of vm-docker's preloading dockerd.
-    for tmp in sorted([*cache.glob(f"*/{TMP_PREFIX}*"), *Path("/run").glob(f"{TMP_PREFIX}*")]):
+    # Build and work directories in the cache (at its top or one level down), and the short socket
+    # directory of vm-docker's preloading dockerd.
+    for tmp in sorted([*cache.glob(f"{TMP_PREFIX}*"), *cache.glob(f"*/{TMP_PREFIX}*"),
+                       *Path("/run").glob(f"{TMP_PREFIX}*")]):
         pid = temp_owner(tmp)
         if pid is None or not _alive(pid):
             found.append(tmp)
@@ -61,37 +63,41 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def leftovers() -> list[str]:
+def leftovers(require_engines: bool = True) -> list[str]:
     """Everything a crashed run may have left, one description each. A live run's instances are
-    not leftovers; engines that are down are skipped: they cannot hold anything that would
-    disturb a run."""
-    found, _ = _found(leases.live_runs())
+    not leftovers. An engine that cannot be reached is a BenchError: "nothing found" there would
+    prove nothing. `require_engines=False` (a run deciding whether it may start) skips it instead."""
+    found, unreachable = _found(leases.live_runs())
+    if unreachable and require_engines:
+        raise BenchError(f"cannot look for leftovers: {'; '.join(unreachable)}")
     return [f"{kind} {name}" for kind, name, _ in found]
 
 
 def _found(live: list[leases.LiveRun]) -> tuple[list[tuple[str, str, Any]], list[str]]:
-    """(kind, name, handle) of each leftover no live run owns; why an engine was not looked at."""
+    """(kind, name, handle) of each leftover no live run owns; each engine that could not be
+    looked at, with why."""
     found: list[tuple[str, str, Any]] = []
-    skipped: list[str] = []
+    unreachable: list[str] = []
     try:
         client = engines.docker_client(timeout=30)
         found += [("container", c.name, c) for c in leftover_containers(client)]
         found += [("volume", v.name, v) for v in leftover_volumes(client)]
-    except BenchError as e:
-        skipped.append(f"skipped containers and volumes: {e}")
+    except (BenchError, docker.errors.DockerException) as e:
+        unreachable.append(f"containers and volumes not looked at: {engines.first_line(e)}")
     try:
         conn = engines.libvirt_connection()
         found += [("domain", d.name(), d) for d in leftover_domains(conn)]
         found += [("libvirt network", n.name(), n) for n in leftover_networks(conn)]
-    except BenchError as e:
-        skipped.append(f"skipped domains and networks: {e}")
+    except (BenchError, libvirt.libvirtError) as e:
+        unreachable.append(f"domains and networks not looked at: {engines.first_line(e)}")
     found += [("podman container", name, name) for name in podman.leftover_containers()]
     found += [("podman network", name, name) for name in podman_network.leftover_networks()]
     found += [("lxc container", name, name) for name in lxc.leftover_containers()]
+    found += [("host server", name, pids) for name, pids in servers.leftovers().items()]
     found += [("file", str(p), p) for p in leftover_files()]
     found += [("cgroup", str(p), p) for p in cgroup.leftovers()]
     return [(kind, name, handle) for kind, name, handle in found
-            if leases.owner(Path(name).name, live) is None], skipped
+            if leases.owner(Path(name).name, live) is None], unreachable
 
 
 def in_progress() -> list[str]:
@@ -99,18 +105,20 @@ def in_progress() -> list[str]:
     return [f"run {run.run_id} (pid {run.pid})" for run in leases.live_runs()]
 
 
-def clean_all() -> list[str]:
-    """What was removed (or could not be looked at, or was spared), one line each."""
+def clean_all() -> tuple[list[str], list[str]]:
+    """What was removed (or spared, or could not be removed), one line each; and each engine
+    that could not be looked at, which the caller must treat as a failure."""
     live = leases.live_runs()
-    found, report = _found(live)
+    found, unreachable = _found(live)
+    report: list[str] = []
     report += [f"spared run {run.run_id} (pid {run.pid}): it is still running" for run in live]
     report += _remove_docker([(kind, h) for kind, _, h in found if kind in ("container", "volume")])
     # Networks after the containers attached to them.
     for kind, remove in (("podman container", podman.remove), ("podman network", podman_network.remove),
-                         ("lxc container", lxc.remove)):
-        for name in (h for k, _, h in found if k == kind):
+                         ("lxc container", lxc.remove), ("host server", servers.kill)):
+        for name, handle in ((n, h) for k, n, h in found if k == kind):
             try:
-                remove(name)
+                remove(handle)
             except BenchError as e:
                 report.append(f"could not remove {kind} {name}: {e}")
                 continue
@@ -128,7 +136,7 @@ def clean_all() -> list[str]:
         else:
             path.unlink(missing_ok=True)
         report.append(f"removed file {path}")
-    return report
+    return report, unreachable
 
 
 def _remove_docker(found: list[tuple[str, Any]]) -> list[str]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import bench
 from bench import config
 from bench.cli.progress import Progress
 from bench.definitions.workload import Workload
-from bench.host import engines
+from bench.host import engines, killpoints
 from bench.host.proc import run
 from bench.images import app_image, container_image, kernel, manifest, rootfs, store, vmdisk
 from bench.images.manifest import Artifact, Manifest, SCHEMA
@@ -94,12 +93,13 @@ def app_images(client: object, entry: RootfsEntry, workloads: list[Workload],
                progress: Progress) -> tuple[dict[str, Artifact], float]:
     """Each workload's application-only image (imported only when its content changed), and
     the seconds it took."""
-    config.cache_dir().mkdir(parents=True, exist_ok=True)
     found = {}
+    # Named with this process's pid, as every build directory is: `bench clean` spares it while we live.
     with progress.step(f"app-only images: {len(workloads)} workload(s)") as step, \
-            tempfile.TemporaryDirectory(prefix=store.TMP_PREFIX, dir=config.cache_dir()) as work:
+            store.scratch(config.cache_dir() / "app-images") as work:
+        killpoints.reach("build", "app_images")
         for w in workloads:
-            found[w.name] = Artifact(*app_image.ensure(client, entry.tree, w, Path(work)))  # type: ignore[arg-type]
+            found[w.name] = Artifact(*app_image.ensure(client, entry.tree, w, work))  # type: ignore[arg-type]
     return found, step.seconds
 
 

@@ -87,6 +87,23 @@ def building(final: Path) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+@contextmanager
+def scratch(place: Path) -> Iterator[Path]:
+    """A work directory named after `place` and this process (so `bench clean` spares it while
+    the process lives, and removes it after a crash), removed when the block ends."""
+    tmp = temp_path(place)
+    try:
+        tmp.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+    except OSError as e:
+        raise os_error(f"creating {tmp}", e) from None
+    try:
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def require_root(what: str) -> None:
     if os.geteuid() != 0:
         raise BenchError(f"{what} needs root (chroot, device nodes, libvirt's system instance)")

@@ -23,6 +23,9 @@ from bench.definitions.workload import HostServer
 from bench.errors import BenchError
 
 SERVER_ENV = "BENCH_SERVER"  # the launcher hands it on to the workload's command
+# In each host server's environment: its name (the instance's, then the server's), by which
+# `bench clean` finds one that a killed harness left running.
+OWNER_ENV = "VMCTB_HOST_SERVER"
 LISTEN_WAIT_S = 10.0
 # Beyond the trial's own timeout: setup and teardown happen while the servers run.
 LIFETIME_MARGIN_S = 120
@@ -42,7 +45,8 @@ def server_env(env: dict[str, str], path: NetworkPath | None) -> dict[str, str]:
 
 
 class HostServers:
-    def __init__(self, servers: tuple[HostServer, ...], path: NetworkPath, lifetime_s: float):
+    def __init__(self, owner: str, servers: tuple[HostServer, ...], path: NetworkPath, lifetime_s: float):
+        self.owner = owner  # the instance's name
         self.servers = servers
         self.path = path
         self.lifetime_s = int(lifetime_s + LIFETIME_MARGIN_S)
@@ -60,7 +64,8 @@ class HostServers:
             argv = ["timeout", "--signal=KILL", str(self.lifetime_s), *server.argv(self.path.host_address)]
             self._messages.append(tempfile.TemporaryFile())
             proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=self._messages[-1], start_new_session=True)
+                                    stderr=self._messages[-1], start_new_session=True,
+                                    env={**os.environ, OWNER_ENV: f"{self.owner}-{server.name}"})
             self.procs.append(proc)
             self._await_listening(server, proc, self._messages[-1])
 
@@ -109,3 +114,22 @@ def _listening(address: str, port: int, pids: set[int] | None = None) -> bool:
     return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.ip == address and c.laddr.port == port
                and (pids is None or c.pid in pids)
                for c in psutil.net_connections(kind="tcp4"))
+
+
+def leftovers() -> dict[str, list[int]]:
+    """Host servers running now, by their name: the pids of each (coreutils' timeout and the
+    server under it)."""
+    found: dict[str, list[int]] = {}
+    for proc in psutil.process_iter(["environ"]):
+        name = (proc.info["environ"] or {}).get(OWNER_ENV)
+        if name:
+            found.setdefault(name, []).append(proc.pid)
+    return found
+
+
+def kill(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

@@ -20,6 +20,7 @@ from bench.guest.console import ConsoleClosed
 from bench.guest.protocol import READY
 from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes.memory import MemoryMonitor
+from bench.host import killpoints
 from bench.run.sample import SampleSink
 from bench.run.trial import CONSOLE_TAIL_LINES, TrialRecord, mark_aborted, signals_deferred
 
@@ -46,6 +47,7 @@ def run_density(driver: Driver, ctx: TrialContext, record: TrialRecord, instance
             t0 = time.monotonic_ns()
             instance.start()
             line = instance.console.wait_for(READY, timeout_s)[1]
+            killpoints.reach(record.seq, f"instance-{k}")
             starts.append((line.t_ns - t0) / 1e9)
             time.sleep(SETTLE_S)
         monitor.sample(full=True)

@@ -18,6 +18,7 @@ from bench import config
 from bench.errors import BenchError
 from bench.host.proc import os_error
 from bench.images.store import temp_path, write_json
+from bench.host import killpoints
 from bench.run.trial import TrialRecord
 
 RUN_JSON = "run.json"
@@ -110,6 +111,10 @@ class RunDir:
         line = json.dumps(record.to_json(), sort_keys=True) + "\n"
         try:
             with (self.path / TRIALS).open("a") as f:
+                if killpoints.armed(record.seq, "record"):  # a crash in mid-write
+                    f.write(line[:len(line) // 2])
+                    f.flush()
+                    killpoints.reach(record.seq, "record")
                 f.write(line)
                 f.flush()
                 os.fsync(f.fileno())

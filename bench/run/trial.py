@@ -32,6 +32,7 @@ from bench.platforms import is_vm, label, make_driver
 from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes import boot, cpu, isolation
 from bench.probes.memory import MemoryMonitor
+from bench.host import killpoints
 from bench.run.resources import allot
 from bench.run.sample import Sample, SampleSink
 
@@ -116,10 +117,14 @@ def run_trial(driver: Driver, ctx: TrialContext, record: TrialRecord, timeout_s:
     try:
         instance.setup()
         servers = _start_servers(instance, workload, timeout_s)
+        if servers is not None:
+            killpoints.reach(record.seq, "servers")
         t0 = time.monotonic_ns()
         instance.start()
+        killpoints.reach(record.seq, "started")
         monitor.start()
         ready, result_line = _await_lines(instance, timeout_s)
+        killpoints.reach(record.seq, "ready")
         record.ready_s = _seconds_since(t0, ready.t_ns)
         record.result_s = _seconds_since(t0, result_line.t_ns)
         record.ready_latency_s = _ready_latency(ready, driver.name)
@@ -200,7 +205,7 @@ def _start_servers(instance: Instance, workload: Workload, timeout_s: float) -> 
     if instance.network is None:
         raise BenchError(f"{instance.platform} gives its instances no network path to the host")
     instance.facts["network_path"] = instance.network.description
-    servers = HostServers(workload.servers, instance.network, timeout_s)
+    servers = HostServers(instance.ctx.name(instance.platform), workload.servers, instance.network, timeout_s)
     instance.facts["network_servers"] = servers.describe()
     try:
         servers.start()

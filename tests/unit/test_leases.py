@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -22,16 +23,27 @@ with leases.held(sys.argv[1]):
 """
 
 
+class EmptyEngine:
+    """A Docker engine and a libvirt connection that hold nothing at all."""
+    containers = volumes = SimpleNamespace(list=lambda **_: [])
+
+    def listAllDomains(self) -> list:  # noqa: N802 (libvirt's name)
+        return []
+
+    def listAllNetworks(self) -> list:  # noqa: N802
+        return []
+
+
+def unreachable(*_args: object, **_kwargs: object) -> None:
+    raise BenchError("docker: engine not reachable (test)")
+
+
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A cache of our own; the engines are out of reach, so only files count."""
+    """A cache of our own and engines that hold nothing, so only files count."""
     monkeypatch.setenv("BENCH_CACHE_DIR", str(tmp_path))
-
-    def unreachable(*_args: object, **_kwargs: object) -> None:
-        raise BenchError("engine not reachable (test)")
-
-    monkeypatch.setattr(engines, "docker_client", unreachable)
-    monkeypatch.setattr(engines, "libvirt_connection", unreachable)
+    monkeypatch.setattr(engines, "docker_client", lambda **_: EmptyEngine())
+    monkeypatch.setattr(engines, "libvirt_connection", lambda: EmptyEngine())
     monkeypatch.setattr(cleanup.cgroup, "leftovers", lambda: [])
     monkeypatch.setattr(cleanup.podman, "leftover_containers", lambda: [])
     monkeypatch.setattr(cleanup.podman_network, "leftover_networks", lambda: [])
@@ -78,7 +90,7 @@ def test_clean_spares_a_live_run_and_removes_a_dead_ones(cache: Path) -> None:
     try:
         assert cleanup.leftovers() == [f"file {dead_overlay}"]
         assert cleanup.in_progress() == [f"run 20261126-101010-1111 (pid {proc.pid})"]
-        report = cleanup.clean_all()
+        report, _ = cleanup.clean_all()
         assert f"removed file {dead_overlay}" in report
         assert f"spared run 20261126-101010-1111 (pid {proc.pid}): it is still running" in report
         assert live_overlay.exists() and not dead_overlay.exists()
@@ -105,3 +117,22 @@ def test_a_new_run_waits_for_a_live_one(cache: Path) -> None:
     finally:
         proc.communicate("")
     runner.refuse_leftovers()  # nothing live, nothing left
+
+
+def test_an_engine_out_of_reach_is_an_error_not_nothing_found(cache: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.cli.main import main
+
+    dead_overlay = overlay(cache, "20261126-101010-4444")
+    monkeypatch.setattr(engines, "docker_client", unreachable)
+    with pytest.raises(BenchError, match=r"^cannot look for leftovers: containers and volumes not looked at: "
+                                         r"docker: engine not reachable \(test\)$"):
+        cleanup.leftovers()
+    # A run deciding whether it may start sees what it can: the engine that is down runs nothing.
+    assert cleanup.leftovers(require_engines=False) == [f"file {dead_overlay}"]
+    # `bench clean` removes what it can reach, then fails in one line for what it could not look at.
+    assert main(["clean"]) == 1
+    out, err = capsys.readouterr()
+    assert f"removed file {dead_overlay}" in out and "clean: 1 leftover(s) removed" in out
+    assert err == "bench: error: clean: containers and volumes not looked at: docker: engine not reachable (test)\n"
+    assert not dead_overlay.exists()

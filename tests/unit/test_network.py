@@ -19,10 +19,13 @@ from bench.errors import BenchError
 from bench.net import network as run_network
 from bench.net.network import RunNetwork
 from bench.net.servers import HostServers, NetworkPath, _listening, server_env
+from bench.net.servers import kill as kill_servers
+from bench.net.servers import leftovers as server_leftovers
 from bench.platforms import container
 from tests.conftest import VALID_WORKLOAD, write_workload
 
 LOOPBACK = NetworkPath("127.0.0.1", "loopback")
+OWNER = "vmctb-20990101-000000-test-1-native"
 NETWORK = 'network = true\n'
 SERVER = '[servers.echo]\ncommand = ["echo-server", "--bind", "{address}"]\nport = 5201\n'
 
@@ -83,7 +86,7 @@ def test_the_shipped_net_workload_contacts_only_the_host_server() -> None:
 
 def test_servers_listen_on_the_given_address_and_are_gone_after_stop() -> None:
     port = free_port()
-    servers = HostServers((http_server(port),), LOOPBACK, lifetime_s=30)
+    servers = HostServers(OWNER, (http_server(port),), LOOPBACK, lifetime_s=30)
     try:
         servers.start()
         assert _listening("127.0.0.1", port)
@@ -95,12 +98,27 @@ def test_servers_listen_on_the_given_address_and_are_gone_after_stop() -> None:
     assert "http on :%d; listening on 127.0.0.1 only" % port in servers.describe()
 
 
+def test_a_server_its_harness_left_is_found_by_name_and_killed() -> None:
+    port = free_port()
+    servers = HostServers(OWNER, (http_server(port),), LOOPBACK, lifetime_s=30)
+    try:
+        servers.start()
+        [proc] = servers.procs
+        found = server_leftovers()  # as a `bench clean` after a crash sees them
+        assert set(found) >= {f"{OWNER}-http"} and proc.pid in found[f"{OWNER}-http"]
+        kill_servers(found[f"{OWNER}-http"])
+        proc.wait(timeout=10)
+        assert not _listening("127.0.0.1", port) and f"{OWNER}-http" not in server_leftovers()
+    finally:
+        servers.stop()
+
+
 def test_a_server_that_cannot_listen_is_a_one_line_error() -> None:
     port = free_port()
     with socket.socket() as taken:  # the port is in use: http.server exits with an error
         taken.bind(("127.0.0.1", port))
         taken.listen()
-        servers = HostServers((http_server(port),), LOOPBACK, lifetime_s=30)
+        servers = HostServers(OWNER, (http_server(port),), LOOPBACK, lifetime_s=30)
         with pytest.raises(BenchError) as err:
             servers.start()
         servers.stop()
@@ -111,7 +129,7 @@ def test_a_server_that_cannot_listen_is_a_one_line_error() -> None:
 def test_a_missing_server_program_names_itself() -> None:
     missing = HostServer("ghost", ("no-such-server-program", "{address}"), 5999)
     with pytest.raises(BenchError, match="host server ghost: no-such-server-program is not installed"):
-        HostServers((missing,), LOOPBACK, lifetime_s=5).start()
+        HostServers(OWNER, (missing,), LOOPBACK, lifetime_s=5).start()
 
 
 def test_the_launcher_learns_the_host_address_only_with_a_network() -> None:

@@ -1,10 +1,16 @@
 """The host set-up script, on a distribution it does not know: it says what to install and
-stops before touching anything."""
+stops before touching anything. And `make test`'s test step as a user other than root."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from bench.config import PROJECT_ROOT
 
@@ -25,3 +31,39 @@ def test_an_unknown_option_is_refused_before_anything_is_run() -> None:
     proc = subprocess.run(["sh", str(PROJECT_ROOT / "scripts/setup-host.sh"), "--everything"], capture_output=True,
                           text=True, env={"PATH": "/usr/bin:/bin"})
     assert proc.returncode == 2 and proc.stderr.strip().endswith("setup-host.sh [--test]") and proc.stdout == ""
+
+
+@pytest.fixture
+def bin_dir() -> Iterator[Path]:
+    """A directory another user can read, for stand-ins of sudo (pytest's tmp_path is root's alone)."""
+    path = Path(tempfile.mkdtemp(prefix="vmctb-test-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path)
+
+
+def suite_as_nobody(bin_dir: Path, sudo: str | None) -> subprocess.CompletedProcess[str]:
+    """`make test`'s test step run by an unprivileged user, with `sudo` standing in as given."""
+    if sudo is not None:
+        (bin_dir / "sudo").write_text(f"#!/bin/sh\n{sudo}\n")
+        (bin_dir / "sudo").chmod(0o755)
+    return subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                           "sh", str(PROJECT_ROOT / "scripts/run-tests.sh"), "tests/unit/test_units.py"],
+                          capture_output=True, text=True, env={"PATH": f"{bin_dir}:/usr/bin:/bin"}, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv to be another user")
+def test_as_a_user_without_sudo_the_tests_fail_in_one_line(bin_dir: Path) -> None:
+    proc = suite_as_nobody(bin_dir, None)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr == ("make test: the integration tests need root: run it as root, or as a user who may use sudo\n")
+    refused = suite_as_nobody(bin_dir, '[ "$1" = -v ] && exit 1; exit 0')  # sudo there, but not for this user
+    assert refused.returncode == 1 and refused.stderr.endswith("as a user who may use sudo\n")
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv to be another user")
+def test_as_a_user_with_sudo_the_whole_suite_runs_through_it(bin_dir: Path) -> None:
+    proc = suite_as_nobody(bin_dir, '[ "$1" = -v ] && exit 0; echo "sudo $*"')
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == ("sudo -- env PYTHONDONTWRITEBYTECODE=1 .venv/bin/python -m pytest -p no:cacheprovider "
+                           "tests/unit/test_units.py\n")
