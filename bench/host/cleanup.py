@@ -82,7 +82,7 @@ def _found(live: list[leases.LiveRun]) -> tuple[list[tuple[str, str, Any]], list
         client = engines.docker_client(timeout=30)
         found += [("container", c.name, c) for c in leftover_containers(client)]
         found += [("volume", v.name, v) for v in leftover_volumes(client)]
-    except (BenchError, docker.errors.DockerException) as e:
+    except (BenchError, *engines.docker_failures()) as e:
         unreachable.append(f"containers and volumes not looked at: {engines.first_line(e)}")
     try:
         conn = engines.libvirt_connection()
@@ -147,6 +147,9 @@ def _remove_docker(found: list[tuple[str, Any]]) -> list[str]:
             thing.remove(force=True)
         except docker.errors.NotFound:
             continue  # removed meanwhile
+        except engines.docker_failures() as e:
+            report.append(f"could not remove {kind} {thing.name}: {engines.first_line(e)}")
+            continue
         report.append(f"removed {kind} {thing.name}")
     return report
 

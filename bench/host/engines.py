@@ -21,9 +21,18 @@ def docker_client(timeout: int = 120) -> docker.DockerClient:
         client = docker.from_env(version="auto", timeout=timeout)
         client.ping()
         return client
-    except docker.errors.DockerException as e:
+    except docker_failures() as e:
         raise BenchError(f"docker: engine not reachable ({first_line(e)}); start dockerd "
                          "(`make run` does)") from None
+
+
+def docker_failures() -> tuple[type[Exception], ...]:
+    """What a Docker SDK call raises when the engine refuses it or is gone: the SDK's own errors,
+    and those of its HTTP transport (a dead dockerd's socket refuses the connection)."""
+    import docker
+    import requests
+
+    return (docker.errors.DockerException, requests.exceptions.RequestException)
 
 
 def discard_libvirt_error(_ctx: object, _err: object) -> None:

@@ -63,5 +63,6 @@ def failure_summary(tool: str, code: int, output: str) -> str:
 
 def os_error(step: str, e: OSError) -> BenchError:
     if e.errno == errno.ENOSPC:
-        return BenchError(f"{step}: disk full ({DISK_FULL.lower()}) writing {e.filename or 'a file'}")
+        where = f" ({e.filename})" if e.filename and str(e.filename) not in step else ""
+        return BenchError(f"{step}: disk full ({DISK_FULL.lower()}){where}")
     return BenchError(f"{step}: {e.strerror or e} ({e.filename or ''})".replace(" ()", ""))

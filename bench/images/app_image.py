@@ -29,6 +29,7 @@ import docker
 from bench import config
 from bench.definitions.workload import Workload
 from bench.errors import BenchError
+from bench.host import engines
 from bench.host.proc import failure_summary, os_error
 from bench.images import store
 from bench.images.rootfs import SOURCE_DATE_EPOCH
@@ -213,7 +214,7 @@ def ensure(client: docker.DockerClient, tree: Path, workload: Workload, work: Pa
         try:
             client.api.import_image_from_file(str(tar), repository=repository, tag=tag, changes=changes)
             image = client.images.get(ref)
-        except docker.errors.DockerException as e:
+        except engines.docker_failures() as e:
             raise BenchError(f"app image {ref}: docker import failed: {e}") from None
     finally:
         tar.unlink(missing_ok=True)
@@ -228,5 +229,5 @@ def _remove_older(client: docker.DockerClient, current: str) -> None:
         if current not in image.tags:
             try:
                 client.images.remove(image.id)
-            except docker.errors.DockerException:
+            except engines.docker_failures():
                 pass

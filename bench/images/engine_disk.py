@@ -28,6 +28,7 @@ import docker
 
 from bench import config
 from bench.errors import BenchError
+from bench.host import engines
 from bench.host.proc import run
 from bench.cli.progress import Progress
 from bench.images import rootfs, store, vmdisk
@@ -108,7 +109,7 @@ def _await(socket: Path, daemon: subprocess.Popen, log: Path) -> docker.DockerCl
                 client = docker.DockerClient(base_url=f"unix://{socket}", timeout=300)
                 client.ping()
                 return client
-            except docker.errors.DockerException:
+            except engines.docker_failures():
                 pass  # listening, not answering yet
         if daemon.poll() is not None or time.monotonic() > deadline:
             said = log.read_text(errors="replace").strip().splitlines()

@@ -57,7 +57,7 @@ RUNTIME_FIX = 'register it under "runtimes" in /etc/docker/daemon.json and reloa
 def engine_info(client: docker.DockerClient) -> dict:
     try:
         return client.info()
-    except docker.errors.DockerException as e:
+    except engines.docker_failures() as e:
         raise BenchError(f"docker: {engines.first_line(e)}") from None
 
 
@@ -125,14 +125,14 @@ class ContainerInstance(Instance):
         try:
             self.client.api.create_volume(self.ctx.name(self.platform), labels={
                 config.RUN_LABEL: self.ctx.run_id, config.LABEL: "instance"})
-        except docker.errors.DockerException as e:
+        except engines.docker_failures() as e:
             raise BenchError(f"docker: creating a volume: {engines.first_line(e)}") from None
         self.volume = self.ctx.name(self.platform)
 
     def start(self) -> None:
         try:
             self._create_and_start()
-        except docker.errors.DockerException as e:  # dockerd went away, image removed, ...
+        except engines.docker_failures() as e:  # dockerd went away, image removed, ...
             raise BenchError(f"docker: {engines.first_line(e)}") from None
 
     def _create_and_start(self) -> None:
@@ -172,7 +172,7 @@ class ContainerInstance(Instance):
                 return []
             try:
                 pid = self.client.api.inspect_container(self.container_id)["State"]["Pid"]
-            except docker.errors.DockerException:
+            except engines.docker_failures():
                 return []
             if not pid:
                 return []
@@ -195,7 +195,7 @@ class ContainerInstance(Instance):
             return None
         try:
             listed = self.client.api.containers(all=True, size=True, filters={"id": self.container_id})
-        except docker.errors.DockerException:
+        except engines.docker_failures():
             return None
         if not listed:
             return None
@@ -205,7 +205,7 @@ class ContainerInstance(Instance):
         try:
             mountpoint = Path(self.client.api.inspect_volume(self.volume)["Mountpoint"])
             return Footprint(layer + tree_allocated(mountpoint), "docker SizeRw + the volume's allocated bytes")
-        except (docker.errors.DockerException, OSError):
+        except (*engines.docker_failures(), OSError):
             return None
 
     def teardown(self) -> None:
@@ -228,7 +228,7 @@ class ContainerInstance(Instance):
             remove()
         except docker.errors.NotFound:
             pass
-        except docker.errors.DockerException as e:
+        except engines.docker_failures() as e:
             raise BenchError(f"docker: removing {what}: {engines.first_line(e)}; "
                              "`bench clean` removes it later") from None
 
@@ -237,7 +237,7 @@ def default_bridge(client: docker.DockerClient) -> NetworkPath:
     """The engine's default bridge network: the host is its gateway."""
     try:
         attrs = client.api.inspect_network("bridge")
-    except docker.errors.DockerException as e:
+    except engines.docker_failures() as e:
         raise BenchError(f"docker: the default bridge network: {engines.first_line(e)}") from None
     ipam = (attrs.get("IPAM", {}).get("Config") or [{}])[0]
     subnet = ipam.get("Subnet", "?")
@@ -300,7 +300,7 @@ class ContainerDriver(Driver):
         image = image_of(manifest, self.platform, workload)
         try:
             size = self.client.api.inspect_image(image.sha256)["Size"]
-        except docker.errors.DockerException as e:
+        except engines.docker_failures() as e:
             raise BenchError(f"docker: {engines.first_line(e)}") from None
         kind = "application-only image" if self.platform.app_image else "image"
         return Footprint(int(size), f"docker image inspect: Size (the {kind})")

@@ -22,7 +22,7 @@ from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes.memory import MemoryMonitor
 from bench.host import killpoints
 from bench.run.sample import SampleSink
-from bench.run.trial import CONSOLE_TAIL_LINES, TrialRecord, mark_aborted, signals_deferred
+from bench.run.trial import CONSOLE_TAIL_LINES, TrialRecord, fail_teardown, mark_aborted, signals_deferred
 
 MIB = 2**20
 SETTLE_S = 2.0  # after READY: let the new instance's memory use settle before reading
@@ -67,8 +67,11 @@ def run_density(driver: Driver, ctx: TrialContext, record: TrialRecord, instance
                 if not record.ok:
                     record.console_tail = running[-1].console.tail(CONSOLE_TAIL_LINES)
             started = time.monotonic()
-            _teardown_all(running)
-            record.teardown_s = round(time.monotonic() - started, 6)
+            try:
+                _teardown_all(running)
+                record.teardown_s = round(time.monotonic() - started, 6)
+            except BenchError as e:
+                fail_teardown(record, e)
             record.samples = sink.samples
             record.duration_s = round(time.monotonic() - began, 6)
     return record

@@ -168,20 +168,30 @@ def _run_trials(run: RunDir, suite: Suite, plan: list[PlannedTrial], manifest: m
             progress.note(f"adaptive: {len(extra)} more trial(s): " + "; ".join(
                 f"{t.platform} {t.workload} ({t.added})" for t in extra))
             run_all(extra)
-    finally:
-        with signals_deferred():
-            for driver in drivers.values():
-                try:
-                    driver.close()
-                except BenchError as e:  # the others still close; `bench clean` removes what this left
-                    progress.note(f"warning: {driver.name}: {e}; `bench clean` removes what is left")
-            info = run.info()
-            info["engines_memory"] = engines.fixed_memory()
-            run.write_info(info)
-        records = current_records(run.records())
-        if records:
-            table = summary.summarise(records, suite.seed)
-            run.write_summary(table)
+    except BaseException:
+        try:
+            _finish(run, suite, drivers, progress)
+        except BenchError as e:  # the failure that stopped the run is the one to report
+            progress.note(f"warning: {e}")
+        raise
+    _finish(run, suite, drivers, progress)
+
+
+def _finish(run: RunDir, suite: Suite, drivers: dict[str, Driver], progress: Progress) -> None:
+    """Close the drivers (their run networks), record the engines' memory, write the summary."""
+    with signals_deferred():
+        for driver in drivers.values():
+            try:
+                driver.close()
+            except BenchError as e:  # the others still close; `bench clean` removes what this left
+                progress.note(f"warning: {driver.name}: {e}; `bench clean` removes what is left")
+        info = run.info()
+        info["engines_memory"] = engines.fixed_memory()
+        run.write_info(info)
+    records = current_records(run.records())
+    if records:
+        table = summary.summarise(records, suite.seed)
+        run.write_summary(table)
 
 
 def _still_noisy(suite: Suite, plan: list[PlannedTrial], records: list[TrialRecord],

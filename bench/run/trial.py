@@ -148,12 +148,15 @@ def run_trial(driver: Driver, ctx: TrialContext, record: TrialRecord, timeout_s:
                 started = time.monotonic()
                 instance.teardown()
                 record.teardown_s = round(time.monotonic() - started, 6)
+            except BenchError as e:  # its engine died, say: this trial fails, the run goes on
+                fail_teardown(record, e)
             finally:  # the host's servers are not part of the instance's teardown time
                 if servers is not None:
                     servers.stop()
             if record.ready_s is not None:
                 boot.record(sink, record.phases_s, record.ready_s)
-            sink.add("teardown_s", record.teardown_s, "s", probe="host monotonic clock: teardown call to its return")
+            if record.teardown_s is not None:
+                sink.add("teardown_s", record.teardown_s, "s", probe="host monotonic clock: teardown call to its return")
             try:
                 footprint = driver.image_footprint(ctx.manifest, ctx.workload.name)
                 sink.add("image_mib", footprint.bytes / MIB, "MiB", probe=footprint.how)
@@ -170,6 +173,14 @@ def run_trial(driver: Driver, ctx: TrialContext, record: TrialRecord, timeout_s:
 def _seconds_since(t0_ns: int, t_ns: int) -> float:
     """Rounded to microseconds, READY and the phases alike: a phase seen in READY's read equals it."""
     return round((t_ns - t0_ns) / 1e9, 6)
+
+
+def fail_teardown(record: TrialRecord, error: BenchError) -> None:
+    """The instance could not be removed (`bench clean` removes it later): a trial that had
+    succeeded fails, and one that had failed says this too."""
+    if record.status == "ok":
+        record.status, record.reason = "failed", ""
+    record.reason = "; ".join(filter(None, [record.reason, f"teardown: {error}"]))
 
 
 def mark_aborted(record: TrialRecord, error: BaseException) -> None:
