@@ -5,6 +5,7 @@ After each such test nothing the harness started may remain.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -85,3 +86,23 @@ def restart_dockerd(first_start: bool) -> None:
         except BenchError:
             assert time.monotonic() < deadline, "dockerd did not come back within 60 s"
             time.sleep(0.2)
+
+
+@functools.cache
+def platform_status() -> dict[str, dict]:
+    """`bench doctor`'s word on each platform: whether this host can run it, and why not."""
+    shown = bench("doctor", "--json")
+    return {p["name"]: p for p in json.loads(shown.stdout)["platforms"]}
+
+
+def require_platforms(*names: str) -> None:
+    """Skip the test, naming the platform and doctor's reason, where this host cannot run one
+    of them (gVisor's ptrace platform on a kernel that refuses it, say); pytest's summary counts
+    the skip. `make test` installs every platform, so on a host it set up nothing is skipped."""
+    status = platform_status()
+    for name in names:
+        known = status.get(name)
+        assert known is not None, f"bench doctor does not list platform {name}"
+        if not known["ok"]:
+            pytest.skip(f"platform {name} cannot run on this host: {known['detail']}"
+                        + (f" (fix: {known['fix']})" if known["fix"] else ""))

@@ -28,7 +28,7 @@ from bench.net.servers import OWNER_ENV
 from bench.run.results import RunDir
 from bench.run.runner import current_records
 from bench.run.schedule import PlannedTrial, plan
-from tests.realhost import bench
+from tests.realhost import bench, require_platforms
 
 SUITE = """\
 name = "crash"
@@ -129,6 +129,7 @@ def clean_after_crash(where: str) -> list[str]:
 
 def test_a_run_killed_at_eight_points_is_cleaned_each_time_and_resumes_to_its_plan(tmp_path: Path,
                                                                                    images: dict) -> None:
+    require_platforms("native", "docker", "vm", "lxc")
     seed = int(os.environ.get("BENCH_CRASH_SEED") or random.SystemRandom().randrange(10**6))
     suite_path = tmp_path / "suite.toml"
     suite_path.write_text(SUITE)

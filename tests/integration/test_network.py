@@ -19,7 +19,7 @@ from bench.net.network import RunNetwork
 from bench.net.podman_network import PodmanNetwork
 from bench.run.results import RunDir
 from tests.integration.test_run import only_run_dir, write_suite
-from tests.realhost import bench
+from tests.realhost import bench, require_platforms
 
 SUITE = """\
 name = "it-net"
@@ -74,6 +74,7 @@ def host_network_state() -> dict[str, list[str]]:
 
 
 def test_net_on_every_platform_leaves_nothing_behind(tmp_path: Path, images: dict) -> None:
+    require_platforms("native", "docker", "podman", "lxc", "vm", "vm-os")
     before = host_network_state()
     proc = bench("run", str(write_suite(tmp_path, text=SUITE)), "--output-dir", str(tmp_path / "runs"), "--no-report")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

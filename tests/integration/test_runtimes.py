@@ -21,7 +21,7 @@ from bench.host import cleanup, engines
 from bench.images.manifest import load as load_manifest
 from bench.run.results import RunDir
 from tests.integration.test_run import only_run_dir, write_suite
-from tests.realhost import bench
+from tests.realhost import bench, require_platforms
 
 SUITE = """\
 name = "it-runtimes"
@@ -59,6 +59,7 @@ def leftover_instances() -> set[str]:
 
 
 def test_cpu_boot_and_idle_on_runc_crun_gvisor_podman_and_lxc(tmp_path: Path, images: dict) -> None:
+    require_platforms("docker", "docker:crun", "gvisor", "podman", "lxc")
     proc = bench("run", str(write_suite(tmp_path, text=SUITE)), "--output-dir", str(tmp_path / "runs"), "--no-report")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     records = RunDir.open(only_run_dir(tmp_path / "runs")).records()
@@ -98,6 +99,7 @@ def test_a_runtime_the_engine_lacks_stops_the_run_before_any_trial(tmp_path: Pat
 
 @pytest.mark.parametrize("platform", ["gvisor", "podman", "lxc"])
 def test_sigint_during_a_trial_leaves_nothing(platform: str, tmp_path: Path, images: dict) -> None:
+    require_platforms(platform)
     suite = write_suite(tmp_path, text=SUITE.replace('"docker", "docker:crun", "gvisor", "podman", "lxc"', f'"{platform}"')
                         .replace('"boot", "cpu", "idle"', '"idle"'))
     proc = subprocess.Popen([sys.executable, "-m", "bench", "run", str(suite), "--no-report",
@@ -121,6 +123,7 @@ def test_sigint_during_a_trial_leaves_nothing(platform: str, tmp_path: Path, ima
 
 
 def test_a_crashed_runs_podman_container_is_refused_then_cleaned(tmp_path: Path, images: dict) -> None:
+    require_platforms("podman")
     from bench.platforms import podman
 
     name = f"{config.NAME_PREFIX}crashed-1-podman"
@@ -136,6 +139,7 @@ def test_a_crashed_runs_podman_container_is_refused_then_cleaned(tmp_path: Path,
 
 
 def test_an_lxc_container_a_killed_run_left_is_stopped_and_removed_by_clean(tmp_path: Path, images: dict) -> None:
+    require_platforms("lxc")
     from bench.host import cgroup
     from bench.platforms import lxc
 

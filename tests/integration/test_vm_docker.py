@@ -14,6 +14,7 @@ from pathlib import Path
 from bench.host import cleanup, engines
 from bench.run.results import RunDir
 from tests.integration.test_run import only_run_dir, write_suite
+from tests.realhost import require_platforms
 
 SUITE = """\
 name = "it-vm-docker"
@@ -26,6 +27,7 @@ seed = 23
 
 
 def test_the_docker_image_runs_in_a_container_inside_a_vm(tmp_path: Path, images: dict) -> None:
+    require_platforms("docker", "vm-docker")
     proc = subprocess.run([sys.executable, "-m", "bench", "run", str(write_suite(tmp_path, text=SUITE)),
                            "--output-dir", str(tmp_path / "runs"), "--no-report"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -53,6 +55,7 @@ def test_the_docker_image_runs_in_a_container_inside_a_vm(tmp_path: Path, images
 
 
 def test_sigint_during_a_vm_docker_trial_leaves_nothing(tmp_path: Path, images: dict) -> None:
+    require_platforms("vm-docker")
     suite = write_suite(tmp_path, text=SUITE.replace('"docker", "vm-docker"', '"vm-docker"').replace(
         '"boot", "cpu", "idle", "hello"', '"idle"'))
     proc = subprocess.Popen([sys.executable, "-m", "bench", "run", str(suite), "--no-report",
