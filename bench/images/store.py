@@ -69,22 +69,19 @@ def building(final: Path) -> Iterator[Path]:
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(final.parent, 0o755)  # QEMU (libvirt-qemu) must traverse the cache
-        tmp = temp_path(final)
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(mode=0o755)
     except OSError as e:
         raise os_error(f"creating {final.parent}", e) from None
-    try:
-        yield tmp
+    with scratch(final) as tmp:
         try:
-            tmp.rename(final)
-        except OSError:
-            if not final.is_dir():  # else another build finished the same key first: keep it
-                raise
-    except OSError as e:
-        raise os_error(f"building {final.name}", e) from None
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            tmp.chmod(0o755)
+            yield tmp
+            try:
+                tmp.rename(final)
+            except OSError:
+                if not final.is_dir():  # else another build finished the same key first: keep it
+                    raise
+        except OSError as e:
+            raise os_error(f"building {final.name}", e) from None
 
 
 @contextmanager
