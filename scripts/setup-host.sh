@@ -6,6 +6,8 @@
 set -eu
 
 cd "$(dirname "$0")/.."
+# A user other than root often has no sbin in PATH: dockerd and libvirtd live there.
+PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 LOG_DIR=/var/log/vmct-bench
 PYTHON=${PYTHON:-python3}
 PACKAGES="qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-dev pkg-config mmdebstrap
