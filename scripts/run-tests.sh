@@ -12,5 +12,6 @@ if ! command -v sudo >/dev/null 2>&1 || ! sudo -v; then
   echo "make test: the integration tests need root: run it as root, or as a user who may use sudo" >&2
   exit 1
 fi
-# Root writes no bytecode or cache into this user's checkout.
-exec sudo -- env PYTHONDONTWRITEBYTECODE=1 $PYTEST -p no:cacheprovider "$@"
+# Root writes no bytecode, cache or benchmark store into this user's checkout.
+exec sudo -- env PYTHONDONTWRITEBYTECODE=1 $PYTEST -p no:cacheprovider \
+  --benchmark-storage="file://${TMPDIR:-/tmp}/vmct-bench-benchmarks" "$@"

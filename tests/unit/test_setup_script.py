@@ -66,4 +66,4 @@ def test_as_a_user_with_sudo_the_whole_suite_runs_through_it(bin_dir: Path) -> N
     proc = suite_as_nobody(bin_dir, '[ "$1" = -v ] && exit 0; echo "sudo $*"')
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == ("sudo -- env PYTHONDONTWRITEBYTECODE=1 .venv/bin/python -m pytest -p no:cacheprovider "
-                           "tests/unit/test_units.py\n")
+                           "--benchmark-storage=file:///tmp/vmct-bench-benchmarks tests/unit/test_units.py\n")
