@@ -8,7 +8,7 @@ PYTEST=".venv/bin/python -m pytest"
 if [ "$(id -u)" -eq 0 ]; then
   exec $PYTEST "$@"
 fi
-if ! command -v sudo >/dev/null 2>&1 || ! sudo -v; then
+if ! command -v sudo >/dev/null 2>&1 || ! sudo -v 2>/dev/null; then  # (a password prompt goes to the terminal)
   echo "make test: the integration tests need root: run it as root, or as a user who may use sudo" >&2
   exit 1
 fi
