@@ -320,7 +320,7 @@ def cmd_clean(args: argparse.Namespace, progress: Progress) -> int:
     print(f"clean: {removed} leftover(s) removed")
     for line in unreachable:  # not "nothing found": that engine may still hold a crashed run's instances
         print(f"bench: error: clean: {line}", file=sys.stderr)
-    return 1 if unreachable else 0
+    return 1 if unreachable or any(line.startswith("could not") for line in report) else 0
 
 
 HANDLERS = {

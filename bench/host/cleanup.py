@@ -135,7 +135,7 @@ def clean_all() -> tuple[list[str], list[str]]:
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
-        report.append(f"removed file {path}")
+        report.append(f"could not remove file {path}" if path.exists() else f"removed file {path}")
     return report, unreachable
 
 

@@ -66,3 +66,26 @@ def os_error(step: str, e: OSError) -> BenchError:
         where = f" ({e.filename})" if e.filename and str(e.filename) not in step else ""
         return BenchError(f"{step}: disk full ({DISK_FULL.lower()}){where}")
     return BenchError(f"{step}: {e.strerror or e} ({e.filename or ''})".replace(" ()", ""))
+
+
+def mounts_under(path: Path) -> list[Path]:
+    """The mount points at or below `path`, deepest first (the order to unmount them in)."""
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return []
+    top = str(path.resolve())
+    points = []
+    for line in lines:
+        # Field 5 is the mount point, with space, tab, newline and backslash octal-escaped.
+        point = line.split()[4].encode().decode("unicode_escape")
+        if point == top or point.startswith(top + "/"):
+            points.append(Path(point))
+    return sorted(points, key=lambda p: len(p.parts), reverse=True)
+
+
+def unmount_under(path: Path) -> None:
+    """Detach every mount at or below `path` (a killed daemon's bind mounts, say), so the tree
+    can be removed; lazily, so a process still holding one does not stop it."""
+    for point in mounts_under(path):
+        subprocess.run(["umount", "--lazy", str(point)], capture_output=True)

@@ -28,8 +28,8 @@ import docker
 
 from bench import config
 from bench.errors import BenchError
-from bench.host import engines
-from bench.host.proc import run
+from bench.host import engines, killpoints
+from bench.host.proc import run, unmount_under
 from bench.cli.progress import Progress
 from bench.images import rootfs, store, vmdisk
 from bench.images.manifest import Manifest
@@ -83,6 +83,7 @@ def preload(client: docker.DockerClient, image_id: str, tree: Path, work: Path) 
         daemon = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         own = _await(socket, daemon, work / "dockerd.log")
+        killpoints.reach("build", "engine_preload")
         with saved.open("rb") as f:
             loaded = own.images.load(f)  # streamed, not read into memory
         if not any(i.id == image_id for i in loaded):
@@ -149,9 +150,12 @@ def ensure(client: docker.DockerClient, manifest: Manifest, progress: Progress) 
 
 
 def reap(build_dir: Path) -> None:
-    """Stop a preloading dockerd (and its containerd) that a killed build left running."""
+    """Stop a preloading dockerd (and its containerd) that a killed build left running, and
+    detach what it had mounted in the build directory: killed, it does not unmount its data
+    root's bind mount onto itself, and the tree cannot be removed under it."""
     for pidfile in build_dir.glob("work/dockerd.pid"):
         try:
             os.killpg(int(pidfile.read_text().strip()), signal.SIGKILL)
         except (OSError, ValueError):
             pass  # gone already
+    unmount_under(build_dir)
