@@ -185,7 +185,7 @@ def _image_format(platform: str) -> str:
 def verdict(run: LoadedRun) -> Verdict:
     shown = platforms(run)
     ratios = [(top, bottom) for top, bottom in RATIOS if top in shown and bottom in shown]
-    columns = [column_name(p, run) for p in shown] + [f"{platform_label(top)} ÷ {platform_label(bottom)}"
+    columns = [column_name(p, run) for p in shown] + [f"{column_name(top, run)} ÷ {column_name(bottom, run)}"
                                                        for top, bottom in ratios]
     rows: list[Row] = []
     for measure in MEASURES:
