@@ -34,7 +34,7 @@ SUITE = """\
 name = "crash"
 platforms = ["native", "docker", "vm", "lxc"]
 workloads = ["boot", "density", "net"]
-repetitions = 2
+repetitions = 1
 warmup = 0
 seed = 17
 
@@ -47,7 +47,11 @@ lxc = ["net"]
 [density]
 instances = 2
 """
-# What each kind of trial must be killed in at least once, and where it may be killed.
+# Where a trial can be killed, in the order a trial reaches them (bench/host/killpoints.py).
+PHASES = ("servers", "started", "instance-1", "instance-2", "ready", "record")
+POINTS = {"boot": ("started", "ready", "record"), "density": ("instance-1", "instance-2", "record"),
+          "net": ("servers", "started", "ready", "record")}
+# What each kind of trial must be killed in at least once, and at which of its points.
 REQUIRED = {
     "container": (lambda t: (t.platform, t.workload) == ("docker", "boot"), ("started", "ready")),
     "vm": (lambda t: t.platform == "vm", ("started", "ready")),
@@ -56,8 +60,6 @@ REQUIRED = {
     "net": (lambda t: t.workload == "net", ("servers", "started", "ready")),
     "torn line": (lambda t: True, ("record",)),
 }
-POINTS = {"boot": ("started", "ready", "record"), "density": ("instance-1", "instance-2", "record"),
-          "net": ("servers", "started", "ready", "record")}
 KILLS = 8
 
 
@@ -71,17 +73,17 @@ class KillPoint:
 
 
 def choose_points(trials: list[PlannedTrial], rng: random.Random) -> list[KillPoint]:
-    """One point in a trial of each required kind, then others, each in a trial of its own; in
-    the order the run reaches them."""
-    chosen: dict[int, KillPoint] = {}
+    """A point in a trial of each required kind, then others up to KILLS, never the same one
+    twice (a trial killed at one point runs again on resume and can be killed at a later one);
+    in the order the run reaches them."""
+    chosen: set[KillPoint] = set()
     for matches, points in REQUIRED.values():
-        candidates = [t for t in trials if matches(t) and t.seq not in chosen]
-        trial = rng.choice(candidates)
-        chosen[trial.seq] = KillPoint(trial, rng.choice(points))
-    for trial in rng.sample([t for t in trials if t.seq not in chosen], KILLS - len(chosen)):
-        chosen[trial.seq] = KillPoint(trial, rng.choice(POINTS[trial.workload]))
+        chosen.add(rng.choice([KillPoint(t, p) for t in trials if matches(t) for p in points
+                               if KillPoint(t, p) not in chosen]))
+    others = [KillPoint(t, p) for t in trials for p in POINTS[t.workload] if KillPoint(t, p) not in chosen]
+    chosen.update(rng.sample(others, KILLS - len(chosen)))
     order = [t.seq for t in trials]
-    return sorted(chosen.values(), key=lambda k: order.index(k.trial.seq))
+    return sorted(chosen, key=lambda k: (order.index(k.trial.seq), PHASES.index(k.point)))
 
 
 def on_the_host() -> list[str]:
