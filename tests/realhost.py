@@ -10,15 +10,14 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
 import pytest
 
-from bench.errors import BenchError
-from bench.host import cleanup, engines
+from bench.config import PROJECT_ROOT
+from bench.host import cleanup
 
 def bench(*args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True,
@@ -63,29 +62,20 @@ DOCKERD_PID = Path("/var/run/docker.pid")
 
 
 def restart_dockerd(first_start: bool) -> None:
-    """Start dockerd again after a test killed it, as the set-up does; in the state of its first
-    start on a new host (no persisted network store, no docker0) when it was in that state before,
-    so that the tests after this one still see what a fresh host shows."""
+    """Start dockerd again after a test killed it, with the set-up's own script (as a user
+    would); in the state of its first start on a new host (no persisted network store, no
+    docker0) when it was in that state before, so that later tests still see a fresh host."""
     pid = DOCKERD_PID.read_text().strip() if DOCKERD_PID.exists() else ""
     if pid.isdigit() and psutil.pid_exists(int(pid)):  # the killed one may take a moment to be gone
         gone, _ = psutil.wait_procs([psutil.Process(int(pid))], timeout=60)
         assert gone, f"dockerd {pid} is still there"
-    DOCKERD_PID.unlink(missing_ok=True)  # stale: a new dockerd refuses to start over it
     if first_start:
         Path("/var/lib/docker/network/files/local-kv.db").unlink(missing_ok=True)
         subprocess.run(["ip", "link", "del", "docker0"], capture_output=True)
-    log = Path("/var/log/vmct-bench/dockerd.log")
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("ab") as out:
-        subprocess.Popen(["dockerd"], stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            engines.docker_client(timeout=5)
-            return
-        except BenchError:
-            assert time.monotonic() < deadline, "dockerd did not come back within 60 s"
-            time.sleep(0.2)
+    setup = subprocess.run(["sh", str(PROJECT_ROOT / "scripts/setup-host.sh")], capture_output=True, text=True,
+                           timeout=600)
+    assert setup.returncode == 0, setup.stdout[-2000:] + setup.stderr[-2000:]
+    assert "starting dockerd" in setup.stdout, setup.stdout
 
 
 @functools.cache
