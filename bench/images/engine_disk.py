@@ -6,6 +6,7 @@ Built in three steps, each from what the host already has:
      modules package (linux-image-<release>), plus the harness's engine-start script;
   2. the host's container image, `docker save`d and loaded by a temporary dockerd whose data
      root is the new tree's /var/lib/docker (`docker load` keeps the image id), then stopped;
+     it runs in a network namespace of its own, apart from the host's interfaces;
   3. the tree as an ext4 image, converted to a qcow2 base (vmdisk.build_base).
 
 Made before the first run (or `bench launch`) that needs it, cached under engine/<key>/ by
@@ -74,7 +75,10 @@ def preload(client: docker.DockerClient, image_id: str, tree: Path, work: Path) 
     shutil.rmtree(short, ignore_errors=True)
     short.mkdir(mode=0o700)
     socket = short / "docker.sock"
-    argv = ["dockerd", "--data-root", str(tree / "var/lib/docker"), "--exec-root", str(short / "exec"),
+    # In a network namespace of its own: a dockerd with the bridge disabled deletes any
+    # interface named docker0 where it starts, and in the host's namespace that is the host
+    # engine's default bridge. It needs no network to load an image.
+    argv = ["unshare", "--net", "--", "dockerd", "--data-root", str(tree / "var/lib/docker"), "--exec-root", str(short / "exec"),
             "--pidfile", str(work / "dockerd.pid"), "-H", f"unix://{socket}", "--bridge=none", "--iptables=false",
             "--ip-masq=false", "--storage-driver=overlay2",
             f"--containerd-namespace={config.NAME_PREFIX}preload",
