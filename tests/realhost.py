@@ -18,6 +18,7 @@ import pytest
 
 from bench.config import PROJECT_ROOT
 from bench.host import cleanup
+from tests import hoststate
 
 def bench(*args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True,
@@ -56,6 +57,17 @@ def nothing_left_behind(no_crashed_run_first: None) -> Iterator[None]:
     yield
     after = leftovers()
     assert after == [], f"the harness left instances behind: {after}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def host_network_unchanged(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The host's links, addresses, routes, firewall rules and Docker, Podman and libvirt
+    networks are as they were before the module, but for what the harness labels (and removes:
+    the check above)."""
+    before = hoststate.snapshot()
+    yield
+    changed = hoststate.differences(before, hoststate.snapshot())
+    assert not changed, f"{request.module.__name__} changed the host's network state: " + "; ".join(changed)
 
 
 DOCKERD_PID = Path("/var/run/docker.pid")

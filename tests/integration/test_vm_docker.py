@@ -1,7 +1,8 @@
 """A container inside a VM, for real: the VM boots a Debian with docker.io whose dockerd runs
 a container of the same image (same id) as the host's docker platform; hello gives the same
 digest, and the boot is split into the engine's start and the container's. SIGINT during a
-vm-docker trial leaves no domain, overlay or build directory."""
+vm-docker trial leaves no domain, overlay or build directory. Building its disk leaves the
+host's Docker networking as it was."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ import time
 from pathlib import Path
 
 from bench.host import cleanup, engines
+from bench.host.proc import unmount_under
+from bench.images import engine_disk
 from bench.run.results import RunDir
+from tests import hoststate
 from tests.integration.test_run import only_run_dir, write_suite
 from tests.realhost import require_platforms
 
@@ -80,3 +84,32 @@ def test_sigint_during_a_vm_docker_trial_leaves_nothing(tmp_path: Path, images: 
             proc.kill()
     (record,) = RunDir.open(only_run_dir(tmp_path / "runs")).records()
     assert (record.platform, record.status, record.reason) == ("vm-docker", "aborted", "interrupted")
+
+
+NET_ON_DOCKER = """\
+name = "it-net-after-preload"
+platforms = ["docker"]
+workloads = ["net"]
+repetitions = 1
+warmup = 0
+"""
+
+
+def test_docker_net_runs_after_the_disks_preloading_dockerd(tmp_path: Path, images: dict) -> None:
+    """The step of vm-docker's disk build that starts a dockerd of its own, run for real (the
+    cached disk would skip it), then a docker net trial: the host's docker0 is untouched by it."""
+    require_platforms("docker", "vm-docker")
+    before = hoststate.snapshot()
+    tree, work = tmp_path / "engine", tmp_path / "work"
+    work.mkdir()
+    try:
+        engine_disk.preload(engines.docker_client(), images["container_image"]["sha256"], tree, work)
+    finally:
+        unmount_under(tmp_path)
+    assert (tree / "var/lib/docker/image").is_dir()
+    assert hoststate.differences(before, hoststate.snapshot()) == []
+    proc = subprocess.run([sys.executable, "-m", "bench", "run", str(write_suite(tmp_path, text=NET_ON_DOCKER)),
+                           "--output-dir", str(tmp_path / "runs"), "--no-report"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (record,) = RunDir.open(only_run_dir(tmp_path / "runs")).records()
+    assert record.ok and next(s.value for s in record.samples if s.metric == "throughput_mbit_s") > 0
