@@ -13,7 +13,8 @@ from bench.cli.progress import Progress
 from bench.errors import BenchError
 from bench.host import accel, engines, facts
 from bench.platforms import registry
-from bench.platforms.container import RUNTIME_FIX, engine_info, engine_runtimes, missing_runtimes
+from bench.platforms.container import (BRIDGE_FIX, RUNTIME_FIX, default_bridge_fault, engine_info, engine_runtimes,
+                                       missing_runtimes)
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,17 @@ def check_docker() -> Check:
     return Check("docker", True, f"{version.get('Version', '?')} (API {version.get('ApiVersion', '?')})",
                  f"storage {info.get('Driver', '?')}, cgroup v{info.get('CgroupVersion', '?')} "
                  f"({info.get('CgroupDriver', '?')}), security: {security or 'none'}")
+
+
+def check_docker_bridge() -> Check:
+    """The engine's default bridge reaches the host: Docker platforms' network workloads need it."""
+    try:
+        fault = default_bridge_fault(engines.docker_client(timeout=10))
+    except BenchError as e:
+        return Check("docker bridge", False, "-", str(e).removeprefix("docker: "), "start dockerd (`make run` does)")
+    if fault:
+        return Check("docker bridge", False, "-", f"{fault}: network workloads fail on Docker platforms", BRIDGE_FIX)
+    return Check("docker bridge", True, "-", "the default bridge's interface holds the host's address")
 
 
 def check_libvirt() -> Check:
@@ -205,6 +217,8 @@ def examine(progress: Progress, recheck: bool = False, kvm_deadline: float = 20.
     if checks[2].ok:
         verdict = accel.examine(progress, recheck=recheck, kvm_deadline_s=kvm_deadline)
         checks += accel_checks(verdict)
+    if checks[1].ok:
+        checks.append(check_docker_bridge())
     platforms = platform_checks(checks[0], checks[1], checks[2], verdict, runtime_versions())
     return Report(checks, verdict, facts.describe(), platforms)
 

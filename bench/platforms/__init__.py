@@ -5,6 +5,7 @@ declared once, in registry.py."""
 from __future__ import annotations
 
 from bench.cli.progress import Progress
+from bench.errors import BenchError
 from bench.platforms import registry
 from bench.platforms.base import Driver
 from bench.run.resources import Resources
@@ -14,10 +15,11 @@ is_vm = registry.is_vm
 label = registry.label
 
 
-def preflight(names: tuple[str, ...]) -> None:
+def preflight(names: tuple[str, ...], networked: tuple[str, ...] = ()) -> None:
     """What can be checked before a run starts: each name is a platform, Podman is installed
-    where a platform needs it, and each runtime a Docker platform asks for is registered with
-    the engine."""
+    where a platform needs it, each runtime a Docker platform asks for is registered with the
+    engine, and the engine's default bridge reaches the host where a Docker platform runs a
+    network workload (`networked`: the platforms that run one)."""
     platforms = [registry.get(name) for name in names]
     if any(p.kind == "podman" for p in platforms):
         from bench.platforms.podman import version
@@ -27,13 +29,19 @@ def preflight(names: tuple[str, ...]) -> None:
         from bench.platforms import lxc
 
         lxc.version()
-    if any(p.runtimes() for p in platforms):
+    bridged = [name for name in networked if registry.get(name).kind == "container"]
+    if any(p.runtimes() for p in platforms) or bridged:
         from bench.host import engines
-        from bench.platforms.container import require_runtime
+        from bench.platforms.container import default_bridge, require_runtime
 
         client = engines.docker_client()
         for platform in platforms:
             require_runtime(client, platform)
+        if bridged:
+            try:
+                default_bridge(client)
+            except BenchError as e:
+                raise BenchError(f"{', '.join(bridged)} cannot run the suite's network workloads: {e}") from None
 
 
 def make_driver(name: str, progress: Progress, resources: Resources, accel: str = "auto") -> Driver:

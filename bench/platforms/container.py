@@ -233,22 +233,42 @@ class ContainerInstance(Instance):
                              "`bench clean` removes it later") from None
 
 
+BRIDGE_FIX = "restart dockerd, which makes the bridge again (a dockerd started with --bridge=none deletes it)"
+
+
 def default_bridge(client: docker.DockerClient) -> NetworkPath:
-    """The engine's default bridge network: the host is its gateway."""
+    """The engine's default bridge network: the host is its gateway, on the bridge interface."""
+    bridge, subnet, gateway = _bridge_config(client)
+    if fault := bridge_fault(bridge, subnet):
+        raise BenchError(f"docker: {fault}; {BRIDGE_FIX}")
+    gateway = gateway or bridge_address(bridge, subnet)
+    return NetworkPath(gateway, f"Docker's default bridge {bridge} ({subnet}): a veth pair; the host at {gateway}")
+
+
+def _bridge_config(client: docker.DockerClient) -> tuple[str, str, str | None]:
+    """The default bridge network's interface, subnet and IPAM gateway (None on the first start
+    of an engine: docker.io 20.10 records none then, though the address is on the interface)."""
     try:
         attrs = client.api.inspect_network("bridge")
     except engines.docker_failures() as e:
         raise BenchError(f"docker: the default bridge network: {engines.first_line(e)}") from None
     ipam = (attrs.get("IPAM", {}).get("Config") or [{}])[0]
-    subnet = ipam.get("Subnet", "?")
-    bridge = (attrs.get("Options") or {}).get("com.docker.network.bridge.name", "?")
-    # On the first start of an engine (docker.io 20.10) the IPAM config has no Gateway yet;
-    # the address is already on the bridge interface.
-    gateway = ipam.get("Gateway") or bridge_address(bridge, subnet)
-    if not gateway:
-        raise BenchError(f"docker: the default bridge network has no gateway address and its interface "
-                         f"{bridge!r} none in {subnet} (dockerd --bridge=none?)")
-    return NetworkPath(gateway, f"Docker's default bridge {bridge} ({subnet}): a veth pair; the host at {gateway}")
+    bridge = (attrs.get("Options") or {}).get("com.docker.network.bridge.name", "docker0")
+    return bridge, ipam.get("Subnet", "?"), ipam.get("Gateway")
+
+
+def bridge_fault(bridge: str, subnet: str) -> str | None:
+    """Why a container on this bridge could not reach the host, or None: the host must hold an
+    address of the subnet on the bridge interface (the gateway, which the host servers bind)."""
+    if bridge_address(bridge, subnet) is not None:
+        return None
+    state = "does not exist" if bridge not in psutil.net_if_addrs() else f"has no address in {subnet}"
+    return (f"the default bridge network ({subnet}) has no way to the host: its interface {bridge} {state}, "
+            "so a container's network workload cannot reach the harness's servers")
+
+
+def default_bridge_fault(client: docker.DockerClient) -> str | None:
+    return bridge_fault(*_bridge_config(client)[:2])
 
 
 def bridge_address(interface: str, subnet: str) -> str | None:

@@ -48,7 +48,7 @@ def start(suite: Suite, root: Path, progress: Progress, accel: str = "auto",
           ignore_leftovers: bool = False) -> RunDir:
     if not ignore_leftovers:
         refuse_leftovers()
-    preflight(suite.platforms)
+    preflight(suite.platforms, networked(suite))
     manifest, loaded, engine = _images_for(suite, progress)
     plan = schedule.plan(suite)
     run_id = new_run_id()
@@ -58,6 +58,12 @@ def start(suite: Suite, root: Path, progress: Progress, accel: str = "auto",
     progress.note(f"run {run_id}: {len(plan)} trials, results in {run.path}")
     _execute(run, suite, plan, manifest, loaded, accel, progress)
     return run
+
+
+def networked(suite: Suite) -> tuple[str, ...]:
+    """The suite's platforms that run one of its network workloads."""
+    network = [name for name in suite.workloads if workloads.load(name).network]
+    return tuple(p for p in suite.platforms if any(suite.runs(p, w) for w in network))
 
 
 def dry_run(suite: Suite, accel: str = "auto") -> str:
@@ -83,6 +89,7 @@ def resume(path: Path, progress: Progress, ignore_leftovers: bool = False) -> Ru
                          f"({manifest.key[:12]}); rebuilding changed them, so the run cannot continue")
     if not ignore_leftovers:
         refuse_leftovers()
+    preflight(suite.platforms, networked(suite))
     run.drop_partial_line()
     info.setdefault("resumed", []).append({"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                            "command": provenance.command_line()})

@@ -183,7 +183,12 @@ def bridge_payload(interface: str, subnet: str, gateway: str | None = None) -> d
                         "com.docker.network.bridge.name": interface}}
 
 
-def test_the_default_bridges_gateway_is_taken_from_ipam_when_present() -> None:
+def snic(family: int, address: str) -> SimpleNamespace:  # the fields of psutil's snicaddr we read
+    return SimpleNamespace(family=family, address=address)
+
+
+def test_the_default_bridges_gateway_is_taken_from_ipam_when_present(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(psutil, "net_if_addrs", lambda: {"docker0": [snic(socket.AF_INET, "172.17.0.1")]})
     path = container.default_bridge(InspectOnly(bridge_payload("docker0", "172.17.0.0/16", "172.17.0.1")))
     assert path.host_address == "172.17.0.1"
     assert "docker0 (172.17.0.0/16)" in path.description
@@ -196,9 +201,6 @@ def test_without_an_ipam_gateway_the_bridge_interfaces_address_is_the_hosts() ->
 
 
 def test_the_bridge_address_must_lie_in_the_networks_subnet(monkeypatch: pytest.MonkeyPatch) -> None:
-    def snic(family: int, address: str) -> SimpleNamespace:  # the fields of psutil's snicaddr we read
-        return SimpleNamespace(family=family, address=address)
-
     monkeypatch.setattr(psutil, "net_if_addrs", lambda: {"docker0": [
         snic(socket.AF_INET6, "fe80::1"), snic(socket.AF_INET, "10.9.0.1"), snic(socket.AF_INET, "172.17.0.1")]})
     assert container.bridge_address("docker0", "172.17.0.0/16") == "172.17.0.1"
@@ -206,14 +208,42 @@ def test_the_bridge_address_must_lie_in_the_networks_subnet(monkeypatch: pytest.
     assert container.bridge_address("docker1", "172.17.0.0/16") is None
 
 
-@pytest.mark.parametrize("interface", ["vmctb-no-such-if", "lo"])
-def test_no_gateway_anywhere_is_a_one_line_error(interface: str) -> None:
-    # No such interface; or one whose addresses are all outside the subnet.
+@pytest.mark.parametrize(("interface", "gateway", "state"), [
+    ("vmctb-no-such-if", None, "does not exist"),  # a first start's engine, its docker0 deleted
+    ("vmctb-no-such-if", "172.17.0.1", "does not exist"),  # the IPAM names a gateway that is gone
+    ("lo", None, "has no address in 172.17.0.0/16")])  # addresses, all outside the subnet
+def test_a_bridge_without_the_hosts_address_is_a_one_line_sentence_with_the_fix(
+        interface: str, gateway: str | None, state: str) -> None:
     with pytest.raises(BenchError) as raised:
-        container.default_bridge(InspectOnly(bridge_payload(interface, "172.17.0.0/16")))
-    message = str(raised.value)
-    assert "\n" not in message and message.startswith("docker: the default bridge network has no gateway")
-    assert repr(interface) in message
+        container.default_bridge(InspectOnly(bridge_payload(interface, "172.17.0.0/16", gateway)))
+    assert str(raised.value) == (
+        f"docker: the default bridge network (172.17.0.0/16) has no way to the host: its interface {interface} "
+        f"{state}, so a container's network workload cannot reach the harness's servers; restart dockerd, "
+        "which makes the bridge again (a dockerd started with --bridge=none deletes it)")
+
+
+def test_doctor_names_a_broken_bridge_and_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.host import doctor, engines
+
+    payload = bridge_payload("vmctb-no-such-if", "172.17.0.0/16")
+    monkeypatch.setattr(engines, "docker_client", lambda timeout=None: InspectOnly(payload))
+    check = doctor.check_docker_bridge()
+    assert not check.ok and check.fix == container.BRIDGE_FIX
+    assert check.detail.endswith("vmctb-no-such-if does not exist, so a container's network workload cannot reach "
+                                 "the harness's servers: network workloads fail on Docker platforms")
+    payload.update(bridge_payload("lo", "127.0.0.0/8"))
+    assert doctor.check_docker_bridge().ok
+
+
+def test_a_run_with_a_network_workload_on_docker_is_refused_before_any_trial(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.host import engines
+    from bench.platforms import preflight
+
+    monkeypatch.setattr(engines, "docker_client", lambda: InspectOnly(bridge_payload("vmctb-no-such-if", "172.17.0.0/16")))
+    preflight(("native", "docker", "vm"), networked=("native", "vm"))  # no Docker platform on the network: not asked
+    with pytest.raises(BenchError, match=r"^docker, docker-volume cannot run the suite's network workloads: docker: "
+                                         r"the default bridge network \(172.17.0.0/16\) has no way"):
+        preflight(("native", "docker", "docker-volume"), networked=("native", "docker", "docker-volume"))
 
 
 def test_podman_networks_take_subnets_apart_from_libvirt_networks() -> None:
