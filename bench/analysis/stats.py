@@ -81,6 +81,12 @@ def ratio_ci(values: list[float], baseline: list[float], seed: int = 0) -> Inter
     return _bootstrap((values, baseline), _ratio_of_medians, seed)
 
 
+def paired_ratio_ci(values: list[float], baseline: list[float], seed: int = 0) -> Interval:
+    """CI of the median of values[i] / baseline[i]: each pair was measured together, so resampling
+    whole pairs lets what they shared (the host's state at that moment) cancel out."""
+    return median_ci([v / b for v, b in zip(values, baseline, strict=True)], seed)
+
+
 EXACT_LIMIT = 50_000  # arrangements enumerated exactly; beyond, the normal approximation
 
 
