@@ -13,8 +13,8 @@ from bench.cli.progress import Progress
 from bench.errors import BenchError
 from bench.host import accel, engines, facts
 from bench.platforms import registry
-from bench.platforms.container import (BRIDGE_FIX, RUNTIME_FIX, default_bridge_fault, engine_info, engine_runtimes,
-                                       missing_runtimes)
+from bench.platforms.container import (BRIDGE_FIX, RUNTIME_FIX, default_bridge, default_bridge_fault, engine_info,
+                                       engine_runtimes, missing_runtimes)
 
 
 @dataclass(frozen=True)
@@ -106,12 +106,13 @@ def check_docker() -> Check:
 def check_docker_bridge() -> Check:
     """The engine's default bridge reaches the host: Docker platforms' network workloads need it."""
     try:
-        fault = default_bridge_fault(engines.docker_client(timeout=10))
+        client = engines.docker_client(timeout=10)
+        if fault := default_bridge_fault(client):
+            return Check("docker bridge", False, "-", f"{fault}: network workloads fail on Docker platforms", BRIDGE_FIX)
+        path = default_bridge(client)
     except BenchError as e:
         return Check("docker bridge", False, "-", str(e).removeprefix("docker: "), "start dockerd (`make run` does)")
-    if fault:
-        return Check("docker bridge", False, "-", f"{fault}: network workloads fail on Docker platforms", BRIDGE_FIX)
-    return Check("docker bridge", True, "-", "the default bridge's interface holds the host's address")
+    return Check("docker bridge", True, "-", path.description)
 
 
 def check_libvirt() -> Check:

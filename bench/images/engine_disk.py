@@ -78,9 +78,9 @@ def preload(client: docker.DockerClient, image_id: str, tree: Path, work: Path) 
     # In a network namespace of its own: a dockerd with the bridge disabled deletes any
     # interface named docker0 where it starts, and in the host's namespace that is the host
     # engine's default bridge. It needs no network to load an image.
-    argv = ["unshare", "--net", "--", "dockerd", "--data-root", str(tree / "var/lib/docker"), "--exec-root", str(short / "exec"),
-            "--pidfile", str(work / "dockerd.pid"), "-H", f"unix://{socket}", "--bridge=none", "--iptables=false",
-            "--ip-masq=false", "--storage-driver=overlay2",
+    argv = ["unshare", "--net", "--", "dockerd", "--data-root", str(tree / "var/lib/docker"),
+            "--exec-root", str(short / "exec"), "--pidfile", str(work / "dockerd.pid"), "-H", f"unix://{socket}",
+            "--bridge=none", "--iptables=false", "--ip-masq=false", "--storage-driver=overlay2",
             f"--containerd-namespace={config.NAME_PREFIX}preload",
             f"--containerd-plugins-namespace={config.NAME_PREFIX}preload-plugins"]
     with (work / "dockerd.log").open("wb") as log:
