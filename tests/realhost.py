@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 from bench.config import PROJECT_ROOT
-from bench.host import cleanup
+from bench.operations import cleanup
 from tests import hoststate
 
 def bench(*args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:

@@ -10,12 +10,31 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
-from bench.analysis import stats, units
+from bench.analysis import stats
 from bench.analysis.tables import markdown_cell, markdown_table, percent, text_table
 from bench.errors import BenchError
-from bench.report.runs import LoadedRun
+from bench.model import units
+from bench.model.trial import TrialRecord
+
+
+
+class ComparedRun(Protocol):
+    """What compare reads of a run directory (the readers' LoadedRun)."""
+
+    path: Path
+
+    @property
+    def suite_name(self) -> str: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def counted(self) -> list[TrialRecord]: ...
+    @property
+    def vm_accels(self) -> set[str]: ...
+
 
 REGRESSION, IMPROVEMENT, UNCHANGED, UNDECIDABLE = "regression", "improvement", "unchanged", "undecidable"
 STATUS_ORDER = {REGRESSION: 0, UNDECIDABLE: 1, IMPROVEMENT: 2, UNCHANGED: 3}
@@ -109,7 +128,7 @@ def _relative(baseline: float, current: float) -> float:
     return (current - baseline) / abs(baseline)
 
 
-def check_comparable(baseline: LoadedRun, current: LoadedRun, force: bool) -> None:
+def check_comparable(baseline: ComparedRun, current: ComparedRun, force: bool) -> None:
     if baseline.suite_name != current.suite_name:
         raise BenchError(f"compare: different suites: {baseline.path} ran '{baseline.suite_name}', "
                          f"{current.path} ran '{current.suite_name}'")
@@ -123,7 +142,7 @@ def check_comparable(baseline: LoadedRun, current: LoadedRun, force: bool) -> No
         raise BenchError(f"compare: {empty} has no successful measured trial")
 
 
-def _by_platform(run: LoadedRun) -> tuple[dict[tuple[str, str, str], list[float]], dict[tuple[str, str, str], tuple[str, str]]]:
+def _by_platform(run: ComparedRun) -> tuple[dict[tuple[str, str, str], list[float]], dict[tuple[str, str, str], tuple[str, str]]]:
     values: dict[tuple[str, str, str], list[float]] = {}
     kind: dict[tuple[str, str, str], tuple[str, str]] = {}
     for record in run.counted:
@@ -154,7 +173,7 @@ def judge(base: list[float], cur: list[float], better: str, threshold: float, al
     return status, change, worse.p, improved.p, worse.min_p
 
 
-def compare(baseline: LoadedRun, current: LoadedRun, threshold: float = 0.10, alpha: float = 0.01,
+def compare(baseline: ComparedRun, current: ComparedRun, threshold: float = 0.10, alpha: float = 0.01,
             force: bool = False, metrics: list[str] | None = None) -> Comparison:
     check_comparable(baseline, current, force)
     base_values, base_kind = _by_platform(baseline)

@@ -11,11 +11,13 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from bench.analysis import stats, units
+from bench.analysis import stats
 from bench.analysis.tables import text_table
-from bench.platforms import label, registry
-from bench.run.sample import Sample
-from bench.run.trial import TrialRecord
+from bench.model import units
+from bench.model import registry
+from bench.model.registry import label
+from bench.model.sample import Sample
+from bench.model.trial import TrialRecord
 
 COLUMNS = ["workload", "metric", "platform", "accel", "unit", "better", "n", "median", "q1", "q3",
            "iqr", "ci_low", "ci_high", "mean", "cv", "ratio_to_native", "ratio_ci_low", "ratio_ci_high"]

@@ -33,7 +33,7 @@ def number(text: str, what: str, low: float, high: float = float("inf"), unit: s
 def platform(text: str) -> str:
     """A registered platform or docker:RUNTIME."""
     from bench.errors import BenchError
-    from bench.platforms import registry
+    from bench.model import registry
 
     try:
         return registry.get(text).name

@@ -13,11 +13,11 @@ from types import FrameType
 
 import bench
 from bench.cli import argtypes
-from bench.cli.progress import Progress
+from bench.cli import history as history_commands
 from bench.errors import BenchError
-from bench.history import commands as history_commands
 from bench.host import engines
-from bench.platforms import registry
+from bench.model import registry
+from bench.progress import Progress
 
 EXPORT_FORMATS = ("pytest-benchmark", "github-action-benchmark", "csv", "json")
 
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_doctor(args: argparse.Namespace, progress: Progress) -> int:
-    from bench.host import doctor
+    from bench.operations import doctor
 
     report = doctor.examine(progress, recheck=args.recheck, kvm_deadline=args.kvm_deadline)
     print(json.dumps(report.to_json(), indent=2) if args.json else report.table())
@@ -231,7 +231,8 @@ def cmd_launch(args: argparse.Namespace, progress: Progress) -> int:
 def cmd_run(args: argparse.Namespace, progress: Progress) -> int:
     from bench.analysis import summary
     from bench.definitions import suite as suites
-    from bench.run import results, runner
+    from bench.run import runner
+    from bench.rundir import results
 
     if args.resume and args.suite:
         raise BenchError("run: give a suite or --resume RUN_DIR, not both")
@@ -246,7 +247,8 @@ def cmd_run(args: argparse.Namespace, progress: Progress) -> int:
         chosen = suites.load(args.suite)
         root = args.output_dir or results.reports_root()
         run = runner.start(chosen, root, progress, args.accel, args.ignore_leftovers)
-    from bench.report import findings, runs
+    from bench.report import findings
+    from bench.rundir import runs
 
     records = runner.current_records(run.records())
     print(summary.table_text(run.read_summary(), everything=args.all_metrics))
@@ -269,10 +271,10 @@ def cmd_run(args: argparse.Namespace, progress: Progress) -> int:
 
 def cmd_report(args: argparse.Namespace, progress: Progress) -> int:
     from bench import report
-    from bench.report import runs
+    from bench.rundir import runs
     from bench.report.consolidation import HostSize
     from bench.report.html import Options
-    from bench.run import results
+    from bench.rundir import results
 
     loaded = [runs.load(path) for path in args.run_dirs]
     output = args.output
@@ -293,7 +295,7 @@ def cmd_report(args: argparse.Namespace, progress: Progress) -> int:
 
 def cmd_compare(args: argparse.Namespace, progress: Progress) -> int:
     from bench.analysis import compare
-    from bench.report import runs
+    from bench.rundir import runs
 
     baseline, current = runs.load(args.baseline), runs.load(args.current)
     outcome = compare.compare(baseline, current, args.threshold, args.alpha, args.force, args.metrics)
@@ -302,7 +304,7 @@ def cmd_compare(args: argparse.Namespace, progress: Progress) -> int:
 
 def cmd_export(args: argparse.Namespace, progress: Progress) -> int:
     from bench import exports
-    from bench.report import runs
+    from bench.rundir import runs
 
     run = runs.load(args.run_dir)
     for path in exports.export(run, args.format, args.output):
@@ -311,7 +313,7 @@ def cmd_export(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def cmd_clean(args: argparse.Namespace, progress: Progress) -> int:
-    from bench.host import cleanup
+    from bench.operations import cleanup
 
     report, unreachable = cleanup.clean_all()
     for line in report:

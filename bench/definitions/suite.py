@@ -16,7 +16,7 @@ from bench.definitions.workload import Workload
 from bench.definitions.workload import available as available_workloads
 from bench.definitions.workload import load as load_workload
 from bench.errors import BenchError
-from bench.platforms import registry
+from bench.model import registry
 
 SHIPPED = Path(__file__).resolve().parents[1] / "suites"
 DEFAULT = "default"

@@ -12,9 +12,9 @@ from types import ModuleType
 
 from bench.errors import BenchError
 from bench.exports import github_action_benchmark, json_records, pytest_benchmark, trials_csv
+from bench.host.files import write_text
 from bench.host.proc import os_error
-from bench.images.store import write_text
-from bench.report.runs import LoadedRun
+from bench.rundir.runs import LoadedRun
 
 FORMATS: dict[str, ModuleType] = {
     "pytest-benchmark": pytest_benchmark,

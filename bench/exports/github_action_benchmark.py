@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import math
 
-from bench.platforms import label
-from bench.report.runs import LoadedRun
+from bench.model.registry import label
+from bench.rundir.runs import LoadedRun
 
 DEFAULT_NAME = "github-action-benchmark"
 FILES = {"lower": "customSmallerIsBetter.json", "higher": "customBiggerIsBetter.json"}

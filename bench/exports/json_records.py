@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 
-from bench.report.runs import LoadedRun
+from bench.rundir.runs import LoadedRun
 
 DEFAULT_NAME = "results.json"
 

@@ -12,8 +12,8 @@ import platform as host_platform
 import pytest_benchmark
 from pytest_benchmark.stats import Stats
 
-from bench.platforms import label
-from bench.report.runs import LoadedRun
+from bench.model.registry import label
+from bench.rundir.runs import LoadedRun
 
 DEFAULT_NAME = "pytest-benchmark.json"
 

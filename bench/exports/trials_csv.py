@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bench.report.runs import LoadedRun
+from bench.rundir.runs import LoadedRun
 
 DEFAULT_NAME = "trials.csv"
 COLUMNS = ["run_id", "seq", "repetition", "warmup", "platform", "accel", "workload", "status", "reason",

@@ -2,5 +2,5 @@
 
 store and schema hold it (SQLite or PostgreSQL); ingest and csvio fill it; changepoints finds
 where a series moved; detect applies that to every host × series; gate judges a new run
-against its series' stable segment; commands is the `bench history` command line.
+against its series' stable segment. Its command line is cli/history.py.
 """

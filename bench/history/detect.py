@@ -21,7 +21,7 @@ from bench.history import changepoints, schema
 from bench.history.changepoints import Settings
 from bench.history.ingest import IMPORTED, SeriesKey
 from bench.history.store import Store
-from bench.platforms import label
+from bench.model.registry import label
 
 REGRESSION, IMPROVEMENT = "regression", "improvement"
 STACK = ("suite_hash", "harness_commit", "kernel", "qemu", "libvirt", "docker_engine", "image_key")

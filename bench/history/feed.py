@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from bench.analysis import units
 from bench.analysis.tables import percent
 from bench.history import render
 from bench.history.detect import ChangePoint
+from bench.model import units
 
 ATOM = "http://www.w3.org/2005/Atom"
 FEED_ID = "urn:vmct-bench:history"

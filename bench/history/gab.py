@@ -11,11 +11,11 @@ import json
 import re
 from datetime import datetime
 
-from bench.analysis import units
 from bench.exports.github_action_benchmark import FILES
 from bench.history import detect
 from bench.history.store import Store
-from bench.platforms import label
+from bench.model import units
+from bench.model.registry import label
 
 # The action's tool names are its input files' names: customSmallerIsBetter(.json), ...
 TOOLS = {better: name.removesuffix(".json") for better, name in FILES.items()}

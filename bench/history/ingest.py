@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from bench.errors import BenchError
 from bench.history import schema
 from bench.history.store import Store
-from bench.report.runs import LoadedRun, load
-from bench.run.results import unfinished_seqs
+from bench.rundir.results import unfinished_seqs
+from bench.rundir.runs import LoadedRun, load
 
 GIB = 2**30
 IMPORTED = "name:"  # the fingerprint of a host known only by the name an import file gave

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bench.analysis import units
 from bench.analysis.tables import markdown_cell, markdown_table, percent, text_table
 from bench.history.detect import ChangePoint, REGRESSION
+from bench.model import units
 
 HEADER = ["id", "kind", "host", "series", "last before", "first after", "level", "change", "p", "stack changes"]
 

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from bench.errors import BenchError
 from bench.history import schema
-from bench.run.results import reports_root
+from bench.rundir.results import reports_root
 
 ENV = "BENCH_HISTORY"
 DEFAULT_FILE = "history.sqlite"

@@ -17,12 +17,13 @@ from pathlib import Path
 
 import bench
 from bench import config
-from bench.cli.progress import Progress
 from bench.definitions.workload import Workload
 from bench.host import engines, killpoints
+from bench.host import files
 from bench.host.proc import run
 from bench.images import app_image, container_image, kernel, manifest, rootfs, store, vmdisk
 from bench.images.manifest import Artifact, Manifest, SCHEMA
+from bench.progress import Progress
 
 ROOTFS_JSON = "rootfs.json"
 
@@ -136,7 +137,7 @@ def ensure_rootfs(workloads: list[Workload], progress: Progress) -> RootfsEntry:
                 },
             }
         shutil.rmtree(work)
-        store.write_json(tmp / ROOTFS_JSON, info)
+        files.write_json(tmp / ROOTFS_JSON, info)
     return RootfsEntry(final, info)
 
 

@@ -30,11 +30,12 @@ import docker
 from bench import config
 from bench.errors import BenchError
 from bench.host import engines, killpoints
+from bench.host import files
 from bench.host.proc import run, unmount_under
-from bench.cli.progress import Progress
 from bench.images import rootfs, store, vmdisk
-from bench.images.manifest import Manifest
 from bench.images.initramfs import guest_script
+from bench.images.manifest import Manifest
+from bench.progress import Progress
 
 ARTIFACT = "vm_docker_disk"  # its name in a run's images and the registry
 ENGINE_PACKAGES = ("docker.io", "iptables", "kmod")
@@ -71,7 +72,7 @@ def preload(client: docker.DockerClient, image_id: str, tree: Path, work: Path) 
             out.write(chunk)
     # Its sockets (dockerd's, containerd's) in a short directory of their own: a Unix socket's
     # path may not be longer than 107 bytes, and the build directory's is.
-    short = Path("/run") / f"{store.TMP_PREFIX}dockerd.{os.getpid()}"
+    short = Path("/run") / f"{files.TMP_PREFIX}dockerd.{os.getpid()}"
     shutil.rmtree(short, ignore_errors=True)
     short.mkdir(mode=0o700)
     socket = short / "docker.sock"
@@ -146,7 +147,7 @@ def ensure(client: docker.DockerClient, manifest: Manifest, progress: Progress) 
             preload(client, image.sha256, tree, work)
             vmdisk.build_base(tree, tmp / "disk.qcow2", work)
             shutil.rmtree(work)
-            store.write_json(tmp / "engine.json", {"sha256": store.sha256_file(tmp / "disk.qcow2"),
+            files.write_json(tmp / "engine.json", {"sha256": store.sha256_file(tmp / "disk.qcow2"),
                                                    "build_seconds": round(time.monotonic() - began, 3)})
     info = json.loads(info_file.read_text())
     disk = final / "disk.qcow2"

@@ -10,10 +10,11 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.cli.progress import Progress
 from bench.errors import BenchError
+from bench.host import files
 from bench.host.proc import run
 from bench.images import initramfs, store
+from bench.progress import Progress
 
 META_PACKAGE = "linux-image-cloud-amd64"
 RECIPE = 1  # bump when how the boot files are made changes
@@ -97,7 +98,7 @@ def ensure(progress: Progress, user_kernel: Path | None = None,
         shutil.rmtree(work)
         boot = BootFiles(final / "vmlinuz", final / "initramfs.img",
                          f"debian {package} {version}", release, tuple(modules))
-        store.write_json(tmp / BOOT_JSON, boot.to_json())
+        files.write_json(tmp / BOOT_JSON, boot.to_json())
     return boot
 
 
@@ -113,5 +114,5 @@ def _ensure_user(kernel: Path, initrd: Path) -> BootFiles:
             shutil.copyfile(initrd, tmp / "initramfs.img")
             boot = BootFiles(final / "vmlinuz", final / "initramfs.img",
                              f"user-supplied {kernel}", "unknown", ())
-            store.write_json(tmp / BOOT_JSON, boot.to_json())
+            files.write_json(tmp / BOOT_JSON, boot.to_json())
     return BootFiles.load(final)

@@ -13,6 +13,7 @@ from typing import Any
 from bench import config
 from bench.definitions.workload import Workload
 from bench.errors import BenchError
+from bench.host import files
 from bench.images import store
 
 SCHEMA = 2  # 2: app_images
@@ -69,9 +70,9 @@ class Manifest:
         path = self.saved_path()
         directory = path.parent
         directory.mkdir(parents=True, exist_ok=True)
-        store.write_json(path, self.to_json())
+        files.write_json(path, self.to_json())
         latest = directory / LATEST
-        link = store.temp_path(directory / LATEST)
+        link = files.temp_path(directory / LATEST)
         link.unlink(missing_ok=True)
         link.symlink_to(path.name)
         os.replace(link, latest)

@@ -14,10 +14,8 @@ from pathlib import Path
 
 from bench import config
 from bench.errors import BenchError
+from bench.host.files import temp_path
 from bench.host.proc import os_error
-
-TMP_PREFIX = f".{config.NAME_PREFIX}tmp-"
-
 
 def digest(inputs: object) -> str:
     """A stable key for JSON-able inputs: key order and whitespace do not matter."""
@@ -31,32 +29,6 @@ def sha256_file(path: Path) -> str:
         while chunk := f.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
-
-
-def temp_path(final: Path) -> Path:
-    """Where `final` is made before its rename: marked as ours, with the builder's pid."""
-    return final.with_name(f"{TMP_PREFIX}{final.name}.{os.getpid()}")
-
-
-def temp_owner(path: Path) -> int | None:
-    """The pid that made a temp path, or None when it is not one of ours."""
-    pid = path.name.rsplit(".", 1)[-1]
-    return int(pid) if path.name.startswith(TMP_PREFIX) and pid.isdigit() else None
-
-
-def write_json(path: Path, data: object) -> None:
-    write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write through a temp name and rename: readers never see half a file."""
-    tmp = temp_path(path)
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise os_error(f"writing {path}", e) from None
 
 
 def entry(kind: str, key: str) -> Path:

@@ -1,18 +1,17 @@
 """Platform drivers behind one interface (base.py): native (chroot), container (Docker, with its
 variants and any OCI runtime), podman, lxc, vm (libvirt). Which platforms exist, and with which options, is
-declared once, in registry.py."""
+declared once, in model/registry.py."""
 
 from __future__ import annotations
 
-from bench.cli.progress import Progress
 from bench.errors import BenchError
-from bench.platforms import registry
+from bench.model import registry
+from bench.model.resources import Resources
 from bench.platforms.base import Driver
-from bench.run.resources import Resources
+from bench.progress import Progress
 
-PLATFORMS = registry.NAMES
-is_vm = registry.is_vm
-label = registry.label
+# A VM's accelerator and CPU mode, as the operations' accelerator choice gives them.
+VMAccel = tuple[str, str]
 
 
 def preflight(names: tuple[str, ...], networked: tuple[str, ...] = ()) -> None:
@@ -44,7 +43,8 @@ def preflight(names: tuple[str, ...], networked: tuple[str, ...] = ()) -> None:
                 raise BenchError(f"{', '.join(bridged)} cannot run the suite's network workloads: {e}") from None
 
 
-def make_driver(name: str, progress: Progress, resources: Resources, accel: str = "auto") -> Driver:
+def make_driver(name: str, progress: Progress, resources: Resources, vm_accel: VMAccel | None = None) -> Driver:
+    """The driver of one platform; a VM's needs the accelerator already chosen."""
     platform = registry.get(name)
     if platform.kind == "native":
         from bench.platforms.native import NativeDriver
@@ -58,6 +58,7 @@ def make_driver(name: str, progress: Progress, resources: Resources, accel: str 
     if platform.kind == "lxc":
         from bench.platforms.lxc import LXCDriver
         return LXCDriver(resources, platform)
-    from bench.host import accel as accelerators
+    if vm_accel is None:
+        raise ValueError(f"{name}: a VM driver needs its accelerator chosen")
     from bench.platforms.vm import VMDriver
-    return VMDriver(resources, *accelerators.choose(progress, accel), platform=platform, progress=progress)
+    return VMDriver(resources, *vm_accel, platform=platform, progress=progress)

@@ -18,11 +18,11 @@ from bench import config
 from bench.definitions.workload import Workload
 from bench.guest.console import Console
 from bench.images.manifest import Manifest
+from bench.model.registry import slug
+from bench.model.resources import Resources
+from bench.model.sample import NO_ACCEL
 from bench.net.servers import NetworkPath
-from bench.platforms.registry import slug
 from bench.probes.disk import Footprint
-from bench.run.resources import Resources
-from bench.run.sample import NO_ACCEL
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 No privileges, Docker's default seccomp profile, no-new-privileges, no network (a network
 workload gets the engine's default bridge, as a container would); the suite's
 CPUs (a cpuset and the matching CPU quota) and memory limit. The platform's options
-(registry.py) choose the variant: writes into the copy-on-write layer, or into a fresh volume
+(model/registry.py) choose the variant: writes into the copy-on-write layer, or into a fresh volume
 of its own at /var/tmp (where workloads write), created in setup and removed with the
 container; the full-OS image, or each workload's application-only image
 (bench/images/app_image.py); the engine's default OCI runtime (runc), or another one
@@ -25,12 +25,12 @@ from bench import config
 from bench.errors import BenchError
 from bench.host import engines
 from bench.images.manifest import Artifact, Manifest
+from bench.model.registry import BY_NAME, Platform
+from bench.model.resources import Resources
 from bench.net.servers import NetworkPath, server_env
 from bench.platforms.base import Driver, Instance, TrialContext
-from bench.platforms.registry import BY_NAME, Platform
 from bench.probes import isolation, processes
 from bench.probes.disk import Footprint, filesystem_of, tree_allocated
-from bench.run.resources import Resources
 
 
 VOLUME_AT = "/var/tmp"

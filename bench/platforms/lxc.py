@@ -26,15 +26,15 @@ from bench import config
 from bench.errors import BenchError
 from bench.host import cgroup, engines
 from bench.images.manifest import Manifest
+from bench.model.registry import BY_NAME, Platform
+from bench.model.resources import Resources
 from bench.net.network import RunNetwork
 from bench.net.servers import server_env
 from bench.platforms.base import Driver, Instance, TrialContext, follow
 from bench.platforms.native import CLEAN_ENV
-from bench.platforms.registry import BY_NAME, Platform
 from bench.platforms.vm import instances_dir
 from bench.probes import isolation, processes
 from bench.probes.disk import Footprint, filesystem_of, tree_allocated
-from bench.run.resources import Resources
 
 COMMON_CONF = Path("/usr/share/lxc/config/common.conf")
 STOP_TIMEOUT_S = 30

@@ -15,11 +15,11 @@ from pathlib import Path
 from bench import config
 from bench.host.cgroup import MemoryCgroup
 from bench.images.manifest import Manifest
+from bench.model.resources import Resources
 from bench.net.servers import NetworkPath, server_env
 from bench.platforms.base import Driver, Instance, TrialContext, follow
 from bench.probes import isolation, processes
 from bench.probes.disk import Footprint, filesystem_of, tree_allocated
-from bench.run.resources import Resources
 
 # The same environment the other platforms start with: nothing inherited from the caller.
 CLEAN_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}

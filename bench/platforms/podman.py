@@ -21,13 +21,13 @@ from bench.errors import BenchError
 from bench.host import engines
 from bench.host.podman_cli import PODMAN, labelled, podman, version
 from bench.images.manifest import Manifest
+from bench.model.registry import BY_NAME, Platform
+from bench.model.resources import Resources
 from bench.net.podman_network import PodmanNetwork
 from bench.net.servers import server_env
 from bench.platforms.base import Driver, Instance, TrialContext
-from bench.platforms.registry import BY_NAME, Platform
 from bench.probes import isolation, processes
 from bench.probes.disk import Footprint, filesystem_of
-from bench.run.resources import Resources
 
 REPOSITORY = f"{config.LABEL}/rootfs"
 

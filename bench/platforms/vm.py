@@ -15,16 +15,16 @@ import libvirt
 from bench import config
 from bench.guest.vm import GuestSpec, GuestVM
 from bench.host import engines
-from bench.cli.progress import Progress
 from bench.images import engine_disk, vmdisk
 from bench.images.engine_disk import EngineDisk
 from bench.images.manifest import Manifest
+from bench.model.registry import BY_NAME, Platform
+from bench.model.resources import Resources
 from bench.net.network import RunNetwork
 from bench.platforms.base import Driver, Instance, TrialContext
-from bench.platforms.registry import BY_NAME, Platform
 from bench.probes import isolation
 from bench.probes.disk import Footprint, files_allocated, filesystem_of
-from bench.run.resources import Resources
+from bench.progress import Progress
 
 QEMU_PID_DIR = Path("/run/libvirt/qemu")
 

@@ -8,7 +8,7 @@ VM domain defined (paused, console attached) → resumed → first console byte 
 
 from __future__ import annotations
 
-from bench.run.sample import SampleSink
+from bench.model.sample import SampleSink
 
 HOW = "host monotonic clock: t0 before the first create call, each phase's end as the harness saw it"
 

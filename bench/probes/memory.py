@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from bench.run.sample import SampleSink
+from bench.model.sample import SampleSink
 
 MIB = 2**20
 HOW = "psutil memory_info (RSS) at {hz:g} Hz, memory_full_info (PSS, USS) every {n}th sample, summed over {processes}"

@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.images.store import write_text
+from bench.host.files import write_text
 
 if TYPE_CHECKING:  # rendering loads matplotlib and jinja2; what only reads runs does not need them
     from bench.report.html import Options
-    from bench.report.runs import LoadedRun
+    from bench.rundir.runs import LoadedRun
 
 
 def write(loaded: list[LoadedRun], output: Path, options: Options) -> Path:

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from bench.analysis import stats, units
-from bench.platforms import label
-from bench.report.runs import LoadedRun
+from bench.analysis import stats
+from bench.model import units
+from bench.model.registry import label
+from bench.rundir.runs import LoadedRun
 
 CV_LIMIT = 0.05
 DISK_UNITS = ("IOPS", "MiB/s")

@@ -20,12 +20,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from bench.analysis import stats  # noqa: E402
-from bench.analysis import units
+from bench.model import units
+from bench.model.trial import TrialRecord  # noqa: E402
 from bench.probes import boot  # noqa: E402
 from bench.report import stripchart  # noqa: E402
-from bench.report.runs import LoadedRun  # noqa: E402
 from bench.report.verdict import column_name, platforms  # noqa: E402
-from bench.run.trial import TrialRecord  # noqa: E402
+from bench.rundir.runs import LoadedRun  # noqa: E402
 
 STYLE = {"svg.fonttype": "none", "font.size": 8, "axes.spines.top": False, "axes.spines.right": False,
          "axes.grid": True, "grid.alpha": 0.3, "figure.dpi": 96}

@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from bench.platforms import label
-from bench.report.runs import LoadedRun
+from bench.model.registry import label
 from bench.report.verdict import column_name, platforms
+from bench.rundir.runs import LoadedRun
 
 MIB = 2**20
 UNITS = {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}

@@ -12,10 +12,11 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench.analysis import units
-from bench.platforms import label, registry
-from bench.report.runs import LoadedRun
+from bench.model import units
+from bench.model import registry
+from bench.model.registry import label
 from bench.report.verdict import Ratio, platforms, ratio_between
+from bench.rundir.runs import LoadedRun
 
 CONFIRMED, CONTRADICTED, PARTLY, UNMEASURED = "confirmed", "contradicted", "partly", "not measurable here"
 CLEARLY_SLOWER = 1.5  # "takes longer" means at least this factor, not a rounding difference

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.analysis import summary, units
+from bench.analysis import summary
+from bench.model import units
 from bench.report import caveats, charts, consolidation, findings, scenario, verdict
 from bench.report.jinja import environment
-from bench.report.runs import LoadedRun
-from bench.run.results import SUMMARY, TRIALS
+from bench.rundir.results import SUMMARY, TRIALS
+from bench.rundir.runs import LoadedRun
 
 RAW_FILES = (SUMMARY, TRIALS)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import jinja2
 
-from bench.analysis import units
+from bench.model import units
 
 TEMPLATES = Path(__file__).parent / "templates"
 

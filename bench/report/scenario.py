@@ -21,11 +21,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.analysis import units
 from bench.definitions.tomlcheck import Table, load_toml
 from bench.errors import BenchError
+from bench.model import units
 from bench.report.consolidation import parse_size
-from bench.report.runs import LoadedRun
+from bench.rundir.runs import LoadedRun
 
 MIB = 2**20
 PROJECT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from html import escape
 
 from matplotlib.ticker import LogLocator, MaxNLocator
 
-from bench.analysis import units
+from bench.model import units
 
 
 def ticks(low: float, high: float, log: bool = False) -> list[float]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from bench.analysis import stats, units
-from bench.platforms import registry
-from bench.platforms import label as platform_label
-from bench.report.runs import LoadedRun
+from bench.analysis import stats
+from bench.model import units
+from bench.model import registry
+from bench.model.registry import label as platform_label
+from bench.rundir.runs import LoadedRun
 
 
 @dataclass(frozen=True)

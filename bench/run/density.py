@@ -18,11 +18,12 @@ import psutil
 from bench.errors import BenchError
 from bench.guest.console import ConsoleClosed
 from bench.guest.protocol import READY
+from bench.host import killpoints
+from bench.model.sample import SampleSink
+from bench.model.trial import TrialRecord
 from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes.memory import MemoryMonitor
-from bench.host import killpoints
-from bench.run.sample import SampleSink
-from bench.run.trial import CONSOLE_TAIL_LINES, TrialRecord, fail_teardown, mark_aborted, signals_deferred
+from bench.run.trial import CONSOLE_TAIL_LINES, fail_teardown, mark_aborted, signals_deferred
 
 MIB = 2**20
 SETTLE_S = 2.0  # after READY: let the new instance's memory use settle before reading

@@ -13,10 +13,11 @@ from typing import Any
 import bench
 from bench import config
 from bench.errors import BenchError
-from bench.host import accel, engines, facts
+from bench.host import engines, facts
 from bench.images.engine_disk import ARTIFACT as ENGINE_ARTIFACT, EngineDisk
 from bench.images.manifest import Manifest
-from bench.platforms import is_vm
+from bench.model.registry import is_vm
+from bench.operations import accel
 
 LIBRARIES = ("docker", "libvirt-python", "psutil", "pandas", "numpy", "matplotlib", "jinja2")
 

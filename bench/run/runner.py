@@ -13,24 +13,27 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.analysis import stats, summary
-from bench.cli.progress import Progress
 from bench.definitions import workload as workloads
 from bench.definitions.suite import Suite
 from bench.errors import BenchError
-from bench.host import cleanup, leases
-from bench.host import accel as accelerators
-from bench.images import manifest as manifests
+from bench.host import leases
 from bench.host.engines import docker_client
+from bench.images import manifest as manifests
 from bench.images import engine_disk
-from bench.platforms import make_driver, preflight, registry
+from bench.model import registry
+from bench.model.resources import allot, keep_harness_apart
+from bench.model.trial import TrialRecord
+from bench.operations import cleanup
+from bench.operations import accel as accelerators
+from bench.platforms import preflight
 from bench.platforms.base import Driver, TrialContext
 from bench.probes import engines
+from bench.progress import Progress
 from bench.run import provenance, schedule
 from bench.run.density import run_density
-from bench.run.resources import allot, keep_harness_apart
-from bench.run.results import RunDir, finished_seqs
 from bench.run.schedule import PlannedTrial, estimate_s
-from bench.run.trial import TrialRecord, new_run_id, run_trial, signals_deferred
+from bench.run.trial import new_run_id, run_trial, signals_deferred
+from bench.rundir.results import RunDir, finished_seqs
 
 
 def refuse_leftovers() -> None:
@@ -132,7 +135,7 @@ def _run_trials(run: RunDir, suite: Suite, plan: list[PlannedTrial], manifest: m
     harness_cpus = keep_harness_apart(resources)
     progress.note(f"instances on CPU {resources.cpuset_text}, the harness on CPU "
                   f"{','.join(map(str, harness_cpus))}; {resources.memory_mib} MiB each")
-    drivers: dict[str, Driver] = {p: make_driver(p, progress, resources, accel) for p in suite.platforms}
+    drivers: dict[str, Driver] = {p: accelerators.driver(p, progress, resources, accel) for p in suite.platforms}
     by_seq = {t.seq: t for t in plan}
     eta = Eta(lambda t: estimate_s(t.platform, loaded[t.workload], drivers[t.platform].accel,
                                    suite.density_instances))

@@ -14,7 +14,8 @@ from typing import Any
 
 from bench.definitions.suite import Suite
 from bench.definitions.workload import Workload
-from bench.platforms import label, registry
+from bench.model import registry
+from bench.model.registry import label
 from bench.run import density
 
 

@@ -23,17 +23,18 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bench.cli.progress import SILENT
 from bench.definitions import workload as workloads
 from bench.definitions.suite import Sampling
 from bench.guest.protocol import READY
 from bench.images import manifest as manifests
-from bench.platforms import make_driver
+from bench.model.resources import allot
+from bench.model.trial import TrialRecord
+from bench.operations.accel import driver as make_driver
 from bench.platforms.base import Instance, TrialContext
 from bench.probes.memory import MemoryMonitor
-from bench.run.resources import allot
-from bench.run.results import RunDir
-from bench.run.trial import TrialRecord, new_run_id, run_trial
+from bench.progress import SILENT
+from bench.run.trial import new_run_id, run_trial
+from bench.rundir.results import RunDir
 from tests.realhost import bench
 
 SEQ = itertools.count(1)

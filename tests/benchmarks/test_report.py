@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.report import html, runs
+from bench.report import html
+from bench.rundir import runs
 from tests.unit.synthetic_runs import write_run
 
 PHASES = ("created", "started", "first_output", "ready")

@@ -11,8 +11,8 @@ from pathlib import Path
 import docker
 
 from bench import config
-from bench.run.resources import allot
-from bench.run.results import RunDir
+from bench.model.resources import allot
+from bench.rundir.results import RunDir
 from tests.agreement import settled
 from tests.realhost import bench
 

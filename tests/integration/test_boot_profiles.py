@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.run.results import RunDir
+from bench.rundir.results import RunDir
 from tests.integration.test_run import only_run_dir, write_suite
 from tests.realhost import bench
 

@@ -22,12 +22,13 @@ import psutil
 
 from bench import config
 from bench.definitions import suite as suites
-from bench.host import cgroup, cleanup, engines, killpoints
-from bench.images.store import TMP_PREFIX
+from bench.host import cgroup, engines, killpoints
+from bench.host.files import TMP_PREFIX
 from bench.net.servers import OWNER_ENV
-from bench.run.results import RunDir
+from bench.operations import cleanup
 from bench.run.runner import current_records
 from bench.run.schedule import PlannedTrial, plan
+from bench.rundir.results import RunDir
 from tests.realhost import bench, require_platforms
 
 SUITE = """\

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import psutil
 
-from bench.host import cleanup
-from bench.run.results import RunDir
+from bench.operations import cleanup
+from bench.rundir.results import RunDir
 from tests.integration.test_run import only_run_dir, qemu_processes, write_suite
 from tests.realhost import bench
 

@@ -6,7 +6,8 @@ import subprocess
 import sys
 import time
 
-from bench.host import cleanup, engines
+from bench.host import engines
+from bench.operations import cleanup
 from tests.realhost import bench
 
 

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from bench.host import cleanup, engines
-from bench.images.store import TMP_PREFIX
-from bench.run.results import RunDir
+from bench.host import engines
+from bench.host.files import TMP_PREFIX
+from bench.operations import cleanup
 from bench.run.runner import current_records
+from bench.rundir.results import RunDir
 from tests.integration.test_run import only_run_dir, write_suite
 from tests.realhost import bench, restart_dockerd
 

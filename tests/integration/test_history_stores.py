@@ -222,7 +222,7 @@ def test_a_database_password_is_never_shown_or_stored(tmp_path: Path, real_runs:
 def test_the_trend_report_of_real_runs_and_an_imported_host(tmp_path: Path, real_runs: list[Path]) -> None:
     """This machine's two real runs and a second, synthetic host imported from CSV render side by
     side, with the portability table; in headless Chromium with the network off nothing is missing."""
-    from bench.report.runs import load
+    from bench.rundir.runs import load
     from tests.browser import open_page
     from tests.unit.test_trend import PLATFORMS, fleet
 

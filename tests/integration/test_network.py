@@ -14,10 +14,11 @@ import psutil
 
 from bench.definitions import workload as workloads
 from bench.guest.vm import GuestSpec
-from bench.host import cleanup, engines, podman_cli
+from bench.host import engines, podman_cli
 from bench.net.network import RunNetwork
 from bench.net.podman_network import PodmanNetwork
-from bench.run.results import RunDir
+from bench.operations import cleanup
+from bench.rundir.results import RunDir
 from tests.integration.test_run import only_run_dir, write_suite
 from tests.realhost import bench, require_platforms
 

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-from bench.run.results import RunDir
+from bench.rundir.results import RunDir
 from tests.browser import open_page
 from tests.integration.test_run import only_run_dir, write_suite
 from tests.realhost import bench

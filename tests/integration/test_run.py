@@ -14,8 +14,9 @@ import pandas as pd
 import psutil
 
 from bench.definitions.workload import load as load_workload
-from bench.host import cleanup, engines
-from bench.run.results import RunDir
+from bench.host import engines
+from bench.operations import cleanup
+from bench.rundir.results import RunDir
 from tests.realhost import bench
 
 TWO_PLATFORMS = """\

@@ -17,9 +17,10 @@ import psutil
 import pytest
 
 from bench import config
-from bench.host import cleanup, engines
+from bench.host import engines
 from bench.images.manifest import load as load_manifest
-from bench.run.results import RunDir
+from bench.operations import cleanup
+from bench.rundir.results import RunDir
 from tests.integration.test_run import only_run_dir, write_suite
 from tests.realhost import bench, require_platforms
 

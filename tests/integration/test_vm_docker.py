@@ -12,10 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-from bench.host import cleanup, engines
+from bench.host import engines
 from bench.host.proc import unmount_under
 from bench.images import engine_disk
-from bench.run.results import RunDir
+from bench.operations import cleanup
+from bench.rundir.results import RunDir
 from tests import hoststate
 from tests.integration.test_run import only_run_dir, write_suite
 from tests.realhost import require_platforms

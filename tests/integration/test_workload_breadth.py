@@ -8,8 +8,9 @@ from pathlib import Path
 import docker
 
 from bench import config
-from bench.host import cleanup, engines
-from bench.run.results import RunDir
+from bench.host import engines
+from bench.operations import cleanup
+from bench.rundir.results import RunDir
 from tests.integration.test_run import only_run_dir, write_suite
 from tests.realhost import bench
 

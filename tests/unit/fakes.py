@@ -7,10 +7,10 @@ import os
 import threading
 
 from bench.images.manifest import Manifest
+from bench.model.resources import allot
 from bench.net.servers import NetworkPath
 from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes.disk import Footprint
-from bench.run.resources import allot
 
 
 class ScriptedInstance(Instance):

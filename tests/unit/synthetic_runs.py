@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.run.results import RunDir
-from bench.run.sample import Sample
-from bench.run.trial import TrialRecord
+from bench.model.sample import Sample
+from bench.model.trial import TrialRecord
+from bench.rundir.results import RunDir
 
 KINDS = {"boot_s": ("s", "lower"), "score": ("events/s", "higher"), "mem_pss_mean_mib": ("MiB", "lower"),
          "image_mib": ("MiB", "lower"), "instance_disk_mib": ("MiB", "lower"),

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from bench import config
-from bench.cli.progress import SILENT
 from bench.errors import BenchError
 from bench.guest import vm
-from bench.host import accel, engines, facts
+from bench.host import engines, facts
 from bench.images import kernel
 from bench.images.kernel import BootFiles
+from bench.operations import accel
+from bench.progress import SILENT
 from tests.unit.fake_libvirt import BOOTS, HANGS, FakeHypervisor
 
 MSR = "failed to set MSR 0x10a to 0x0"

@@ -6,11 +6,12 @@ from pathlib import Path
 
 from bench.definitions.suite import Adaptive, Suite
 from bench.definitions.workload import Score, Workload
-from bench.report import caveats, runs
+from bench.model.sample import Sample
+from bench.model.trial import TrialRecord
+from bench.report import caveats
 from bench.run.runner import _still_noisy
-from bench.run.sample import Sample
 from bench.run.schedule import plan
-from bench.run.trial import TrialRecord
+from bench.rundir import runs
 from tests.unit.synthetic_runs import baseline_values, write_run
 
 CPU = Workload("cpu", "d", (), ("true",), Score("events/s", "higher", regex="(x)"), 5.0, Path("x"))

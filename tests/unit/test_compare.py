@@ -10,7 +10,7 @@ import pytest
 from bench.analysis import stats
 from bench.analysis.compare import IMPROVEMENT, REGRESSION, UNCHANGED, UNDECIDABLE, compare, judge
 from bench.cli.main import main
-from bench.report import runs
+from bench.rundir import runs
 from tests.unit.synthetic_runs import baseline_values, scaled, write_run
 
 

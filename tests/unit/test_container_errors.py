@@ -10,10 +10,10 @@ import pytest
 
 from bench.definitions.workload import Workload
 from bench.errors import BenchError
+from bench.model.registry import BY_NAME
+from bench.model.resources import allot
 from bench.platforms.base import TrialContext
 from bench.platforms.container import ContainerInstance
-from bench.platforms.registry import BY_NAME
-from bench.run.resources import allot
 
 
 class BrokenAPI:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from bench.definitions.workload import Workload
+from bench.model.trial import TrialRecord
 from bench.platforms.base import Instance, TrialContext
 from bench.run import density
-from bench.run.trial import TrialRecord
 from tests.unit.fakes import ScriptedDriver
 
 DENSITY = Workload("density", "d", (), ("sleep", "3600"), None, 2.0, Path("x"), 1.0, kind="density")

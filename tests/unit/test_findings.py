@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.report import findings, runs
+from bench.report import findings
+from bench.rundir import runs
 from tests.unit.synthetic_runs import baseline_values, scaled, write_run
 
 

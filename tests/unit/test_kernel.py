@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli.progress import SILENT
 from bench.errors import BenchError
 from bench.images import kernel
+from bench.progress import SILENT
 
 
 @pytest.fixture

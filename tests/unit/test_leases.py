@@ -12,7 +12,8 @@ import pytest
 
 from bench import config
 from bench.errors import BenchError
-from bench.host import cleanup, engines, leases
+from bench.host import engines, leases
+from bench.operations import cleanup
 
 HOLDER = """
 import sys

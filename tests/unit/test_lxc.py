@@ -10,9 +10,9 @@ import pytest
 
 from bench.errors import BenchError
 from bench.host import cgroup
+from bench.model.resources import Resources
 from bench.net.network import RunNetwork
 from bench.platforms import lxc, preflight
-from bench.run.resources import Resources
 
 RESOURCES = Resources(cpus=1, memory_mib=512, cpuset=(1,))
 

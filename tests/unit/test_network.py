@@ -223,7 +223,8 @@ def test_a_bridge_without_the_hosts_address_is_a_one_line_sentence_with_the_fix(
 
 
 def test_doctor_names_a_broken_bridge_and_the_fix(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bench.host import doctor, engines
+    from bench.host import engines
+    from bench.operations import doctor
 
     payload = bridge_payload("vmctb-no-such-if", "172.17.0.0/16")
     monkeypatch.setattr(engines, "docker_client", lambda timeout=None: InspectOnly(payload))

@@ -10,9 +10,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from bench.model.sample import SampleSink
 from bench.probes import boot, cpu, processes
 from bench.probes.memory import MIB, MemoryMonitor
-from bench.run.sample import SampleSink
 
 
 def test_boot_segments_add_up_to_the_boot_time() -> None:

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from bench.cli.progress import Progress
+from bench.progress import Progress
 
 
 def test_a_step_in_a_log_is_two_lines_and_the_detail_only_in_the_first() -> None:

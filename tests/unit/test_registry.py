@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from bench.errors import BenchError
-from bench.platforms import preflight, registry
+from bench.model import registry
+from bench.platforms import preflight
 from bench.platforms.container import require_runtime
 
 

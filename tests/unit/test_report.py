@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from bench.cli.main import main
-from bench.report import caveats, consolidation, runs
+from bench.report import caveats, consolidation
+from bench.rundir import runs
 from tests.unit.synthetic_runs import baseline_values, scaled, write_run
 
 SECTIONS = ("findings", "warnings", "verdict", "charts", "consolidation", "provenance", "raw")

@@ -10,10 +10,10 @@ import pytest
 
 from bench.analysis.summary import summarise, table_text
 from bench.errors import BenchError
-from bench.run.results import RunDir, finished_seqs
+from bench.model.sample import Sample
+from bench.model.trial import TrialRecord
 from bench.run.runner import current_records
-from bench.run.sample import Sample
-from bench.run.trial import TrialRecord
+from bench.rundir.results import RunDir, finished_seqs
 
 
 def record(seq: int, platform: str, value: float, status: str = "ok", warmup: bool = False,

@@ -8,7 +8,8 @@ import pytest
 
 from bench.cli.main import main
 from bench.errors import BenchError
-from bench.report import runs, scenario
+from bench.report import scenario
+from bench.rundir import runs
 from tests.unit.synthetic_runs import baseline_values, write_run
 from tests.unit.test_report import parse
 

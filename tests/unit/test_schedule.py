@@ -44,7 +44,7 @@ def test_the_seed_decides_the_order() -> None:
 
 def test_eta_uses_what_each_platform_and_workload_took() -> None:
     from bench.run.runner import Eta
-    from bench.run.trial import TrialRecord
+    from bench.model.trial import TrialRecord
 
     trials = plan(suite(repetitions=1, warmup=0, workloads=("boot", "cpu")))
     estimates = {"boot": 1.0, "cpu": 10.0}

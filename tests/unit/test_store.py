@@ -7,6 +7,7 @@ import pytest
 
 from bench.definitions.workload import Score, Workload
 from bench.errors import BenchError
+from bench.host import files
 from bench.images import rootfs, store
 
 
@@ -66,16 +67,16 @@ def test_failed_build_reports_one_line_and_leaves_nothing(tmp_path: Path) -> Non
 
 def test_write_json_is_atomic_and_leaves_no_temp(tmp_path: Path) -> None:
     path = tmp_path / "m.json"
-    store.write_json(path, {"b": 1, "a": [1]})
+    files.write_json(path, {"b": 1, "a": [1]})
     assert json.loads(path.read_text()) == {"a": [1], "b": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
 
 
 def test_temp_paths_carry_prefix_and_owner(tmp_path: Path) -> None:
-    tmp = store.temp_path(tmp_path / "abc")
+    tmp = files.temp_path(tmp_path / "abc")
     assert tmp.name.startswith(".vmctb-tmp-abc.")
-    assert store.temp_owner(tmp) is not None
-    assert store.temp_owner(tmp_path / "abc") is None
+    assert files.temp_owner(tmp) is not None
+    assert files.temp_owner(tmp_path / "abc") is None
 
 
 def test_sha256_file(tmp_path: Path) -> None:

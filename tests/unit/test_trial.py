@@ -15,8 +15,9 @@ import psutil
 import pytest
 
 from bench.definitions.workload import HostServer, Score, Workload
+from bench.model.trial import TrialRecord
 from bench.platforms.base import TrialContext
-from bench.run.trial import TrialRecord, run_trial
+from bench.run.trial import run_trial
 from tests.unit.fakes import ScriptedDriver
 from tests.unit.test_network import free_port
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from bench.analysis import units
+from bench.model import units
 
 
 @pytest.mark.parametrize("value, unit, shown", [

@@ -20,14 +20,19 @@ from pathlib import Path
 import libvirt
 
 from bench import config
-from bench.cli.progress import Progress
 from bench.errors import BenchError
 from bench.guest.console import ConsoleClosed
 from bench.guest.protocol import INIT_FAILED, PROBE
 from bench.guest.vm import GuestSpec, GuestVM, guest_name
 from bench.host import engines, facts, leases
-from bench.images import kernel, store
+from bench.host import files
+from bench.images import kernel
 from bench.images.kernel import BootFiles
+from bench.model import registry
+from bench.model.resources import Resources
+from bench.platforms import make_driver
+from bench.platforms.base import Driver
+from bench.progress import Progress
 
 KVM_CPU_MODES = ("host-passthrough", "default")  # what a trial would use, then the fallback
 TCG_DEADLINE_S = 120.0
@@ -160,7 +165,7 @@ def examine(progress: Progress, recheck: bool = False, kvm_deadline_s: float = 2
                       present, detail, kvm_deadline_s, probes)
     path = _cache_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    store.write_json(path, verdict.to_json())
+    files.write_json(path, verdict.to_json())
     return verdict
 
 
@@ -192,3 +197,9 @@ def choose(progress: Progress, requested: str = "auto") -> tuple[str, str]:
     if verdict.chosen is None:
         raise BenchError("no VM accelerator works on this host (run `bench doctor`)")
     return verdict.chosen.accel, verdict.chosen.cpu_mode
+
+
+def driver(name: str, progress: Progress, resources: Resources, requested: str = "auto") -> Driver:
+    """A platform's driver; a VM's with the accelerator chosen for this host (or `requested`)."""
+    vm_accel = choose(progress, requested) if registry.is_vm(name) else None
+    return make_driver(name, progress, resources, vm_accel)

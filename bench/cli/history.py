@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from bench.cli import argtypes
-from bench.cli.progress import Progress
 from bench.errors import BenchError
+from bench.progress import Progress
 
 if TYPE_CHECKING:  # the database layer loads only for the history commands themselves
     from bench.history.store import Store
@@ -120,7 +120,7 @@ def cmd_import(args: argparse.Namespace, progress: Progress) -> int:
 
 def cmd_export(args: argparse.Namespace, progress: Progress) -> int:
     from bench.history import csvio, store
-    from bench.images.store import write_text
+    from bench.host.files import write_text
 
     if args.format == "github-action-benchmark":
         return _export_benchmark_data(args, progress)
@@ -140,8 +140,8 @@ def cmd_export(args: argparse.Namespace, progress: Progress) -> int:
 
 def _export_benchmark_data(args: argparse.Namespace, progress: Progress) -> int:
     from bench.history import gab
-    from bench.images.store import write_text
-    from bench.run import results
+    from bench.host.files import write_text
+    from bench.rundir import results
 
     written = _read(args, progress, "reading the history", lambda history: gab.files(history, args.host))
     if not written:
@@ -156,7 +156,7 @@ def _export_benchmark_data(args: argparse.Namespace, progress: Progress) -> int:
 
 def cmd_feed(args: argparse.Namespace, progress: Progress) -> int:
     from bench.history import detect, feed
-    from bench.images.store import write_text
+    from bench.host.files import write_text
 
     found = _read(args, progress, "looking for change points", lambda history: detect.detect(history, args.host))
     text = feed.atom(found)
@@ -210,8 +210,8 @@ def cmd_detect(args: argparse.Namespace, progress: Progress) -> int:
 
 def cmd_report(args: argparse.Namespace, progress: Progress) -> int:
     from bench.history import trend, trend_html
-    from bench.images.store import write_text
-    from bench.run import results
+    from bench.host.files import write_text
+    from bench.rundir import results
 
     def build(history: Store) -> trend.Trend:
         built = trend.build(history, args.host, args.since)

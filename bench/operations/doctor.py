@@ -9,12 +9,13 @@ import shutil
 from dataclasses import asdict, dataclass
 
 import bench
-from bench.cli.progress import Progress
 from bench.errors import BenchError
-from bench.host import accel, engines, facts
-from bench.platforms import registry
+from bench.host import engines, facts
+from bench.model import registry
+from bench.operations import accel
 from bench.platforms.container import (BRIDGE_FIX, RUNTIME_FIX, default_bridge, default_bridge_fault, engine_info,
                                        engine_runtimes, missing_runtimes)
+from bench.progress import Progress
 
 
 @dataclass(frozen=True)

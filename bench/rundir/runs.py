@@ -13,9 +13,9 @@ import pandas as pd
 
 from bench.analysis import summary
 from bench.errors import BenchError
-from bench.platforms import is_vm
-from bench.run.results import RunDir
-from bench.run.trial import TrialRecord
+from bench.model.registry import is_vm
+from bench.model.trial import TrialRecord
+from bench.rundir.results import RunDir
 
 
 @dataclass

@@ -16,10 +16,10 @@ import pandas as pd
 
 from bench import config
 from bench.errors import BenchError
-from bench.host.proc import os_error
-from bench.images.store import temp_path, write_json
 from bench.host import killpoints
-from bench.run.trial import TrialRecord
+from bench.host.files import temp_path, write_json
+from bench.host.proc import os_error
+from bench.model.trial import TrialRecord
 
 RUN_JSON = "run.json"
 TRIALS = "trials.jsonl"

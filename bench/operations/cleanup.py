@@ -16,8 +16,8 @@ import libvirt
 from bench import config
 from bench.errors import BenchError
 from bench.host import cgroup, engines, leases
+from bench.host.files import TMP_PREFIX, temp_owner
 from bench.images import engine_disk
-from bench.images.store import TMP_PREFIX, temp_owner
 from bench.net import podman_network, servers
 from bench.platforms import lxc, podman
 
