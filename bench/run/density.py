@@ -16,66 +16,66 @@ from dataclasses import replace
 import psutil
 
 from bench.errors import BenchError
-from bench.guest.console import ConsoleClosed
 from bench.guest.protocol import READY
 from bench.host import killpoints
 from bench.model.sample import SampleSink
 from bench.model.trial import TrialRecord
 from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes.memory import MemoryMonitor
-from bench.run.trial import CONSOLE_TAIL_LINES, fail_teardown, mark_aborted, signals_deferred
+from bench.run.frame import CONSOLE_TAIL_LINES, TrialFrame
 
 MIB = 2**20
 SETTLE_S = 2.0  # after READY: let the new instance's memory use settle before reading
 
 
-def run_density(driver: Driver, ctx: TrialContext, record: TrialRecord, instances: int,
-                timeout_s: float) -> TrialRecord:
-    record.accel, record.started_at = driver.accel, time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    sink = SampleSink(driver.name, ctx.workload.name, driver.accel,
-                      {"seq": record.seq, "repetition": record.repetition, "warmup": record.warmup,
-                       "instances": instances})
-    began = time.monotonic()
-    running: list[Instance] = []
-    monitor = MemoryMonitor(lambda: [pid for i in running for pid in i.host_pids()])
-    starts: list[float] = []
-    available_before = psutil.virtual_memory().available
-    try:
-        for k in range(1, instances + 1):
-            instance = driver.prepare(replace(ctx, instance=k))
-            running.append(instance)
+class DensityTrial(TrialFrame):
+    """N instances started one after another and kept running; torn down newest first."""
+
+    def __init__(self, driver: Driver, ctx: TrialContext, record: TrialRecord, instances: int,
+                 timeout_s: float) -> None:
+        super().__init__(driver, ctx, record, instances=instances)
+        self.instances, self.timeout_s = instances, timeout_s
+        self.running: list[Instance] = []
+        self.starts: list[float] = []
+
+    def prepare(self) -> None:
+        self.monitor = MemoryMonitor(lambda: [pid for i in self.running for pid in i.host_pids()])
+        self.available_before = psutil.virtual_memory().available
+
+    def measure(self) -> None:
+        for k in range(1, self.instances + 1):
+            instance = self.driver.prepare(replace(self.ctx, instance=k))
+            self.running.append(instance)
             instance.setup()
             t0 = time.monotonic_ns()
             instance.start()
-            line = instance.console.wait_for(READY, timeout_s)[1]
-            killpoints.reach(record.seq, f"instance-{k}")
-            starts.append((line.t_ns - t0) / 1e9)
+            line = instance.console.wait_for(READY, self.timeout_s)[1]
+            killpoints.reach(self.record.seq, f"instance-{k}")
+            self.starts.append((line.t_ns - t0) / 1e9)
             time.sleep(SETTLE_S)
-        monitor.sample(full=True)
+        self.monitor.sample(full=True)
         available_after = psutil.virtual_memory().available
-        _record(sink, instances, starts, available_before - available_after, monitor, running)
-        record.status = "ok"
-    except (TimeoutError, ConsoleClosed, BenchError) as e:
-        record.reason = f"instance {len(running)} of {instances}: {e}"
-    except BaseException as e:  # an interrupt, or a harness bug: recorded, torn down, then raised
-        mark_aborted(record, e)
-        raise
-    finally:
-        with signals_deferred():
-            if running:
-                record.facts = {**driver.instance_facts(), **running[0].facts, "instances": str(instances),
-                                "start_s": " ".join(f"{s:.3f}" for s in starts)}
-                if not record.ok:
-                    record.console_tail = running[-1].console.tail(CONSOLE_TAIL_LINES)
-            started = time.monotonic()
-            try:
-                _teardown_all(running)
-                record.teardown_s = round(time.monotonic() - started, 6)
-            except BenchError as e:
-                fail_teardown(record, e)
-            record.samples = sink.samples
-            record.duration_s = round(time.monotonic() - began, 6)
-    return record
+        _record(self.sink, self.instances, self.starts, self.available_before - available_after, self.monitor,
+                self.running)
+
+    def failure(self, error: Exception) -> str:
+        return f"instance {len(self.running)} of {self.instances}: {error}"
+
+    def observe(self) -> None:
+        record = self.record
+        if self.running:
+            record.facts = {**self.driver.instance_facts(), **self.running[0].facts,
+                            "instances": str(self.instances), "start_s": " ".join(f"{s:.3f}" for s in self.starts)}
+            if not record.ok:
+                record.console_tail = self.running[-1].console.tail(CONSOLE_TAIL_LINES)
+
+    def teardown(self) -> None:
+        _teardown_all(self.running)
+
+
+def run_density(driver: Driver, ctx: TrialContext, record: TrialRecord, instances: int,
+                timeout_s: float) -> TrialRecord:
+    return DensityTrial(driver, ctx, record, instances, timeout_s).run()
 
 
 def _record(sink: SampleSink, n: int, starts: list[float], available_drop: int, monitor: MemoryMonitor,

@@ -11,16 +11,12 @@ interrupt makes an aborted one. The instance is torn down whatever happened.
 from __future__ import annotations
 
 import secrets
-import signal
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from bench.definitions.suite import Sampling
 from bench.definitions.workload import ScoreError, Workload
 from bench.errors import BenchError
-from bench.guest.console import ConsoleClosed, Line
+from bench.guest.console import Line
 from bench.guest.protocol import GuestResult, READY, RESULT, ResultLineError
 from bench.host import killpoints
 from bench.images import manifest as manifests
@@ -34,118 +30,85 @@ from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes import boot, cpu, isolation
 from bench.probes.memory import MemoryMonitor
 from bench.progress import Progress
+from bench.run.frame import CONSOLE_TAIL_LINES, TrialFrame, signals_deferred
 
-CONSOLE_TAIL_LINES = 20
 MIB = 2**20
+
+
+class SingleTrial(TrialFrame):
+    """One instance: started, READY and RESULT awaited, probed, its output parsed."""
+
+    def __init__(self, driver: Driver, ctx: TrialContext, record: TrialRecord, timeout_s: float,
+                 sampling: Sampling) -> None:
+        super().__init__(driver, ctx, record)
+        self.timeout_s, self.sampling = timeout_s, sampling
+        self.servers: HostServers | None = None
+
+    def prepare(self) -> None:
+        self.instance = instance = self.driver.prepare(self.ctx)
+        self.monitor = MemoryMonitor(instance.host_pids, self.sampling.hz, self.sampling.pss_every,
+                                     instance.guest_ram_bytes, instance.host_processes)
+        self.t0 = time.monotonic_ns()
+
+    def measure(self) -> None:
+        instance, record, workload = self.instance, self.record, self.ctx.workload
+        instance.setup()
+        self.servers = _start_servers(instance, workload, self.timeout_s)
+        if self.servers is not None:
+            killpoints.reach(record.seq, "servers")
+        self.t0 = t0 = time.monotonic_ns()
+        instance.start()
+        killpoints.reach(record.seq, "started")
+        self.monitor.start()
+        ready, result_line = _await_lines(instance, self.timeout_s)
+        killpoints.reach(record.seq, "ready")
+        record.ready_s = _seconds_since(t0, ready.t_ns)
+        record.result_s = _seconds_since(t0, result_line.t_ns)
+        record.ready_latency_s = _ready_latency(ready, self.driver.name)
+        _collect(instance, self.monitor, self.sink)
+        _read_result(result_line, workload, record, self.sink)
+
+    def observe(self) -> None:
+        instance, record = self.instance, self.record
+        self.monitor.stop()
+        phases = {**instance.console.phases(), **instance.phases}
+        if instance.console.first_byte_ns is not None:
+            phases["first_output"] = instance.console.first_byte_ns
+        record.phases_s = {k: _seconds_since(self.t0, v) for k, v in sorted(phases.items(), key=lambda kv: kv[1])}
+        record.facts = {**self.driver.instance_facts(), **instance.facts}
+
+    def teardown(self) -> None:
+        self.instance.teardown()
+
+    def after_teardown(self) -> None:
+        if self.servers is not None:  # the host's servers are not part of the instance's teardown time
+            self.servers.stop()
+
+    def conclude(self) -> None:
+        record, sink, ctx = self.record, self.sink, self.ctx
+        if record.ready_s is not None:
+            boot.record(sink, record.phases_s, record.ready_s)
+        if record.teardown_s is not None:
+            sink.add("teardown_s", record.teardown_s, "s", probe="host monotonic clock: teardown call to its return")
+        try:
+            footprint = self.driver.image_footprint(ctx.manifest, ctx.workload.name)
+            sink.add("image_mib", footprint.bytes / MIB, "MiB", probe=footprint.how)
+        except (BenchError, OSError) as e:  # the trial's own outcome matters more
+            record.facts["image_footprint"] = f"not measured: {e}"
+        record.memory_series = self.monitor.reading.series()
+        if not record.ok:
+            record.console_tail = self.instance.console.tail(CONSOLE_TAIL_LINES)
 
 
 def run_trial(driver: Driver, ctx: TrialContext, record: TrialRecord, timeout_s: float,
               sampling: Sampling = Sampling()) -> TrialRecord:
-    """Fill `record` with the trial's outcome; on an interrupt it says "aborted" and the
-    interrupt goes on after the teardown."""
-    workload = ctx.workload
-    record.accel, record.started_at = driver.accel, time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    sink = SampleSink(driver.name, workload.name, driver.accel,
-                      {"seq": record.seq, "repetition": record.repetition, "warmup": record.warmup})
-    began = time.monotonic()
-    instance = driver.prepare(ctx)
-    monitor = MemoryMonitor(instance.host_pids, sampling.hz, sampling.pss_every, instance.guest_ram_bytes,
-                            instance.host_processes)
-    servers: HostServers | None = None
-    t0 = time.monotonic_ns()
-    try:
-        instance.setup()
-        servers = _start_servers(instance, workload, timeout_s)
-        if servers is not None:
-            killpoints.reach(record.seq, "servers")
-        t0 = time.monotonic_ns()
-        instance.start()
-        killpoints.reach(record.seq, "started")
-        monitor.start()
-        ready, result_line = _await_lines(instance, timeout_s)
-        killpoints.reach(record.seq, "ready")
-        record.ready_s = _seconds_since(t0, ready.t_ns)
-        record.result_s = _seconds_since(t0, result_line.t_ns)
-        record.ready_latency_s = _ready_latency(ready, driver.name)
-        _collect(instance, monitor, sink)
-        _read_result(result_line, workload, record, sink)
-        record.status = "ok"
-    except (TimeoutError, ConsoleClosed, ResultLineError, ScoreError, BenchError) as e:
-        record.reason = str(e)
-    except BaseException as e:  # an interrupt, or a harness bug: recorded, torn down, then raised
-        mark_aborted(record, e)
-        raise
-    finally:
-        with signals_deferred():  # the record is completed, the instance removed
-            monitor.stop()
-            phases = {**instance.console.phases(), **instance.phases}
-            if instance.console.first_byte_ns is not None:
-                phases["first_output"] = instance.console.first_byte_ns
-            record.phases_s = {k: _seconds_since(t0, v) for k, v in sorted(phases.items(), key=lambda kv: kv[1])}
-            record.facts = {**driver.instance_facts(), **instance.facts}
-            try:
-                started = time.monotonic()
-                instance.teardown()
-                record.teardown_s = round(time.monotonic() - started, 6)
-            except BenchError as e:  # its engine died, say: this trial fails, the run goes on
-                fail_teardown(record, e)
-            finally:  # the host's servers are not part of the instance's teardown time
-                if servers is not None:
-                    servers.stop()
-            if record.ready_s is not None:
-                boot.record(sink, record.phases_s, record.ready_s)
-            if record.teardown_s is not None:
-                sink.add("teardown_s", record.teardown_s, "s", probe="host monotonic clock: teardown call to its return")
-            try:
-                footprint = driver.image_footprint(ctx.manifest, ctx.workload.name)
-                sink.add("image_mib", footprint.bytes / MIB, "MiB", probe=footprint.how)
-            except (BenchError, OSError) as e:  # the trial's own outcome matters more
-                record.facts["image_footprint"] = f"not measured: {e}"
-            record.samples = sink.samples
-            record.memory_series = monitor.reading.series()
-            if not record.ok:
-                record.console_tail = instance.console.tail(CONSOLE_TAIL_LINES)
-            record.duration_s = round(time.monotonic() - began, 6)
-    return record
+    """Fill `record` with the trial's outcome (frame.py: failures, interrupts, teardown)."""
+    return SingleTrial(driver, ctx, record, timeout_s, sampling).run()
 
 
 def _seconds_since(t0_ns: int, t_ns: int) -> float:
     """Rounded to microseconds, READY and the phases alike: a phase seen in READY's read equals it."""
     return round((t_ns - t0_ns) / 1e9, 6)
-
-
-def fail_teardown(record: TrialRecord, error: BenchError) -> None:
-    """The instance could not be removed (`bench clean` removes it later): a trial that had
-    succeeded fails, and one that had failed says this too."""
-    if record.status == "ok":
-        record.status, record.reason = "failed", ""
-    record.reason = "; ".join(filter(None, [record.reason, f"teardown: {error}"]))
-
-
-def mark_aborted(record: TrialRecord, error: BaseException) -> None:
-    """An interrupt (Ctrl-C, SIGTERM) or a harness bug ended the trial: not a measurement's failure."""
-    record.status = "aborted"
-    if isinstance(error, KeyboardInterrupt):
-        record.reason = "interrupted"
-    elif isinstance(error, SystemExit):
-        record.reason = f"terminated (exit {error.code})"
-    else:
-        record.reason = f"harness error: {type(error).__name__}: {error}"
-
-
-@contextmanager
-def signals_deferred() -> Iterator[None]:
-    """A second Ctrl-C must not cut a teardown short and leave the instance behind, nor leave
-    its record half-filled: SIGINT and SIGTERM wait until both are done, then act."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    held = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _start_servers(instance: Instance, workload: Workload, timeout_s: float) -> HostServers | None:
@@ -211,14 +174,14 @@ def _read_result(line: Line, workload: Workload, record: TrialRecord, sink: Samp
     sink.add("workload_s", (record.result_s or 0) - (record.ready_s or 0), "s",
              probe="host monotonic clock: READY seen → RESULT seen", guest_seconds=result.guest_seconds)
     for name, metric in workload.metrics.items():
-        sink.add(name, metric.extract(result.output), metric.unit, metric.better,  # type: ignore[arg-type]
+        sink.add(name, metric.extract(result.output), metric.unit, metric.better,
                  probe=f"parsed from the workload's output ({workload.name}/workload.toml [metrics.{name}])")
     if workload.score is None:
         return
     record.score_unit = workload.score.unit
     record.score = workload.score.extract(result.output)
     if isinstance(record.score, float):
-        sink.add("score", record.score, workload.score.unit, workload.score.better,  # type: ignore[arg-type]
+        sink.add("score", record.score, workload.score.unit, workload.score.better,
                  probe=f"parsed from the workload's output ({workload.name}/workload.toml [score])")
 
 
