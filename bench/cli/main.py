@@ -242,27 +242,27 @@ def cmd_run(args: argparse.Namespace, progress: Progress) -> int:
         print(runner.dry_run(suites.load(args.suite), args.accel))
         return 0
     if args.resume:
-        run = runner.resume(args.resume, progress, args.ignore_leftovers)
+        finished = runner.resume(args.resume, progress, args.ignore_leftovers)
     else:
         chosen = suites.load(args.suite)
         root = args.output_dir or results.reports_root()
-        run = runner.start(chosen, root, progress, args.accel, args.ignore_leftovers)
+        finished = runner.start(chosen, root, progress, args.accel, args.ignore_leftovers)
     from bench.report import findings
-    from bench.rundir import runs
 
-    records = runner.current_records(run.records())
-    print(summary.table_text(run.read_summary(), everything=args.all_metrics))
-    loaded = runs.load(run.path)
+    loaded = finished.loaded()
+    records = runner.current_records(finished.records)
+    print(summary.table_text(finished.summary, everything=args.all_metrics))
     print("\nThe classic claims, tested:\n" + findings.text(loaded) + "\n")
     failed = [r for r in records if not r.ok]
     if failed:
         print(f"{len(failed)} of {len(records)} trials did not succeed (see trials.jsonl)")
-    print(f"run directory: {run.path}")
+    run_dir = finished.run.path
+    print(f"run directory: {run_dir}")
     if not args.no_report:
         from bench import report
         from bench.report.html import Options
 
-        output = run.path / "index.html"
+        output = run_dir / "index.html"
         with progress.step("rendering the HTML report"):
             report.write([loaded], output, Options())
         print(f"report: {output}")

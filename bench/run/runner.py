@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import pandas as pd
 
 from bench.analysis import stats, summary
 from bench.definitions import workload as workloads
@@ -31,9 +35,11 @@ from bench.probes import engines
 from bench.progress import Progress
 from bench.run import provenance, schedule
 from bench.run.density import run_density
+from bench.run.frame import signals_deferred
 from bench.run.schedule import PlannedTrial, estimate_s
-from bench.run.trial import new_run_id, run_trial, signals_deferred
+from bench.run.trial import new_run_id, run_trial
 from bench.rundir.results import RunDir, finished_seqs
+from bench.rundir.runs import LoadedRun
 
 
 def refuse_leftovers() -> None:
@@ -48,7 +54,7 @@ def refuse_leftovers() -> None:
 
 
 def start(suite: Suite, root: Path, progress: Progress, accel: str = "auto",
-          ignore_leftovers: bool = False) -> RunDir:
+          ignore_leftovers: bool = False) -> Finished:
     if not ignore_leftovers:
         refuse_leftovers()
     preflight(suite.platforms, networked(suite))
@@ -59,8 +65,7 @@ def start(suite: Suite, root: Path, progress: Progress, accel: str = "auto",
             "plan": [t.to_json() for t in plan], **provenance.describe(suite.platforms, manifest, engine)}
     run = RunDir.create(root, run_id, info)
     progress.note(f"run {run_id}: {len(plan)} trials, results in {run.path}")
-    _execute(run, suite, plan, manifest, loaded, accel, progress)
-    return run
+    return Execution(run, info, suite, plan, manifest, loaded, progress).execute(accel)
 
 
 def networked(suite: Suite) -> tuple[str, ...]:
@@ -81,7 +86,7 @@ def dry_run(suite: Suite, accel: str = "auto") -> str:
     return schedule.plan_text(suite, schedule.plan(suite), loaded, vm_accel, note)
 
 
-def resume(path: Path, progress: Progress, ignore_leftovers: bool = False) -> RunDir:
+def resume(path: Path, progress: Progress, ignore_leftovers: bool = False) -> Finished:
     run = RunDir.open(path)
     info = run.info()
     suite = Suite.from_json(info["suite"])
@@ -97,8 +102,7 @@ def resume(path: Path, progress: Progress, ignore_leftovers: bool = False) -> Ru
     info.setdefault("resumed", []).append({"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                            "command": provenance.command_line()})
     run.write_info(info)
-    _execute(run, suite, plan, manifest, loaded, info.get("accel_requested", "auto"), progress)
-    return run
+    return Execution(run, info, suite, plan, manifest, loaded, progress).execute(info.get("accel_requested", "auto"))
 
 
 def _images_for(suite: Suite, progress: Progress) -> tuple[manifests.Manifest, dict[str, workloads.Workload],
@@ -120,88 +124,114 @@ def current_records(records: list[TrialRecord]) -> list[TrialRecord]:
     return list({r.seq: r for r in records}.values())
 
 
-def _execute(run: RunDir, suite: Suite, plan: list[PlannedTrial], manifest: manifests.Manifest,
-             loaded: dict[str, workloads.Workload], accel: str, progress: Progress) -> None:
-    """The run's trials, with the run marked live (leases.py) from before its first instance."""
-    with leases.held(run.info()["run_id"]):
-        _run_trials(run, suite, plan, manifest, loaded, accel, progress)
+@dataclass
+class Finished:
+    """A run as it stands after `bench run` (or `--resume`): what the run directory holds, kept in
+    memory so that nothing is read back or computed twice."""
+
+    run: RunDir
+    info: dict[str, Any]
+    records: list[TrialRecord]  # every record in trials.jsonl, in order
+    summary: pd.DataFrame  # as written to summary.csv
+
+    def loaded(self) -> LoadedRun:
+        return LoadedRun(self.run.path, self.info, self.records).with_summary(self.summary)
 
 
-def _run_trials(run: RunDir, suite: Suite, plan: list[PlannedTrial], manifest: manifests.Manifest,
-                loaded: dict[str, workloads.Workload], accel: str, progress: Progress) -> None:
-    run_id = run.info()["run_id"]
-    recorded = run.records()
-    resources = allot(suite.cpus, suite.memory_mib)
-    harness_cpus = keep_harness_apart(resources)
-    progress.note(f"instances on CPU {resources.cpuset_text}, the harness on CPU "
-                  f"{','.join(map(str, harness_cpus))}; {resources.memory_mib} MiB each")
-    drivers: dict[str, Driver] = {p: accelerators.driver(p, progress, resources, accel) for p in suite.platforms}
-    by_seq = {t.seq: t for t in plan}
-    eta = Eta(lambda t: estimate_s(t.platform, loaded[t.workload], drivers[t.platform].accel,
-                                   suite.density_instances))
-    for record in recorded:  # a resumed run knows its trials' durations already
-        if record.seq in by_seq:
-            eta.learn(record, by_seq[record.seq])
+class Execution:
+    """A run's trials executed in the plan's order, each recorded as it ends."""
 
-    def run_all(todo: list[PlannedTrial]) -> None:
-        for done, planned in enumerate(todo):
-            driver, workload = drivers[planned.platform], loaded[planned.workload]
-            record = TrialRecord(run_id, planned.seq, planned.platform, planned.workload,
-                                 planned.repetition, planned.warmup)
-            label = (f"[{planned.seq}/{len(plan)}] {planned.platform} {planned.workload}, repetition "
-                     f"{planned.repetition}{' (warm-up)' if planned.warmup else ''}"
-                     f"{f' (added: {planned.added})' if planned.added else ''}")
+    def __init__(self, run: RunDir, info: dict[str, Any], suite: Suite, plan: list[PlannedTrial],
+                 manifest: manifests.Manifest, loaded: dict[str, workloads.Workload], progress: Progress) -> None:
+        self.run, self.info, self.suite, self.plan = run, info, suite, plan
+        self.manifest, self.loaded, self.progress = manifest, loaded, progress
+        self.records = run.records()  # read once: those of an earlier part of a resumed run
+        self.drivers: dict[str, Driver] = {}
+
+    def execute(self, accel: str) -> Finished:
+        """With the run marked live (leases.py) from before its first instance."""
+        with leases.held(self.info["run_id"]):
             try:
-                with progress.step(label, f"({eta.remaining_text(todo[done:])} left)"):
-                    ctx = TrialContext(run_id, planned.seq, workload, manifest)
-                    if workload.kind == "density":
-                        run_density(driver, ctx, record, suite.density_instances, suite.timeout_for(workload))
-                    else:
-                        run_trial(driver, ctx, record, suite.timeout_for(workload), suite.sampling)
-            finally:
-                run.append(record)
-                eta.learn(record, planned)
-            if not record.ok:
-                progress.note(record.summary())
+                self._run_all(accel)
+            except BaseException:
+                try:
+                    self._finish()
+                except BenchError as e:  # the failure that stopped the run is the one to report
+                    self.progress.note(f"warning: {e}")
+                raise
+            return self._finish()
 
-    try:
-        run_all([t for t in plan if t.seq not in finished_seqs(recorded)])
+    def _run_all(self, accel: str) -> None:
+        suite, progress = self.suite, self.progress
+        resources = allot(suite.cpus, suite.memory_mib)
+        harness_cpus = keep_harness_apart(resources)
+        progress.note(f"instances on CPU {resources.cpuset_text}, the harness on CPU "
+                      f"{','.join(map(str, harness_cpus))}; {resources.memory_mib} MiB each")
+        self.drivers = {p: accelerators.driver(p, progress, resources, accel) for p in suite.platforms}
+        self.eta = Eta(lambda t: estimate_s(t.platform, self.loaded[t.workload], self.drivers[t.platform].accel,
+                                            suite.density_instances))
+        by_seq = {t.seq: t for t in self.plan}
+        for record in self.records:  # a resumed run knows its trials' durations already
+            if record.seq in by_seq:
+                self.eta.learn(record, by_seq[record.seq])
+        finished = finished_seqs(self.records)
+        self._run([t for t in self.plan if t.seq not in finished])
         while suite.adaptive is not None:
-            noisy = _still_noisy(suite, plan, current_records(run.records()), loaded)
+            noisy = _still_noisy(suite, self.plan, current_records(self.records), self.loaded)
             if not noisy:
                 break
-            extra = schedule.extra_repetition(suite, plan, noisy)
-            plan.extend(extra)
-            info = run.info()
-            info["plan"] = [t.to_json() for t in plan]
-            run.write_info(info)
+            extra = schedule.extra_repetition(suite, self.plan, noisy)
+            self.plan.extend(extra)
+            self.info["plan"] = [t.to_json() for t in self.plan]
+            self.run.write_info(self.info)
             progress.note(f"adaptive: {len(extra)} more trial(s): " + "; ".join(
                 f"{t.platform} {t.workload} ({t.added})" for t in extra))
-            run_all(extra)
-    except BaseException:
+            self._run(extra)
+
+    def _run(self, todo: list[PlannedTrial]) -> None:
+        for done, planned in enumerate(todo):
+            record = self._trial(planned, f"({self.eta.remaining_text(todo[done:])} left)")
+            if not record.ok:
+                self.progress.note(record.summary())
+
+    def _trial(self, planned: PlannedTrial, eta: str) -> TrialRecord:
+        suite = self.suite
+        driver, workload = self.drivers[planned.platform], self.loaded[planned.workload]
+        run_id = self.info["run_id"]
+        record = TrialRecord(run_id, planned.seq, planned.platform, planned.workload, planned.repetition,
+                             planned.warmup)
+        label = (f"[{planned.seq}/{len(self.plan)}] {planned.platform} {planned.workload}, repetition "
+                 f"{planned.repetition}{' (warm-up)' if planned.warmup else ''}"
+                 f"{f' (added: {planned.added})' if planned.added else ''}")
         try:
-            _finish(run, suite, drivers, progress)
-        except BenchError as e:  # the failure that stopped the run is the one to report
-            progress.note(f"warning: {e}")
-        raise
-    _finish(run, suite, drivers, progress)
+            with self.progress.step(label, eta):
+                ctx = TrialContext(run_id, planned.seq, workload, self.manifest)
+                if workload.kind == "density":
+                    run_density(driver, ctx, record, suite.density_instances, suite.timeout_for(workload))
+                else:
+                    run_trial(driver, ctx, record, suite.timeout_for(workload), suite.sampling)
+        finally:
+            self.run.append(record)
+            self.records.append(record)
+            self.eta.learn(record, planned)
+        return record
 
-
-def _finish(run: RunDir, suite: Suite, drivers: dict[str, Driver], progress: Progress) -> None:
-    """Close the drivers (their run networks), record the engines' memory, write the summary."""
-    with signals_deferred():
-        for driver in drivers.values():
-            try:
-                driver.close()
-            except BenchError as e:  # the others still close; `bench clean` removes what this left
-                progress.note(f"warning: {driver.name}: {e}; `bench clean` removes what is left")
-        info = run.info()
-        info["engines_memory"] = engines.fixed_memory()
-        run.write_info(info)
-    records = current_records(run.records())
-    if records:
-        table = summary.summarise(records, suite.seed)
-        run.write_summary(table)
+    def _finish(self) -> Finished:
+        """Close the drivers (their run networks), record the engines' memory, write the summary."""
+        with signals_deferred():
+            for driver in self.drivers.values():
+                try:
+                    driver.close()
+                except BenchError as e:  # the others still close; `bench clean` removes what this left
+                    self.progress.note(f"warning: {driver.name}: {e}; `bench clean` removes what is left")
+            self.info["engines_memory"] = engines.fixed_memory()
+            self.run.write_info(self.info)
+        # All records in file order, as every reader of the directory computes it (a resumed
+        # trial's aborted record counts for nothing).
+        table = summary.summarise(self.records, self.suite.seed)
+        if self.records:
+            self.run.write_summary(table)
+        return Finished(self.run, self.info, self.records, table)
 
 
 def _still_noisy(suite: Suite, plan: list[PlannedTrial], records: list[TrialRecord],
