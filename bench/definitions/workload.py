@@ -10,16 +10,15 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from bench import config
 from bench.definitions.tomlcheck import Table, load_toml
 from bench.errors import BenchError
+from bench.model.sample import Better
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 # Debian policy 5.6.1: lower case letters, digits, + - . ; at least two characters.
 DEBIAN_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
-Better = Literal["higher", "lower", "equal"]
 KINDS = ("single", "density")
 ADDRESS_FIELD = "{address}"
 METRIC_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Better = Literal["higher", "lower"]
+# "equal": not a quantity but a value every platform must reproduce (hello's digest).
+Better = Literal["higher", "lower", "equal"]
 # What `accel` says for instances that share the host's kernel (native, docker).
 NO_ACCEL = "none"
 
