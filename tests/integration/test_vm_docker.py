@@ -24,7 +24,7 @@ from tests.realhost import require_platforms
 SUITE = """\
 name = "it-vm-docker"
 platforms = ["docker", "vm-docker"]
-workloads = ["boot", "cpu", "idle", "hello"]
+workloads = ["hello"]
 repetitions = 1
 warmup = 0
 seed = 23
@@ -41,7 +41,8 @@ def test_the_docker_image_runs_in_a_container_inside_a_vm(tmp_path: Path, images
     assert all(r.ok for r in by.values()), [r.summary() for r in by.values() if not r.ok]
     for platform in ("docker", "vm-docker"):  # byte-identical user space
         assert by[(platform, "hello")].score == images["dpkg_status_sha256"]
-    boot = by[("vm-docker", "boot")]
+    # One trial each shows it all: every trial is timed and probed as a boot trial is.
+    boot = by[("vm-docker", "hello")]
     assert boot.facts["boot_profile"].startswith("container host")
     assert boot.facts["image"].startswith(images["container_image"]["sha256"])
     assert boot.facts["isolation.kernel"].startswith("its own (")
@@ -52,17 +53,16 @@ def test_the_docker_image_runs_in_a_container_inside_a_vm(tmp_path: Path, images
     phases = boot.phases_s
     assert 0 < phases["domain_created"] < phases["engine_starting"] < phases["engine_ready"] \
         < phases["container_created"] < boot.ready_s, phases
-    memory = next(s for s in by[("vm-docker", "idle")].samples if s.metric == "mem_pss_mean_mib")
+    memory = next(s for s in boot.samples if s.metric == "mem_pss_mean_mib")
     assert memory.value > 0
-    seconds = {p: next(s.value for s in by[(p, "boot")].samples if s.metric == "boot_s") for p in ("docker", "vm-docker")}
+    seconds = {p: next(s.value for s in by[(p, "hello")].samples if s.metric == "boot_s") for p in ("docker", "vm-docker")}
     assert seconds["vm-docker"] > seconds["docker"]  # an engine's start inside a VM, then the same container
-    assert by[("vm-docker", "cpu")].score > 0
 
 
 def test_sigint_during_a_vm_docker_trial_leaves_nothing(tmp_path: Path, images: dict) -> None:
     require_platforms("vm-docker")
     suite = write_suite(tmp_path, text=SUITE.replace('"docker", "vm-docker"', '"vm-docker"').replace(
-        '"boot", "cpu", "idle", "hello"', '"idle"'))
+        '"hello"', '"idle"'))
     proc = subprocess.Popen([sys.executable, "-m", "bench", "run", str(suite), "--no-report",
                              "--output-dir", str(tmp_path / "runs")], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
