@@ -211,8 +211,7 @@ class Execution:
                 else:
                     run_trial(driver, ctx, record, suite.timeout_for(workload), suite.sampling)
         finally:
-            self.run.append(record)
-            self.records.append(record)
+            self.records.append(self.run.append(record))
             self.eta.learn(record, planned)
         return record
 
@@ -225,13 +224,13 @@ class Execution:
                 except BenchError as e:  # the others still close; `bench clean` removes what this left
                     self.progress.note(f"warning: {driver.name}: {e}; `bench clean` removes what is left")
             self.info["engines_memory"] = engines.fixed_memory()
-            self.run.write_info(self.info)
+            stored = self.run.write_info(self.info)
         # All records in file order, as every reader of the directory computes it (a resumed
         # trial's aborted record counts for nothing).
         table = summary.summarise(self.records, self.suite.seed)
         if self.records:
             self.run.write_summary(table)
-        return Finished(self.run, self.info, self.records, table)
+        return Finished(self.run, stored, self.records, table)
 
 
 def _still_noisy(suite: Suite, plan: list[PlannedTrial], records: list[TrialRecord],

@@ -38,6 +38,11 @@ def unfinished_seqs(plan: list[dict[str, Any]], records: list[TrialRecord]) -> l
     return [t["seq"] for t in plan if t["seq"] not in done]
 
 
+def stored(data: dict[str, Any]) -> dict[str, Any]:
+    """`data` as a JSON file with sorted keys gives it back to a reader."""
+    return json.loads(json.dumps(data, sort_keys=True))
+
+
 def reports_root() -> Path:
     return Path(os.environ.get("BENCH_REPORTS_DIR", config.PROJECT_ROOT / "reports"))
 
@@ -76,8 +81,10 @@ class RunDir:
             raise BenchError(f"{file}: not a run description (no suite or plan)")
         return data
 
-    def write_info(self, info: dict[str, Any]) -> None:
+    def write_info(self, info: dict[str, Any]) -> dict[str, Any]:
+        """Write run.json; returns the description as the file holds it (keys in order)."""
         write_json(self.path / RUN_JSON, info)
+        return stored(info)
 
     def records(self) -> list[TrialRecord]:
         file = self.path / TRIALS
@@ -107,7 +114,9 @@ class RunDir:
             with file.open("r+b") as f:
                 f.truncate(end)
 
-    def append(self, record: TrialRecord) -> None:
+    def append(self, record: TrialRecord) -> TrialRecord:
+        """Append the record's line; returns the record as the line holds it (its dicts in key
+        order), the form every reader of the directory gets."""
         line = json.dumps(record.to_json(), sort_keys=True) + "\n"
         try:
             with (self.path / TRIALS).open("a") as f:
@@ -120,6 +129,7 @@ class RunDir:
                 os.fsync(f.fileno())
         except OSError as e:
             raise os_error(f"appending to {self.path / TRIALS}", e) from None
+        return TrialRecord.from_json(json.loads(line))
 
     def read_summary(self) -> pd.DataFrame:
         """summary.csv as written; empty when no trial has been recorded."""

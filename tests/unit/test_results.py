@@ -36,6 +36,20 @@ def test_records_round_trip_through_trials_jsonl(run: RunDir) -> None:
     assert run.records() == written
 
 
+def test_what_append_returns_is_what_a_reader_of_the_file_gets(run: RunDir) -> None:
+    """bench run keeps the returned records in memory instead of reading trials.jsonl back: they
+    must equal what every reader gets, its dicts in the file's key order (a report lists them)."""
+    written = record(1, "vm", 50.0)
+    written.phases_s = {"domain_created": 0.5, "booted": 1.5, "ready": 2.0}  # in time order
+    written.facts = {"zone": "b", "accel": "tcg"}
+    kept = run.append(written)
+    (read,) = run.records()
+    assert kept == read and list(kept.phases_s) == list(read.phases_s) == ["booted", "domain_created", "ready"]
+    assert list(kept.facts) == ["accel", "zone"]
+    info = {"run_id": "r", "suite": {"name": "x"}, "plan": [], "b": {"z": 1, "a": 2}}
+    assert list(run.write_info(info)["b"]) == ["a", "z"] and run.write_info(info) == run.info()
+
+
 def test_a_line_cut_short_by_a_crash_is_dropped_and_appends_go_on(run: RunDir) -> None:
     run.append(record(1, "native", 100.0))
     with (run.path / "trials.jsonl").open("a") as f:
