@@ -20,7 +20,6 @@ from bench.model import units
 from bench.model.trial import TrialRecord
 
 
-
 class ComparedRun(Protocol):
     """What compare reads of a run directory (the readers' LoadedRun)."""
 

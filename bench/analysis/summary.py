@@ -13,8 +13,7 @@ import pandas as pd
 
 from bench.analysis import stats
 from bench.analysis.tables import text_table
-from bench.model import units
-from bench.model import registry
+from bench.model import registry, units
 from bench.model.registry import label
 from bench.model.sample import Sample
 from bench.model.trial import TrialRecord

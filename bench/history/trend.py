@@ -18,8 +18,7 @@ from bench.analysis.summary import HEADLINE
 from bench.history import detect, schema
 from bench.history.detect import ChangePoint, Series
 from bench.history.store import Store
-from bench.model import units
-from bench.model import registry
+from bench.model import registry, units
 from bench.model.registry import label
 
 HELLO = "hello"  # the workload whose digest shows which user space ran

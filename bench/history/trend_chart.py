@@ -12,8 +12,7 @@ from bench.analysis.tables import percent
 from bench.history.detect import ChangePoint
 from bench.history.render import stack_text
 from bench.history.trend import Line
-from bench.model import units
-from bench.model import registry
+from bench.model import registry, units
 from bench.report.svgframe import Frame, ticks
 
 FRAME = Frame(width=640, height=250, left=62, right=12, top=24, bottom=44)

@@ -18,8 +18,7 @@ from pathlib import Path
 import bench
 from bench import config
 from bench.definitions.workload import Workload
-from bench.host import engines, killpoints
-from bench.host import files
+from bench.host import engines, files, killpoints
 from bench.host.proc import run
 from bench.images import app_image, container_image, kernel, manifest, rootfs, store, vmdisk
 from bench.images.manifest import Artifact, Manifest, SCHEMA

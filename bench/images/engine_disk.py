@@ -29,8 +29,7 @@ import docker
 
 from bench import config
 from bench.errors import BenchError
-from bench.host import engines, killpoints
-from bench.host import files
+from bench.host import engines, files, killpoints
 from bench.host.proc import run, unmount_under
 from bench.images import rootfs, store, vmdisk
 from bench.images.initramfs import guest_script

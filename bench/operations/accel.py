@@ -24,8 +24,7 @@ from bench.errors import BenchError
 from bench.guest.console import ConsoleClosed
 from bench.guest.protocol import INIT_FAILED, PROBE
 from bench.guest.vm import GuestSpec, GuestVM, guest_name
-from bench.host import engines, facts, leases
-from bench.host import files
+from bench.host import engines, facts, files, leases
 from bench.images import kernel
 from bench.images.kernel import BootFiles
 from bench.model import registry

@@ -12,8 +12,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bench.model import units
-from bench.model import registry
+from bench.model import registry, units
 from bench.model.registry import label
 from bench.report.verdict import Ratio, platforms, ratio_between
 from bench.rundir.runs import LoadedRun

@@ -12,8 +12,7 @@ import math
 from dataclasses import dataclass
 
 from bench.analysis import stats
-from bench.model import units
-from bench.model import registry
+from bench.model import registry, units
 from bench.model.registry import label as platform_label
 from bench.rundir.runs import LoadedRun
 

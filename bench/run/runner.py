@@ -22,13 +22,11 @@ from bench.definitions.suite import Suite
 from bench.errors import BenchError
 from bench.host import leases
 from bench.host.engines import docker_client
-from bench.images import manifest as manifests
-from bench.images import engine_disk
+from bench.images import engine_disk, manifest as manifests
 from bench.model import registry
 from bench.model.resources import allot, keep_harness_apart
 from bench.model.trial import TrialRecord
-from bench.operations import cleanup
-from bench.operations import accel as accelerators
+from bench.operations import accel as accelerators, cleanup
 from bench.platforms import preflight
 from bench.platforms.base import Driver, TrialContext
 from bench.probes import engines
