@@ -145,9 +145,9 @@ def _by_platform(run: ComparedRun) -> tuple[dict[tuple[str, str, str], list[floa
     values: dict[tuple[str, str, str], list[float]] = {}
     kind: dict[tuple[str, str, str], tuple[str, str]] = {}
     for record in run.counted:
-        for s in record.samples:
+        for s in record.quantities:
             key = (s.workload, s.metric, s.platform)
-            values.setdefault(key, []).append(s.value)
+            values.setdefault(key, []).append(float(s.value))
             kind[key] = (s.unit, s.better)
     return values, kind
 

@@ -23,7 +23,7 @@ COLUMNS = ["workload", "metric", "platform", "accel", "unit", "better", "n", "me
 
 
 def counted_samples(records: Iterable[TrialRecord]) -> list[Sample]:
-    return [s for r in records if r.ok and not r.warmup for s in r.samples]
+    return [s for r in records if r.ok and not r.warmup for s in r.quantities]
 
 
 def summarise(records: Iterable[TrialRecord], seed: int = 0) -> pd.DataFrame:

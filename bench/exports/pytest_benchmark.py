@@ -35,7 +35,7 @@ def _benchmark(workload: str, metric: str, platform: str, accel: str, values: li
 
 def render(run: LoadedRun) -> dict[str, str]:
     benchmarks = []
-    units = {(s.workload, s.metric): s.unit for r in run.counted for s in r.samples}
+    units = {(s.workload, s.metric): s.unit for r in run.counted for s in r.quantities}
     for (workload, metric, platform, accel), values in sorted(run.values.items()):
         if units.get((workload, metric)) == "s":
             benchmarks.append(_benchmark(workload, metric, platform, accel, values, run))

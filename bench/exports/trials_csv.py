@@ -15,7 +15,7 @@ def render(run: LoadedRun) -> dict[str, str]:
     rows = []
     for record in sorted(run.records, key=lambda r: r.seq):
         row = {column: getattr(record, column) for column in COLUMNS}
-        row.update({f"{s.metric} [{s.unit}]": s.value for s in record.samples})
+        row.update({f"{s.metric} [{s.unit}]": s.value for s in record.quantities})
         rows.append(row)
     metric_columns = sorted({c for row in rows for c in row} - set(COLUMNS))
     return {DEFAULT_NAME: pd.DataFrame(rows, columns=COLUMNS + metric_columns).to_csv(index=False)}

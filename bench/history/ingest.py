@@ -79,9 +79,6 @@ class EqualValue:
     value: str
 
 
-SCORE = "score"  # the metric a workload's [score] is recorded under
-
-
 @dataclass
 class RunData:
     """One run as the store holds it, from a run directory or from an import file."""
@@ -161,8 +158,8 @@ def points_of(loaded: LoadedRun) -> list[PointData]:
 
 
 def equal_values_of(loaded: LoadedRun) -> set[EqualValue]:
-    return {EqualValue(workload, platform, accel, SCORE, unit, value)
-            for (workload, platform, accel, unit), values in loaded.equal_values.items() for value in values}
+    return {EqualValue(workload, platform, accel, metric, unit, value)
+            for (workload, platform, accel, metric, unit), values in loaded.equal_values.items() for value in values}
 
 
 def add(store: Store, runs: Iterable[RunData]) -> list[tuple[RunData, bool]]:

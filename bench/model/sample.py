@@ -18,13 +18,18 @@ NO_ACCEL = "none"
 @dataclass(frozen=True)
 class Sample:
     metric: str
-    value: float
+    value: float | str  # a str only for better = "equal" (a digest)
     unit: str
     better: Better
     platform: str
     workload: str
     accel: str = NO_ACCEL  # "kvm" or "tcg" for VMs: a TCG number is never a KVM number
     metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_quantity(self) -> bool:
+        """A number to summarise and compare; an "equal" sample is a value to reproduce instead."""
+        return self.better != "equal"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -44,7 +49,7 @@ class SampleSink:
     trial_metadata: dict[str, Any]
     samples: list[Sample] = field(default_factory=list)
 
-    def add(self, metric: str, value: float, unit: str, better: Better = "lower",
+    def add(self, metric: str, value: float | str, unit: str, better: Better = "lower",
             **metadata: Any) -> None:
-        self.samples.append(Sample(metric, float(value), unit, better, self.platform, self.workload,
-                                   self.accel, {**self.trial_metadata, **metadata}))
+        self.samples.append(Sample(metric, str(value) if better == "equal" else float(value), unit, better,
+                                   self.platform, self.workload, self.accel, {**self.trial_metadata, **metadata}))

@@ -10,6 +10,12 @@ from bench.model.registry import label
 from bench.model.sample import Sample
 
 
+BOOT, TEARDOWN, SCORE = "boot_s", "teardown_s", "score"
+DENSITY_TEARDOWN = "density_teardown_s"  # all of a density trial's instances, newest first
+TEARDOWN_HOW = "host monotonic clock: teardown call to its return"
+VIEWS = ("ok", "score", "score_unit", "ready_s", "teardown_s")  # to_json's repeats of samples
+
+
 @dataclass
 class TrialRecord:
     """One line of trials.jsonl."""
@@ -25,17 +31,13 @@ class TrialRecord:
     reason: str = ""
     started_at: str = ""
     duration_s: float = 0.0  # the whole trial: setup, run, probes, teardown
-    score: float | str | None = None
-    score_unit: str = ""
     exit_code: int | None = None
     guest_seconds: float | None = None  # the command's duration by the guest's clock
-    ready_s: float | None = None  # t0 → READY seen by the harness
     result_s: float | None = None  # t0 → RESULT seen by the harness
-    teardown_s: float | None = None
     ready_latency_s: float | None = None  # READY written → seen; only where clocks are shared
     phases_s: dict[str, float] = field(default_factory=dict)  # start phases' ends, s after t0
     facts: dict[str, str] = field(default_factory=dict)
-    samples: list[Sample] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)  # every figure of the trial
     memory_series: list[list[float | None]] = field(default_factory=list)  # [t_s, rss, pss] MiB
     console_tail: list[str] = field(default_factory=list)  # kept when the trial did not succeed
 
@@ -43,16 +45,66 @@ class TrialRecord:
     def ok(self) -> bool:
         return self.status == "ok"
 
+    def sample(self, metric: str) -> Sample | None:
+        return next((s for s in self.samples if s.metric == metric), None)
+
+    def _value(self, metric: str) -> float | None:
+        found = self.sample(metric)
+        return None if found is None else float(found.value)
+
+    @property
+    def ready_s(self) -> float | None:
+        """t0 → READY seen by the harness: the boot_s sample."""
+        return self._value(BOOT)
+
+    @property
+    def teardown_s(self) -> float | None:
+        found = self._value(TEARDOWN)
+        return self._value(DENSITY_TEARDOWN) if found is None else found
+
+    @property
+    def score(self) -> float | str | None:
+        """The workload's [score] sample: a number, or a value to reproduce (hello's digest)."""
+        found = self.sample(SCORE)
+        return None if found is None else found.value
+
+    @property
+    def score_unit(self) -> str:
+        found = self.sample(SCORE)
+        return "" if found is None else found.unit
+
+    @property
+    def quantities(self) -> list[Sample]:
+        return [s for s in self.samples if s.is_quantity]
+
     def to_json(self) -> dict[str, Any]:
+        """The line of trials.jsonl. `score`, `score_unit`, `ready_s` and `teardown_s` repeat
+        samples for a reader of the file (jq, `bench launch --json`); this package reads the samples."""
         data = asdict(self)
-        data["ok"] = self.ok
+        data.update(ok=self.ok, score=self.score, score_unit=self.score_unit, ready_s=self.ready_s,
+                    teardown_s=self.teardown_s)
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TrialRecord:
-        fields = {k: v for k, v in data.items() if k != "ok"}
+        fields = {k: v for k, v in data.items() if k not in VIEWS}
         fields["samples"] = [Sample.from_json(s) for s in fields.get("samples", [])]
-        return cls(**fields)
+        record = cls(**fields)
+        record._adopt_older_line(data)
+        return record
+
+    def _adopt_older_line(self, data: dict[str, Any]) -> None:
+        """Lines written before every figure was a sample: hello's digest was only `score`, and a
+        density trial's teardown (the one kind that made no teardown sample) only `teardown_s`."""
+        where = {"seq": self.seq, "repetition": self.repetition, "warmup": self.warmup}
+        score, teardown = data.get("score"), data.get("teardown_s")
+        if isinstance(score, str) and self.sample(SCORE) is None:
+            self.samples.append(Sample(SCORE, score, str(data.get("score_unit", "")), "equal", self.platform,
+                                       self.workload, self.accel,
+                                       {**where, "probe": f"parsed from the workload's output ({self.workload}/workload.toml [score])"}))
+        if teardown is not None and self.teardown_s is None:
+            self.samples.append(Sample(DENSITY_TEARDOWN, float(teardown), "s", "lower", self.platform, self.workload,
+                                       self.accel, {**where, "probe": TEARDOWN_HOW}))
 
     def score_text(self) -> str:
         """The score as a person reads it: a number in human units, or the value itself (a digest)."""

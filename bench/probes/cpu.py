@@ -15,6 +15,7 @@ from pathlib import Path
 import psutil
 
 from bench.host import cgroup
+from bench.model.sample import SampleSink
 
 HOW_CGROUP = "cgroup CPU usage of the instance's own group at RESULT ({file})"
 HOW_PROCESSES = ("psutil cpu_times: user+system+reaped children, of the instance's host processes at RESULT "
@@ -82,3 +83,9 @@ def cpu_time(main_pid: int | None, pids: list[int]) -> CpuTime | None:
     """The instance's CPU time: its cgroup's when it has one of its own, else its processes'."""
     group = group_of(main_pid) if main_pid else None
     return (group_usage(group) if group is not None else None) or processes_usage(pids)
+
+
+def record(sink: SampleSink, main_pid: int | None, pids: list[int]) -> None:
+    used = cpu_time(main_pid, pids)
+    if used is not None:
+        sink.add("host_cpu_s", used.seconds, "s", probe=used.how)

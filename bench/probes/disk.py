@@ -15,12 +15,21 @@ from pathlib import Path
 import psutil
 
 from bench.images.vmdisk import allocated_bytes
+from bench.model.sample import SampleSink
+
+MIB = 2**20
 
 
 @dataclass(frozen=True)
 class Footprint:
     bytes: int
     how: str
+
+
+def record(sink: SampleSink, metric: str, footprint: Footprint | None) -> None:
+    """`image_mib` (what the platform's image occupies) or `instance_disk_mib` (what one instance added)."""
+    if footprint is not None:
+        sink.add(metric, footprint.bytes / MIB, "MiB", probe=footprint.how)
 
 
 def tree_allocated(root: Path) -> int:

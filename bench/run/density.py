@@ -19,7 +19,7 @@ from bench.errors import BenchError
 from bench.guest.protocol import READY
 from bench.host import killpoints
 from bench.model.sample import SampleSink
-from bench.model.trial import TrialRecord
+from bench.model.trial import DENSITY_TEARDOWN, TrialRecord
 from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes.memory import MemoryMonitor
 from bench.run.frame import CONSOLE_TAIL_LINES, TrialFrame
@@ -30,6 +30,8 @@ SETTLE_S = 2.0  # after READY: let the new instance's memory use settle before r
 
 class DensityTrial(TrialFrame):
     """N instances started one after another and kept running; torn down newest first."""
+
+    teardown_metric = DENSITY_TEARDOWN
 
     def __init__(self, driver: Driver, ctx: TrialContext, record: TrialRecord, instances: int,
                  timeout_s: float) -> None:

@@ -18,7 +18,7 @@ from bench.errors import BenchError
 from bench.guest.console import ConsoleClosed
 from bench.guest.protocol import ResultLineError
 from bench.model.sample import SampleSink
-from bench.model.trial import TrialRecord
+from bench.model.trial import TEARDOWN, TEARDOWN_HOW, TrialRecord
 from bench.platforms.base import Driver, TrialContext
 
 CONSOLE_TAIL_LINES = 20
@@ -27,11 +27,13 @@ TRIAL_FAILURES = (TimeoutError, ConsoleClosed, ResultLineError, ScoreError, Benc
 
 
 class TrialFrame(ABC):
+    teardown_metric = TEARDOWN
     def __init__(self, driver: Driver, ctx: TrialContext, record: TrialRecord, **metadata: Any) -> None:
         self.driver, self.ctx, self.record = driver, ctx, record
         self.sink = SampleSink(driver.name, ctx.workload.name, driver.accel,
                                {"seq": record.seq, "repetition": record.repetition, "warmup": record.warmup,
                                 **metadata})
+        self.teardown_s: float | None = None  # how long the teardown took, once it returned
 
     def prepare(self) -> None:
         """Before the measured part, outside its failure handling (a driver's own error is raised)."""
@@ -55,7 +57,12 @@ class TrialFrame(ABC):
         """Whatever happened to the teardown: what the trial ran beside its instances."""
 
     def conclude(self) -> None:
-        """After the teardown: the figures made from what was recorded."""
+        """After the teardown: the figures made from what was recorded (here, the teardown's time)."""
+        self.add_teardown()
+
+    def add_teardown(self) -> None:
+        if self.teardown_s is not None:
+            self.sink.add(self.teardown_metric, self.teardown_s, "s", probe=TEARDOWN_HOW)
 
     def run(self) -> TrialRecord:
         """Fill the record with the trial's outcome; on an interrupt it says "aborted" and the
@@ -78,7 +85,7 @@ class TrialFrame(ABC):
                 try:
                     started = time.monotonic()
                     self.teardown()
-                    record.teardown_s = round(time.monotonic() - started, 6)
+                    self.teardown_s = round(time.monotonic() - started, 6)
                 except BenchError as e:  # its engine died, say: this trial fails, the run goes on
                     fail_teardown(record, e)
                 finally:

@@ -244,7 +244,7 @@ def _still_noisy(suite: Suite, plan: list[PlannedTrial], records: list[TrialReco
                     schedule.measured_repetitions(plan, platform, workload) >= suite.adaptive.max_repetitions:
                 continue
             values = [s.value for r in records if r.ok and not r.warmup and (r.platform, r.workload) == (platform, workload)
-                      for s in r.samples if s.metric == metric]
+                      for s in r.quantities if s.metric == metric]
             spread = stats.cv(values)
             if len(values) >= 2 and spread > suite.adaptive.cv:
                 noisy[(platform, workload)] = f"{metric} CV {spread:.1%} > {suite.adaptive.cv:.0%}"

@@ -23,16 +23,14 @@ from bench.images import manifest as manifests
 from bench.model.registry import is_vm
 from bench.model.resources import allot
 from bench.model.sample import SampleSink
-from bench.model.trial import TrialRecord
+from bench.model.trial import SCORE, TrialRecord
 from bench.net.servers import HostServers
 from bench.operations import accel as accelerators
 from bench.platforms.base import Driver, Instance, TrialContext
-from bench.probes import boot, cpu, isolation
+from bench.probes import boot, cpu, disk, isolation
 from bench.probes.memory import MemoryMonitor
 from bench.progress import Progress
 from bench.run.frame import CONSOLE_TAIL_LINES, TrialFrame, signals_deferred
-
-MIB = 2**20
 
 
 class SingleTrial(TrialFrame):
@@ -43,6 +41,7 @@ class SingleTrial(TrialFrame):
         super().__init__(driver, ctx, record)
         self.timeout_s, self.sampling = timeout_s, sampling
         self.servers: HostServers | None = None
+        self.ready_s: float | None = None  # t0 → READY seen, once it was
 
     def prepare(self) -> None:
         self.instance = instance = self.driver.prepare(self.ctx)
@@ -62,11 +61,11 @@ class SingleTrial(TrialFrame):
         self.monitor.start()
         ready, result_line = _await_lines(instance, self.timeout_s)
         killpoints.reach(record.seq, "ready")
-        record.ready_s = _seconds_since(t0, ready.t_ns)
+        self.ready_s = _seconds_since(t0, ready.t_ns)
         record.result_s = _seconds_since(t0, result_line.t_ns)
         record.ready_latency_s = _ready_latency(ready, self.driver.name)
         _collect(instance, self.monitor, self.sink)
-        _read_result(result_line, workload, record, self.sink)
+        _read_result(result_line, workload, record, self.ready_s, self.sink)
 
     def observe(self) -> None:
         instance, record = self.instance, self.record
@@ -86,13 +85,11 @@ class SingleTrial(TrialFrame):
 
     def conclude(self) -> None:
         record, sink, ctx = self.record, self.sink, self.ctx
-        if record.ready_s is not None:
-            boot.record(sink, record.phases_s, record.ready_s)
-        if record.teardown_s is not None:
-            sink.add("teardown_s", record.teardown_s, "s", probe="host monotonic clock: teardown call to its return")
+        if self.ready_s is not None:
+            boot.record(sink, record.phases_s, self.ready_s)
+        self.add_teardown()
         try:
-            footprint = self.driver.image_footprint(ctx.manifest, ctx.workload.name)
-            sink.add("image_mib", footprint.bytes / MIB, "MiB", probe=footprint.how)
+            disk.record(sink, "image_mib", self.driver.image_footprint(ctx.manifest, ctx.workload.name))
         except (BenchError, OSError) as e:  # the trial's own outcome matters more
             record.facts["image_footprint"] = f"not measured: {e}"
         record.memory_series = self.monitor.reading.series()
@@ -157,31 +154,23 @@ def _collect(instance: Instance, monitor: MemoryMonitor, sink: SampleSink) -> No
         instance.facts.update(isolation.observe(main_pid))
     monitor.finish()
     monitor.record(sink)
-    used = cpu.cpu_time(main_pid, pids)
-    if used is not None:
-        sink.add("host_cpu_s", used.seconds, "s", probe=used.how)
-    growth = instance.disk_growth()
-    if growth is not None:
-        sink.add("instance_disk_mib", growth.bytes / MIB, "MiB", probe=growth.how)
+    cpu.record(sink, main_pid, pids)
+    disk.record(sink, "instance_disk_mib", instance.disk_growth())
 
 
-def _read_result(line: Line, workload: Workload, record: TrialRecord, sink: SampleSink) -> None:
+def _read_result(line: Line, workload: Workload, record: TrialRecord, ready_s: float, sink: SampleSink) -> None:
     result = GuestResult.parse(line.text)
     record.exit_code, record.guest_seconds = result.exit_code, result.guest_seconds
     if result.exit_code != 0:
         last = (result.output.strip().splitlines() or ["no output"])[-1]
         raise ScoreError(f"workload exited with code {result.exit_code}: {last}")
-    sink.add("workload_s", (record.result_s or 0) - (record.ready_s or 0), "s",
+    sink.add("workload_s", (record.result_s or 0) - ready_s, "s",
              probe="host monotonic clock: READY seen → RESULT seen", guest_seconds=result.guest_seconds)
     for name, metric in workload.metrics.items():
         sink.add(name, metric.extract(result.output), metric.unit, metric.better,
                  probe=f"parsed from the workload's output ({workload.name}/workload.toml [metrics.{name}])")
-    if workload.score is None:
-        return
-    record.score_unit = workload.score.unit
-    record.score = workload.score.extract(result.output)
-    if isinstance(record.score, float):
-        sink.add("score", record.score, workload.score.unit, workload.score.better,
+    if workload.score is not None:
+        sink.add(SCORE, workload.score.extract(result.output), workload.score.unit, workload.score.better,
                  probe=f"parsed from the workload's output ({workload.name}/workload.toml [score])")
 
 

@@ -81,18 +81,19 @@ class LoadedRun:
         """(workload, metric, platform, accel) → every counted trial's value, in trial order."""
         found: dict[tuple[str, str, str, str], list[float]] = {}
         for record in self.counted:
-            for s in record.samples:
-                found.setdefault((s.workload, s.metric, s.platform, s.accel), []).append(s.value)
+            for s in record.quantities:
+                found.setdefault((s.workload, s.metric, s.platform, s.accel), []).append(float(s.value))
         return found
 
     @cached_property
     def equal_values(self) -> dict[tuple[str, str, str, str], list[str]]:
-        """(workload, platform, accel, unit) → every counted trial's score that is a value to
-        reproduce, not a quantity (hello's digest), in trial order."""
-        found: dict[tuple[str, str, str, str], list[str]] = {}
-        for r in self.counted:
-            if isinstance(r.score, str):
-                found.setdefault((r.workload, r.platform, r.accel, r.score_unit), []).append(r.score)
+        """(workload, platform, accel, metric, unit) → every counted trial's value to reproduce
+        (better = "equal": hello's digest), in trial order."""
+        found: dict[tuple[str, str, str, str, str], list[str]] = {}
+        for record in self.counted:
+            for s in record.samples:
+                if not s.is_quantity:
+                    found.setdefault((s.workload, s.platform, s.accel, s.metric, s.unit), []).append(str(s.value))
         return found
 
     def values_of(self, workload: str, metric: str, platform: str) -> list[float]:

@@ -82,8 +82,9 @@ def write_run(root: Path, run_id: str, values: dict[tuple[str, str, str], list[f
                                    if workload == "idle" else []))
     for platform, digest in sorted((digests or {}).items()):
         seq += 1
-        run.append(TrialRecord(run_id, seq, platform, "hello" + label, 1, accel="tcg" if platform.startswith("vm")
-                               else "none", status="ok", score=digest, score_unit="sha256"))
+        accel = "tcg" if platform.startswith("vm") else "none"
+        run.append(TrialRecord(run_id, seq, platform, "hello" + label, 1, accel=accel, status="ok", samples=[
+            Sample("score", digest, "sha256", "equal", platform, "hello" + label, accel, {"seq": seq})]))
     for _ in range(failed):
         seq += 1
         run.append(TrialRecord(run_id, seq, "docker", "cpu" + label, 1, accel="none", status="failed",

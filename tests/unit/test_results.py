@@ -50,6 +50,36 @@ def test_what_append_returns_is_what_a_reader_of_the_file_gets(run: RunDir) -> N
     assert list(run.write_info(info)["b"]) == ["a", "z"] and run.write_info(info) == run.info()
 
 
+def test_every_figure_is_a_sample_and_the_line_repeats_the_headline_ones_for_readers_of_the_file() -> None:
+    digest = "ab" * 32
+    where = ("hello", "none", {"seq": 1})
+    hello = TrialRecord("r", 1, "docker", "hello", accel="none", status="ok", samples=[
+        Sample("boot_s", 0.25, "s", "lower", "docker", *where), Sample("teardown_s", 0.05, "s", "lower", "docker", *where),
+        Sample("score", digest, "sha256", "equal", "docker", *where)])
+    assert (hello.ready_s, hello.teardown_s, hello.score, hello.score_unit) == (0.25, 0.05, digest, "sha256")
+    assert [s.metric for s in hello.quantities] == ["boot_s", "teardown_s"]
+    line = hello.to_json()
+    assert (line["ready_s"], line["teardown_s"], line["score"], line["score_unit"]) == (0.25, 0.05, digest, "sha256")
+    assert TrialRecord.from_json(line) == hello  # the repeats are not read back as a second source
+
+
+def test_an_older_line_gives_the_same_record_as_a_new_one() -> None:
+    """Before every figure was a sample, hello's digest was only `score`, a density trial's
+    teardown only `teardown_s`: a reader adopts both as samples."""
+    older = {"run_id": "r", "seq": 3, "platform": "vm", "workload": "hello", "repetition": 2, "accel": "tcg",
+             "status": "ok", "score": "cd" * 32, "score_unit": "sha256", "ready_s": 4.0, "teardown_s": 0.5,
+             "ok": True, "samples": [Sample("boot_s", 4.0, "s", "lower", "vm", "hello", "tcg").to_json(),
+                                     Sample("teardown_s", 0.5, "s", "lower", "vm", "hello", "tcg").to_json()]}
+    hello = TrialRecord.from_json(older)
+    (digest,) = [s for s in hello.samples if not s.is_quantity]
+    assert (digest.metric, digest.value, digest.unit, digest.metadata["seq"]) == ("score", "cd" * 32, "sha256", 3)
+    assert [s.metric for s in hello.samples].count("teardown_s") == 1
+    density = TrialRecord.from_json({**older, "workload": "density", "score": None, "score_unit": "", "ready_s": None,
+                                     "samples": []})
+    assert [(s.metric, s.value) for s in density.samples] == [("density_teardown_s", 0.5)]
+    assert density.teardown_s == 0.5 and density.score is None
+
+
 def test_a_line_cut_short_by_a_crash_is_dropped_and_appends_go_on(run: RunDir) -> None:
     run.append(record(1, "native", 100.0))
     with (run.path / "trials.jsonl").open("a") as f:
