@@ -16,6 +16,7 @@ from bench.analysis.tables import text_table
 from bench.model import registry, units
 from bench.model.registry import label
 from bench.model.sample import Sample
+from bench.model.series import SeriesKey
 from bench.model.trial import TrialRecord
 
 COLUMNS = ["workload", "metric", "platform", "accel", "unit", "better", "n", "median", "q1", "q3",
@@ -30,15 +31,13 @@ def summarise(records: Iterable[TrialRecord], seed: int = 0) -> pd.DataFrame:
     samples = counted_samples(records)
     if not samples:
         return pd.DataFrame(columns=COLUMNS)
-    frame = pd.DataFrame([{"workload": s.workload, "metric": s.metric, "platform": s.platform,
-                           "accel": s.accel, "unit": s.unit, "better": s.better, "value": s.value}
-                          for s in samples])
-    keys = ["workload", "metric", "platform", "accel", "unit", "better"]
-    values = {key: list(group["value"]) for key, group in frame.groupby(keys, sort=False)}
-    natives = {(w, m): v for (w, m, p, *_), v in values.items() if p == "native"}
+    values: dict[SeriesKey, list[float]] = {}
+    for s in samples:
+        values.setdefault(SeriesKey.of(s), []).append(float(s.value))
+    natives = {(key.workload, key.metric): v for key, v in values.items() if key.platform == "native"}
     rows = []
-    for (workload, metric, platform, accel, unit, better), vals in values.items():
-        native = natives.get((workload, metric))
+    for key, vals in values.items():
+        native = natives.get((key.workload, key.metric))
         ci = stats.median_ci(vals, seed)
         q1, q3 = stats.iqr(vals)
         med = stats.median(vals)
@@ -49,8 +48,7 @@ def summarise(records: Iterable[TrialRecord], seed: int = 0) -> pd.DataFrame:
             ratio = med / stats.median(native)
             interval = stats.ratio_ci(vals, native, seed)
             ratio_low, ratio_high = interval.low, interval.high
-        rows.append({"workload": workload, "metric": metric, "platform": platform, "accel": accel,
-                     "unit": unit, "better": better, "n": len(vals), "median": med, "q1": q1, "q3": q3,
+        rows.append({**key.as_dict(), "n": len(vals), "median": med, "q1": q1, "q3": q3,
                      "iqr": q3 - q1, "ci_low": ci.low, "ci_high": ci.high, "mean": sum(vals) / len(vals),
                      "cv": stats.cv(vals), "ratio_to_native": ratio, "ratio_ci_low": ratio_low,
                      "ratio_ci_high": ratio_high})

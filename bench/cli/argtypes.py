@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 import json
 import re
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # not imported at start: the judgement brings in scipy
+    from bench.analysis.judgement import GateReport
 
 LABEL_KEY_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
@@ -102,15 +105,7 @@ def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
     shape.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-class GateOutcome(Protocol):
-    regressions: list[Any]
-
-    def text(self) -> str: ...
-    def markdown(self) -> str: ...
-    def to_json(self) -> dict[str, Any]: ...
-
-
-def print_gate(outcome: GateOutcome, args: argparse.Namespace) -> int:
+def print_gate(outcome: GateReport, args: argparse.Namespace) -> int:
     """A gate's outcome in the shape add_gate_arguments asked for; the exit code: 1 on a regression."""
     if args.json:
         print(json.dumps(outcome.to_json(), indent=2))

@@ -13,12 +13,14 @@ import pytest_benchmark
 from pytest_benchmark.stats import Stats
 
 from bench.model.registry import label
+from bench.model.series import SeriesKey
 from bench.rundir.runs import LoadedRun
 
 DEFAULT_NAME = "pytest-benchmark.json"
 
 
-def _benchmark(workload: str, metric: str, platform: str, accel: str, values: list[float], run: LoadedRun) -> dict:
+def _benchmark(key: SeriesKey, values: list[float], run: LoadedRun) -> dict:
+    workload, metric, platform, accel = key.workload, key.metric, key.platform, key.accel
     stats = Stats()
     for value in values:
         stats.update(value)
@@ -35,10 +37,10 @@ def _benchmark(workload: str, metric: str, platform: str, accel: str, values: li
 
 def render(run: LoadedRun) -> dict[str, str]:
     benchmarks = []
-    units = {(s.workload, s.metric): s.unit for r in run.counted for s in r.quantities}
-    for (workload, metric, platform, accel), values in sorted(run.values.items()):
-        if units.get((workload, metric)) == "s":
-            benchmarks.append(_benchmark(workload, metric, platform, accel, values, run))
+    for key, values in sorted(run.values.items(), key=lambda kv: (kv[0].workload, kv[0].metric, kv[0].platform,
+                                                                   kv[0].accel)):
+        if key.unit == "s":
+            benchmarks.append(_benchmark(key, values, run))
     host = run.info.get("host", {})
     harness = run.info.get("harness", {})
     document = {

@@ -21,10 +21,11 @@ import sqlalchemy as sa
 from bench.analysis import stats
 from bench.errors import BenchError
 from bench.history import ingest, schema
-from bench.history.ingest import EqualValue, HostFacts, PointData, RunData, SeriesKey
+from bench.history.ingest import EqualValue, HostFacts, PointData, RunData
 from bench.history.store import Store
+from bench.model.series import FIELDS, SeriesKey
 
-COLUMNS = ("host", "run_id", "started_at", "workload", "platform", "accel", "metric", "unit", "better", "value")
+COLUMNS = ("host", "run_id", "started_at", *FIELDS, "value")
 BETTER = ("higher", "lower", "equal")
 
 
@@ -67,12 +68,11 @@ def read(path: Path) -> list[RunData]:
         if run.started_at != started_at:
             raise BenchError(f"{where}: run {cells['run_id']} of {cells['host']} started at {run.started_at} "
                              f"on an earlier line")
-        if cells["better"] == "equal":
-            run.equal_values.add(EqualValue(*(cells[c] for c in ("workload", "platform", "accel", "metric", "unit",
-                                                                 "value"))))
+        series = SeriesKey.read(cells)
+        if series.better == "equal":
+            run.equal_values.add(EqualValue(series, cells["value"]))
             continue
         value = _number(cells["value"], where)
-        series = SeriesKey(*(cells[c] for c in ("workload", "platform", "accel", "metric", "unit", "better")))
         if kinds.setdefault(series.identity, (series.unit, series.better)) != (series.unit, series.better):
             raise BenchError(f"{where}: {' '.join(series.identity)} has another unit or better than on an earlier line")
         values.setdefault(run_key, {}).setdefault(series, []).append(value)

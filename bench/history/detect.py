@@ -19,9 +19,9 @@ import sqlalchemy as sa
 from bench.errors import BenchError
 from bench.history import changepoints, schema
 from bench.history.changepoints import Settings
-from bench.history.ingest import IMPORTED, SeriesKey
+from bench.history.ingest import IMPORTED
 from bench.history.store import Store
-from bench.model.registry import label
+from bench.model.series import SeriesKey
 
 REGRESSION, IMPROVEMENT = "regression", "improvement"
 STACK = ("suite_hash", "harness_commit", "kernel", "qemu", "libvirt", "docker_engine", "image_key")
@@ -48,22 +48,12 @@ class Series:
     intervals: list[tuple[float, float]] = field(default_factory=list)  # each median's 95% CI
 
 
-def series_name(key: SeriesKey) -> str:
-    return f"{key.workload} {key.metric} on {label(key.platform, key.accel)}"
-
-
 @dataclass(frozen=True)
 class ChangePoint:
     id: str
     host: str
     host_fingerprint: str
-    series: str
-    workload: str
-    platform: str
-    accel: str
-    metric: str
-    unit: str
-    better: str
+    key: SeriesKey
     last_before: str  # run ids
     first_after: str
     first_after_at: str
@@ -77,8 +67,14 @@ class ChangePoint:
     stack_changes: dict[str, list[str]]  # what differs between last_before and first_after: [before, after]
     acked: str | None = None  # the reason given to `bench history ack`
 
+    @property
+    def series(self) -> str:
+        return self.key.name
+
     def to_json(self) -> dict[str, object]:
-        return asdict(self)
+        data = asdict(self)
+        head = {name: data.pop(name) for name in ("id", "host", "host_fingerprint")}
+        return {**head, "series": self.series, **data.pop("key"), **data}
 
 
 def change_id(series: Series, first_after: str) -> str:
@@ -134,8 +130,7 @@ def load_series(store: Store, host: str | None = None, before: str | None = None
             if current is None or (current.host_fingerprint, current.series_id) != (row.fingerprint, row.series_id):
                 if current is not None:
                     yield current
-                current = Series(row.fingerprint, row.host, row.series_id, SeriesKey(
-                    row.workload, row.platform, row.accel, row.metric, row.unit, row.better))
+                current = Series(row.fingerprint, row.host, row.series_id, SeriesKey.read(row))
             ref = refs.get(row.run_pk)
             if ref is None:
                 ref = refs[row.run_pk] = RunRef(row.run_pk, row.run_id, row.started_at, stack_of_row(row))
@@ -153,8 +148,7 @@ def changes_of(series: Series, settings: Settings = Settings()) -> list[ChangePo
         before, after = series.runs[shift.index - 1], series.runs[shift.index]
         worse = shift.change > 0 if key.better == "lower" else shift.change < 0
         found.append(ChangePoint(
-            change_id(series, after.run_id), series.host, series.host_fingerprint, series_name(key), key.workload,
-            key.platform, key.accel, key.metric, key.unit, key.better, before.run_id, after.run_id,
+            change_id(series, after.run_id), series.host, series.host_fingerprint, key, before.run_id, after.run_id,
             after.started_at, series.runs[shift.first].run_id, series.runs[shift.last].run_id, shift.before,
             shift.after, shift.change, shift.p, REGRESSION if worse else IMPROVEMENT,
             stack_changes(before.stack, after.stack)))

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from bench.errors import BenchError
 from bench.history import schema
 from bench.history.store import Store
+from bench.model.series import IDENTITY, SeriesKey
 from bench.rundir.results import unfinished_seqs
 from bench.rundir.runs import LoadedRun, load
 
@@ -41,24 +42,6 @@ class HostFacts:
 
 
 @dataclass(frozen=True)
-class SeriesKey:
-    workload: str
-    platform: str
-    accel: str
-    metric: str
-    unit: str
-    better: str
-
-    @property
-    def identity(self) -> tuple[str, str, str, str]:
-        """What makes a series one (IDENTITY); its unit and direction only describe it."""
-        return self.workload, self.platform, self.accel, self.metric
-
-
-IDENTITY = ("workload", "platform", "accel", "metric")  # the series table's unique key
-
-
-@dataclass(frozen=True)
 class PointData:
     series: SeriesKey
     median: float
@@ -69,14 +52,16 @@ class PointData:
 
 @dataclass(frozen=True, order=True)
 class EqualValue:
-    """A score every platform must reproduce (better = "equal": hello's digest), as one run gave it."""
+    """A value every platform must reproduce (better = "equal": hello's digest), as one run gave it."""
 
-    workload: str
-    platform: str
-    accel: str
-    metric: str
-    unit: str
+    series: SeriesKey
     value: str
+
+    def row(self) -> dict[str, str]:
+        """The equal_values table's columns (its series are all better = equal)."""
+        key = self.series
+        return {"workload": key.workload, "platform": key.platform, "accel": key.accel, "metric": key.metric,
+                "unit": key.unit, "value": self.value}
 
 
 @dataclass
@@ -151,15 +136,14 @@ def points_of(loaded: LoadedRun) -> list[PointData]:
     """Every counted metric: its summary row (median and CI, from the run's own seed) and values."""
     points = []
     for row in loaded.summary.itertuples():
-        key = SeriesKey(row.workload, row.platform, row.accel, row.metric, row.unit, row.better)
-        values = tuple(loaded.values[(row.workload, row.metric, row.platform, row.accel)])
+        key = SeriesKey.read(row)
+        values = tuple(loaded.values[key])
         points.append(PointData(key, float(row.median), float(row.ci_low), float(row.ci_high), values))
     return points
 
 
 def equal_values_of(loaded: LoadedRun) -> set[EqualValue]:
-    return {EqualValue(workload, platform, accel, metric, unit, value)
-            for (workload, platform, accel, metric, unit), values in loaded.equal_values.items() for value in values}
+    return {EqualValue(key, value) for key, values in loaded.equal_values.items() for value in values}
 
 
 def add(store: Store, runs: Iterable[RunData]) -> list[tuple[RunData, bool]]:
@@ -188,7 +172,7 @@ def add_one(store: Store, conn: sa.Connection, run: RunData) -> bool:
              "ci_high": p.ci_high, "n": len(p.values), "trial_values": json.dumps(list(p.values))}
             for p in run.points])
     if run.equal_values:
-        conn.execute(sa.insert(schema.equal_values), [{"run_id": inserted, **vars(v)} for v in sorted(run.equal_values)])
+        conn.execute(sa.insert(schema.equal_values), [{"run_id": inserted, **v.row()} for v in sorted(run.equal_values)])
     return True
 
 
@@ -212,14 +196,15 @@ def series_id_map(store: Store, conn: sa.Connection, keys: set[SeriesKey]) -> di
     table = schema.series
     if not keys:
         return {}
-    ordered = sorted(keys, key=lambda k: tuple(vars(k).values()))
-    conn.execute(store.insert(table).on_conflict_do_nothing(index_elements=list(IDENTITY)), [vars(k) for k in ordered])
+    ordered = sorted(keys)
+    conn.execute(store.insert(table).on_conflict_do_nothing(index_elements=list(IDENTITY)),
+                 [k.as_dict() for k in ordered])
     known = {(row.workload, row.platform, row.accel, row.metric): row for row in conn.execute(sa.select(table))}
     found = {}
     for key in ordered:
         row = known[key.identity]
         if (key.unit, key.better) != (row.unit, row.better):
-            raise BenchError(f"{key.workload} {key.metric} on {key.platform}/{key.accel} is in {key.unit} "
+            raise BenchError(f"{key.name} is in {key.unit} "
                              f"({key.better} is better), but the history has it in {row.unit} ({row.better} is better)")
         found[key] = row.id
     return found

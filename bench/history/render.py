@@ -10,7 +10,7 @@ HEADER = ["id", "kind", "host", "series", "last before", "first after", "level",
 
 
 def level_text(change: ChangePoint) -> str:
-    scale = units.scale_for(max(abs(change.level_before), abs(change.level_after)), change.unit)
+    scale = units.scale_for(max(abs(change.level_before), abs(change.level_after)), change.key.unit)
     return f"{scale.number(change.level_before)} → {scale(change.level_after)}"
 
 

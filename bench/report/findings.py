@@ -218,9 +218,9 @@ def _portability(r: _Reader) -> Finding:
     claim = "A container image runs on any host with a container engine; a VM image needs a hypervisor."
     packaged = "; ".join(f"{r.name(p)}: {_image_name(r, p)}" for p in r.shown)
     printed: dict[str, set[str]] = {}
-    for (workload, platform, accel, _, _), values in r.run.equal_values.items():
-        if workload == "hello":
-            printed.setdefault(label(platform, accel), set()).update(values)
+    for key, values in r.run.equal_values.items():
+        if key.workload == "hello":
+            printed.setdefault(label(key.platform, key.accel), set()).update(values)
     distinct = set().union(*printed.values()) if printed else set()
     if not printed:
         measured = f"The images of one root filesystem, packaged as: {packaged}."

@@ -14,6 +14,7 @@ import pandas as pd
 from bench.analysis import summary
 from bench.errors import BenchError
 from bench.model.registry import is_vm
+from bench.model.series import SeriesKey
 from bench.model.trial import TrialRecord
 from bench.rundir.results import RunDir
 
@@ -77,29 +78,29 @@ class LoadedRun:
         return next((name for name in preferred if name in have), have[0] if have else None)
 
     @cached_property
-    def values(self) -> dict[tuple[str, str, str, str], list[float]]:
-        """(workload, metric, platform, accel) → every counted trial's value, in trial order."""
-        found: dict[tuple[str, str, str, str], list[float]] = {}
+    def values(self) -> dict[SeriesKey, list[float]]:
+        """Each series' counted trial values, in trial order."""
+        found: dict[SeriesKey, list[float]] = {}
         for record in self.counted:
             for s in record.quantities:
-                found.setdefault((s.workload, s.metric, s.platform, s.accel), []).append(float(s.value))
+                found.setdefault(SeriesKey.of(s), []).append(float(s.value))
         return found
 
     @cached_property
-    def equal_values(self) -> dict[tuple[str, str, str, str], list[str]]:
-        """(workload, platform, accel, metric, unit) → every counted trial's value to reproduce
-        (better = "equal": hello's digest), in trial order."""
-        found: dict[tuple[str, str, str, str, str], list[str]] = {}
+    def equal_values(self) -> dict[SeriesKey, list[str]]:
+        """Each series of values to reproduce (better = "equal": hello's digest): what every
+        counted trial gave, in trial order."""
+        found: dict[SeriesKey, list[str]] = {}
         for record in self.counted:
             for s in record.samples:
                 if not s.is_quantity:
-                    found.setdefault((s.workload, s.platform, s.accel, s.metric, s.unit), []).append(str(s.value))
+                    found.setdefault(SeriesKey.of(s), []).append(str(s.value))
         return found
 
     def values_of(self, workload: str, metric: str, platform: str) -> list[float]:
         """Every counted trial's value of one metric on one platform (any accelerator), in trial order."""
-        return [v for (w, m, p, _), vals in self.values.items() if (w, m, p) == (workload, metric, platform)
-                for v in vals]
+        return [v for key, vals in self.values.items()
+                if (key.workload, key.metric, key.platform) == (workload, metric, platform) for v in vals]
 
     def first_counted(self, platform: str, workload: str | None = None) -> TrialRecord | None:
         for record in self.counted:

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from bench.history import changepoints, detect, ingest, store
-from bench.history.ingest import HostFacts, PointData, RunData, SeriesKey
+from bench.history.ingest import HostFacts, PointData, RunData
+from bench.model.series import SeriesKey
 from tests.unit.synthetic_runs import write_run
 
 SERIES, RUNS = 500, 200

@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bench.history.detect import series_name
-from bench.history.ingest import SeriesKey
+from bench.model.series import SeriesKey
 from tests.integration.test_run import write_suite
 from tests.postgres import USER, Server, pg_database, postgres  # noqa: F401  (fixtures)
 from tests.realhost import bench
@@ -77,14 +76,13 @@ def test_real_runs_give_the_same_history_in_sqlite_and_postgresql(
     assert seen["sqlite"] == seen["postgresql"]
     lines = seen["sqlite"]["export"].splitlines()
     assert len(lines) > 1 and {line.split(",")[1] for line in lines[1:]} == {p.name for p in real_runs}
-    verdicts = json.loads(seen["sqlite"]["check"])["verdicts"]
+    verdicts = json.loads(seen["sqlite"]["check"])["changes"]
     boot = next(v for v in verdicts if v["series"] == "boot boot_s on docker")
-    assert boot["segment_runs"] == 1 and boot["segment_since"] == real_runs[0].name
+    assert boot["against"] == f"1 run(s) since {real_runs[0].name}"
     # Judged against the first run: exactly the series it measured too (a boot phase can land
     # after READY in one run and not in another, so a run may have a series the other lacks).
     rows = list(csv.DictReader(io.StringIO(seen["sqlite"]["export"])))
-    in_first = {series_name(SeriesKey(*(r[c] for c in ("workload", "platform", "accel", "metric", "unit", "better"))))
-                for r in rows if r["run_id"] == real_runs[0].name}
+    in_first = {SeriesKey.read(r).name for r in rows if r["run_id"] == real_runs[0].name}
     assert {v["series"] for v in verdicts if v["status"] != "no history"} == in_first & {v["series"] for v in verdicts}
 
 

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from bench.analysis import stats
-from bench.analysis.compare import IMPROVEMENT, REGRESSION, UNCHANGED, UNDECIDABLE, compare, judge
+from bench.analysis.compare import compare
+from bench.analysis.judgement import IMPROVEMENT, REGRESSION, UNCHANGED, UNDECIDABLE, judge
+from bench.model.series import SeriesKey
 from bench.cli.main import main
 from bench.rundir import runs
 from tests.unit.synthetic_runs import baseline_values, scaled, write_run
@@ -20,7 +22,7 @@ def base(tmp_path: Path) -> Path:
 
 
 def status_of(outcome, workload: str, metric: str, platform: str) -> str:  # type: ignore[no-untyped-def]
-    (change,) = [c for c in outcome.changes if (c.workload, c.metric, c.platform) == (workload, metric, platform)]
+    (change,) = [c for c in outcome.changes if (c.series.workload, c.series.metric, c.series.platform) == (workload, metric, platform)]
     return change.status
 
 
@@ -36,7 +38,7 @@ def test_a_30_percent_slowdown_is_flagged_and_named(tmp_path: Path, base: Path, 
     out = capsys.readouterr().out
     assert out.strip().splitlines()[-1] == "1 regression(s): boot boot_s on docker +30.0%"
     outcome = compare(runs.load(base), runs.load(slow))
-    assert [c.name for c in outcome.regressions] == ["boot boot_s on docker"]
+    assert [c.name(with_accel=False) for c in outcome.regressions] == ["boot boot_s on docker"]
     assert status_of(outcome, "boot", "boot_s", "vm") == UNCHANGED
 
 
@@ -63,8 +65,8 @@ def test_higher_is_better_metrics_are_judged_the_right_way_round(tmp_path: Path,
 def test_a_large_change_inside_the_noise_is_not_significant() -> None:
     base = [1.0, 2.0, 0.5, 1.5, 1.0]
     current = [1.4, 0.6, 2.2, 1.3, 0.9]  # median +30%, but the samples overlap entirely
-    status, change, p_worse, _, _ = judge(base, current, "lower", 0.10, 0.01)
-    assert change == pytest.approx(0.3) and p_worse > 0.1 and status == UNCHANGED
+    judged = judge(SeriesKey("cpu", "docker", "none", "workload_s", "s", "lower"), base, current, 0.10, 0.01)
+    assert judged.change == pytest.approx(0.3) and judged.p_worse > 0.1 and judged.status == UNCHANGED
 
 
 def test_too_few_trials_to_reach_alpha_is_said(tmp_path: Path) -> None:

@@ -159,16 +159,16 @@ def test_check_judges_a_run_against_the_stable_segment(tmp_path: Path, db: Path,
     bench("history", "add", *history, "--db", db, capsys=capsys)
     (same,) = make_runs(tmp_path / "same", 1, {BOOT_VM: (0, 1.3)}, prefix="c", day0=25, seed=7)
     code, out, _ = bench("history", "check", same, "--db", db, "--json", capsys=capsys)
-    verdicts = {v["series"]: v for v in json.loads(out)["verdicts"]}
-    boot = verdicts["boot boot_s on vm-minimal/tcg"]
+    judged = {v["series"]: v for v in json.loads(out)["changes"]}
+    boot = judged["boot boot_s on vm-minimal/tcg"]
     assert code == 0 and boot["status"] == "unchanged"
-    assert boot["segment_runs"] == 10 and boot["segment_since"] == "r10"
+    assert boot["against"] == "10 run(s) since r10" and boot["baseline_n"] == 10 * 5
     (slow,) = make_runs(tmp_path / "slow", 1, {BOOT_VM: (0, 1.3 * 1.3)}, prefix="d", day0=26, seed=8)
     code, out, _ = bench("history", "check", slow, "--db", db, "--markdown", capsys=capsys)
     assert code == 1
     assert out.startswith("### :x: bench history check: 1 regression(s): boot boot_s on vm-minimal/tcg +")
-    row = next(line for line in out.splitlines() if "boot boot_s on vm-minimal/tcg" in line and line.startswith("|"))
-    assert row.startswith("| **regression** |") and row.count("|") == 9
+    row = next(line for line in out.splitlines() if "| boot | boot_s | vm-minimal/tcg |" in line)
+    assert row.startswith("| **regression** |") and row.count("|") == 12
     assert len(rows(db, "runs")) == 22  # both checked runs were added
 
 

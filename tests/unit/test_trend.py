@@ -12,7 +12,8 @@ import pytest
 
 from bench.cli.main import main
 from bench.history import ingest, store, trend
-from bench.history.ingest import EqualValue, HostFacts, PointData, RunData, SeriesKey
+from bench.history.ingest import EqualValue, HostFacts, PointData, RunData
+from bench.model.series import SeriesKey
 from tests.unit.test_report import parse
 
 PLATFORMS = ("native", "docker", "docker-app", "vm")
@@ -40,8 +41,8 @@ def fleet(path: Path, label: str = "", digests: dict[tuple[str, str], str] | Non
                     m = level * (1 + 0.01 * rng.standard_normal())
                     points.append(PointData(SeriesKey(workload + label, platform, accel, metric, unit, better),
                                             m, m * 0.99, m * 1.01, (m,)))
-            hello = {EqualValue("hello", platform, "tcg" if platform == "vm" else "none", "score", "sha256",
-                                (digests or {}).get((name, platform), DIGEST)) for platform in PLATFORMS}
+            hello = {EqualValue(SeriesKey("hello", platform, "tcg" if platform == "vm" else "none", "score", "sha256",
+                                          "equal"), (digests or {}).get((name, platform), DIGEST)) for platform in PLATFORMS}
             runs.append(RunData(host, f"run{r:03d}", f"2026-10-{1 + r // 24:02d}T{r % 24:02d}:00:00Z", points,
                                 stack={"docker_engine": "24.0" if stepped else "20.10", "image_key": "k" * 16},
                                 equal_values=hello if r % 10 == 0 else set()))  # hello ran in every tenth run
