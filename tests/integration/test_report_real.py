@@ -30,7 +30,7 @@ DOCKER_CPU = """\
 name = "it-gate"
 platforms = ["docker"]
 workloads = ["cpu"]
-repetitions = 5
+repetitions = 4
 warmup = 0
 seed = 12
 """
@@ -121,7 +121,8 @@ def test_compare_catches_a_real_30_percent_cpu_slowdown(tmp_path: Path, images: 
     base_dir, slow_dir = only_run_dir(tmp_path / "base"), only_run_dir(tmp_path / "slow")
 
     # The busy loop slows the container's start as well; the gate is asked about throughput.
-    gate = bench("compare", str(base_dir), str(slow_dir), "--metrics", "score", "--json")
+    # Four trials a side: all of them apart give p = 1/70, judged at alpha 0.05 (CI time).
+    gate = bench("compare", str(base_dir), str(slow_dir), "--metrics", "score", "--alpha", "0.05", "--json")
     assert gate.returncode == 1, gate.stdout + gate.stderr
     verdict = json.loads(gate.stdout)
     assert verdict["regressions"] == ["cpu score on docker"]
@@ -129,6 +130,6 @@ def test_compare_catches_a_real_30_percent_cpu_slowdown(tmp_path: Path, images: 
     print(f"docker cpu score {score['baseline_median']:.1f} -> {score['current_median']:.1f} events/s "
           f"({score['change']:+.1%}, p={score['p_worse']:.4f})")
     assert -0.45 < score["change"] < -0.15  # about 70% of the CPU left: about 30% fewer events/s
-    markdown = bench("compare", str(base_dir), str(slow_dir), "--metrics", "score", "--markdown")
+    markdown = bench("compare", str(base_dir), str(slow_dir), "--metrics", "score", "--alpha", "0.05", "--markdown")
     assert markdown.returncode == 1 and "| **regression** | cpu | score | docker |" in markdown.stdout
     assert bench("compare", str(base_dir), str(base_dir)).returncode == 0
