@@ -23,7 +23,8 @@ from bench.platforms import lxc, podman
 
 
 def leftover_containers(client: docker.DockerClient) -> list:
-    return client.containers.list(all=True, filters={"label": config.RUN_LABEL})
+    # ignore_removed: a trial that ends between the list and its inspect is no leftover (and no error).
+    return client.containers.list(all=True, filters={"label": config.RUN_LABEL}, ignore_removed=True)
 
 
 def leftover_volumes(client: docker.DockerClient) -> list:

@@ -94,7 +94,8 @@ def on_the_host() -> list[str]:
     the prefix; temp and instance files in the cache."""
     found = []
     client = engines.docker_client()
-    found += [f"container {c.name}" for c in client.containers.list(all=True, filters={"label": config.RUN_LABEL})]
+    labelled = client.containers.list(all=True, filters={"label": config.RUN_LABEL}, ignore_removed=True)
+    found += [f"container {c.name}" for c in labelled]
     found += [f"volume {v.name}" for v in client.volumes.list(filters={"label": config.RUN_LABEL})]
     conn = engines.libvirt_connection()
     try:
