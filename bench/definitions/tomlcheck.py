@@ -95,6 +95,13 @@ class Table:
             raise self.error(key, "must not be empty")
         return list(value)
 
+    def integer_list(self, key: str, default: Any = _MISSING, minimum: int = 0) -> list[int]:
+        value = self._get(key, default)
+        if not isinstance(value, list) or not value or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= minimum for v in value):
+            raise self.error(key, f"must be a non-empty list of whole numbers (at least {minimum}), got {value!r}")
+        return list(value)
+
     def table(self, key: str, optional: bool = False) -> Table:
         if optional and key not in self.data:
             self._seen.add(key)

@@ -99,6 +99,34 @@ class HostServer:
         return [part.replace(ADDRESS_FIELD, address) for part in self.command]
 
 
+PORT_FIELD, VALUE_FIELD = "{port}", "{value}"
+
+
+@dataclass(frozen=True)
+class HostClient:
+    """For a server workload: the client the harness runs on the host against the server the
+    instance runs. `ready` is run until it succeeds (and prints `ready_output`, when given): the
+    server answers its own protocol. `command` then runs once per value of `values`, each run's
+    metrics named `<metric>_<suffix><value>`. Fields: {address} (where the host reaches the
+    instance), {port}, {value}."""
+
+    tools: dict[str, str]  # each program it runs → the Debian package that has it
+    port: int
+    ready: tuple[str, ...]
+    command: tuple[str, ...]
+    ready_output: str = ""
+    values: tuple[int, ...] = (0,)
+    suffix: str = ""  # e.g. "c": get_ops_s_c10 at 10 clients
+    timeout_s: float = 60.0  # one client run
+
+    def argv(self, command: tuple[str, ...], address: str, value: int, port: int | None = None) -> list[str]:
+        return [part.replace(ADDRESS_FIELD, address).replace(PORT_FIELD, str(port or self.port))
+                .replace(VALUE_FIELD, str(value)) for part in command]
+
+    def metric_name(self, metric: str, value: int) -> str:
+        return f"{metric}_{self.suffix}{value}" if self.suffix else metric
+
+
 @dataclass(frozen=True)
 class Workload:
     name: str
@@ -115,6 +143,7 @@ class Workload:
     # `servers` on the host for it; its command finds the host's address in $BENCH_SERVER.
     network: bool = False
     servers: tuple[HostServer, ...] = ()
+    client: HostClient | None = None  # a server workload: its figures come from this host-side client
 
     @property
     def headline_metric(self) -> str:
@@ -123,7 +152,8 @@ class Workload:
             return "density_mem_mib"
         if self.score is not None and self.score.better != "equal":
             return "score"
-        return next(iter(self.metrics), "boot_s")
+        first = next(iter(self.metrics), "boot_s")
+        return self.client.metric_name(first, self.client.values[0]) if self.client and self.metrics else first
 
     def guest_spec(self) -> dict[str, object]:
         """What of this workload is baked into the image; a change here means a rebuild."""
@@ -167,9 +197,43 @@ def parse_workload(path: Path, expected_name: str | None = None) -> Workload:
     servers = _parse_servers(top.table("servers", optional=True))
     if servers and not network:
         raise top.error("servers", "host servers need `network = true`: without it the instance cannot reach them")
+    client = _parse_client(top.table("client"), metrics) if "client" in top.data else None
+    if client is not None and (not network or score is not None or not metrics):
+        raise top.error("client", "a server workload needs `network = true`, [metrics] read from the client's "
+                        "output, and no [score]")
     top.finish()
     return Workload(name, description, tuple(packages), tuple(command), score, float(timeout_s), path,
-                    float(expected_s), metrics, kind, network, servers)
+                    float(expected_s), metrics, kind, network, servers, client)
+
+
+def _parse_client(table: Table, metrics: dict[str, Score]) -> HostClient:
+    tools = table.table("tools")
+    named = {tool: tools.text(tool) for tool in list(tools.data)}
+    tools.finish()
+    if not named or not all(DEBIAN_PACKAGE_RE.match(p) for p in named.values()):
+        raise table.error("tools", "must map each program the client runs to its Debian package")
+    port = table.integer("port", minimum=1)
+    if port > 65535:
+        raise table.error("port", f"{port} is not a TCP port")
+    ready, command = table.text_list("ready", non_empty=True), table.text_list("command", non_empty=True)
+    for key, argv in (("ready", ready), ("command", command)):
+        if argv[0] not in named:
+            raise table.error(key, f"runs {argv[0]!r}, which [client.tools] does not name")
+        if not any(ADDRESS_FIELD in part for part in argv):
+            raise table.error(key, f"must connect to {ADDRESS_FIELD} (where the host reaches the instance)")
+    values = table.integer_list("values", default=[0])
+    suffix = table.text("suffix", default="")
+    if len(values) > 1 and not suffix:
+        raise table.error("suffix", "several values need a suffix to keep their metrics apart")
+    for metric in metrics:
+        longest = HostClient(named, port, (), (), suffix=suffix).metric_name(metric, max(values))
+        if not METRIC_RE.match(longest):
+            raise table.error("suffix", f"makes {longest!r}, not a valid metric name")
+    ready_output = table.text("ready_output", default="")
+    timeout_s = table.number("timeout_s", default=60.0, positive=True)
+    table.finish()
+    return HostClient(named, port, tuple(ready), tuple(command), ready_output, tuple(values), suffix,
+                      float(timeout_s))
 
 
 def _parse_servers(table: Table) -> tuple[HostServer, ...]:

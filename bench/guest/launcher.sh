@@ -45,8 +45,10 @@ as_user() {
 
 echo "@@BENCH READY $name $(date +%s%N)"
 started=$(date +%s%N)
-# BENCH_SERVER: for a network workload, the host's address on this instance's network path.
-output=$(cd /tmp && as_user env -i PATH="$PATH" LC_ALL=C HOME=/tmp BENCH_SERVER="${BENCH_SERVER:-}" sh "$run" 2>&1)
+# BENCH_SERVER: for a network workload, the host's address on this instance's network path;
+# BENCH_LISTEN: where a server workload's server binds (the host's client comes to it there).
+output=$(cd /tmp && as_user env -i PATH="$PATH" LC_ALL=C HOME=/tmp BENCH_SERVER="${BENCH_SERVER:-}" \
+    BENCH_LISTEN="${BENCH_LISTEN:-0.0.0.0}" sh "$run" 2>&1)
 code=$?
 ended=$(date +%s%N)
 [ -n "$output" ] && printf '%s\n' "$output"

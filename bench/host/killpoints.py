@@ -5,7 +5,7 @@ Unset (always, outside tests), each point costs one dictionary look-up.
 
 Points: a trial's `started` (its instance started), `servers` (a network workload's host
 servers listening, before its instance starts), `ready` (READY and RESULT seen, the instance
-still up), `instance-K` (a density trial's K-th instance ready), `record` (half of the
+still up), `client` (a server workload's host client running), `instance-K` (a density trial's K-th instance ready), `record` (half of the
 trial's line written to trials.jsonl); an image build's `app_images` (its work directory made)
 and `engine_preload` (vm-docker's disk: the preloading dockerd answering).
 """

@@ -59,6 +59,8 @@ def programs(workload: Workload) -> list[str]:
             words = shlex.split(line, comments=True)
         except ValueError:
             words = line.split()
+        if words[:1] == ["exec"]:  # the shell replaced by the program (a server workload)
+            words = words[1:]
         if words:
             found.append(words[0])
     return list(dict.fromkeys(found))

@@ -25,7 +25,9 @@ SYSTEMD_DIR = "etc/systemd/system"
 LAUNCHER_UNIT = "bench-launcher.service"
 # The serial console is the harness's: no login prompt on it. systemd-firstboot would ask
 # questions on it on a first boot (every vm-os boot is one).
-MASKED_UNITS = ("serial-getty@.service", "getty@.service", "getty-static.service", "systemd-firstboot.service")
+# A server workload's package brings its own unit: the harness starts that server itself.
+MASKED_UNITS = ("serial-getty@.service", "getty@.service", "getty-static.service", "systemd-firstboot.service",
+                "redis-server.service")
 # With SOURCE_DATE_EPOCH mmdebstrap makes the same tarball from the same inputs and mirror
 # content (file times clamped, logs and caches dropped), so the image tag stays put.
 SOURCE_DATE_EPOCH = "1700000000"

@@ -38,6 +38,7 @@ class Platform:
     network_runtime: str = ""  # container: the runtime for a workload with a network, when not `runtime`
     volume: bool = False  # container: writes go to a fresh volume at /var/tmp
     app_image: bool = False  # container: each workload from its application-only image
+    host_network: bool = False  # container: a network workload in the host's network namespace (no NAT)
     boot_profile: str = ""  # vm: minimal (the harness's init), os (the image's systemd) or docker (an engine)
 
     @property
@@ -75,6 +76,9 @@ REGISTERED: tuple[Platform, ...] = (
              "container, application only", "Docker image per workload holding only its programs and their "
              "libraries (FROM scratch style): needs a container engine on a Linux kernel", "app_images",
              ("bootstrap", "app_images"), 0.7, app_image=True),
+    Platform("docker-hostnet", "container", "docker, a network workload in the host's network namespace "
+             "(--network host): no bridge, no NAT", "container, full OS, host network", CONTAINER_FORMAT,
+             "container_image", ("bootstrap", "docker_import"), 0.7, host_network=True),
     Platform("gvisor", "container", "docker run by gVisor's runsc: a user-space kernel (the Sentry, on ptrace) "
              "between the workload and the host kernel", "container, full OS, on gVisor", CONTAINER_FORMAT,
              "container_image", ("bootstrap", "docker_import"), 1.0, runtime="runsc", network_runtime="runsc-hostnet"),

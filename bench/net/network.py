@@ -51,7 +51,8 @@ class RunNetwork(HostBridge):
         return NetworkPath(self.host_address,
                            f"libvirt network {self.name} (isolated: no forwarding, no DHCP or DNS), bridge "
                            f"{self.bridge} {self.subnet}; {link} at {self.guest_address(k)}, "
-                           f"the host at {self.host_address}")
+                           f"the host at {self.host_address}",
+                           instance_address=self.guest_address(k).split("/")[0])
 
     def xml(self) -> str:
         net = ET.Element("network")

@@ -23,6 +23,7 @@ from bench.definitions.workload import HostServer
 from bench.errors import BenchError
 
 SERVER_ENV = "BENCH_SERVER"  # the launcher hands it on to the workload's command
+LISTEN_ENV = "BENCH_LISTEN"  # where a server workload's own server binds inside the instance
 # In each host server's environment: its name (the instance's, then the server's), by which
 # `bench clean` finds one that a killed harness left running.
 OWNER_ENV = "VMCTB_HOST_SERVER"
@@ -37,11 +38,17 @@ class NetworkPath:
 
     host_address: str
     description: str
+    # Where a host-side client reaches a server the instance runs (None: not on this path yet),
+    # and the address that server binds inside the instance.
+    instance_address: str | None = None
+    listen: str = "0.0.0.0"
+    instance_port: int | None = None  # where the host reaches the server's port, when it is not that port
 
 
 def server_env(env: dict[str, str], path: NetworkPath | None) -> dict[str, str]:
-    """The launcher's environment: with a network path, where the host's servers are."""
-    return env if path is None else {**env, SERVER_ENV: path.host_address}
+    """The launcher's environment: with a network path, where the host's servers are and where
+    the instance's own server binds."""
+    return env if path is None else {**env, SERVER_ENV: path.host_address, LISTEN_ENV: path.listen}
 
 
 class HostServers:
@@ -67,11 +74,11 @@ class HostServers:
                                     stderr=self._messages[-1], start_new_session=True,
                                     env={**os.environ, OWNER_ENV: f"{self.owner}-{server.name}"})
             self.procs.append(proc)
-            self._await_listening(server, proc, self._messages[-1])
+            self._awaitlistening(server, proc, self._messages[-1])
 
-    def _await_listening(self, server: HostServer, proc: subprocess.Popen[bytes], messages: IO[bytes]) -> None:
+    def _awaitlistening(self, server: HostServer, proc: subprocess.Popen[bytes], messages: IO[bytes]) -> None:
         deadline = time.monotonic() + LISTEN_WAIT_S
-        while not _listening(self.path.host_address, server.port, _tree(proc.pid)):
+        while not listening(self.path.host_address, server.port, _tree(proc.pid)):
             if proc.poll() is not None:
                 messages.seek(0)
                 said = messages.read().decode(errors="replace").strip().splitlines()
@@ -108,7 +115,7 @@ def _tree(pid: int) -> set[int]:
         return set()
 
 
-def _listening(address: str, port: int, pids: set[int] | None = None) -> bool:
+def listening(address: str, port: int, pids: set[int] | None = None) -> bool:
     """Something listens on address:port; with `pids`, one of those processes (not a stranger
     that holds the port)."""
     return any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.ip == address and c.laddr.port == port

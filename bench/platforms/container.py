@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import subprocess
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import docker
@@ -114,9 +116,14 @@ class ContainerInstance(Instance):
             self.facts["storage"] = SENTRY_STORAGE + storage
 
     def setup(self) -> None:
-        if self.ctx.workload.network:
+        if self.ctx.workload.network and self.options.host_network:
+            self.network = HOST_NETWORK
+        elif self.ctx.workload.network:
             self.network = default_bridge(self.client)
-        self.facts["network"] = "default bridge" if self.network else "none"
+            if self.ctx.workload.client is not None:
+                self.network = published(self.network, self.ctx.workload.client.port)
+        self.facts["network"] = ("the host's network namespace" if self.options.host_network else "default bridge") \
+            if self.network else "none"
         if self.network and self.options.network_runtime:
             self.facts["network"] += (f" (runtime {self.options.network_runtime}: the host kernel's network stack "
                                       "in the container's namespace, not gVisor's netstack)")
@@ -138,15 +145,18 @@ class ContainerInstance(Instance):
     def _create_and_start(self) -> None:
         api = self.client.api
         host_config = api.create_host_config(
-            network_mode="bridge" if self.network else "none", privileged=False, security_opt=["no-new-privileges"],
+            network_mode=("host" if self.options.host_network else "bridge") if self.network else "none",
+            privileged=False, security_opt=["no-new-privileges"],
             cpuset_cpus=self.resources.cpuset_text, nano_cpus=self.resources.cpus * 10**9,
             mem_limit=self.resources.memory_bytes, memswap_limit=self.resources.memory_bytes,
             binds=[f"{self.volume}:{VOLUME_AT}:rw"] if self.volume else None,
-            runtime=self.options.runtime_for(self.network is not None) or None)
+            runtime=self.options.runtime_for(self.network is not None) or None,
+            port_bindings=self._published())
         created = api.create_container(
             self.image.sha256,
             command=[config.GUEST_LAUNCHER, "--hold", self.ctx.workload.name],
             name=self.ctx.name(self.platform), host_config=host_config, environment=server_env({}, self.network),
+            ports=list(self._published() or {}),
             labels={config.RUN_LABEL: self.ctx.run_id, config.LABEL: "instance"})
         self.container_id = created["Id"]
         self.mark("created")
@@ -156,6 +166,16 @@ class ContainerInstance(Instance):
         self._reader.start()
         api.start(self.container_id)
         self.mark("started")
+        if self._published():
+            self.facts["network_carrier"] = port_carrier(self.network)
+
+    def _published(self) -> dict[int, tuple[str, int]] | None:
+        """A server workload's port, published as users run a service (`-p`), on the host's
+        address on the bridge only."""
+        path, client = self.network, self.ctx.workload.client
+        if path is None or client is None or path.instance_port is None:
+            return None
+        return {client.port: (path.host_address, path.instance_port)}
 
     def _read(self, stream: object) -> None:
         try:
@@ -233,7 +253,34 @@ class ContainerInstance(Instance):
                              "`bench clean` removes it later") from None
 
 
+HOST_NETWORK = NetworkPath("127.0.0.1", "the host's network namespace (--network host): loopback, no bridge, no NAT",
+                           instance_address="127.0.0.1", listen="127.0.0.1")
 BRIDGE_FIX = "restart dockerd, which makes the bridge again (a dockerd started with --bridge=none deletes it)"
+
+
+def published(bridge: NetworkPath, port: int) -> NetworkPath:
+    """The bridge path with the server's port published at a free port of the host's bridge address."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((bridge.host_address, 0))
+        host_port = probe.getsockname()[1]
+    return replace(bridge, instance_address=bridge.host_address, instance_port=host_port,
+                   description=f"{bridge.description}; the server's port {port} published (-p) at "
+                               f"{bridge.host_address}:{host_port}")
+
+
+def port_carrier(path: NetworkPath | None) -> str:
+    """What carries a connection from the host to the published port: the engine's iptables
+    DNAT rule (OUTPUT → DOCKER chain) where it made one, else its userland proxy."""
+    if path is None or path.instance_port is None:
+        return "none"
+    try:
+        rules = subprocess.run(["iptables", "-t", "nat", "-S", "DOCKER"], capture_output=True, text=True,
+                               timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        rules = ""
+    if any("DNAT" in rule and f"--dport {path.instance_port}" in rule for rule in rules.splitlines()):
+        return "iptables DNAT (nat OUTPUT → DOCKER) to the container; dockerd's docker-proxy also listens"
+    return "docker-proxy (the engine's userland proxy): no DNAT rule for the port"
 
 
 def default_bridge(client: docker.DockerClient) -> NetworkPath:

@@ -23,7 +23,8 @@ from bench.probes.disk import Footprint, filesystem_of, tree_allocated
 
 # The same environment the other platforms start with: nothing inherited from the caller.
 CLEAN_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
-LOOPBACK = NetworkPath("127.0.0.1", "loopback: lo in the host's own network namespace (no bridge, no veth)")
+LOOPBACK = NetworkPath("127.0.0.1", "loopback: lo in the host's own network namespace (no bridge, no veth)",
+                       instance_address="127.0.0.1", listen="127.0.0.1")
 
 
 class NativeInstance(Instance):

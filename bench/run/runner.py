@@ -31,6 +31,7 @@ from bench.platforms import preflight
 from bench.platforms.base import Driver, TrialContext
 from bench.probes import engines
 from bench.progress import Progress
+from bench.net import clients
 from bench.run import provenance, schedule
 from bench.run.density import run_density
 from bench.run.frame import signals_deferred
@@ -61,6 +62,9 @@ def start(suite: Suite, root: Path, progress: Progress, accel: str = "auto",
     run_id = new_run_id()
     info = {"run_id": run_id, "suite": suite.to_json(), "seed": suite.seed, "accel_requested": accel,
             "plan": [t.to_json() for t in plan], **provenance.describe(suite.platforms, manifest, engine)}
+    served = [w for w in loaded.values() if w.client is not None]
+    if served:
+        info["versions"]["host clients"] = clients.tool_versions(served)
     run = RunDir.create(root, run_id, info)
     progress.note(f"run {run_id}: {len(plan)} trials, results in {run.path}")
     return Execution(run, info, suite, plan, manifest, loaded, progress).execute(accel)
@@ -111,6 +115,7 @@ def _images_for(suite: Suite, progress: Progress) -> tuple[manifests.Manifest, d
     loaded = {name: workloads.load(name) for name in suite.workloads}
     for workload in loaded.values():
         manifest.require(workload)
+    clients.require(list(loaded.values()), [(p, w) for p in suite.platforms for w in suite.workloads if suite.runs(p, w)])
     engine = None
     if any(registry.get(p).boot_profile == "docker" for p in suite.platforms):
         engine = engine_disk.ensure(docker_client(), manifest, progress)

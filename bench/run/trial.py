@@ -24,6 +24,8 @@ from bench.model.registry import is_vm
 from bench.model.resources import allot
 from bench.model.sample import SampleSink
 from bench.model.trial import SCORE, TrialRecord
+from bench.net import clients
+from bench.net import servers
 from bench.net.servers import HostServers
 from bench.operations import accel as accelerators
 from bench.platforms.base import Driver, Instance, TrialContext
@@ -59,6 +61,9 @@ class SingleTrial(TrialFrame):
         instance.start()
         killpoints.reach(record.seq, "started")
         self.monitor.start()
+        if workload.client is not None:
+            self._serve(instance, workload, t0)
+            return
         ready, result_line = _await_lines(instance, self.timeout_s)
         killpoints.reach(record.seq, "ready")
         self.ready_s = _seconds_since(t0, ready.t_ns)
@@ -66,6 +71,35 @@ class SingleTrial(TrialFrame):
         record.ready_latency_s = _ready_latency(ready, self.driver.name)
         _collect(instance, self.monitor, self.sink)
         _read_result(result_line, workload, record, self.ready_s, self.sink)
+
+    def _serve(self, instance: Instance, workload: Workload, t0: int) -> None:
+        """A server workload: after READY and the server's own answer, the host's client runs
+        against it, once per value; the client's end stands for RESULT."""
+        assert workload.client is not None
+        record, deadline = self.record, time.monotonic() + self.timeout_s
+        path = instance.network
+        if path is None or path.instance_address is None:
+            raise BenchError(f"{instance.platform} does not yet let a host-side client reach a server in its instance")
+        _, ready = instance.console.wait_for(READY, self.timeout_s, deadline=deadline)
+        killpoints.reach(record.seq, "ready")
+        self.ready_s = _seconds_since(t0, ready.t_ns)
+        record.ready_latency_s = _ready_latency(ready, self.driver.name)
+        owner = f"{instance.ctx.name(instance.platform)}-client"
+        clients.await_server(workload.client, path.instance_address, path.instance_port, owner, deadline,
+                             lambda: instance.console.closed_reason is None)
+        if path.listen == path.instance_address and not servers.listening(
+                path.instance_address, workload.client.port, set(instance.host_pids())):
+            raise BenchError(f"{path.instance_address}:{workload.client.port} answered, but not from the "
+                             "instance: another process on the host holds that port")
+        runs = clients.run_client(workload.client, path.instance_address, path.instance_port, owner,
+                                  lambda: killpoints.reach(record.seq, "client"))
+        record.result_s = _seconds_since(t0, time.monotonic_ns())
+        _collect(instance, self.monitor, self.sink)
+        self.sink.add("workload_s", record.result_s - self.ready_s, "s",
+                      probe="host monotonic clock: READY seen → the host's client done")
+        how = f"parsed from the host client's output ({workload.name}/workload.toml [client], [metrics])"
+        for name, value, score in clients.figures(workload, runs):
+            self.sink.add(name, value, score.unit, score.better, probe=how)
 
     def observe(self) -> None:
         instance, record = self.instance, self.record
@@ -182,6 +216,7 @@ def launch_once(workload: Workload, platform: str, accel: str, progress: Progres
     """`bench launch`: one trial of one workload on one platform, with the default resources."""
     manifest = manifests.load()
     manifest.require(workload)
+    clients.require([workload], [(platform, workload.name)])
     driver = accelerators.driver(platform, progress, allot(1, 512), accel)
     ctx = TrialContext(new_run_id(), 1, workload, manifest)
     record = TrialRecord(ctx.run_id, ctx.seq, platform, workload.name)

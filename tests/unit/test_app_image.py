@@ -16,6 +16,8 @@ def test_the_programs_a_command_runs() -> None:
     assert app_image.programs(make_workload(command=("sysbench", "cpu", "run"))) == ["sysbench"]
     script = "echo '== read =='\nsysbench memory run  # first\n\niperf3 --client x\nsysbench memory run\n"
     assert app_image.programs(make_workload(command=("sh", "-c", script))) == ["echo", "sysbench", "iperf3"]
+    served = "\nexec redis-server --bind \"$BENCH_LISTEN\" --save ''\n"
+    assert app_image.programs(make_workload(command=("sh", "-c", served))) == ["redis-server"]
 
 
 def tree(root: Path) -> Path:

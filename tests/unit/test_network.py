@@ -18,7 +18,7 @@ from bench.definitions.workload import HostServer
 from bench.errors import BenchError
 from bench.net import network as run_network
 from bench.net.network import RunNetwork
-from bench.net.servers import HostServers, NetworkPath, _listening, server_env
+from bench.net.servers import HostServers, NetworkPath, listening, server_env
 from bench.net.servers import kill as kill_servers
 from bench.net.servers import leftovers as server_leftovers
 from bench.platforms import container
@@ -89,12 +89,12 @@ def test_servers_listen_on_the_given_address_and_are_gone_after_stop() -> None:
     servers = HostServers(OWNER, (http_server(port),), LOOPBACK, lifetime_s=30)
     try:
         servers.start()
-        assert _listening("127.0.0.1", port)
+        assert listening("127.0.0.1", port)
         [proc] = servers.procs
         assert proc.poll() is None
     finally:
         servers.stop()
-    assert proc.poll() is not None and not _listening("127.0.0.1", port)
+    assert proc.poll() is not None and not listening("127.0.0.1", port)
     assert "http on :%d; listening on 127.0.0.1 only" % port in servers.describe()
 
 
@@ -108,7 +108,7 @@ def test_a_server_its_harness_left_is_found_by_name_and_killed() -> None:
         assert set(found) >= {f"{OWNER}-http"} and proc.pid in found[f"{OWNER}-http"]
         kill_servers(found[f"{OWNER}-http"])
         proc.wait(timeout=10)
-        assert not _listening("127.0.0.1", port) and f"{OWNER}-http" not in server_leftovers()
+        assert not listening("127.0.0.1", port) and f"{OWNER}-http" not in server_leftovers()
     finally:
         servers.stop()
 
@@ -134,7 +134,8 @@ def test_a_missing_server_program_names_itself() -> None:
 
 def test_the_launcher_learns_the_host_address_only_with_a_network() -> None:
     assert server_env({"PATH": "/bin"}, None) == {"PATH": "/bin"}
-    assert server_env({"PATH": "/bin"}, LOOPBACK) == {"PATH": "/bin", "BENCH_SERVER": "127.0.0.1"}
+    assert server_env({"PATH": "/bin"}, LOOPBACK) == {"PATH": "/bin", "BENCH_SERVER": "127.0.0.1",
+                                                      "BENCH_LISTEN": LOOPBACK.listen}
 
 
 def test_the_run_network_is_isolated_and_needs_no_dnsmasq() -> None:

@@ -11,8 +11,8 @@ from bench.platforms.container import require_runtime
 
 
 def test_every_registered_platform_is_found_by_name_in_report_order() -> None:
-    assert registry.NAMES == ("native", "docker", "docker-volume", "docker-app", "gvisor", "podman", "lxc", "vm",
-                              "vm-docker", "vm-os")
+    assert registry.NAMES == ("native", "docker", "docker-volume", "docker-app", "docker-hostnet", "gvisor", "podman",
+                              "lxc", "vm", "vm-docker", "vm-os")
     assert [registry.get(n).name for n in registry.NAMES] == list(registry.NAMES)
     assert sorted(["vm", "docker:crun", "native", "gvisor", "docker"], key=registry.order) == \
         ["native", "docker", "docker:crun", "gvisor", "vm"]
@@ -28,7 +28,7 @@ def test_docker_runtime_is_docker_with_that_runtime() -> None:
 
 
 @pytest.mark.parametrize("name, message", [
-    ("kata", "unknown platform 'kata' (known: native, docker, docker-volume, docker-app, gvisor, podman, lxc, vm, "
+    ("kata", "unknown platform 'kata' (known: native, docker, docker-volume, docker-app, docker-hostnet, gvisor, podman, lxc, vm, "
              "vm-docker, vm-os, or docker:RUNTIME)"),
     ("docker:", "unknown platform 'docker:': a runtime's name is letters, digits, '_', '.' or '-'"),
     ("docker:../x", "unknown platform 'docker:../x': a runtime's name is"),

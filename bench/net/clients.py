@@ -1,0 +1,132 @@
+"""The host side of a server workload: the client the harness runs against the server the
+instance runs, once it answers its own protocol.
+
+The client runs on the harness's CPUs (it inherits the harness's affinity, never the
+instance's), is bounded twice (its own timeout here, coreutils `timeout` should the harness
+die), and carries the owner variable host servers carry, so `bench clean` finds one a killed
+run left. Each run's output is parsed into the workload's metrics, suffixed with the value.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bench.definitions.workload import HostClient, Score, ScoreError, Workload
+from bench.errors import BenchError
+from bench.net.servers import OWNER_ENV
+
+READY_POLL_S = 0.2
+OUTPUT_LINES = 5  # of a client's output, in a failure's reason
+
+
+def missing_tools(workloads: list[Workload]) -> list[str]:
+    """One line per program a workload's client needs and the host lacks, naming its package."""
+    return [f"{w.name}: the client needs {tool} (Debian package {package}; `make setup` installs it)"
+            for w in workloads if w.client is not None
+            for tool, package in sorted(w.client.tools.items()) if shutil.which(tool) is None]
+
+
+SERVING_PLATFORMS = ("native", "docker", "docker-app", "docker-hostnet", "vm")  # where a host-side client reaches the instance's server so far
+
+
+def require(workloads: list[Workload], platforms: list[tuple[str, str]]) -> None:
+    """Before any trial: every client tool on the host, every server workload on a platform that
+    serves it (platforms: (platform, workload) pairs the run has)."""
+    missing = missing_tools(workloads)
+    if missing:
+        raise BenchError(missing[0])
+    served = {w.name for w in workloads if w.client is not None}
+    for platform, workload in platforms:
+        if workload in served and platform not in SERVING_PLATFORMS:
+            raise BenchError(f"{workload}: a server workload runs on {', '.join(SERVING_PLATFORMS)} only so far, "
+                             f"not {platform}")
+
+
+def tool_versions(workloads: list[Workload]) -> dict[str, str]:
+    """Each client tool's own version line, for run.json."""
+    found = {}
+    for tool in sorted({t for w in workloads if w.client is not None for t in w.client.tools}):
+        try:
+            out = subprocess.run([tool, "--version"], capture_output=True, text=True, timeout=10)
+            found[tool] = (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else "?"
+        except (OSError, subprocess.TimeoutExpired):
+            found[tool] = "not installed"
+    return found
+
+
+@dataclass(frozen=True)
+class ClientRun:
+    value: int
+    output: str
+    seconds: float
+
+
+def _run(argv: list[str], owner: str, timeout_s: float,
+         started: Callable[[], None] = lambda: None) -> subprocess.CompletedProcess[str]:
+    bounded = ["timeout", "--signal=KILL", str(int(timeout_s) + 5), *argv]
+    with subprocess.Popen(bounded, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, env={**os.environ, OWNER_ENV: owner}, start_new_session=True) as proc:
+        try:
+            started()
+            out, err = proc.communicate(timeout=timeout_s)
+        except BaseException as e:  # a timeout or an interrupt: the client goes with the trial
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            if isinstance(e, subprocess.TimeoutExpired):
+                raise TimeoutError(f"client {argv[0]} did not finish within {timeout_s:g} s") from None
+            raise
+    return subprocess.CompletedProcess(bounded, proc.returncode, out, err)
+
+
+def await_server(client: HostClient, address: str, port: int | None, owner: str, deadline: float,
+                 alive: Callable[[], bool]) -> None:
+    """Until the server answers `client.ready` (TimeoutError at the deadline; a BenchError when
+    the instance ended first)."""
+    argv = client.argv(client.ready, address, 0, port)
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"the server did not answer {' '.join(argv)} before the trial's timeout")
+        done = _run(argv, owner, min(left, 10.0))
+        if done.returncode == 0 and client.ready_output in done.stdout:
+            return
+        if not alive():
+            raise BenchError("the instance ended before its server answered")
+        time.sleep(READY_POLL_S)
+
+
+def run_client(client: HostClient, address: str, port: int | None, owner: str,
+               started: Callable[[], None] = lambda: None) -> list[ClientRun]:
+    """The client once per value (`started` is called as each run begins); a run that fails is
+    a ScoreError naming it and its output."""
+    runs = []
+    for value in client.values:
+        argv = client.argv(client.command, address, value, port)
+        began = time.monotonic()
+        done = _run(argv, owner, client.timeout_s, started)
+        if done.returncode != 0:
+            said = (done.stderr or done.stdout).strip().splitlines()[:OUTPUT_LINES]
+            raise ScoreError(f"client {argv[0]} exited with code {done.returncode}: " + (" | ".join(said) or "no output"))
+        runs.append(ClientRun(value, done.stdout, round(time.monotonic() - began, 6)))
+    return runs
+
+
+def figures(workload: Workload, runs: list[ClientRun]) -> list[tuple[str, float, Score]]:
+    """(metric name, value, its definition) of every run; output that does not parse names the metric and its first lines."""
+    assert workload.client is not None
+    found = []
+    for run in runs:
+        for metric, score in workload.metrics.items():
+            name = workload.client.metric_name(metric, run.value)
+            try:
+                found.append((name, float(score.extract(run.output)), score))
+            except ScoreError as e:
+                head = " | ".join(run.output.strip().splitlines()[:OUTPUT_LINES]) or "no output"
+                raise ScoreError(f"{name}: {e} (client output: {head})") from None
+    return found
