@@ -124,7 +124,12 @@ class HostClient:
                 .replace(VALUE_FIELD, str(value)) for part in command]
 
     def metric_name(self, metric: str, value: int) -> str:
-        return f"{metric}_{self.suffix}{value}" if self.suffix else metric
+        return suffixed(metric, self.suffix, value)
+
+
+def suffixed(metric: str, suffix: str, value: int) -> str:
+    """A client run's metric: `get_ops_s_c10` for the run at 10 clients; unsuffixed for one run."""
+    return f"{metric}_{suffix}{value}" if suffix else metric
 
 
 @dataclass(frozen=True)
@@ -226,7 +231,7 @@ def _parse_client(table: Table, metrics: dict[str, Score]) -> HostClient:
     if len(values) > 1 and not suffix:
         raise table.error("suffix", "several values need a suffix to keep their metrics apart")
     for metric in metrics:
-        longest = HostClient(named, port, (), (), suffix=suffix).metric_name(metric, max(values))
+        longest = suffixed(metric, suffix, max(values))
         if not METRIC_RE.match(longest):
             raise table.error("suffix", f"makes {longest!r}, not a valid metric name")
     ready_output = table.text("ready_output", default="")

@@ -24,8 +24,7 @@ from bench.model.registry import is_vm
 from bench.model.resources import allot
 from bench.model.sample import SampleSink
 from bench.model.trial import SCORE, TrialRecord
-from bench.net import clients
-from bench.net import servers
+from bench.net import clients, servers
 from bench.net.servers import HostServers
 from bench.operations import accel as accelerators
 from bench.platforms.base import Driver, Instance, TrialContext
