@@ -12,9 +12,10 @@ LOG_DIR=/var/log/vmct-bench
 PYTHON=${PYTHON:-python3}
 PACKAGES="qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-dev pkg-config mmdebstrap
 busybox-static kmod cpio e2fsprogs gcc python3-dev python3-venv iperf3 sockperf crun runsc
-podman conmon netavark lxc redis-tools"
-# iperf3 and sockperf: the host side of the net workload (its servers). redis-tools: the host's
-# client of the redis workload (redis-cli, redis-benchmark). crun and runsc (gVisor):
+podman conmon netavark lxc redis-tools wrk curl postgresql-client-15"
+# iperf3 and sockperf: the host side of the net workload (its servers). The host's clients of
+# the server workloads: redis-tools (redis-cli, redis-benchmark), wrk and curl (nginx),
+# postgresql-client-15 (pgbench, pg_isready). crun and runsc (gVisor):
 # OCI runtimes registered with the Docker engine (platforms docker:crun and gvisor). podman,
 # conmon and netavark (its network backend): platform podman, configured on its command line.
 # lxc: platform lxc, configured per instance in the harness's own directory.

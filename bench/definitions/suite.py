@@ -7,7 +7,7 @@ Suites shipped with the package live in bench/suites/; `bench run NAME` finds th
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from bench.model import registry
 
 SHIPPED = Path(__file__).resolve().parents[1] / "suites"
 DEFAULT = "default"
+ALL = "all"  # [values.all]: every platform of the suite
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,19 @@ class Suite:
     adaptive: Adaptive | None = None
     only: dict[str, tuple[str, ...]] = field(default_factory=dict)  # platform → the workloads it runs
     density_instances: int = 5  # instances a density workload keeps running at once
+    # A server workload's client values ("all" or a platform → workload → a subset of its values).
+    values: dict[str, dict[str, tuple[int, ...]]] = field(default_factory=dict)
 
     def runs(self, platform: str, workload: str) -> bool:
         return workload in self.only.get(platform, (workload,))
+
+    def workload_for(self, platform: str, workload: Workload) -> Workload:
+        """The workload as this platform runs it: its client at the suite's values, if it narrows them."""
+        chosen = self.values.get(platform, {}).get(workload.name) or self.values.get(ALL, {}).get(workload.name)
+        if workload.client is None or not chosen:
+            return workload
+        share = len(chosen) / len(workload.client.values)  # of the client's time, roughly all of a trial's
+        return replace(workload, client=replace(workload.client, values=chosen), expected_s=workload.expected_s * share)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -68,6 +79,7 @@ class Suite:
         fields["workloads"] = tuple(fields["workloads"])
         fields["sampling"] = Sampling(**fields["sampling"])
         fields["only"] = {k: tuple(v) for k, v in fields.get("only", {}).items()}
+        fields["values"] = {k: {w: tuple(v) for w, v in by.items()} for k, by in fields.get("values", {}).items()}
         if fields.get("adaptive"):
             fields["adaptive"] = Adaptive(**fields["adaptive"])
         return cls(**fields)
@@ -121,6 +133,7 @@ def load(name_or_path: str | None) -> Suite:
             raise only_table.error(platform, f"is not one of this suite's platforms ({', '.join(platforms)})")
         only[platform] = _names(only_table, platform, chosen, noun="workload")
     only_table.finish()
+    values = _client_values(top.table("values", optional=True), platforms, chosen)
     density_table = top.table("density", optional=True)
     density_instances = density_table.integer("instances", default=5, minimum=1)
     density_table.finish()
@@ -137,7 +150,30 @@ def load(name_or_path: str | None) -> Suite:
     for name_ in chosen:  # a broken workload file is named now, not halfway through the run
         load_workload(name_)
     return Suite(name, description, platforms, chosen, repetitions, warmup, cpus, memory_mib,
-                 seed, None if timeout_s is None else float(timeout_s), sampling, str(path), adaptive, only, density_instances)
+                 seed, None if timeout_s is None else float(timeout_s), sampling, str(path), adaptive, only, density_instances, values)
+
+
+def _client_values(table: Table, platforms: tuple[str, ...], chosen: tuple[str, ...]) -> dict[str, dict[str, tuple[int, ...]]]:
+    """[values.all] or [values.PLATFORM]: workload = [a subset of its client's values]."""
+    found = {}
+    for key in list(table.data):
+        if key != ALL and key not in platforms:
+            raise table.error(key, f"is not {ALL!r} or one of this suite's platforms ({', '.join(platforms)})")
+        by_workload = table.table(key)
+        found[key] = {}
+        for name in list(by_workload.data):
+            if name not in chosen:
+                raise by_workload.error(name, f"is not one of this suite's workloads ({', '.join(chosen)})")
+            client = load_workload(name).client
+            if client is None:
+                raise by_workload.error(name, "is not a server workload: it has no [client] values")
+            subset = by_workload.integer_list(name)
+            if not set(subset) <= set(client.values):
+                raise by_workload.error(name, f"{subset} is not among the workload's values {list(client.values)}")
+            found[key][name] = tuple(v for v in client.values if v in subset)
+        by_workload.finish()
+    table.finish()
+    return found
 
 
 def _platforms(top: Table) -> tuple[str, ...]:

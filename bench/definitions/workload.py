@@ -24,7 +24,7 @@ ADDRESS_FIELD = "{address}"
 METRIC_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 # Metrics the harness itself records; a workload's own figures must not take their names.
 HARNESS_METRICS = {"score", "boot_s", "teardown_s", "image_mib", "instance_disk_mib", "vmm_overhead_mib",
-                   "host_cpu_s", "workload_s"}
+                   "host_cpu_s", "workload_s", "server_ready_s"}
 HARNESS_PREFIXES = ("mem_", "boot_phase", "density_")
 
 
@@ -41,22 +41,34 @@ class Score:
     json_field: str | None = None  # dotted: jobs.0.read.iops
     json_path: tuple[str, ...] | None = None  # the same as a list, for keys with dots in them
     scale: float = 1.0  # multiplies the value read: 0.001 turns ns into µs
+    # A tool that prints its own unit beside each value (wrk: 812.00us, 1.20ms): the regex's
+    # second group captures it, and this maps each unit it may print to the factor into `unit`.
+    units: tuple[tuple[str, float], ...] = ()
 
     def extract(self, output: str) -> float | str:
-        raw = self._raw(output)
+        raw, printed = self._raw(output)
         if self.better == "equal":
             return str(raw)
+        factor = self.scale
+        if self.units:
+            known = dict(self.units)
+            if printed not in known:
+                raise ScoreError(f"value {raw}{printed} is in a unit {printed!r} not among {', '.join(known)}")
+            factor *= known[printed]
         try:
-            return float(raw) * self.scale  # type: ignore[arg-type]
+            value = float(raw)  # type: ignore[arg-type]
+            # 12 significant digits: 693us reads as 0.693 ms, not 0.6930000000000001.
+            return value if factor == 1 else float(f"{value * factor:.12g}")
         except (TypeError, ValueError):
             raise ScoreError(f"score {raw!r} is not a number") from None
 
-    def _raw(self, output: str) -> object:
+    def _raw(self, output: str) -> tuple[object, str]:
+        """The value read, and the unit printed beside it (with `units`)."""
         if self.regex is not None:
             match = re.search(self.regex, output, re.MULTILINE)
             if not match:
                 raise ScoreError(f"no match for /{self.regex}/ in the output")
-            return match.group(1)
+            return match.group(1), (match.group(2) if self.units else "")
         path = self.json_path if self.json_path is not None else tuple((self.json_field or "").split("."))
         value = _json_document(output)
         for part in path:
@@ -66,7 +78,7 @@ class Score:
                 value = value[part]
             else:
                 raise ScoreError(f"no field {'/'.join(path)!r} in the JSON output")
-        return value
+        return value, ""
 
 
 def _json_document(output: str) -> object:
@@ -99,7 +111,7 @@ class HostServer:
         return [part.replace(ADDRESS_FIELD, address) for part in self.command]
 
 
-PORT_FIELD, VALUE_FIELD = "{port}", "{value}"
+PORT_FIELD, VALUE_FIELD, SCRATCH_FIELD = "{port}", "{value}", "{scratch}"
 
 
 @dataclass(frozen=True)
@@ -107,8 +119,9 @@ class HostClient:
     """For a server workload: the client the harness runs on the host against the server the
     instance runs. `ready` is run until it succeeds (and prints `ready_output`, when given): the
     server answers its own protocol. `command` then runs once per value of `values`, each run's
-    metrics named `<metric>_<suffix><value>`. Fields: {address} (where the host reaches the
-    instance), {port}, {value}."""
+    metrics named `<metric>_<suffix><value>`; `prepare`, when given, runs once before them (a
+    benchmark's data set). Fields: {address} (where the host reaches the instance), {port},
+    {value}, {scratch} (a directory of the harness's for the one run, removed after it)."""
 
     tools: dict[str, str]  # each program it runs → the Debian package that has it
     port: int
@@ -118,10 +131,13 @@ class HostClient:
     values: tuple[int, ...] = (0,)
     suffix: str = ""  # e.g. "c": get_ops_s_c10 at 10 clients
     timeout_s: float = 60.0  # one client run
+    prepare: tuple[str, ...] = ()
+    parameter: str = "value"  # what `values` count, as reports say it: clients, connections
 
-    def argv(self, command: tuple[str, ...], address: str, value: int, port: int | None = None) -> list[str]:
+    def argv(self, command: tuple[str, ...], address: str, value: int, port: int | None = None,
+             scratch: str = "") -> list[str]:
         return [part.replace(ADDRESS_FIELD, address).replace(PORT_FIELD, str(port or self.port))
-                .replace(VALUE_FIELD, str(value)) for part in command]
+                .replace(VALUE_FIELD, str(value)).replace(SCRATCH_FIELD, scratch) for part in command]
 
     def metric_name(self, metric: str, value: int) -> str:
         return suffixed(metric, self.suffix, value)
@@ -149,6 +165,9 @@ class Workload:
     network: bool = False
     servers: tuple[HostServer, ...] = ()
     client: HostClient | None = None  # a server workload: its figures come from this host-side client
+    # What the application-only image holds besides the programs the command runs and their
+    # libraries: absolute paths of files or whole directories (a server's data files, modules).
+    app_paths: tuple[str, ...] = ()
 
     @property
     def headline_metric(self) -> str:
@@ -162,7 +181,10 @@ class Workload:
 
     def guest_spec(self) -> dict[str, object]:
         """What of this workload is baked into the image; a change here means a rebuild."""
-        return {"name": self.name, "packages": sorted(self.packages), "command": list(self.command)}
+        spec: dict[str, object] = {"name": self.name, "packages": sorted(self.packages), "command": list(self.command)}
+        if self.app_paths:  # only then: the other workloads' images keep their cache keys
+            spec["app_paths"] = list(self.app_paths)
+        return spec
 
 
 def parse_workload(path: Path, expected_name: str | None = None) -> Workload:
@@ -206,9 +228,13 @@ def parse_workload(path: Path, expected_name: str | None = None) -> Workload:
     if client is not None and (not network or score is not None or not metrics):
         raise top.error("client", "a server workload needs `network = true`, [metrics] read from the client's "
                         "output, and no [score]")
+    app_paths = top.text_list("app_paths", default=[])
+    relative = [p for p in app_paths if not p.startswith("/") or ".." in p.split("/")]
+    if relative:
+        raise top.error("app_paths", f"{relative[0]!r} is not an absolute path inside the image")
     top.finish()
     return Workload(name, description, tuple(packages), tuple(command), score, float(timeout_s), path,
-                    float(expected_s), metrics, kind, network, servers, client)
+                    float(expected_s), metrics, kind, network, servers, client, tuple(app_paths))
 
 
 def _parse_client(table: Table, metrics: dict[str, Score]) -> HostClient:
@@ -221,7 +247,10 @@ def _parse_client(table: Table, metrics: dict[str, Score]) -> HostClient:
     if port > 65535:
         raise table.error("port", f"{port} is not a TCP port")
     ready, command = table.text_list("ready", non_empty=True), table.text_list("command", non_empty=True)
-    for key, argv in (("ready", ready), ("command", command)):
+    prepare = table.text_list("prepare", non_empty=True) if "prepare" in table.data else []
+    for key, argv in (("ready", ready), ("command", command), ("prepare", prepare)):
+        if not argv:
+            continue
         if argv[0] not in named:
             raise table.error(key, f"runs {argv[0]!r}, which [client.tools] does not name")
         if not any(ADDRESS_FIELD in part for part in argv):
@@ -235,10 +264,11 @@ def _parse_client(table: Table, metrics: dict[str, Score]) -> HostClient:
         if not METRIC_RE.match(longest):
             raise table.error("suffix", f"makes {longest!r}, not a valid metric name")
     ready_output = table.text("ready_output", default="")
+    parameter = table.text("parameter", default="value")
     timeout_s = table.number("timeout_s", default=60.0, positive=True)
     table.finish()
     return HostClient(named, port, tuple(ready), tuple(command), ready_output, tuple(values), suffix,
-                      float(timeout_s))
+                      float(timeout_s), tuple(prepare), parameter)
 
 
 def _parse_servers(table: Table) -> tuple[HostServer, ...]:
@@ -273,11 +303,24 @@ def _parse_score(table: Table) -> Score:
             groups = re.compile(regex).groups
         except re.error as e:
             raise table.error("regex", f"invalid regular expression: {e}") from None
-        if groups != 1:
-            raise table.error("regex", f"needs exactly one capture group, has {groups}")
     scale = table.number("scale", default=1.0, positive=True)
+    units = _parse_units(table) if "units" in table.data else ()
+    if regex is not None and groups != 1 + bool(units):
+        wanted = "two capture groups (the value, then its unit)" if units else "one capture group"
+        raise table.error("regex", f"needs exactly {wanted}, has {groups}")
+    if units and regex is None:
+        raise table.error("units", "needs a regex whose second group captures the unit")
     table.finish()
-    return Score(unit, better, regex, json_field, tuple(json_path) if json_path else None, float(scale))
+    return Score(unit, better, regex, json_field, tuple(json_path) if json_path else None, float(scale), units)
+
+
+def _parse_units(table: Table) -> tuple[tuple[str, float], ...]:
+    units = table.table("units")
+    factors = {printed: units.number(printed, positive=True) for printed in list(units.data)}
+    units.finish()
+    if not factors:
+        raise table.error("units", "must map each unit the tool prints to its factor")
+    return tuple((printed, float(f)) for printed, f in factors.items())
 
 
 def available(root: Path | None = None) -> list[str]:

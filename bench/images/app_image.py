@@ -144,7 +144,34 @@ def contents(tree: Path, workload: Workload) -> list[str]:
     paths += [p for p in DATA_FILES if (tree / p.lstrip("/")).exists()]
     # Files the command names by absolute path (hello's /var/lib/dpkg/status).
     paths += [word for word in workload.command[1:] if word.startswith("/") and _is_file(tree, word)]
+    for extra in workload.app_paths:
+        files = _files_under(tree, extra)
+        if not files:
+            raise BenchError(f"app image: workload {workload.name!r} names {extra!r} in app_paths, not in the rootfs")
+        paths += files
+        paths += [lib for f in files if _is_elf(tree, f) for lib in libraries(tree, f)]
     return list(dict.fromkeys(paths))
+
+
+def _files_under(tree: Path, path: str) -> list[str]:
+    """`path` itself when a file; every file and symlink beneath it when a directory."""
+    host = _resolve(tree, path)
+    if not host.is_dir():
+        return [path] if host.exists() else []
+    found = [path]
+    for directory, _, names in os.walk(host):
+        inside = "/" + str(Path(directory).relative_to(tree))
+        found += [f"{inside}/{name}" for name in sorted(names)]
+    return found
+
+
+def _is_elf(tree: Path, path: str) -> bool:
+    """A binary or shared object (a server's loadable module), whose libraries come too."""
+    try:
+        with _resolve(tree, path).open("rb") as f:
+            return f.read(4) == b"\x7fELF"
+    except OSError:
+        return False
 
 
 class _Writer:

@@ -18,7 +18,7 @@ from bench.images.initramfs import guest_script
 
 SUITE = "bookworm"
 VARIANT = "minbase"
-RECIPE = 3  # bump when how the root filesystem is made changes
+RECIPE = 4  # bump when how the root filesystem is made changes
 # The image's own init, for the full-OS boot profile. No udev: nothing renames eth0.
 BASE_PACKAGES = ("systemd-sysv",)
 SYSTEMD_DIR = "etc/systemd/system"
@@ -27,7 +27,11 @@ LAUNCHER_UNIT = "bench-launcher.service"
 # questions on it on a first boot (every vm-os boot is one).
 # A server workload's package brings its own unit: the harness starts that server itself.
 MASKED_UNITS = ("serial-getty@.service", "getty@.service", "getty-static.service", "systemd-firstboot.service",
-                "redis-server.service")
+                "redis-server.service", "nginx.service", "postgresql.service", "postgresql@.service")
+# PostgreSQL's package would initdb a system cluster at install (tens of MiB in every image);
+# the postgres workload initialises its own at start. Written before any package is installed.
+NO_SYSTEM_CLUSTER = ('--essential-hook=mkdir -p "$1"/etc/postgresql-common/createcluster.d && echo '
+                     '"create_main_cluster = false" > "$1"/etc/postgresql-common/createcluster.d/vmct-bench.conf')
 # With SOURCE_DATE_EPOCH mmdebstrap makes the same tarball from the same inputs and mirror
 # content (file times clamped, logs and caches dropped), so the image tag stays put.
 SOURCE_DATE_EPOCH = "1700000000"
@@ -80,6 +84,8 @@ def bootstrap(out_tar: Path, workloads: list[Workload], work: Path) -> None:
            '--customize-hook=echo vmct-bench > "$1"/etc/hostname',
            f'--customize-hook=chroot "$1" useradd --system --uid {config.GUEST_UID} --user-group'
            f" --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin {config.GUEST_USER}"]
+    if any(p.startswith("postgresql") for p in include):
+        cmd.append(NO_SYSTEM_CLUSTER)
     if include:
         cmd.append(f"--include={','.join(include)}")
     cmd += [SUITE, str(out_tar)]

@@ -10,6 +10,7 @@ run left. Each run's output is parsed into the workload's metrics, suffixed with
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -17,8 +18,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bench import config
 from bench.definitions.workload import HostClient, Score, ScoreError, Workload
 from bench.errors import BenchError
+from bench.host import files
 from bench.net.servers import OWNER_ENV
 
 READY_POLL_S = 0.2
@@ -32,20 +35,11 @@ def missing_tools(workloads: list[Workload]) -> list[str]:
             for tool, package in sorted(w.client.tools.items()) if shutil.which(tool) is None]
 
 
-SERVING_PLATFORMS = ("native", "docker", "docker-app", "docker-hostnet", "vm")  # where a host-side client reaches the instance's server so far
-
-
-def require(workloads: list[Workload], platforms: list[tuple[str, str]]) -> None:
-    """Before any trial: every client tool on the host, every server workload on a platform that
-    serves it (platforms: (platform, workload) pairs the run has)."""
+def require(workloads: list[Workload]) -> None:
+    """Before any trial: every client tool on the host."""
     missing = missing_tools(workloads)
     if missing:
         raise BenchError(missing[0])
-    served = {w.name for w in workloads if w.client is not None}
-    for platform, workload in platforms:
-        if workload in served and platform not in SERVING_PLATFORMS:
-            raise BenchError(f"{workload}: a server workload runs on {', '.join(SERVING_PLATFORMS)} only so far, "
-                             f"not {platform}")
 
 
 def tool_versions(workloads: list[Workload]) -> dict[str, str]:
@@ -103,18 +97,31 @@ def await_server(client: HostClient, address: str, port: int | None, owner: str,
 
 def run_client(client: HostClient, address: str, port: int | None, owner: str,
                started: Callable[[], None] = lambda: None) -> list[ClientRun]:
-    """The client once per value (`started` is called as each run begins); a run that fails is
-    a ScoreError naming it and its output."""
+    """`prepare` once, then the client once per value (`started` is called as each run
+    begins); a run that fails is a ScoreError naming it and its output."""
+    if client.prepare:
+        _checked(client.argv(client.prepare, address, 0, port), owner, client.timeout_s, started)
     runs = []
     for value in client.values:
-        argv = client.argv(client.command, address, value, port)
-        began = time.monotonic()
-        done = _run(argv, owner, client.timeout_s, started)
-        if done.returncode != 0:
-            said = (done.stderr or done.stdout).strip().splitlines()[:OUTPUT_LINES]
-            raise ScoreError(f"client {argv[0]} exited with code {done.returncode}: " + (" | ".join(said) or "no output"))
-        runs.append(ClientRun(value, done.stdout, round(time.monotonic() - began, 6)))
+        scratch = files.temp_path(config.cache_dir() / f"client-{owner}")
+        scratch.mkdir(parents=True)
+        try:
+            argv = client.argv(client.command, address, value, port, str(scratch))
+            began = time.monotonic()
+            done = _checked(argv, owner, client.timeout_s, started)
+            runs.append(ClientRun(value, done.stdout, round(time.monotonic() - began, 6)))
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
     return runs
+
+
+def _checked(argv: list[str], owner: str, timeout_s: float, started: Callable[[], None]) -> subprocess.CompletedProcess[str]:
+    done = _run(argv, owner, timeout_s, started)
+    if done.returncode != 0:
+        said = (done.stderr or done.stdout).strip().splitlines()[:OUTPUT_LINES]
+        raise ScoreError(f"client {shlex.join(argv)[:120]} exited with code {done.returncode}: "
+                         + (" | ".join(said) or "no output"))
+    return done
 
 
 def figures(workload: Workload, runs: list[ClientRun]) -> list[tuple[str, float, Score]]:

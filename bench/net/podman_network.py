@@ -25,10 +25,17 @@ CANDIDATES = [ipaddress.IPv4Network(f"10.213.{n}.0/24") for n in range(64, 128)]
 
 
 class PodmanNetwork(HostBridge):
-    def path(self) -> NetworkPath:
+    def instance_address(self, k: int) -> str:
+        """The k-th instance's address (`podman create --ip`): where the host's client finds its
+        server. An internal network publishes no ports; the host reaches it over the bridge."""
+        return str(self.subnet.network_address + 2 + k)
+
+    def path(self, k: int) -> NetworkPath:
         return NetworkPath(self.host_address,
                            f"Podman network {self.name} (internal: no NAT or forwarding, no DNS), bridge "
-                           f"{self.bridge} {self.subnet} by netavark; a veth pair, the host at {self.host_address}")
+                           f"{self.bridge} {self.subnet} by netavark; a veth pair, the container at "
+                           f"{self.instance_address(k)}, the host at {self.host_address}",
+                           instance_address=self.instance_address(k))
 
     @classmethod
     def create(cls, run_id: str) -> PodmanNetwork:

@@ -91,14 +91,14 @@ class PodmanInstance(Instance):
     def setup(self) -> None:
         if self.run_network is not None:
             self.run_network.raise_bridge()
-            self.network = self.run_network.path()
+            self.network = self.run_network.path(self.ctx.instance)
         self.facts["network"] = "the run's internal Podman network" if self.run_network else "none"
 
     def start(self) -> None:
         env = [f"--env={k}={v}" for k, v in sorted(server_env({}, self.network).items())]
         podman("create", "--name", self.name, f"--label={config.RUN_LABEL}={self.ctx.run_id}",
                f"--label={config.LABEL}=instance", "--log-driver=k8s-file", *ulimits(),
-               f"--network={self.run_network.name if self.run_network else 'none'}", "--security-opt=no-new-privileges",
+               *self._network_options(), "--security-opt=no-new-privileges",
                f"--cpuset-cpus={self.resources.cpuset_text}", f"--cpus={self.resources.cpus}",
                f"--memory={self.resources.memory_bytes}", f"--memory-swap={self.resources.memory_bytes}",
                *env, self.image_id, config.GUEST_LAUNCHER, "--hold", self.ctx.workload.name)
@@ -111,6 +111,11 @@ class PodmanInstance(Instance):
                                       stderr=subprocess.STDOUT)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+
+    def _network_options(self) -> list[str]:
+        if self.run_network is None:
+            return ["--network=none"]
+        return [f"--network={self.run_network.name}", f"--ip={self.run_network.instance_address(self.ctx.instance)}"]
 
     def _read(self) -> None:
         assert self._logs is not None and self._logs.stdout is not None

@@ -115,7 +115,7 @@ def _images_for(suite: Suite, progress: Progress) -> tuple[manifests.Manifest, d
     loaded = {name: workloads.load(name) for name in suite.workloads}
     for workload in loaded.values():
         manifest.require(workload)
-    clients.require(list(loaded.values()), [(p, w) for p in suite.platforms for w in suite.workloads if suite.runs(p, w)])
+    clients.require(list(loaded.values()))
     engine = None
     if any(registry.get(p).boot_profile == "docker" for p in suite.platforms):
         engine = engine_disk.ensure(docker_client(), manifest, progress)
@@ -171,7 +171,7 @@ class Execution:
         progress.note(f"instances on CPU {resources.cpuset_text}, the harness on CPU "
                       f"{','.join(map(str, harness_cpus))}; {resources.memory_mib} MiB each")
         self.drivers = {p: accelerators.driver(p, progress, resources, accel) for p in suite.platforms}
-        self.eta = Eta(lambda t: estimate_s(t.platform, self.loaded[t.workload], self.drivers[t.platform].accel,
+        self.eta = Eta(lambda t: estimate_s(t.platform, self.suite.workload_for(t.platform, self.loaded[t.workload]), self.drivers[t.platform].accel,
                                             suite.density_instances))
         by_seq = {t.seq: t for t in self.plan}
         for record in self.records:  # a resumed run knows its trials' durations already
@@ -199,7 +199,7 @@ class Execution:
 
     def _trial(self, planned: PlannedTrial, eta: str) -> TrialRecord:
         suite = self.suite
-        driver, workload = self.drivers[planned.platform], self.loaded[planned.workload]
+        driver, workload = self.drivers[planned.platform], suite.workload_for(planned.platform, self.loaded[planned.workload])
         run_id = self.info["run_id"]
         record = TrialRecord(run_id, planned.seq, planned.platform, planned.workload, planned.repetition,
                              planned.warmup)

@@ -84,7 +84,7 @@ def plan_text(suite: Suite, trials: list[PlannedTrial], loaded: dict[str, Worklo
              f"seed {suite.seed}"]
     total = 0.0
     for t in trials:
-        seconds = estimate_s(t.platform, loaded[t.workload], vm_accel, suite.density_instances)
+        seconds = estimate_s(t.platform, suite.workload_for(t.platform, loaded[t.workload]), vm_accel, suite.density_instances)
         total += seconds
         where = label(t.platform, vm_accel)
         lines.append(f"  {t.seq:>4}  rep {t.repetition}{' (warm-up)' if t.warmup else '          '}  "

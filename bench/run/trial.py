@@ -10,6 +10,7 @@ interrupt makes an aborted one. The instance is torn down whatever happened.
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 
@@ -78,14 +79,20 @@ class SingleTrial(TrialFrame):
         record, deadline = self.record, time.monotonic() + self.timeout_s
         path = instance.network
         if path is None or path.instance_address is None:
-            raise BenchError(f"{instance.platform} does not yet let a host-side client reach a server in its instance")
+            raise BenchError(f"{instance.platform} gives a host-side client no way to the server in its instance")
         _, ready = instance.console.wait_for(READY, self.timeout_s, deadline=deadline)
         killpoints.reach(record.seq, "ready")
         self.ready_s = _seconds_since(t0, ready.t_ns)
         record.ready_latency_s = _ready_latency(ready, self.driver.name)
         owner = f"{instance.ctx.name(instance.platform)}-client"
+        cpus = ",".join(map(str, sorted(os.sched_getaffinity(0))))  # the harness's, which the client inherits
+        instance.facts["network_client"] = f"{', '.join(sorted(workload.client.tools))} on the host, on host CPU {cpus}"
+        # What the suffixed metrics' numbers count (get_ops_s_c10: 10 clients), for the report.
+        instance.facts["client_values"] = f"{workload.client.suffix}={workload.client.parameter}"
         clients.await_server(workload.client, path.instance_address, path.instance_port, owner, deadline,
                              lambda: instance.console.closed_reason is None)
+        self.sink.add("server_ready_s", _seconds_since(t0, time.monotonic_ns()), "s", "lower",
+                      probe="host monotonic clock: first create call → the server's first answer to [client] ready")
         if path.listen == path.instance_address and not servers.listening(
                 path.instance_address, workload.client.port, set(instance.host_pids())):
             raise BenchError(f"{path.instance_address}:{workload.client.port} answered, but not from the "
@@ -148,6 +155,8 @@ def _start_servers(instance: Instance, workload: Workload, timeout_s: float) -> 
     if instance.network is None:
         raise BenchError(f"{instance.platform} gives its instances no network path to the host")
     instance.facts["network_path"] = instance.network.description
+    if not workload.servers:
+        return None
     servers = HostServers(instance.ctx.name(instance.platform), workload.servers, instance.network, timeout_s)
     instance.facts["network_servers"] = servers.describe()
     try:
@@ -215,7 +224,7 @@ def launch_once(workload: Workload, platform: str, accel: str, progress: Progres
     """`bench launch`: one trial of one workload on one platform, with the default resources."""
     manifest = manifests.load()
     manifest.require(workload)
-    clients.require([workload], [(platform, workload.name)])
+    clients.require([workload])
     driver = accelerators.driver(platform, progress, allot(1, 512), accel)
     ctx = TrialContext(new_run_id(), 1, workload, manifest)
     record = TrialRecord(ctx.run_id, ctx.seq, platform, workload.name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 import subprocess
 import time
 from datetime import datetime, timezone
@@ -12,10 +13,21 @@ import docker
 
 from bench import config
 from bench.model.resources import allot
+from bench.platforms.container import default_bridge
 from bench.rundir.results import RunDir
-from tests.agreement import settled
+from tests.agreement import Judgement, settled
 from tests.realhost import bench
 
+DOCKER_REDIS = """\
+name = "docker-redis"
+platforms = ["docker"]
+workloads = ["redis"]
+repetitions = 1
+warmup = 0
+
+[values.all]
+redis = [10]
+"""
 DOCKER_BOOT = """\
 name = "docker-boot"
 platforms = ["docker"]
@@ -23,6 +35,23 @@ workloads = ["boot"]
 repetitions = 1
 warmup = 1
 """
+
+
+def alternated(suite: Path, work: Path, metric: str, tool: Callable[[], float]) -> tuple[list[float], list[float], Judgement]:
+    """Rounds of one harness run (its measured trial's `metric`) then the tool, alternated so
+    that both see the shared host in the same state, until the rounds decide."""
+    harness: list[float] = []
+    independent: list[float] = []
+    while (judgement := settled(harness, independent)) is None:
+        runs = work / f"runs{len(harness)}"
+        proc = bench("run", str(suite), "--output-dir", str(runs), "--no-report")
+        assert proc.returncode == 0, proc.stderr
+        (run_dir,) = runs.iterdir()
+        (value,) = [s.value for r in RunDir.open(run_dir).records() if not r.warmup
+                    for s in r.samples if s.metric == metric]
+        harness.append(value)
+        independent.append(tool())
+    return harness, independent, judgement
 
 
 def created_epoch_s(created: str) -> float:
@@ -66,18 +95,48 @@ def test_container_boot_time_agrees_with_the_docker_cli(tmp_path: Path, images: 
     image, cpuset = images["container_image"]["sha256"], allot(1, 512).cpuset_text
     client = docker.from_env()
     cli_boot_seconds(client, image, cpuset, tmp_path)  # warm-up, as each run has
-    harness: list[float] = []
-    independent: list[float] = []
-    while (judgement := settled(harness, independent)) is None:
-        runs = tmp_path / f"runs{len(harness)}"  # alternated, so both see the shared host in the same state
-        proc = bench("run", str(suite), "--output-dir", str(runs), "--no-report")
-        assert proc.returncode == 0, proc.stderr
-        (run_dir,) = runs.iterdir()
-        (boot,) = [s.value for r in RunDir.open(run_dir).records() if not r.warmup
-                   for s in r.samples if s.metric == "boot_s"]
-        harness.append(boot)
-        independent.append(cli_boot_seconds(client, image, cpuset, tmp_path))
+    harness, independent, judgement = alternated(suite, tmp_path, "boot_s",
+                                                 lambda: cli_boot_seconds(client, image, cpuset, tmp_path))
     print(f"\ncontainer boot: harness {statistics.median(harness):.3f} s, docker CLI from Created "
           f"{statistics.median(independent):.3f} s; {judgement}; "
           f"rounds: {' '.join(f'{h:.3f}/{c:.3f}' for h, c in zip(harness, independent))}")
+    assert judgement.verdict != "disagree", judgement
+
+
+def plain_redis_get_ops(client: docker.DockerClient, image: str, cpuset: str, bridge: str) -> float:
+    """redis-benchmark, as the workload runs it at 10 clients, against the same image's redis
+    run by plain `docker run -p` on the bridge's address (the path the harness publishes on)."""
+    name = f"{config.NAME_PREFIX}agreement-redis-{time.monotonic_ns()}"
+    subprocess.run(["docker", "run", "-d", "--name", name, "-p", f"{bridge}::6379", "--env", "BENCH_LISTEN=0.0.0.0",
+                    "--security-opt", "no-new-privileges", "--cpuset-cpus", cpuset, "--cpus", "1", "--memory", "512m",
+                    "--memory-swap", "512m", "--label", f"{config.RUN_LABEL}=agreement", "--label",
+                    f"{config.LABEL}=instance", image, config.GUEST_LAUNCHER, "redis"],
+                   check=True, capture_output=True, text=True)
+    try:
+        port = client.api.port(name, 6379)[0]["HostPort"]
+        deadline = time.monotonic() + 60
+        while subprocess.run(["redis-cli", "-h", bridge, "-p", port, "ping"], capture_output=True,
+                             text=True).stdout.strip() != "PONG":
+            assert time.monotonic() < deadline, "the plain container's redis never answered"
+            time.sleep(0.1)
+        out = subprocess.run(["redis-benchmark", "-h", bridge, "-p", port, "-t", "get,set", "-d", "50", "-r", "100000",
+                              "-n", "20000", "-c", "10", "--csv"], check=True, capture_output=True, text=True).stdout
+        (line,) = [line for line in out.splitlines() if line.startswith('"GET"')]
+        return float(line.split(",")[1].strip('"'))
+    finally:
+        client.api.remove_container(name, force=True)
+
+
+def test_docker_redis_throughput_agrees_with_redis_benchmark_against_a_plain_docker_run(
+        tmp_path: Path, images: dict) -> None:
+    suite = tmp_path / "suite.toml"
+    suite.write_text(DOCKER_REDIS)
+    image, cpuset = images["container_image"]["sha256"], allot(1, 512).cpuset_text
+    client = docker.from_env()
+    bridge = default_bridge(client).host_address  # the host's address there, as the harness finds it
+    harness, independent, judgement = alternated(suite, tmp_path, "get_ops_s_c10",
+                                                 lambda: plain_redis_get_ops(client, image, cpuset, bridge))
+    print(f"\nredis GET ops/s at 10 clients: harness {statistics.median(harness):.0f}, plain docker run -p "
+          f"{statistics.median(independent):.0f}; {judgement}; "
+          f"rounds: {' '.join(f'{h:.0f}/{c:.0f}' for h, c in zip(harness, independent))}")
     assert judgement.verdict != "disagree", judgement

@@ -1,67 +1,140 @@
-"""Server workloads, real: redis-server from the one root filesystem served from a native
-instance (loopback) and from containers (its port published on the bridge), redis-benchmark
-from the host against it, and a run killed while that client runs."""
+"""Server workloads, real: redis-server, nginx and PostgreSQL from the one root filesystem served
+from a native instance (loopback), from containers (a published port on the bridge, the host's
+network namespace) and from a VM (its address on the run's network), each driven by its client
+on the host; a run killed or interrupted while that client runs; a server that never answers."""
 
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import signal
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
 import psutil
 
+from bench.config import PROJECT_ROOT
+from bench.rundir.results import RunDir
 from tests.integration.test_run import only_run_dir, write_suite
 from tests.realhost import bench, leftovers
 
 SERVED = """\
 name = "it-apps"
 platforms = ["native", "docker", "docker-app", "docker-hostnet", "vm"]
+workloads = ["redis", "nginx", "postgres"]
+repetitions = 1
+warmup = 0
+seed = 3
+
+[only]
+docker-app = ["redis"]
+
+# Short client runs: redis at its extremes, one count each for nginx and PostgreSQL (their
+# workloads' copies run 1 s).
+[values.all]
+redis = [1, 50]
+nginx = [25]
+postgres = [8]
+"""
+ONE_REDIS = """\
+name = "it-apps-one"
+platforms = ["{platform}"]
 workloads = ["redis"]
 repetitions = 1
 warmup = 0
 seed = 3
 """
-NATIVE_REDIS = """\
-name = "it-apps-kill"
+NEVER_ANSWERS = """\
+name = "it-apps-mute"
 platforms = ["native"]
-workloads = ["redis"]
+workloads = ["idle", "hello"]
 repetitions = 1
 warmup = 0
 seed = 3
 """
+# idle's image (it sleeps), given a client whose server never comes: nothing listens on 6399.
+MUTE_CLIENT = """
+network = true
+
+[client]
+tools = { "redis-cli" = "redis-tools", "redis-benchmark" = "redis-tools" }
+port = 6399
+ready = ["redis-cli", "-h", "{address}", "-p", "{port}", "ping"]
+ready_output = "PONG"
+command = ["redis-benchmark", "-h", "{address}", "-p", "{port}", "-n", "10"]
+
+[metrics.get_ops_s]
+regex = '^"GET","([0-9.]+)"'
+unit = "ops/s"
+better = "higher"
+"""
+
+
+def short_workloads(root: Path) -> Path:
+    """The shipped workloads, their client runs cut to a second (the images are the same)."""
+    shutil.copytree(PROJECT_ROOT / "workloads", root)
+    for name, long, short in (("nginx", "-d 5s", "-d 1s"), ("postgres", "-T 5", "-T 1")):
+        path = root / name / "workload.toml"
+        text = path.read_text()
+        assert long in text
+        path.write_text(text.replace(long, short))
+    return root
 
 
 def clients_running() -> list[str]:
-    """redis-benchmark processes, and coreutils' timeout over one."""
+    """Client processes (redis-benchmark, wrk, pgbench), and coreutils' timeout over one."""
     return [" ".join(p.info["cmdline"]) for p in psutil.process_iter(["cmdline"])
-            if "redis-benchmark" in (p.info["cmdline"] or [])[:4]]
+            if {"redis-benchmark", "wrk", "pgbench"} & set((p.info["cmdline"] or [])[:4])]
 
 
-def test_redis_served_from_native_and_containers_to_the_hosts_client(tmp_path: Path, images: dict) -> None:
-    proc = bench("run", str(write_suite(tmp_path, text=SERVED)), "--output-dir", str(tmp_path / "runs"), "--no-report")
+def test_each_app_is_served_from_native_containers_and_a_vm_to_the_hosts_client(tmp_path: Path, images: dict) -> None:
+    proc = bench("run", str(write_suite(tmp_path, text=SERVED)), "--output-dir", str(tmp_path / "runs"), "--no-report",
+                 env={"BENCH_WORKLOADS_DIR": str(short_workloads(tmp_path / "workloads"))})
     assert proc.returncode == 0, proc.stderr
     run_dir = only_run_dir(tmp_path / "runs")
-    summary = pd.read_csv(run_dir / "summary.csv").set_index(["platform", "metric"])
-    ratios = {p: summary.loc[(p, "get_ops_s_c1"), "ratio_to_native"] for p in ("docker", "docker-hostnet", "vm")}
-    print(f"\nGET ops/s at 1 client ÷ native: {ratios}")
+    summary = pd.read_csv(run_dir / "summary.csv").set_index(["workload", "platform", "metric"])
+
+    def median(workload: str, platform: str, metric: str) -> float:
+        return float(summary.loc[(workload, platform, metric), "median"])
+
+    ratios = {p: summary.loc[("redis", p, "get_ops_s_c1"), "ratio_to_native"] for p in ("docker", "docker-hostnet", "vm")}
+    print(f"\nredis GET ops/s at 1 client ÷ native: {ratios}")
     for platform in ("native", "docker", "docker-app", "docker-hostnet", "vm"):
-        ops = {c: summary.loc[(platform, f"get_ops_s_c{c}"), "median"] for c in (1, 10, 50)}
-        print(f"\n{platform} redis GET ops/s: {ops}; p99 at 50 clients "
-              f"{summary.loc[(platform, 'get_p99_ms_c50'), 'median']} ms")
-        assert all(summary.loc[(platform, f"{m}_c{c}"), "n"] == 1
-                   for m in ("get_ops_s", "set_ops_s", "get_p99_ms") for c in (1, 10, 50))
+        ops = {c: median("redis", platform, f"get_ops_s_c{c}") for c in (1, 50)}
+        assert all(summary.loc[("redis", platform, f"{m}_c{c}"), "n"] == 1
+                   for m in ("get_ops_s", "set_ops_s", "get_p99_ms") for c in (1, 50))
         # One client waits a round trip per request; fifty keep the server busy: more operations/s.
-        assert ops[50] > ops[1] > 0
-        assert 0 < summary.loc[(platform, "get_p50_ms_c1"), "median"] <= summary.loc[(platform, "get_p99_ms_c1"), "median"]
+        assert ops[50] > ops[1] > 0, (platform, ops)
+        assert 0 < median("redis", platform, "get_p50_ms_c1") <= median("redis", platform, "get_p99_ms_c1")
+    for platform in ("native", "docker", "docker-hostnet", "vm"):
+        small, large = median("nginx", platform, "small_req_s_c25"), median("nginx", platform, "large_req_s_c25")
+        print(f"{platform}: nginx 4 KiB {small:.0f} req/s, 1 MiB {large:.0f} req/s; pgbench "
+              f"{median('postgres', platform, 'tps_c8'):.0f} tx/s at 8 clients")
+        assert small > large > 0
+        # Each 1 MiB response is one MiB on the wire (plus headers): wrk's rate agrees with its count.
+        assert 0.97 < median("nginx", platform, "large_mib_s_c25") / large < 1.05
+        assert 0 < median("nginx", platform, "small_p50_ms_c25") <= median("nginx", platform, "small_p99_ms_c25")
+        assert median("postgres", platform, "tps_c8") > 0
+        assert 0 < median("postgres", platform, "latency_mean_ms_c8")
+        assert 0 < median("postgres", platform, "latency_p99_ms_c8")
+        assert ("nginx", platform, "small_req_s_c1") not in summary.index  # the suite's values: 25 only
+        # The server answers only once it runs: after the instance's READY.
+        assert median("postgres", platform, "server_ready_s") >= median("postgres", platform, "boot_s")
     info = json.loads((run_dir / "run.json").read_text())
-    assert info["versions"]["host clients"]["redis-benchmark"].startswith("redis-benchmark 7.")
-    records = {r["platform"]: r for r in map(json.loads, (run_dir / "trials.jsonl").read_text().splitlines())}
-    assert records["native"]["facts"]["network_path"].startswith("loopback")
-    assert records["docker-hostnet"]["facts"]["network_path"].startswith("the host's network namespace")
-    assert records["vm"]["facts"]["network_path"].startswith("libvirt network vmctb-")
-    published = records["docker"]["facts"]
+    versions = info["versions"]["host clients"]
+    assert versions["redis-benchmark"].startswith("redis-benchmark 7.") and versions["wrk"].startswith("wrk ")
+    assert versions["pgbench"].startswith("pgbench (PostgreSQL) 15")
+    records = {(r["workload"], r["platform"]): r for r in map(json.loads, (run_dir / "trials.jsonl").read_text().splitlines())}
+    assert all(r["status"] == "ok" for r in records.values()), [r["reason"] for r in records.values()]
+    assert records[("redis", "native")]["facts"]["network_path"].startswith("loopback")
+    assert records[("redis", "docker-hostnet")]["facts"]["network_path"].startswith("the host's network namespace")
+    assert records[("postgres", "vm")]["facts"]["network_path"].startswith("libvirt network vmctb-")
+    assert records[("nginx", "docker")]["facts"]["client_values"] == "c=connections"
+    published = records[("redis", "docker")]["facts"]
     assert " published (-p) at " in published["network_path"], published
     assert published["network_carrier"].startswith(("iptables DNAT", "docker-proxy")), published
     host_port = published["network_path"].rsplit(":", 1)[1]
@@ -70,8 +143,8 @@ def test_redis_served_from_native_and_containers_to_the_hosts_client(tmp_path: P
 
 
 def test_a_run_killed_while_its_client_runs_is_cleaned_by_bench_clean(tmp_path: Path, images: dict) -> None:
-    proc = bench("run", str(write_suite(tmp_path, text=NATIVE_REDIS)), "--output-dir", str(tmp_path / "runs"),
-                 "--no-report", env={"BENCH_KILL_AT": "1:client"})
+    proc = bench("run", str(write_suite(tmp_path, text=ONE_REDIS.format(platform="native"))),
+                 "--output-dir", str(tmp_path / "runs"), "--no-report", env={"BENCH_KILL_AT": "1:client"})
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     left = leftovers()
     assert any(thing.startswith("host server") and thing.endswith("-client") for thing in left), left
@@ -79,3 +152,44 @@ def test_a_run_killed_while_its_client_runs_is_cleaned_by_bench_clean(tmp_path: 
     cleaned = bench("clean")
     assert cleaned.returncode == 0, cleaned.stderr
     assert leftovers() == [] and clients_running() == []
+
+
+def docker_nat_rules() -> list[str]:
+    rules = subprocess.run(["iptables", "-t", "nat", "-S", "DOCKER"], capture_output=True, text=True).stdout
+    return [r for r in rules.splitlines() if re.search(r"--to-destination \S+:6379\b", r)]
+
+
+def test_sigint_while_the_client_runs_leaves_no_container_client_or_port_rule(tmp_path: Path, images: dict) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "run", str(write_suite(tmp_path, text=ONE_REDIS.format(
+        platform="docker"))), "--no-report", "--output-dir", str(tmp_path / "runs")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not clients_running() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert clients_running(), "no client seen while the run went on"
+    assert docker_nat_rules(), "the published port has no DNAT rule while its server runs"
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err, err
+    assert leftovers() == [] and clients_running() == [] and docker_nat_rules() == []
+    (record,) = RunDir.open(only_run_dir(tmp_path / "runs")).records()
+    assert (record.platform, record.status, record.reason) == ("docker", "aborted", "interrupted")
+
+
+def test_a_server_that_never_answers_fails_its_trial_within_the_timeout_and_the_run_goes_on(
+        tmp_path: Path, images: dict) -> None:
+    root = tmp_path / "workloads"
+    shutil.copytree(PROJECT_ROOT / "workloads", root)
+    idle = root / "idle" / "workload.toml"
+    idle.write_text(idle.read_text().replace("timeout_s = 150", "timeout_s = 12") + MUTE_CLIENT)
+    began = time.monotonic()
+    proc = bench("run", str(write_suite(tmp_path, text=NEVER_ANSWERS)), "--output-dir", str(tmp_path / "runs"),
+                 "--no-report", env={"BENCH_WORKLOADS_DIR": str(root)})
+    assert proc.returncode == 1, proc.stderr
+    records = {r.workload: r for r in RunDir.open(only_run_dir(tmp_path / "runs")).records()}
+    mute = records["idle"]
+    assert mute.status == "failed" and "did not answer" in mute.reason, mute.reason
+    assert mute.console_tail and any("READY" in line for line in mute.console_tail), mute.console_tail
+    assert records["hello"].status == "ok"
+    assert time.monotonic() - began < 12 + 60
+    assert clients_running() == []

@@ -51,11 +51,14 @@ def write_run(root: Path, run_id: str, values: dict[tuple[str, str, str], list[f
               vm_accel: str = "tcg", seed: int = 7, failed: int = 0, label: str = "",
               started_at: str = "2026-11-20T10:00:00+0000", host: dict | None = None,
               versions: dict | None = None, extra_info: dict | None = None,
-              digests: dict[str, str] | None = None) -> Path:
+              digests: dict[str, str] | None = None, kinds: dict[str, tuple[str, str]] | None = None,
+              facts: dict[tuple[str, str], dict[str, str]] | None = None) -> Path:
     """One trial per (workload, platform) and repetition, carrying that repetition's value of
     each of its metrics; `failed` extra failed trials; `label` goes into names a report shows;
     `host` and `versions` replace those of run.json; `extra_info` is added to it; `digests`:
-    platform → the digest a `hello` trial there printed."""
+    platform → the digest a `hello` trial there printed; `kinds`: more metrics' (unit, better);
+    `facts`: (workload, platform) → facts its trials add."""
+    kinds = {**KINDS, **(kinds or {})}
     pairs = sorted({(w, p) for w, p, _ in values})
     repetitions = max(len(v) for v in values.values())
     info = {"run_id": run_id, "seed": seed, "plan": [], "command": f"bench run {label}", "started_at": started_at,
@@ -72,12 +75,13 @@ def write_run(root: Path, run_id: str, values: dict[tuple[str, str, str], list[f
         for workload, platform in pairs:
             seq += 1
             accel = vm_accel if platform.startswith("vm") else "none"
-            samples = [Sample(metric, vals[repetition], *KINDS.get(metric, ("s", "lower")), platform, workload + label,
+            samples = [Sample(metric, vals[repetition], *kinds.get(metric, ("s", "lower")), platform, workload + label,
                               accel, {"seq": seq})
                        for (w, p, metric), vals in values.items()
                        if (w, p) == (workload, platform) and repetition < len(vals)]
             run.append(TrialRecord(run_id, seq, platform, workload + label, repetition + 1, accel=accel, status="ok",
-                                   samples=samples, facts=dict(FACTS.get(platform, FACTS["docker"])),
+                                   samples=samples, facts={**FACTS.get(platform, FACTS["docker"]),
+                                                           **(facts or {}).get((workload, platform), {})},
                                    memory_series=[[0.0, 10.0, None], [0.25, 12.0, 11.0], [0.5, 12.5, None]]
                                    if workload == "idle" else []))
     for platform, digest in sorted((digests or {}).items()):

@@ -51,3 +51,20 @@ def test_the_tarball_holds_the_paths_their_symlinks_and_nothing_else(tmp_path: P
     again = tmp_path / "again.tar"
     app_image.write_tar(root, ["/etc/passwd", "/lib64/ld.so", "/usr/bin/sysbench"], again)
     assert again.read_bytes() == out.read_bytes()  # the same content, the same image tag
+
+
+def test_app_paths_bring_whole_directories_through_symlinks_and_nothing_beside(tmp_path: Path) -> None:
+    root = tree(tmp_path / "tree")
+    (root / "usr/share/srv/15/extension").mkdir(parents=True)
+    (root / "usr/share/srv/15/base.bki").write_text("data")
+    (root / "usr/share/srv/15/extension/plpgsql.control").write_text("control")
+    (root / "usr/share/other").mkdir()
+    (root / "usr/share/other/unrelated").write_text("x")
+    os.symlink("/usr/share/srv", root / "srv-link")
+    assert app_image._files_under(root, "/usr/share/srv/15") == [
+        "/usr/share/srv/15", "/usr/share/srv/15/base.bki", "/usr/share/srv/15/extension/plpgsql.control"]
+    # Through a symlink: the files where they are, which the tarball's walk reaches via the link.
+    assert "/usr/share/srv/15/base.bki" in app_image._files_under(root, "/srv-link/15")
+    assert app_image._files_under(root, "/usr/share/srv/15/base.bki") == ["/usr/share/srv/15/base.bki"]
+    assert app_image._files_under(root, "/usr/share/none") == []
+    assert not app_image._is_elf(root, "/usr/share/srv/15/base.bki")

@@ -1,21 +1,26 @@
 """Server workloads: the [client] table, and the host client's output parsed into metrics, from
-redis-benchmark 7.0.15 output captured on this host (fixtures/)."""
+redis-benchmark 7.0.15, wrk 4.1.0 and pgbench 15 output captured on this host (fixtures/)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import os
+import stat
+
 import pytest
 
 from bench.config import PROJECT_ROOT
 from bench.definitions import workload
-from bench.definitions.workload import ScoreError
+from bench.definitions.workload import Score, ScoreError
 from bench.errors import BenchError
 from bench.net import clients
 from tests.conftest import write_workload
 
 FIXTURES = Path(__file__).parent / "fixtures"
 REDIS = workload.load("redis", PROJECT_ROOT / "workloads")
+NGINX = workload.load("nginx", PROJECT_ROOT / "workloads")
+POSTGRES = workload.load("postgres", PROJECT_ROOT / "workloads")
 
 SERVED = """\
 name = "{name}"
@@ -51,6 +56,69 @@ def test_each_client_run_gives_its_own_metrics_from_real_redis_benchmark_output(
         ["-c", "50", "--csv"]
 
 
+@pytest.mark.parametrize("connections, expected", [
+    # wrk prints each latency in its own unit (155.00us, 1.69ms) and the rate in binary units.
+    (1, {"small_req_s_c1": 5316.43, "small_mib_s_c1": 22.06, "small_p50_ms_c1": 0.155, "small_p99_ms_c1": 2.54,
+         "large_req_s_c1": 521.98, "large_mib_s_c1": 522.23, "large_p50_ms_c1": 1.44, "large_p99_ms_c1": 23.08}),
+    (25, {"small_req_s_c25": 9531.61, "small_mib_s_c25": 39.55, "small_p50_ms_c25": 1.69, "small_p99_ms_c25": 7.5,
+          "large_req_s_c25": 667.89, "large_mib_s_c25": 668.06, "large_p50_ms_c25": 20.03, "large_p99_ms_c25": 166.32}),
+])
+def test_real_wrk_output_of_both_files_gives_each_files_figures_in_one_unit(connections: int, expected: dict) -> None:
+    output = (FIXTURES / f"wrk-4.1.0-c{connections}.txt").read_text()
+    found = {name: value for name, value, _ in clients.figures(NGINX, [clients.ClientRun(connections, output, 1.0)])}
+    assert found == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_printed_unit_outside_the_units_table_is_a_score_error_naming_it() -> None:
+    score = Score("ms", "lower", regex=r"latency ([0-9.]+)(\w+)", units=(("us", 0.001), ("ms", 1.0)))
+    assert score.extract("latency 250us") == pytest.approx(0.25)
+    with pytest.raises(ScoreError, match=r"^value 3ns is in a unit 'ns' not among us, ms$"):
+        score.extract("latency 3ns")
+    # The shipped patterns admit only the units their tables map: anything else is no match.
+    output = (FIXTURES / "wrk-4.1.0-c1.txt").read_text().replace("22.06MB", "22.06TB")
+    with pytest.raises(ScoreError, match="^small_mib_s_c1: no match"):
+        clients.figures(NGINX, [clients.ClientRun(1, output, 1.0)])
+
+
+def test_real_pgbench_output_gives_tps_mean_latency_and_the_p99_from_its_log() -> None:
+    output = (FIXTURES / "pgbench-15-c8.txt").read_text()
+    found = {name: value for name, value, _ in clients.figures(POSTGRES, [clients.ClientRun(8, output, 5.0)])}
+    assert found == {"tps_c8": 9346.804962, "latency_mean_ms_c8": 0.856, "latency_p99_ms_c8": 3.048}
+
+
+def fake_tool(directory: Path, name: str, script: str) -> None:
+    path = directory / name
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+
+
+def test_the_p99_is_the_nearest_rank_percentile_of_the_transaction_log_and_the_scratch_goes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped command's own pipeline (the host's sh, awk and sort) over a log of 1000
+    transactions of 1…1000 µs, written where pgbench writes it; `prepare` runs once first."""
+    bin_dir, cache = tmp_path / "bin", tmp_path / "cache"
+    bin_dir.mkdir()
+    monkeypatch.setenv("BENCH_CACHE_DIR", str(cache))
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    fake_tool(bin_dir, "pgbench", f"""\
+if [ "$1" = "-i" ]; then echo prepared >> {tmp_path}/prepared; exit 0; fi
+for arg; do case $arg in --log-prefix=*) prefix=${{arg#--log-prefix=}} ;; esac; done
+seq 1000 | shuf --random-source=/dev/zero | awk '{{ print 0, NR, $1, 0, 0, 0 }}' > "$prefix.$$"
+echo "$prefix" > {tmp_path}/scratch
+cat {FIXTURES / "pgbench-15-c8.txt"} | grep -v 'latency p99'
+""")
+    assert POSTGRES.client is not None
+    runs = clients.run_client(POSTGRES.client, "127.0.0.1", 5432, "vmctb-test-client")
+    assert [r.value for r in runs] == [1, 8]
+    assert (tmp_path / "prepared").read_text() == "prepared\n"
+    found = {name: value for name, value, _ in clients.figures(POSTGRES, runs)}
+    assert found["latency_p99_ms_c1"] == found["latency_p99_ms_c8"] == 0.99  # the 990th of 1000
+    assert "(1000 transactions logged)" in runs[0].output
+    scratch = Path((tmp_path / "scratch").read_text().strip()).parent
+    assert scratch.parent == cache and not scratch.exists()
+    assert list(cache.iterdir()) == []
+
+
 def test_client_output_that_does_not_parse_names_the_metric_and_the_output() -> None:
     with pytest.raises(ScoreError) as err:
         clients.figures(REDIS, [clients.ClientRun(50, "Could not connect to Redis at 127.0.0.1:6379\n", 0.1)])
@@ -62,14 +130,9 @@ def test_a_client_tool_the_host_lacks_is_one_line_naming_its_package(workloads_d
                                                                            '"no-such-bench-tool" = "some-package"')
                    .replace('["redis-benchmark"', '["no-such-bench-tool"'))
     with pytest.raises(BenchError) as err:
-        clients.require([workload.load("srv")], [("native", "srv")])
+        clients.require([workload.load("srv")])
     assert str(err.value) == ("srv: the client needs no-such-bench-tool (Debian package some-package; "
                               "`make setup` installs it)")
-
-
-def test_a_server_workload_on_a_platform_that_does_not_serve_it_yet_is_refused() -> None:
-    with pytest.raises(BenchError, match="redis: a server workload runs on native, docker, docker-app, docker-hostnet, vm only so far, not gvisor"):
-        clients.require([REDIS], [("native", "redis"), ("gvisor", "redis")])
 
 
 @pytest.mark.parametrize("edit, message", [
@@ -84,6 +147,14 @@ def test_a_server_workload_on_a_platform_that_does_not_serve_it_yet_is_refused()
     (lambda t: t.replace('port = 6379', 'port = 70000'), "client.port: 70000 is not a TCP port"),
     (lambda t: t.replace('network = true\n', ''), "client: a server workload needs `network = true`"),
     (lambda t: t.replace('port = 6379', 'port = 6379\nretries = 3'), "client.retries: unknown key"),
+    (lambda t: t.replace('suffix = "c"', 'suffix = "c"\nprepare = ["ab", "{address}"]'),
+     "client.prepare: runs 'ab', which [client.tools] does not name"),
+    (lambda t: t.replace('better = "higher"', 'better = "higher"\nunits = { ms = 1.0 }'),
+     "metrics.get_ops_s.regex: needs exactly two capture groups (the value, then its unit), has 1"),
+    (lambda t: t.replace("unit = \"ops/s\"", 'unit = "ops/s"\nunits = {}'),
+     "metrics.get_ops_s.units: must map each unit the tool prints to its factor"),
+    (lambda t: t.replace('expected_s = 5', 'expected_s = 5\napp_paths = ["usr/share/x"]'),
+     "app_paths: 'usr/share/x' is not an absolute path inside the image"),
 ])
 def test_an_invalid_client_table_names_the_file_and_key(workloads_dir: Path, edit, message: str) -> None:
     path = write_workload(workloads_dir, "srv", edit(SERVED.format(name="srv")))

@@ -8,6 +8,7 @@ import pytest
 
 from bench.cli.main import main
 from bench.definitions import suite as suites
+from bench.definitions.workload import load as load_workload
 from bench.errors import BenchError
 from tests.conftest import write_workload
 
@@ -108,7 +109,7 @@ def test_a_suite_that_is_not_utf8_is_one_line_and_exit_2(suite_file: Path, tmp_p
 def test_unknown_suite_name(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["run", "nosuchsuite"])
     _, err = capsys.readouterr()
-    assert code == 2 and "unknown suite 'nosuchsuite' (shipped: default" in err
+    assert code == 2 and "unknown suite 'nosuchsuite' (shipped: apps, default" in err
 
 
 def test_suite_and_resume_together_are_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -136,3 +137,64 @@ def test_density_instances_must_be_at_least_one(suite_file: Path) -> None:
     suite_file.write_text(VALID + "[density]\ninstances = 0\n")
     with pytest.raises(BenchError, match=r"density.instances: must be at least 1, got 0"):
         suites.load(str(suite_file))
+
+
+SERVED = """\
+name = "srv"
+description = "a server"
+packages = []
+network = true
+command = ["srv"]
+timeout_s = 60
+expected_s = 30
+
+[client]
+tools = { "sh" = "dash" }
+port = 7000
+ready = ["sh", "-c", "true {address}"]
+command = ["sh", "-c", "echo ops {value} {address}"]
+values = [1, 10, 50]
+suffix = "c"
+
+[metrics.ops]
+regex = 'ops ([0-9]+)'
+unit = "ops/s"
+better = "higher"
+"""
+
+
+@pytest.fixture
+def served_suite(tmp_path: Path, workloads_dir: Path) -> Path:
+    write_workload(workloads_dir, "cpu")
+    write_workload(workloads_dir, "srv", SERVED)
+    path = tmp_path / "srv.toml"
+    path.write_text(VALID.replace('["cpu"]', '["cpu", "srv"]') + '\n[values.all]\nsrv = [10]\n[values.docker]\nsrv = [50, 1]\n')
+    return path
+
+
+def test_values_narrow_a_server_workloads_client_per_platform(served_suite: Path) -> None:
+    s = suites.load(str(served_suite))
+    assert suites.Suite.from_json(s.to_json()) == s
+    srv = load_workload("srv")
+    native, docker = s.workload_for("native", srv), s.workload_for("docker", srv)
+    assert native.client is not None and native.client.values == (10,) and native.expected_s == pytest.approx(10)
+    assert docker.client is not None and docker.client.values == (1, 50)  # in the workload's own order
+    cpu = load_workload("cpu")
+    assert s.workload_for("docker", cpu) is cpu
+
+
+@pytest.mark.parametrize("table, message", [
+    ('[values.vm]\nsrv = [10]', "values.vm: is not 'all' or one of this suite's platforms (native, docker)"),
+    ('[values.all]\ncpu = [1]', "values.all.cpu: is not a server workload: it has no [client] values"),
+    ('[values.all]\nsrv = [2]', "values.all.srv: [2] is not among the workload's values [1, 10, 50]"),
+    ('[values.all]\nsrv = []', "values.all.srv: must be a non-empty list of whole numbers"),
+    ('[values.all]\nhello = [1]', "values.all.hello: is not one of this suite's workloads (cpu, srv)"),
+])
+def test_bad_values_are_one_line(tmp_path: Path, workloads_dir: Path, table: str, message: str) -> None:
+    write_workload(workloads_dir, "cpu")
+    write_workload(workloads_dir, "srv", SERVED)
+    path = tmp_path / "srv.toml"
+    path.write_text(VALID.replace('["cpu"]', '["cpu", "srv"]') + "\n" + table + "\n")
+    with pytest.raises(BenchError) as err:
+        suites.load(str(path))
+    assert str(err.value) == f"{path}: {message}" or str(err.value).startswith(f"{path}: {message}"), str(err.value)
