@@ -43,15 +43,22 @@ def require(workloads: list[Workload]) -> None:
 
 
 def tool_versions(workloads: list[Workload]) -> dict[str, str]:
-    """Each client tool's own version line, for run.json."""
-    found = {}
-    for tool in sorted({t for w in workloads if w.client is not None for t in w.client.tools}):
-        try:
-            out = subprocess.run([tool, "--version"], capture_output=True, text=True, timeout=10)
-            found[tool] = (out.stdout or out.stderr).strip().splitlines()[0] if (out.stdout or out.stderr) else "?"
-        except (OSError, subprocess.TimeoutExpired):
-            found[tool] = "not installed"
-    return found
+    """Each client tool's own version line, for run.json; for a tool with no --version (dash,
+    mawk), its Debian package's version."""
+    tools = {t: package for w in workloads if w.client is not None for t, package in w.client.tools.items()}
+    return {tool: _version(tool, tools[tool]) for tool in sorted(tools)}
+
+
+def _version(tool: str, package: str) -> str:
+    try:
+        out = subprocess.run([tool, "--version"], capture_output=True, text=True, timeout=10)
+        said = (out.stdout or out.stderr).strip().splitlines()
+        if out.returncode == 0 and said:
+            return said[0]
+        listed = subprocess.run(["dpkg-query", "-W", "-f=${Version}", package], capture_output=True, text=True, timeout=10)
+        return f"Debian package {package} {listed.stdout.strip()}" if listed.returncode == 0 else (said or ["?"])[0]
+    except (OSError, subprocess.TimeoutExpired):
+        return "not installed"
 
 
 @dataclass(frozen=True)

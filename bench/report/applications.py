@@ -54,14 +54,29 @@ class Beside:
 
 
 @dataclass(frozen=True)
+class Finding:
+    """What one throughput at one value says: each platform's cost against native."""
+    lead: str  # "redis get_ops_s at 1 client against native"
+    parts: tuple[str, ...]  # "docker's published port cost 8 % (0.92×, 95% CI […])"
+
+    def text(self) -> str:
+        return f"{self.lead}: {'; '.join(self.parts)}." if self.parts else f"{self.lead}."
+
+
+@dataclass(frozen=True)
 class AppTable:
     workload: str
     client: str
     columns: tuple[str, ...]
     rows: tuple[Row, ...]
-    finding: str
+    findings: tuple[Finding, ...]
     beside: tuple[Beside, ...]
     tcg: bool
+
+    @property
+    def finding(self) -> str:
+        """The findings as sentences."""
+        return " ".join(f.text() for f in self.findings)
 
 
 @dataclass(frozen=True)
@@ -158,10 +173,11 @@ def _why(run: LoadedRun, platform: str, workload: str) -> str:
     return ""
 
 
-def _finding(run: LoadedRun, workload: str, series: list[_Series], parameter: str, shown: list[str]) -> str:
+def _finding(run: LoadedRun, workload: str, series: list[_Series], parameter: str,
+             shown: list[str]) -> tuple[Finding, ...]:
     """The first throughput at its lowest and highest value: each platform's cost, named."""
     rates = [s for s in series if s.base == series[0].base]
-    sentences = []
+    found = []
     for s in dict.fromkeys([rates[0], rates[-1]]):
         parts = []
         for platform in shown:
@@ -171,8 +187,8 @@ def _finding(run: LoadedRun, workload: str, series: list[_Series], parameter: st
             note = " (TCG: an emulator's cost, not a hypervisor's)" if is_vm(platform) and "tcg" in run.vm_accels else ""
             parts.append(f"{column_name(platform, run)}{_why(run, platform, workload)} {_effect(ratio)}{note}")
         if parts:
-            sentences.append(f"{workload} {s.base}{_at(s.value, parameter)} against native: " + "; ".join(parts) + ".")
-    return " ".join(sentences) or f"{workload}: no platform ran beside native, so no ratio could be formed."
+            found.append(Finding(f"{workload} {s.base}{_at(s.value, parameter)} against native", tuple(parts)))
+    return tuple(found) or (Finding(f"{workload}: no platform ran beside native, so no ratio could be formed", ()),)
 
 
 def _beside(run: LoadedRun, workload: str, series: list[_Series], parameter: str) -> list[Beside]:

@@ -161,3 +161,10 @@ def test_an_invalid_client_table_names_the_file_and_key(workloads_dir: Path, edi
     with pytest.raises(BenchError) as err:
         workload.load("srv")
     assert str(err.value).startswith(f"{path}: ") and message in str(err.value), str(err.value)
+
+
+def test_a_tool_without_version_option_is_recorded_by_its_debian_package() -> None:
+    versions = clients.tool_versions([POSTGRES, REDIS])
+    assert versions["redis-benchmark"].startswith("redis-benchmark 7.")
+    assert versions["sh"].startswith("Debian package dash 0.5") and versions["awk"].startswith("Debian package mawk ")
+    assert versions["pgbench"].startswith("pgbench (PostgreSQL) 15")
