@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,6 +24,21 @@ from tests import hoststate
 def bench(*args: str, env: dict[str, str] | None = None, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "bench", *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=timeout)
+
+
+def short_workloads(root: Path, cuts: dict[str, tuple[tuple[str, str], ...]]) -> dict[str, str]:
+    """The shipped workloads copied to `root`, with each named one's durations cut (`cuts`:
+    workload, then (long, short) texts, each of which must occur), as `bench`'s environment.
+    The images are the same: a test proves a platform runs the workload, not how long it runs."""
+    shutil.copytree(PROJECT_ROOT / "workloads", root)
+    for name, replacements in cuts.items():
+        path = root / name / "workload.toml"
+        text = path.read_text()
+        for long, short in replacements:
+            assert long in text, (name, long)
+            text = text.replace(long, short)
+        path.write_text(text)
+    return {"BENCH_WORKLOADS_DIR": str(root)}
 
 
 @pytest.fixture(scope="session")

@@ -133,7 +133,9 @@ def load(name_or_path: str | None) -> Suite:
             raise only_table.error(platform, f"is not one of this suite's platforms ({', '.join(platforms)})")
         only[platform] = _names(only_table, platform, chosen, noun="workload")
     only_table.finish()
-    values = _client_values(top.table("values", optional=True), platforms, chosen)
+    # A broken workload file is named now, not halfway through the run.
+    loaded = {name_: load_workload(name_) for name_ in chosen}
+    values = _client_values(top.table("values", optional=True), platforms, loaded)
     density_table = top.table("density", optional=True)
     density_instances = density_table.integer("instances", default=5, minimum=1)
     density_table.finish()
@@ -147,13 +149,12 @@ def load(name_or_path: str | None) -> Suite:
         table.finish()
         adaptive = Adaptive(float(cv), cap)
     top.finish()
-    for name_ in chosen:  # a broken workload file is named now, not halfway through the run
-        load_workload(name_)
     return Suite(name, description, platforms, chosen, repetitions, warmup, cpus, memory_mib,
                  seed, None if timeout_s is None else float(timeout_s), sampling, str(path), adaptive, only, density_instances, values)
 
 
-def _client_values(table: Table, platforms: tuple[str, ...], chosen: tuple[str, ...]) -> dict[str, dict[str, tuple[int, ...]]]:
+def _client_values(table: Table, platforms: tuple[str, ...],
+                   chosen: dict[str, Workload]) -> dict[str, dict[str, tuple[int, ...]]]:
     """[values.all] or [values.PLATFORM]: workload = [a subset of its client's values]."""
     found = {}
     for key in list(table.data):
@@ -164,7 +165,7 @@ def _client_values(table: Table, platforms: tuple[str, ...], chosen: tuple[str, 
         for name in list(by_workload.data):
             if name not in chosen:
                 raise by_workload.error(name, f"is not one of this suite's workloads ({', '.join(chosen)})")
-            client = load_workload(name).client
+            client = chosen[name].client
             if client is None:
                 raise by_workload.error(name, "is not a server workload: it has no [client] values")
             subset = by_workload.integer_list(name)

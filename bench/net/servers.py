@@ -28,6 +28,7 @@ LISTEN_ENV = "BENCH_LISTEN"  # where a server workload's own server binds inside
 # `bench clean` finds one that a killed harness left running.
 OWNER_ENV = "VMCTB_HOST_SERVER"
 LISTEN_WAIT_S = 10.0
+EXIT_WAIT_S = 10.0
 # Beyond the trial's own timeout: setup and teardown happen while the servers run.
 LIFETIME_MARGIN_S = 120
 
@@ -95,17 +96,40 @@ class HostServers:
         return f"{names}; listening on {self.path.host_address} only; on host CPU {cpus}"
 
     def stop(self) -> None:
+        """Kill every server and return once each has exited: its port is free for the next trial."""
         for proc in self.procs:
+            members = _members(proc.pid)  # before the kill: `timeout` dies first, orphaning its child
             if proc.poll() is None:
                 try:
                     os.killpg(proc.pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
             proc.wait()
+            _await_exit(members)
         for messages in self._messages:
             messages.close()
         self.procs.clear()
         self._messages.clear()
+
+
+def _members(pid: int) -> list[psutil.Process]:
+    try:
+        return psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def _await_exit(procs: list[psutil.Process]) -> None:
+    """Until each process has exited (a zombie holds no socket); SIGKILL'ed, that is milliseconds."""
+    deadline = time.monotonic() + EXIT_WAIT_S
+    for proc in procs:
+        while time.monotonic() < deadline:
+            try:
+                if not proc.is_running() or proc.status() == psutil.STATUS_ZOMBIE:
+                    break
+            except psutil.Error:
+                break
+            time.sleep(0.01)
 
 
 def _tree(pid: int) -> set[int]:

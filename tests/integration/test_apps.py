@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -17,10 +16,9 @@ from pathlib import Path
 import pandas as pd
 import psutil
 
-from bench.config import PROJECT_ROOT
 from bench.rundir.results import RunDir
 from tests.integration.test_run import only_run_dir, write_suite
-from tests.realhost import bench, leftovers
+from tests.realhost import bench, leftovers, short_workloads
 
 SERVED = """\
 name = "it-apps"
@@ -34,8 +32,8 @@ seed = 3
 [only]
 docker-app = ["postgres"]
 
-# Short client runs: redis at its extremes, one count each for nginx and PostgreSQL (their
-# workloads' copies run 1 s).
+# Short client runs (SHORT_CLIENT_RUNS): redis at its extremes, one count each for nginx and
+# PostgreSQL.
 [values.all]
 redis = [1, 50]
 nginx = [25]
@@ -75,15 +73,9 @@ better = "higher"
 """
 
 
-def short_workloads(root: Path) -> Path:
-    """The shipped workloads, their client runs cut to a second (the images are the same)."""
-    shutil.copytree(PROJECT_ROOT / "workloads", root)
-    for name, long, short in (("nginx", "-d 5s", "-d 1s"), ("postgres", "-T 5", "-T 1")):
-        path = root / name / "workload.toml"
-        text = path.read_text()
-        assert long in text
-        path.write_text(text.replace(long, short))
-    return root
+# Each client run about a second: a tenth of redis-benchmark's requests, wrk and pgbench for 1 s.
+SHORT_CLIENT_RUNS = {"redis": (('"-n", "20000"', '"-n", "2000"'),), "nginx": (("-d 5s", "-d 1s"),),
+                     "postgres": (("-T 5", "-T 1"),)}
 
 
 def clients_running() -> list[str]:
@@ -94,7 +86,7 @@ def clients_running() -> list[str]:
 
 def test_each_app_is_served_from_native_containers_and_a_vm_to_the_hosts_client(tmp_path: Path, images: dict) -> None:
     proc = bench("run", str(write_suite(tmp_path, text=SERVED)), "--output-dir", str(tmp_path / "runs"), "--no-report",
-                 env={"BENCH_WORKLOADS_DIR": str(short_workloads(tmp_path / "workloads"))})
+                 env=short_workloads(tmp_path / "workloads", SHORT_CLIENT_RUNS))
     assert proc.returncode == 0, proc.stderr
     run_dir = only_run_dir(tmp_path / "runs")
     summary = pd.read_csv(run_dir / "summary.csv").set_index(["workload", "platform", "metric"])
@@ -180,13 +172,12 @@ def test_sigint_while_the_client_runs_leaves_no_container_client_or_port_rule(tm
 
 def test_a_server_that_never_answers_fails_its_trial_within_the_timeout_and_the_run_goes_on(
         tmp_path: Path, images: dict) -> None:
-    root = tmp_path / "workloads"
-    shutil.copytree(PROJECT_ROOT / "workloads", root)
-    idle = root / "idle" / "workload.toml"
-    idle.write_text(idle.read_text().replace("timeout_s = 150", "timeout_s = 12") + MUTE_CLIENT)
+    env = short_workloads(tmp_path / "workloads", {"idle": (("timeout_s = 150", "timeout_s = 12"),)})
+    with open(tmp_path / "workloads" / "idle" / "workload.toml", "a") as idle:
+        idle.write(MUTE_CLIENT)
     began = time.monotonic()
     proc = bench("run", str(write_suite(tmp_path, text=NEVER_ANSWERS)), "--output-dir", str(tmp_path / "runs"),
-                 "--no-report", env={"BENCH_WORKLOADS_DIR": str(root)})
+                 "--no-report", env=env)
     assert proc.returncode == 1, proc.stderr
     records = {r.workload: r for r in RunDir.open(only_run_dir(tmp_path / "runs")).records()}
     mute = records["idle"]
