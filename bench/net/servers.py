@@ -133,10 +133,9 @@ def _await_exit(procs: list[psutil.Process]) -> None:
 
 
 def _tree(pid: int) -> set[int]:
-    try:
-        return {pid, *(c.pid for c in psutil.Process(pid).children(recursive=True))}
-    except psutil.Error:
-        return set()
+    """The pid and its descendants; empty once the pid has gone."""
+    members = _members(pid)
+    return {pid, *(m.pid for m in members)} if members or psutil.pid_exists(pid) else set()
 
 
 def listening(address: str, port: int, pids: set[int] | None = None) -> bool:
