@@ -18,6 +18,8 @@ import psutil
 import pytest
 
 from bench.config import PROJECT_ROOT
+from bench.host import engines
+from bench.net.network import RunNetwork
 from bench.operations import cleanup
 from tests import hoststate
 
@@ -39,6 +41,13 @@ def short_workloads(root: Path, cuts: dict[str, tuple[tuple[str, str], ...]]) ->
             text = text.replace(long, short)
         path.write_text(text)
     return {"BENCH_WORKLOADS_DIR": str(root)}
+
+
+def with_stresses(root: Path, workload: str, stresses: list[str]) -> dict[str, str]:
+    """short_workloads with an interference workload's stresses narrowed to these."""
+    text = (PROJECT_ROOT / "workloads" / workload / "workload.toml").read_text()
+    line = next(line for line in text.splitlines() if line.startswith("stresses = "))
+    return short_workloads(root, {workload: ((line, f"stresses = {json.dumps(stresses)}"),)})
 
 
 @pytest.fixture(scope="session")
@@ -75,8 +84,20 @@ def nothing_left_behind(no_crashed_run_first: None) -> Iterator[None]:
     assert after == [], f"the harness left instances behind: {after}"
 
 
+@pytest.fixture(scope="session")
+def libvirt_firewall_primed() -> None:
+    """libvirt adds its LIBVIRT_* chains, and the jumps to them, at the first network it starts
+    after the host boots, and keeps them: libvirt's own once-per-boot state, not the harness's.
+    One network started and destroyed here puts them in place before any module's snapshot."""
+    conn = engines.libvirt_connection()
+    try:
+        RunNetwork.create(conn, "prime", "tests").destroy()
+    finally:
+        conn.close()
+
+
 @pytest.fixture(scope="module", autouse=True)
-def host_network_unchanged(request: pytest.FixtureRequest) -> Iterator[None]:
+def host_network_unchanged(request: pytest.FixtureRequest, libvirt_firewall_primed: None) -> Iterator[None]:
     """The host's links, addresses, routes, firewall rules and Docker, Podman and libvirt
     networks are as they were before the module, but for what the harness labels (and removes:
     the check above)."""

@@ -11,12 +11,13 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bench.definitions import interference
 from bench.definitions.tomlcheck import Table, load_toml
 from bench.definitions.workload import Workload
 from bench.definitions.workload import available as available_workloads
 from bench.definitions.workload import load as load_workload
 from bench.errors import BenchError
-from bench.model import registry
+from bench.model import registry, resources
 
 SHIPPED = Path(__file__).resolve().parents[1] / "suites"
 DEFAULT = "default"
@@ -57,6 +58,7 @@ class Suite:
     density_instances: int = 5  # instances a density workload keeps running at once
     # A server workload's client values ("all" or a platform → workload → a subset of its values).
     values: dict[str, dict[str, tuple[int, ...]]] = field(default_factory=dict)
+    placement: str = "same-cpu"  # an interference trial's neighbour: on the victim's CPUs or beside them
 
     def runs(self, platform: str, workload: str) -> bool:
         return workload in self.only.get(platform, (workload,))
@@ -135,10 +137,23 @@ def load(name_or_path: str | None) -> Suite:
     only_table.finish()
     # A broken workload file is named now, not halfway through the run.
     loaded = {name_: load_workload(name_) for name_ in chosen}
+    for name_, workload_ in loaded.items():
+        if workload_.kind == "stress":
+            raise top.error("workloads", f"{name_!r} is a stress: it runs only as an interference workload's "
+                            "neighbour (e.g. noisy-cpu), never measured on its own")
+        if workload_.kind == "interference":
+            interference.resolve(workload_)
     values = _client_values(top.table("values", optional=True), platforms, loaded)
     density_table = top.table("density", optional=True)
     density_instances = density_table.integer("instances", default=5, minimum=1)
     density_table.finish()
+    interference_table = top.table("interference", optional=True)
+    placement = interference_table.text("placement", default="same-cpu")
+    try:  # a host too small for it is told now, before any trial
+        resources.place_pair(placement, cpus, 64)
+    except resources.PlacementError as e:
+        raise interference_table.error("placement", str(e).removeprefix(f"{placement}: ")) from None
+    interference_table.finish()
     adaptive = None
     if "adaptive" in top.data:
         table = top.table("adaptive")
@@ -150,7 +165,8 @@ def load(name_or_path: str | None) -> Suite:
         adaptive = Adaptive(float(cv), cap)
     top.finish()
     return Suite(name, description, platforms, chosen, repetitions, warmup, cpus, memory_mib,
-                 seed, None if timeout_s is None else float(timeout_s), sampling, str(path), adaptive, only, density_instances, values)
+                 seed, None if timeout_s is None else float(timeout_s), sampling, str(path), adaptive, only, density_instances, values,
+                 placement)
 
 
 def _client_values(table: Table, platforms: tuple[str, ...],

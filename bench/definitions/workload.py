@@ -19,7 +19,9 @@ from bench.model.sample import Better
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 # Debian policy 5.6.1: lower case letters, digits, + - . ; at least two characters.
 DEBIAN_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
-KINDS = ("single", "density")
+# interference: a victim workload measured alone and beside a neighbour running each stress;
+# stress: a bounded misbehaviour for such a neighbour, never measured on its own.
+KINDS = ("single", "density", "interference", "stress")
 ADDRESS_FIELD = "{address}"
 METRIC_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 # Metrics the harness itself records; a workload's own figures must not take their names.
@@ -168,6 +170,13 @@ class Workload:
     # What the application-only image holds besides the programs the command runs and their
     # libraries: absolute paths of files or whole directories (a server's data files, modules).
     app_paths: tuple[str, ...] = ()
+    victim: str = ""  # an interference workload's: the workload whose figures a neighbour may take
+    stresses: tuple[str, ...] = ()  # an interference workload's: the stress workloads, one at a time
+
+    @property
+    def baked(self) -> bool:
+        """Whether the image holds a command of this workload (an interference one runs others')."""
+        return self.kind != "interference"
 
     @property
     def headline_metric(self) -> str:
@@ -195,6 +204,8 @@ def parse_workload(path: Path, expected_name: str | None = None) -> Workload:
     if expected_name is not None and name != expected_name:
         raise top.error("name", f"is {name!r} but the directory is {expected_name!r}")
     description = top.text("description")
+    if top.data.get("kind") == "interference":
+        return _parse_interference(top, name, description, path)
     packages = top.text_list("packages", default=[])
     for package in packages:
         if not DEBIAN_PACKAGE_RE.match(package):
@@ -216,11 +227,11 @@ def parse_workload(path: Path, expected_name: str | None = None) -> Workload:
             raise extra.error(f"{metric}.better", "must be higher or lower (only [score] may be 'equal')")
     extra.finish()
     kind = top.text("kind", default="single", choices=KINDS)
-    if kind == "density" and (score is not None or metrics):
-        raise top.error("kind", "a density workload is measured by the host only: no [score] or [metrics]")
+    if kind in ("density", "stress") and (score is not None or metrics):
+        raise top.error("kind", f"a {kind} workload is measured by the host only: no [score] or [metrics]")
     network = top.boolean("network", default=False)
-    if network and kind != "single":
-        raise top.error("network", f"only a single-instance workload can have a network, not kind {kind!r}")
+    if network and kind not in ("single", "stress"):
+        raise top.error("network", f"only a single-instance or stress workload can have a network, not kind {kind!r}")
     servers = _parse_servers(top.table("servers", optional=True))
     if servers and not network:
         raise top.error("servers", "host servers need `network = true`: without it the instance cannot reach them")
@@ -235,6 +246,22 @@ def parse_workload(path: Path, expected_name: str | None = None) -> Workload:
     top.finish()
     return Workload(name, description, tuple(packages), tuple(command), score, float(timeout_s), path,
                     float(expected_s), metrics, kind, network, servers, client, tuple(app_paths))
+
+
+def _parse_interference(top: Table, name: str, description: str, path: Path) -> Workload:
+    """`victim` (a single workload) and `stresses` (stress workloads), named; the runner loads them."""
+    top.text("kind")
+    victim = top.text("victim")
+    stresses = top.text_list("stresses", non_empty=True)
+    for named in (victim, *stresses):
+        if not NAME_RE.match(named) or named == name:
+            raise top.error("stresses" if named != victim else "victim", f"{named!r} is not another workload's name")
+    if len(set(stresses)) != len(stresses):
+        raise top.error("stresses", "names a stress twice")
+    timeout_s = top.number("timeout_s", positive=True)  # one victim trial beside one stress
+    top.finish()
+    return Workload(name, description, (), (), None, float(timeout_s), path, kind="interference",
+                    victim=victim, stresses=tuple(stresses))
 
 
 def _parse_client(table: Table, metrics: dict[str, Score]) -> HostClient:

@@ -91,6 +91,10 @@ class Console:
                     found.setdefault(words[0], line.t_ns)
             return found
 
+    def has_line(self, prefix: str) -> bool:
+        with self._cond:
+            return any(line.text.startswith(prefix) for line in self._lines)
+
     def tail(self, n: int = 20) -> list[str]:
         with self._cond:
             return [line.text for line in self._lines[-n:]]

@@ -41,13 +41,22 @@ def _cpuacct(path: Path) -> Path | None:
     return hierarchy / path.name if hierarchy is not None else None
 
 
+def _pids(path: Path) -> Path | None:
+    """Where the pids limit of a group goes: the group itself on v2, the v1 pids hierarchy's beside it."""
+    if is_v2():
+        return path
+    return ROOT / "pids" / path.name if (ROOT / "pids" / "cgroup.procs").exists() else None
+
+
 class MemoryCgroup:
     def __init__(self, path: Path):
         self.path = path
         self.cpuacct = _cpuacct(path)
+        self.pids: Path | None = None  # the v1 pids group, once made
+        self.pids_limit = "no pids limit"
 
     @classmethod
-    def create(cls, name: str, limit_bytes: int) -> tuple[MemoryCgroup | None, str]:
+    def create(cls, name: str, limit_bytes: int, pids_max: int = 0) -> tuple[MemoryCgroup | None, str]:
         """The cgroup, or None and why not."""
         parent = _parent()
         if is_v2() and "memory" not in (parent / "cgroup.subtree_control").read_text().split():
@@ -75,13 +84,31 @@ class MemoryCgroup:
                 group.cpuacct.mkdir()
             except OSError:
                 group.cpuacct = None  # CPU time is then read per process, at 10 ms resolution
+        group._limit_pids(pids_max)
         return group, f"memory limit {limit_bytes // 2**20} MiB (cgroup {'v2' if is_v2() else 'v1'})"
+
+    def _limit_pids(self, pids_max: int) -> None:
+        """At most `pids_max` processes and threads in the group, as the containers get; its
+        absence is said in `pids_limit`, not hidden."""
+        where = _pids(self.path) if pids_max else None
+        if where is None:
+            self.pids_limit = "no pids limit" + ("" if not pids_max else " (no pids controller)")
+            return
+        try:
+            if where != self.path:
+                where.mkdir()
+                self.pids = where
+            (where / "pids.max").write_text(str(pids_max))
+        except OSError as e:
+            self.pids_limit = f"no pids limit (cgroup {where}: {e.strerror})"
+            return
+        self.pids_limit = f"pids limit {pids_max} (cgroup {'v2' if is_v2() else 'v1'})"
 
     def join_from_child(self) -> None:
         """Runs in the child between fork and exec: move it into this cgroup."""
-        (self.path / "cgroup.procs").write_text(str(os.getpid()))
-        if self.cpuacct is not None:
-            (self.cpuacct / "cgroup.procs").write_text(str(os.getpid()))
+        for group in (self.path, self.cpuacct, self.pids):
+            if group is not None:
+                (group / "cgroup.procs").write_text(str(os.getpid()))
 
     def kill_members(self) -> None:
         """SIGKILL whatever is still in the group (processes that left the session)."""
@@ -89,7 +116,7 @@ class MemoryCgroup:
 
     def remove(self, timeout_s: float = 5.0) -> None:
         deadline = time.monotonic() + timeout_s
-        for path in (self.path, self.cpuacct):
+        for path in (self.path, self.cpuacct, self.pids):
             if path is not None:
                 _rmdir(path, deadline)
 

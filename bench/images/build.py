@@ -48,6 +48,7 @@ class RootfsEntry:
 def build(workloads: list[Workload], progress: Progress, user_kernel: Path | None = None,
           user_initramfs: Path | None = None) -> Manifest:
     store.require_root("bench images build")
+    workloads = [w for w in workloads if w.baked]  # an interference workload runs the others' commands
     boot = kernel.ensure(progress, user_kernel, user_initramfs)
     entry = ensure_rootfs(workloads, progress)
     client = engines.docker_client()

@@ -149,6 +149,7 @@ class ContainerInstance(Instance):
             privileged=False, security_opt=["no-new-privileges"],
             cpuset_cpus=self.resources.cpuset_text, nano_cpus=self.resources.cpus * 10**9,
             mem_limit=self.resources.memory_bytes, memswap_limit=self.resources.memory_bytes,
+            pids_limit=self.resources.pids_max,
             binds=[f"{self.volume}:{VOLUME_AT}:rw"] if self.volume else None,
             runtime=self.options.runtime_for(self.network is not None) or None,
             port_bindings=self._published())

@@ -65,9 +65,11 @@ def limits(resources: Resources) -> list[str]:
     memory = resources.memory_bytes
     if cgroup.is_v2():
         return [f"lxc.cgroup2.cpuset.cpus = {resources.cpuset_text}", f"lxc.cgroup2.cpu.max = {quota} {period}",
-                f"lxc.cgroup2.memory.max = {memory}", "lxc.cgroup2.memory.swap.max = 0"]
+                f"lxc.cgroup2.memory.max = {memory}", "lxc.cgroup2.memory.swap.max = 0",
+                f"lxc.cgroup2.pids.max = {resources.pids_max}"]
     keys = [f"lxc.cgroup.cpuset.cpus = {resources.cpuset_text}", f"lxc.cgroup.cpu.cfs_period_us = {period}",
-            f"lxc.cgroup.cpu.cfs_quota_us = {quota}", f"lxc.cgroup.memory.limit_in_bytes = {memory}"]
+            f"lxc.cgroup.cpu.cfs_quota_us = {quota}", f"lxc.cgroup.memory.limit_in_bytes = {memory}",
+            f"lxc.cgroup.pids.max = {resources.pids_max}"]
     if (cgroup.ROOT / "memory" / "memory.memsw.limit_in_bytes").exists():  # swap accounting is on
         keys.append(f"lxc.cgroup.memory.memsw.limit_in_bytes = {memory}")
     return keys

@@ -44,7 +44,8 @@ class NativeInstance(Instance):
         if self.ctx.workload.network:
             self.network = LOOPBACK
         self.cgroup, self.facts["memory_limit"] = MemoryCgroup.create(
-            self.ctx.name(self.platform), self.resources.memory_bytes)
+            self.ctx.name(self.platform), self.resources.memory_bytes, self.resources.pids_max)
+        self.facts["pids_limit"] = self.cgroup.pids_limit if self.cgroup else "no pids limit (no cgroup)"
 
     def _enter_limits(self) -> None:  # in the child, between fork and exec
         os.sched_setaffinity(0, self.resources.cpuset)

@@ -101,6 +101,7 @@ class PodmanInstance(Instance):
                *self._network_options(), "--security-opt=no-new-privileges",
                f"--cpuset-cpus={self.resources.cpuset_text}", f"--cpus={self.resources.cpus}",
                f"--memory={self.resources.memory_bytes}", f"--memory-swap={self.resources.memory_bytes}",
+               f"--pids-limit={self.resources.pids_max}",
                *env, self.image_id, config.GUEST_LAUNCHER, "--hold", self.ctx.workload.name)
         self.created = True
         self.mark("created")

@@ -130,6 +130,10 @@ class VMDriver(Driver):
         self.accel, self.cpu_mode = accel, cpu_mode
         self.network: RunNetwork | None = None  # made when the run's first network workload needs it
 
+    def instance_facts(self) -> dict[str, str]:
+        # The guest's processes are its own kernel's: the host sees QEMU's threads, whatever forks inside.
+        return {**self.resources.describe(), "pids_max": "none on the host (the guest kernel's own processes)"}
+
     def prepare(self, ctx: TrialContext) -> Instance:
         if ctx.workload.network and self.network is None:
             self.network = RunNetwork.create(engines.libvirt_connection(), ctx.run_id, self.name)

@@ -10,7 +10,7 @@ from typing import Any
 
 from bench.analysis import summary
 from bench.model import units
-from bench.report import applications, caveats, charts, consolidation, findings, scenario, verdict
+from bench.report import applications, caveats, charts, consolidation, findings, neighbours, scenario, verdict
 from bench.report.jinja import environment
 from bench.rundir.results import SUMMARY, TRIALS
 from bench.rundir.runs import LoadedRun
@@ -134,6 +134,7 @@ def render(runs: list[LoadedRun], output: Path, options: Options = Options()) ->
             "links": {name: _link(run, name, output, options.single_file) for name in RAW_FILES},
             "trials": _trial_rows(run),
             "applications": applications.tables(run),
+            "neighbours": neighbours.section(run),
         } for run in runs],
         "verdict": _verdict_table(runs),
         "provenance": _provenance(runs),

@@ -15,14 +15,13 @@ from dataclasses import replace
 
 import psutil
 
-from bench.errors import BenchError
 from bench.guest.protocol import READY
 from bench.host import killpoints
 from bench.model.sample import SampleSink
 from bench.model.trial import DENSITY_TEARDOWN, TrialRecord
 from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes.memory import MemoryMonitor
-from bench.run.frame import CONSOLE_TAIL_LINES, TrialFrame
+from bench.run.frame import CONSOLE_TAIL_LINES, TrialFrame, teardown_all
 
 MIB = 2**20
 SETTLE_S = 2.0  # after READY: let the new instance's memory use settle before reading
@@ -72,7 +71,7 @@ class DensityTrial(TrialFrame):
                 record.console_tail = self.running[-1].console.tail(CONSOLE_TAIL_LINES)
 
     def teardown(self) -> None:
-        _teardown_all(self.running)
+        teardown_all(self.running)
 
 
 def run_density(driver: Driver, ctx: TrialContext, record: TrialRecord, instances: int,
@@ -99,14 +98,3 @@ def _record(sink: SampleSink, n: int, starts: list[float], available_drop: int, 
     growth = [g.bytes for g in (i.disk_growth() for i in running) if g is not None]
     if growth:
         sink.add("density_disk_mib", sum(growth) / len(growth) / MIB, "MiB", probe="mean disk growth per instance")
-
-
-def _teardown_all(running: list[Instance]) -> None:
-    problems = []
-    for instance in reversed(running):
-        try:
-            instance.teardown()
-        except BenchError as e:  # the others still go
-            problems.append(str(e))
-    if problems:
-        raise BenchError("; ".join(problems))

@@ -19,7 +19,7 @@ from bench.guest.console import ConsoleClosed
 from bench.guest.protocol import ResultLineError
 from bench.model.sample import SampleSink
 from bench.model.trial import TEARDOWN, TEARDOWN_HOW, TrialRecord
-from bench.platforms.base import Driver, TrialContext
+from bench.platforms.base import Driver, Instance, TrialContext
 
 CONSOLE_TAIL_LINES = 20
 # What fails a trial (the run goes on); anything else aborts it and is raised after the teardown.
@@ -94,6 +94,18 @@ class TrialFrame(ABC):
                 record.samples = self.sink.samples
                 record.duration_s = round(time.monotonic() - began, 6)
         return record
+
+
+def teardown_all(instances: list[Instance]) -> None:
+    """Newest first; one that cannot be removed does not keep the others."""
+    problems = []
+    for instance in reversed(instances):
+        try:
+            instance.teardown()
+        except BenchError as e:
+            problems.append(str(e))
+    if problems:
+        raise BenchError("; ".join(problems))
 
 
 def fail_teardown(record: TrialRecord, error: BenchError) -> None:

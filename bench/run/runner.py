@@ -8,23 +8,24 @@ recorded so far, and writes the summary of what there is.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from bench.analysis import stats, summary
-from bench.definitions import workload as workloads
+from bench.definitions import interference, workload as workloads
 from bench.definitions.suite import Suite
 from bench.errors import BenchError
 from bench.host import leases
 from bench.host.engines import docker_client
 from bench.images import engine_disk, manifest as manifests
 from bench.model import registry
-from bench.model.resources import allot, keep_harness_apart
+from bench.model.resources import allot, keep_harness_apart, place_pair
 from bench.model.trial import TrialRecord
 from bench.operations import accel as accelerators, cleanup
 from bench.platforms import preflight
@@ -34,6 +35,7 @@ from bench.progress import Progress
 from bench.net import clients
 from bench.run import provenance, schedule
 from bench.run.density import run_density
+from bench.run.interference import run_interference
 from bench.run.frame import signals_deferred
 from bench.run.schedule import PlannedTrial, estimate_s
 from bench.run.trial import new_run_id, run_trial
@@ -72,13 +74,13 @@ def start(suite: Suite, root: Path, progress: Progress, accel: str = "auto",
 
 def networked(suite: Suite) -> tuple[str, ...]:
     """The suite's platforms that run one of its network workloads."""
-    network = [name for name in suite.workloads if workloads.load(name).network]
+    network = [name for name, w in interference.load_for_run(suite.workloads).items() if w.network]
     return tuple(p for p in suite.platforms if any(suite.runs(p, w) for w in network))
 
 
 def dry_run(suite: Suite, accel: str = "auto") -> str:
     """The plan and its estimated duration; nothing is started or probed."""
-    loaded = {name: workloads.load(name) for name in suite.workloads}
+    loaded = interference.load_for_run(suite.workloads)
     if accel != "auto":
         vm_accel, note = accel, f"under {accel} (--accel)"
     elif (verdict := accelerators.cached()) is not None and verdict.chosen is not None:
@@ -112,9 +114,10 @@ def _images_for(suite: Suite, progress: Progress) -> tuple[manifests.Manifest, d
     """The current images, which must hold every workload of the suite, and the workloads; with
     vm-docker in the suite, its disk, made now if it is not cached (before the run exists)."""
     manifest = manifests.load()
-    loaded = {name: workloads.load(name) for name in suite.workloads}
+    loaded = interference.load_for_run(suite.workloads)
     for workload in loaded.values():
-        manifest.require(workload)
+        for part in interference.resolve(workload).parts() if workload.kind == "interference" else [workload]:
+            manifest.require(part)
     clients.require(list(loaded.values()))
     engine = None
     if any(registry.get(p).boot_profile == "docker" for p in suite.platforms):
@@ -150,6 +153,8 @@ class Execution:
         self.manifest, self.loaded, self.progress = manifest, loaded, progress
         self.records = run.records()  # read once: those of an earlier part of a resumed run
         self.drivers: dict[str, Driver] = {}
+        self.pairs = {name: interference.resolve(w) for name, w in loaded.items() if w.kind == "interference"}
+        self.neighbour_drivers: dict[str, Driver] = {}  # other-cpu: the neighbours' own CPUs
 
     def execute(self, accel: str) -> Finished:
         """With the run marked live (leases.py) from before its first instance."""
@@ -167,10 +172,20 @@ class Execution:
     def _run_all(self, accel: str) -> None:
         suite, progress = self.suite, self.progress
         resources = allot(suite.cpus, suite.memory_mib)
+        # Placed before the harness keeps to its own CPUs, which would leave only those to place on.
+        self.placement = place_pair(suite.placement, suite.cpus, suite.memory_mib) if self.pairs else None
         harness_cpus = keep_harness_apart(resources)
+        if self.placement is not None and self.placement.placement == "other-cpu":
+            harness_cpus = self.placement.harness_cpus
+            os.sched_setaffinity(0, harness_cpus)
         progress.note(f"instances on CPU {resources.cpuset_text}, the harness on CPU "
                       f"{','.join(map(str, harness_cpus))}; {resources.memory_mib} MiB each")
+        if self.placement is not None:
+            progress.note(f"interference: {self.placement.describe()}")
         self.drivers = {p: accelerators.driver(p, progress, resources, accel) for p in suite.platforms}
+        if self.placement is not None and self.placement.placement == "other-cpu":
+            self.neighbour_drivers = {p: accelerators.driver(p, progress, self.placement.neighbour, accel)
+                                      for p in suite.platforms}
         self.eta = Eta(lambda t: estimate_s(t.platform, self.suite.workload_for(t.platform, self.loaded[t.workload]), self.drivers[t.platform].accel,
                                             suite.density_instances))
         by_seq = {t.seq: t for t in self.plan}
@@ -211,6 +226,13 @@ class Execution:
                 ctx = TrialContext(run_id, planned.seq, workload, self.manifest)
                 if workload.kind == "density":
                     run_density(driver, ctx, record, suite.density_instances, suite.timeout_for(workload))
+                elif workload.kind == "interference":
+                    pair = self.pairs[planned.workload]
+                    pair = replace(pair, victim=suite.workload_for(planned.platform, pair.victim))
+                    assert self.placement is not None
+                    neighbour = self.neighbour_drivers.get(planned.platform, driver)
+                    run_interference((driver, neighbour), ctx, record, pair, self.placement,
+                                     suite.timeout_for(workload), suite.sampling)
                 else:
                     run_trial(driver, ctx, record, suite.timeout_for(workload), suite.sampling)
         finally:
@@ -221,7 +243,7 @@ class Execution:
     def _finish(self) -> Finished:
         """Close the drivers (their run networks), record the engines' memory, write the summary."""
         with signals_deferred():
-            for driver in self.drivers.values():
+            for driver in [*self.drivers.values(), *self.neighbour_drivers.values()]:
                 try:
                     driver.close()
                 except BenchError as e:  # the others still close; `bench clean` removes what this left

@@ -73,6 +73,8 @@ def estimate_s(platform: str, workload: Workload, vm_accel: str, density_instanc
     overhead = registry.get(platform).overhead(vm_accel)
     if workload.kind == "density":
         return density_instances * (overhead + density.SETTLE_S)
+    if workload.kind == "interference":  # a victim per condition, a neighbour per stress
+        return workload.expected_s + (2 * len(workload.stresses) + 1) * overhead
     return workload.expected_s + overhead
 
 

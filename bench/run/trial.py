@@ -54,7 +54,7 @@ class SingleTrial(TrialFrame):
     def measure(self) -> None:
         instance, record, workload = self.instance, self.record, self.ctx.workload
         instance.setup()
-        self.servers = _start_servers(instance, workload, self.timeout_s)
+        self.servers = start_servers(instance, workload, self.timeout_s)
         if self.servers is not None:
             killpoints.reach(record.seq, "servers")
         self.t0 = t0 = time.monotonic_ns()
@@ -148,7 +148,7 @@ def _seconds_since(t0_ns: int, t_ns: int) -> float:
     return round((t_ns - t0_ns) / 1e9, 6)
 
 
-def _start_servers(instance: Instance, workload: Workload, timeout_s: float) -> HostServers | None:
+def start_servers(instance: Instance, workload: Workload, timeout_s: float) -> HostServers | None:
     """The host's servers for a network workload, listening before the instance starts."""
     if not workload.network:
         return None

@@ -29,18 +29,18 @@ from bench.operations import cleanup
 from bench.run.runner import current_records
 from bench.run.schedule import PlannedTrial, plan
 from bench.rundir.results import RunDir
-from tests.realhost import bench, require_platforms
+from tests.realhost import bench, require_platforms, with_stresses
 
 SUITE = """\
 name = "crash"
 platforms = ["native", "docker", "vm", "lxc"]
-workloads = ["boot", "density", "net"]
+workloads = ["boot", "density", "net", "noisy-randread"]
 repetitions = 1
 warmup = 0
 seed = 17
 
 [only]
-native = ["boot", "density"]
+native = ["boot", "density", "noisy-randread"]
 docker = ["boot", "density"]
 vm = ["boot"]
 lxc = ["net"]
@@ -49,9 +49,9 @@ lxc = ["net"]
 instances = 2
 """
 # Where a trial can be killed, in the order a trial reaches them (bench/host/killpoints.py).
-PHASES = ("servers", "started", "instance-1", "instance-2", "ready", "record")
+PHASES = ("servers", "started", "instance-1", "instance-2", "ready", "stress-cpu", "record")
 POINTS = {"boot": ("started", "ready", "record"), "density": ("instance-1", "instance-2", "record"),
-          "net": ("servers", "started", "ready", "record")}
+          "net": ("servers", "started", "ready", "record"), "noisy-randread": ("stress-cpu", "record")}
 # What each kind of trial must be killed in at least once, and at which of its points.
 REQUIRED = {
     "container": (lambda t: (t.platform, t.workload) == ("docker", "boot"), ("started", "ready")),
@@ -59,6 +59,7 @@ REQUIRED = {
     "native": (lambda t: (t.platform, t.workload) == ("native", "boot"), ("started", "ready")),
     "density": (lambda t: t.workload == "density", ("instance-2",)),
     "net": (lambda t: t.workload == "net", ("servers", "started", "ready")),
+    "interference": (lambda t: t.workload == "noisy-randread", ("stress-cpu",)),
     "torn line": (lambda t: True, ("record",)),
 }
 KILLS = 8
@@ -117,8 +118,8 @@ def on_the_host() -> list[str]:
     return sorted(found)
 
 
-def kill_at(point: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return bench(*args, env={killpoints.ENV: point})
+def kill_at(point: str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return bench(*args, env={**(env or {}), killpoints.ENV: point})
 
 
 def clean_after_crash(where: str) -> list[str]:
@@ -137,6 +138,8 @@ def test_a_run_killed_at_eight_points_is_cleaned_each_time_and_resumes_to_its_pl
     seed = int(os.environ.get("BENCH_CRASH_SEED") or random.SystemRandom().randrange(10**6))
     suite_path = tmp_path / "suite.toml"
     suite_path.write_text(SUITE)
+    # The interference trial with one stress: the kill lands while the neighbour's stress runs.
+    env = with_stresses(tmp_path / "workloads", "noisy-randread", ["stress-cpu"])
     trials = plan(suites.load(suite_path))
     kills = choose_points(trials, random.Random(seed))
     where = f"crash seed {seed} (BENCH_CRASH_SEED={seed} replays it)"
@@ -146,7 +149,7 @@ def test_a_run_killed_at_eight_points_is_cleaned_each_time_and_resumes_to_its_pl
     for kill in kills:
         point = f"{kill.trial.seq}:{kill.point}"
         args = ("run", "--resume", str(run.path)) if run else ("run", str(suite_path), "--output-dir", str(runs))
-        proc = kill_at(point, *args, "--no-report")
+        proc = kill_at(point, *args, "--no-report", env=env)
         assert proc.returncode == -9, f"{where}: {point} was not reached: {proc.stderr[-2000:]}"
         run = run or RunDir.open(next(runs.iterdir()))
         lines = (run.path / "trials.jsonl").read_text()
@@ -165,7 +168,7 @@ def test_a_run_killed_at_eight_points_is_cleaned_each_time_and_resumes_to_its_pl
         recorded = current_records(run.records())
         assert kill.trial.seq not in {r.seq for r in recorded}, f"{where}: {point}: the killed trial was recorded"
     assert run is not None
-    finished = bench("run", "--resume", str(run.path), "--no-report")
+    finished = bench("run", "--resume", str(run.path), "--no-report", env=env)
     assert finished.returncode == 0, f"{where}: {finished.stderr[-2000:]}"
     info = run.info()
     assert info["plan"] == [t.to_json() for t in trials], f"{where}: the plan changed"

@@ -68,10 +68,10 @@ def test_network_mistakes_are_one_line(workloads_dir: Path, top: str, tables: st
     assert message in str(err.value) and "\n" not in str(err.value)
 
 
-def test_only_a_single_instance_workload_has_a_network(workloads_dir: Path) -> None:
+def test_only_a_single_instance_or_stress_workload_has_a_network(workloads_dir: Path) -> None:
     text = with_keys(NETWORK + 'kind = "density"\n')
     write_workload(workloads_dir, "w", text[:text.index("[score]")])
-    with pytest.raises(BenchError, match="network: only a single-instance workload can have a network"):
+    with pytest.raises(BenchError, match="network: only a single-instance or stress workload can have a network, not kind .density."):
         workload.load("w")
 
 

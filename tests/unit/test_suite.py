@@ -139,6 +139,22 @@ def test_density_instances_must_be_at_least_one(suite_file: Path) -> None:
         suites.load(str(suite_file))
 
 
+def test_interference_placement_defaults_to_same_cpu_and_a_small_host_refuses_other_cpu(
+        suite_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert suites.load(str(suite_file)).placement == "same-cpu"
+    suite_file.write_text(VALID + '[interference]\nplacement = "other-cpu"\n')
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(16)))
+    assert suites.load(str(suite_file)).placement == "other-cpu"
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
+    with pytest.raises(BenchError) as err:
+        suites.load(str(suite_file))
+    assert str(err.value) == (f"{suite_file}: interference.placement: other-cpu needs 3 CPUs (1 for the victim, "
+                              "1 for the neighbour, 1 for the harness); this host offers 2: use same-cpu here")
+    suite_file.write_text(VALID + '[interference]\nplacement = "next-door"\n')
+    with pytest.raises(BenchError, match="interference.placement: 'next-door' is not a placement: one of same-cpu, other-cpu"):
+        suites.load(str(suite_file))
+
+
 SERVED = """\
 name = "srv"
 description = "a server"
