@@ -247,12 +247,14 @@ def cmd_run(args: argparse.Namespace, progress: Progress) -> int:
         chosen = suites.load(args.suite)
         root = args.output_dir or results.reports_root()
         finished = runner.start(chosen, root, progress, args.accel, args.ignore_leftovers)
-    from bench.report import findings
+    from bench.report import findings, neighbours
 
     loaded = finished.loaded()
     records = runner.current_records(finished.records)
     print(summary.table_text(finished.summary, everything=args.all_metrics))
     print("\nThe classic claims, tested:\n" + findings.text(loaded) + "\n")
+    if (noisy := neighbours.section(loaded)) is not None:
+        print("Noisy neighbours:\n" + "\n".join(noisy.findings) + "\n")
     failed = [r for r in records if not r.ok]
     if failed:
         print(f"{len(failed)} of {len(records)} trials did not succeed (see trials.jsonl)")

@@ -137,13 +137,15 @@ def load(name_or_path: str | None) -> Suite:
     only_table.finish()
     # A broken workload file is named now, not halfway through the run.
     loaded = {name_: load_workload(name_) for name_ in chosen}
+    valued = dict(loaded)  # what [values] may narrow: the suite's workloads and their victims (noisy-redis's redis)
     for name_, workload_ in loaded.items():
         if workload_.kind == "stress":
             raise top.error("workloads", f"{name_!r} is a stress: it runs only as an interference workload's "
                             "neighbour (e.g. noisy-cpu), never measured on its own")
         if workload_.kind == "interference":
-            interference.resolve(workload_)
-    values = _client_values(top.table("values", optional=True), platforms, loaded)
+            victim = interference.resolve(workload_).victim
+            valued.setdefault(victim.name, victim)
+    values = _client_values(top.table("values", optional=True), platforms, valued)
     density_table = top.table("density", optional=True)
     density_instances = density_table.integer("instances", default=5, minimum=1)
     density_table.finish()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from bench.analysis.degradation import Degradation, degradation
 from bench.definitions.interference import ALONE, metric_beside, split_metric
+from bench.model import units
 from bench.model.registry import is_vm
 from bench.model.trial import TrialRecord
 from bench.report.verdict import column_name, platforms
@@ -101,12 +102,17 @@ def _fate(records: list[TrialRecord], condition: str) -> str:
     return "; ".join(parts)
 
 
-def _cell(d: Degradation | None, fate: str) -> Cell:
+def _cell(d: Degradation | None, fate: str, better: str) -> Cell:
     if d is None:
         return Cell("—", "")
     if d.did_not_run:
         return Cell("DNR", "dnr", "; ".join(filter(None, [d.text(), fate])))
     shade = next((name for bound, name in SHADES if abs(d.percent) < bound), "d3")
+    if better == "lower":  # a latency reads best as its ratio: p99 beside ÷ p99 alone
+        low, high = 1 + d.interval.low / 100, 1 + d.interval.high / 100
+        ratio = f"{units.ratio(1 + d.percent / 100)} {units.ratio_interval(low, high)}"
+        partial = "" if d.completed == d.attempted else f", {d.completed} of {d.attempted} completed"
+        return Cell(ratio + partial, shade, fate)
     return Cell(d.text(), shade, fate)
 
 
@@ -176,8 +182,8 @@ def section(run: LoadedRun) -> Neighbours | None:
         victim = every[0].facts.get("victim", "") or workload
         conditions = _conditions(every)
         for metric, unit, better in _victim_metrics(every):
-            rows = tuple((c, tuple(_cell(degradation_of(by_platform[p], metric, better, c), _fate(by_platform[p], c))
-                                   for p in present)) for c in conditions)
+            rows = tuple((c, tuple(_cell(degradation_of(by_platform[p], metric, better, c), _fate(by_platform[p], c),
+                                         better) for p in present)) for c in conditions)
             matrices.append(Matrix(workload, victim, metric, unit, better,
                                    tuple(column_name(p, run) for p in present), rows))
         metrics = _victim_metrics(every)

@@ -19,7 +19,8 @@ from bench.definitions.interference import ALONE, MEMORY_FILLING, Interference, 
 from bench.definitions.suite import Sampling
 from bench.definitions.workload import ScoreError, Workload
 from bench.errors import BenchError
-from bench.guest.protocol import READY, RESULT
+from bench.guest.console import ConsoleClosed
+from bench.guest.protocol import READY, RESULT, GuestResult, ResultLineError
 from bench.host import killpoints
 from bench.host.headroom import require_memory_headroom
 from bench.model.registry import is_vm
@@ -139,6 +140,8 @@ class InterferenceTrial(TrialFrame):
         neighbour = condition.neighbour
         assert neighbour is not None
         alive = not neighbour.console.has_line(RESULT) and neighbour.console.closed_reason is None
+        if not alive:
+            self.record.facts[f"neighbour_{name}"] = _ending(neighbour)
         sink.add(metric_beside("neighbour_alive", name), float(alive), "bool", "higher",
                  probe="1 when the neighbour's stress still ran at the victim's end")
         if watch is not None and watch.peak is not None:
@@ -183,6 +186,17 @@ class InterferenceTrial(TrialFrame):
         for servers in self.servers:
             servers.stop()
         self.servers.clear()
+
+
+def _ending(neighbour: Instance) -> str:
+    """How a neighbour's stress ended before the victim did: its exit code and last words."""
+    try:
+        _, line = neighbour.console.wait_for(RESULT, 0.0)
+        result = GuestResult.parse(line.text)
+    except (TimeoutError, ConsoleClosed, ResultLineError):
+        return f"its output ended: {neighbour.console.closed_reason or 'no RESULT line'}"
+    last = (result.output.strip().splitlines() or ["no output"])[-1]
+    return f"the stress exited with code {result.exit_code} after {result.guest_seconds:.1f} s: {last[:200]}"
 
 
 class _ProcessWatch:

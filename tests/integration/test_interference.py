@@ -22,6 +22,7 @@ from bench.operations import cleanup
 from bench.report import neighbours
 from bench.rundir.results import RunDir
 from bench.rundir.runs import load as load_run
+from tests.browser import open_page
 from tests.integration.test_run import only_run_dir, write_suite
 from tests.realhost import bench, with_stresses
 
@@ -93,6 +94,11 @@ def test_a_cpu_hog_and_a_fork_bomb_beside_a_victim_on_native_and_docker(tmp_path
     assert section is not None and {m.metric for m in section.matrices} == {"randread_iops", "randread_p99_us"}
     assert [stress for stress, _ in section.matrices[0].rows] == ["cpu", "fork"]
     assert all(cell.main not in ("—", "DNR") for m in section.matrices for _, cells in m.rows for cell in cells)
+    assert "Noisy neighbours:\nnoisy-randread (randread_iops), worst case per platform: " in proc.stdout
+    rendered = bench("report", str(run_dir))
+    assert rendered.returncode == 0, rendered.stderr
+    seen = open_page(run_dir / "index.html", ("neighbours",), tmp_path / "page.png")
+    assert seen.visible == {"neighbours": True} and seen.console_errors == seen.page_errors == []
     assert cleanup.leftovers() == []
 
 

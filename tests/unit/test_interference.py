@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from bench.analysis.degradation import degradation
 from bench.definitions import interference, suite as suites, workload
 from bench.definitions.interference import Interference, metric_beside, split_metric
-from bench.definitions.workload import Score, Workload
+from bench.definitions.workload import Workload
 from bench.errors import BenchError
 from bench.model import registry
 from bench.model.resources import place_pair
@@ -55,16 +56,20 @@ PAIR = Interference(Workload("noisy", "d", (), (), None, 9.0, Path("x"), kind="i
 class NoisyDriver(ScriptedDriver):
     """The victim scores 1000 alone and 600 while a neighbour runs; `failing` conditions' victims fail."""
 
-    def __init__(self, failing: tuple[int, ...] = (), neighbour_facts: dict[str, str] | None = None) -> None:
+    def __init__(self, failing: tuple[int, ...] = (), neighbour_facts: dict[str, str] | None = None,
+                 neighbour_ends: bool = False) -> None:
         super().__init__([])
-        self.failing, self.neighbour_facts = failing, neighbour_facts or {}
+        self.failing, self.neighbour_facts, self.neighbour_ends = failing, neighbour_facts or {}, neighbour_ends
 
     def running_neighbours(self) -> list[ScriptedInstance]:
         return [i for i in self.instances if i.ctx.workload.kind == "stress" and not i.torn_down]
 
     def prepare(self, ctx: TrialContext) -> Instance:
         if ctx.workload.kind == "stress":
-            instance = ScriptedInstance(ctx, [f"@@BENCH READY {ctx.workload.name} 1"], False, 0.0)
+            lines = [f"@@BENCH READY {ctx.workload.name} 1"]
+            if self.neighbour_ends:
+                lines.append(result_line("stress-ng: info: out of memory", 2, ctx.workload.name))
+            instance = ScriptedInstance(ctx, lines, False, 0.0)
             instance.facts.update(self.neighbour_facts)
         else:
             score = 600 if self.running_neighbours() else 1000
@@ -231,3 +236,24 @@ def test_the_vm_claim_is_judged_from_the_worst_cases_and_names_its_platforms(vm_
     assert section is not None
     assert verdict in section.findings[0], section.findings[0]
     assert "docker lost most to cpu" in section.findings[0] and "TCG" in section.findings[0]
+
+
+def test_a_latency_cell_reads_as_its_p99_ratio_and_a_partial_completion_is_said() -> None:
+    d = degradation([100.0, 101.0, 99.0], [230.0, 231.0], "lower", attempted=3)
+    cell = neighbours._cell(d, "", "lower")
+    assert cell.main.startswith("2.3") and "×" in cell.main and cell.main.endswith(", 2 of 3 completed")
+    assert cell.shade == "d3"
+
+
+def test_a_neighbour_whose_stress_ended_early_is_said_with_its_exit() -> None:
+    record = run(NoisyDriver(neighbour_ends=True))
+    assert record.ok and values(record)["neighbour_alive__fork"] == 0.0
+    assert record.facts["neighbour_fork"] == "the stress exited with code 2 after 2.5 s: stress-ng: info: out of memory"
+
+
+def test_a_suite_narrows_a_server_victims_client_values_by_the_victims_name(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text('name = "s"\nplatforms = ["native"]\nworkloads = ["noisy-redis"]\n\n[values.all]\nredis = [10]\n')
+    chosen = suites.load(str(path))
+    redis = interference.resolve(workload.load("noisy-redis")).victim
+    assert chosen.workload_for("native", redis).client.values == (10,)  # type: ignore[union-attr]
