@@ -124,6 +124,11 @@ def _worst(records: list[TrialRecord], metric: str, better: str) -> tuple[str, D
     return max(found, key=lambda cd: math.inf if cd[1].did_not_run else cd[1].percent)
 
 
+def _bounds(d: Degradation) -> tuple[float, float]:
+    """D's interval; a victim that never completed lost everything."""
+    return (100.0, 100.0) if d.did_not_run else (d.interval.low, d.interval.high)
+
+
 def _said(platform: str, worst: tuple[str, Degradation], run: LoadedRun) -> str:
     stress, d = worst
     return f"{column_name(platform, run)} lost most to {stress}: {d.text()}"
@@ -140,11 +145,7 @@ def _findings(run: LoadedRun, workload: str, metric: str, better: str, shown: li
     verdicts = []
     for c in containers:
         for v in vms:
-            dc, dv = worst[c][1], worst[v][1]
-            high_v = 100.0 if dv.did_not_run else dv.interval.high
-            low_c = 100.0 if dc.did_not_run else dc.interval.low
-            high_c = 100.0 if dc.did_not_run else dc.interval.high
-            low_v = 100.0 if dv.did_not_run else dv.interval.low
+            (low_v, high_v), (low_c, high_c) = _bounds(worst[v][1]), _bounds(worst[c][1])
             if high_v < low_c:
                 verdicts.append(("better", v, c))
             elif high_c < low_v:
@@ -181,12 +182,12 @@ def section(run: LoadedRun) -> Neighbours | None:
         placement = placement or every[0].facts.get("placement", "")
         victim = every[0].facts.get("victim", "") or workload
         conditions = _conditions(every)
-        for metric, unit, better in _victim_metrics(every):
+        metrics = _victim_metrics(every)
+        for metric, unit, better in metrics:
             rows = tuple((c, tuple(_cell(degradation_of(by_platform[p], metric, better, c), _fate(by_platform[p], c),
                                          better) for p in present)) for c in conditions)
             matrices.append(Matrix(workload, victim, metric, unit, better,
                                    tuple(column_name(p, run) for p in present), rows))
-        metrics = _victim_metrics(every)
         if metrics:
             findings += _findings(run, workload, metrics[0][0], metrics[0][2], present)
     tcg = "tcg" in run.vm_accels and any(is_vm(p) for p in shown)
