@@ -59,12 +59,17 @@ class Suite:
     # A server workload's client values ("all" or a platform → workload → a subset of its values).
     values: dict[str, dict[str, tuple[int, ...]]] = field(default_factory=dict)
     placement: str = "same-cpu"  # an interference trial's neighbour: on the victim's CPUs or beside them
+    # Every timed workload's measured duration (its {seconds}) instead of its own: a quick run
+    # whose figures are noisier, which the report says.
+    seconds: int | None = None
 
     def runs(self, platform: str, workload: str) -> bool:
         return workload in self.only.get(platform, (workload,))
 
     def workload_for(self, platform: str, workload: Workload) -> Workload:
         """The workload as this platform runs it: its client at the suite's values, if it narrows them."""
+        if self.seconds is not None and workload.seconds is not None:
+            workload = replace(workload, expected_s=workload.expected_for(self.seconds))
         chosen = self.values.get(platform, {}).get(workload.name) or self.values.get(ALL, {}).get(workload.name)
         if workload.client is None or not chosen:
             return workload
@@ -124,6 +129,7 @@ def load(name_or_path: str | None) -> Suite:
     memory_mib = top.integer("memory_mib", default=512, minimum=64)
     seed = top.integer("seed", default=1)
     timeout_s = top.number("timeout_s", default=None, positive=True)
+    seconds = top.integer("seconds", default=None, minimum=1)
     sampling_table = top.table("sampling", optional=True)
     sampling = Sampling(hz=float(sampling_table.number("hz", default=4.0, positive=True)),
                         pss_every=sampling_table.integer("pss_every", default=4, minimum=1))
@@ -167,8 +173,8 @@ def load(name_or_path: str | None) -> Suite:
         adaptive = Adaptive(float(cv), cap)
     top.finish()
     return Suite(name, description, platforms, chosen, repetitions, warmup, cpus, memory_mib,
-                 seed, None if timeout_s is None else float(timeout_s), sampling, str(path), adaptive, only, density_instances, values,
-                 placement)
+                 seed, None if timeout_s is None else float(timeout_s), sampling, str(path), adaptive, only,
+                 density_instances, values, placement, seconds)
 
 
 def _client_values(table: Table, platforms: tuple[str, ...],

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,8 +21,9 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 # Debian policy 5.6.1: lower case letters, digits, + - . ; at least two characters.
 DEBIAN_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 # interference: a victim workload measured alone and beside a neighbour running each stress;
-# stress: a bounded misbehaviour for such a neighbour, never measured on its own.
-KINDS = ("single", "density", "interference", "stress")
+# stress: a bounded misbehaviour for such a neighbour, never measured on its own;
+# exposure: the exposure probe, run as root, its output read by the harness's own parser.
+KINDS = ("single", "density", "interference", "stress", "exposure")
 ADDRESS_FIELD = "{address}"
 METRIC_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 # Metrics the harness itself records; a workload's own figures must not take their names.
@@ -114,6 +116,10 @@ class HostServer:
 
 
 PORT_FIELD, VALUE_FIELD, SCRATCH_FIELD = "{port}", "{value}", "{scratch}"
+# In a command: the workload's measured duration, `seconds` unless the suite sets its own. The
+# image's run script reads it at run time (the launcher's BENCH_SECONDS), so one image serves both.
+SECONDS_FIELD = "{seconds}"
+SECONDS_ENV = "BENCH_SECONDS"
 
 
 @dataclass(frozen=True)
@@ -172,6 +178,19 @@ class Workload:
     app_paths: tuple[str, ...] = ()
     victim: str = ""  # an interference workload's: the workload whose figures a neighbour may take
     stresses: tuple[str, ...] = ()  # an interference workload's: the stress workloads, one at a time
+    seconds: int | None = None  # the measured duration its command's {seconds} stands for
+
+    def run_script(self) -> str:
+        """The image's `run` script: the command, each {seconds} read from BENCH_SECONDS at run
+        time (this workload's own `seconds` when the launcher sets none)."""
+        expansion = f"'\"${{{SECONDS_ENV}:-{self.seconds}}}\"'"  # out of shlex's quotes and back
+        return "exec " + " ".join(shlex.quote(part).replace(SECONDS_FIELD, expansion) for part in self.command) + "\n"
+
+    def expected_for(self, seconds: int | None) -> float:
+        """expected_s with the measured duration `seconds` in place of its own (None: its own)."""
+        if seconds is None or self.seconds is None:
+            return self.expected_s
+        return self.expected_s * seconds / self.seconds
 
     @property
     def baked(self) -> bool:
@@ -179,10 +198,17 @@ class Workload:
         return self.kind != "interference"
 
     @property
+    def as_root(self) -> bool:
+        """The launcher runs every other workload as the unprivileged bench user."""
+        return self.kind == "exposure"
+
+    @property
     def headline_metric(self) -> str:
         """The figure this workload exists for: its score, else its first own metric, else boot_s."""
         if self.kind == "density":
             return "density_mem_mib"
+        if self.kind == "exposure":
+            return "syscalls_host_reachable"
         if self.score is not None and self.score.better != "equal":
             return "score"
         first = next(iter(self.metrics), "boot_s")
@@ -193,6 +219,10 @@ class Workload:
         spec: dict[str, object] = {"name": self.name, "packages": sorted(self.packages), "command": list(self.command)}
         if self.app_paths:  # only then: the other workloads' images keep their cache keys
             spec["app_paths"] = list(self.app_paths)
+        if self.as_root:
+            spec["as_root"] = True
+        if self.seconds is not None:
+            spec["seconds"] = self.seconds
         return spec
 
 
@@ -227,8 +257,8 @@ def parse_workload(path: Path, expected_name: str | None = None) -> Workload:
             raise extra.error(f"{metric}.better", "must be higher or lower (only [score] may be 'equal')")
     extra.finish()
     kind = top.text("kind", default="single", choices=KINDS)
-    if kind in ("density", "stress") and (score is not None or metrics):
-        raise top.error("kind", f"a {kind} workload is measured by the host only: no [score] or [metrics]")
+    if kind in ("density", "stress", "exposure") and (score is not None or metrics):
+        raise top.error("kind", f"a {kind} workload is measured by the harness's own probes: no [score] or [metrics]")
     network = top.boolean("network", default=False)
     if network and kind not in ("single", "stress"):
         raise top.error("network", f"only a single-instance or stress workload can have a network, not kind {kind!r}")
@@ -239,13 +269,17 @@ def parse_workload(path: Path, expected_name: str | None = None) -> Workload:
     if client is not None and (not network or score is not None or not metrics):
         raise top.error("client", "a server workload needs `network = true`, [metrics] read from the client's "
                         "output, and no [score]")
+    seconds = top.integer("seconds", default=None, minimum=1)
+    if (seconds is not None) != any(SECONDS_FIELD in part for part in command):
+        raise top.error("seconds", f"is the measured duration the command's {SECONDS_FIELD} stands for: give "
+                        "both or neither")
     app_paths = top.text_list("app_paths", default=[])
     relative = [p for p in app_paths if not p.startswith("/") or ".." in p.split("/")]
     if relative:
         raise top.error("app_paths", f"{relative[0]!r} is not an absolute path inside the image")
     top.finish()
     return Workload(name, description, tuple(packages), tuple(command), score, float(timeout_s), path,
-                    float(expected_s), metrics, kind, network, servers, client, tuple(app_paths))
+                    float(expected_s), metrics, kind, network, servers, client, tuple(app_paths), seconds=seconds)
 
 
 def _parse_interference(top: Table, name: str, description: str, path: Path) -> Workload:

@@ -1,11 +1,12 @@
 #!/bin/sh
 # vmct-bench guest launcher: the same program, from the same root filesystem, on all three
 # platforms. It prints "@@BENCH READY <workload>", runs the workload as the unprivileged
-# bench user, echoes the output, then prints one line "@@BENCH RESULT <json>" that carries
-# the exit code, guest-side timestamps and the output (base64). The host reads the score
-# from that output. With --poweroff (PID 1 of a VM) it powers the machine off at the end;
-# with --hold it stays (asleep) until the host removes the instance, so the host can read
-# the instance's final CPU and memory figures while every workload process has been reaped.
+# bench user (one marked as-root, the exposure probe, as root), echoes the output, then prints
+# one line "@@BENCH RESULT <json>" that carries the exit code, guest-side timestamps and the
+# output (base64). The host reads the score from that output. With --poweroff (PID 1 of a VM)
+# it powers the machine off at the end; with --hold it stays (asleep) until the host removes
+# the instance, so the host can read the instance's final CPU and memory figures while every
+# workload process has been reaped.
 # READY carries the wall-clock time it was written, for measuring how soon the host sees it.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C HOME=/tmp
 mode=exit
@@ -26,6 +27,14 @@ finish() {
     exit "$1"
 }
 
+# NAME@SECONDS: the suite's measured duration for the workload's {seconds}, else its own.
+seconds=""
+case "$name" in
+    *@*) seconds=${name#*@}; name=${name%%@*} ;;
+esac
+case "$seconds" in
+    *[!0-9]*) seconds="" ;;
+esac
 case "$name" in
     ""|*[!a-z0-9_-]*) name=invalid ;;
 esac
@@ -36,7 +45,9 @@ if [ ! -f "$run" ]; then
 fi
 
 as_user() {
-    if [ "$(id -u)" = 0 ]; then
+    if [ -f "${run%/run}/as-root" ]; then  # the exposure probe: what root inside can reach
+        "$@"
+    elif [ "$(id -u)" = 0 ]; then
         setpriv --reuid=bench --regid=bench --init-groups -- "$@"
     else
         "$@"
@@ -48,7 +59,7 @@ started=$(date +%s%N)
 # BENCH_SERVER: for a network workload, the host's address on this instance's network path;
 # BENCH_LISTEN: where a server workload's server binds (the host's client comes to it there).
 output=$(cd /tmp && as_user env -i PATH="$PATH" LC_ALL=C HOME=/tmp BENCH_SERVER="${BENCH_SERVER:-}" \
-    BENCH_LISTEN="${BENCH_LISTEN:-0.0.0.0}" sh "$run" 2>&1)
+    BENCH_LISTEN="${BENCH_LISTEN:-0.0.0.0}" BENCH_SECONDS="$seconds" sh "$run" 2>&1)
 code=$?
 ended=$(date +%s%N)
 [ -n "$output" ] && printf '%s\n' "$output"

@@ -15,6 +15,7 @@ import contextlib
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +86,21 @@ class GuestSpec:
         ET.SubElement(devices, "controller", type="usb", model="none")
         ET.SubElement(devices, "memballoon", model="none")
         return ET.tostring(domain, encoding="unicode")
+
+
+def device_model(xml: str) -> str:
+    """The devices a live domain's QEMU emulates for its guest, from libvirt's XML of it: the
+    host-side surface a guest kernel's calls end at (model "none" is no device)."""
+    found: Counter[str] = Counter()
+    devices = ET.fromstring(xml).find("devices")
+    for device in devices if devices is not None else ():
+        model = device.find("model")
+        target = device.find("target")
+        kind = (model.get("type") if model is not None else None) or device.get("model") or \
+            (target.get("bus") if target is not None else None) or device.get("type") or ""
+        if device.tag != "emulator" and kind != "none":
+            found[f"{device.tag} {kind}".strip()] += 1
+    return ", ".join(f"{n}× {what}" if n > 1 else what for what, n in found.items()) or "none listed"
 
 
 class GuestVM:

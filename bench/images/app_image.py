@@ -139,6 +139,8 @@ def contents(tree: Path, workload: Workload) -> list[str]:
         binaries.append(path)
     binaries.append(SHELL)
     paths = [*binaries, config.GUEST_LAUNCHER, f"{config.GUEST_LIB}/workloads/{workload.name}/run"]
+    if workload.as_root:
+        paths.append(f"{config.GUEST_LIB}/workloads/{workload.name}/as-root")
     for binary in binaries:
         paths += libraries(tree, binary)
     paths += [p for p in DATA_FILES if (tree / p.lstrip("/")).exists()]

@@ -14,11 +14,13 @@ from bench import config
 from bench.definitions.workload import Workload
 from bench.errors import BenchError
 from bench.host.proc import run
+from bench.guest import exposure
 from bench.images.initramfs import guest_script
 
 SUITE = "bookworm"
 VARIANT = "minbase"
-RECIPE = 4  # bump when how the root filesystem is made changes
+RECIPE = 5  # bump when how the root filesystem is made changes
+AS_ROOT = "as-root"  # beside a workload's run script: the launcher keeps root for it
 # The image's own init, for the full-OS boot profile. No udev: nothing renames eth0.
 BASE_PACKAGES = ("systemd-sysv",)
 SYSTEMD_DIR = "etc/systemd/system"
@@ -43,6 +45,7 @@ def inputs(workloads: list[Workload], arch: str) -> dict[str, object]:
         "recipe": RECIPE, "suite": SUITE, "variant": VARIANT, "arch": arch,
         "packages": packages(workloads),
         "launcher": guest_script("launcher.sh"),
+        "exposure probe": [exposure.source(), sorted(exposure.NOT_PROBED)],
         "os": [guest_script("os-start.sh"), guest_script(LAUNCHER_UNIT), MASKED_UNITS],
         "workloads": sorted((w.guest_spec() for w in workloads), key=lambda s: str(s["name"])),
         "user": [config.GUEST_USER, config.GUEST_UID],
@@ -67,9 +70,12 @@ def stage_guest_files(stage: Path, workloads: list[Workload]) -> None:
     os.symlink(f"/{SYSTEMD_DIR}/{LAUNCHER_UNIT}", units / "multi-user.target.wants" / LAUNCHER_UNIT)
     for unit in MASKED_UNITS:
         os.symlink("/dev/null", units / unit)
+    exposure.build(lib / exposure.GUEST_NAME, stage.parent / "exposure-build")
     for w in workloads:
         (lib / "workloads" / w.name).mkdir(parents=True)
-        (lib / "workloads" / w.name / "run").write_text(f"exec {shlex.join(w.command)}\n")
+        (lib / "workloads" / w.name / "run").write_text(w.run_script())
+        if w.as_root:
+            (lib / "workloads" / w.name / AS_ROOT).touch()
 
 
 def bootstrap(out_tar: Path, workloads: list[Workload], work: Path) -> None:

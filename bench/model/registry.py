@@ -17,6 +17,7 @@ from bench.errors import BenchError
 
 Kind = Literal["native", "container", "podman", "lxc", "vm"]  # which driver: container is Docker
 RUNTIME_RE = re.compile(r"^docker:([A-Za-z0-9][A-Za-z0-9_.-]{0,62})$")
+SANDBOX_RUNTIMES = ("runsc", "kata")  # gVisor's runsc (and runsc-hostnet), kata-runtime, kata-qemu, ...
 CONTAINER_FORMAT = "Docker image (docker import of rootfs.tar): needs a container engine on a Linux kernel"
 
 
@@ -45,6 +46,19 @@ class Platform:
     def is_vm(self) -> bool:
         """Runs on a hypervisor whose accelerator (kvm, tcg) qualifies every number it gives."""
         return self.kind == "vm"
+
+    @property
+    def sandboxed(self) -> bool:
+        """A container whose runtime puts a kernel of its own between it and the host's (gVisor's
+        Sentry, Kata's VM): findings judge it apart from plain-runtime containers."""
+        return self.kind == "container" and self.runtime.startswith(SANDBOX_RUNTIMES)
+
+    @property
+    def family(self) -> str:
+        """How findings group platforms: native, container (a plain runtime), sandboxed, vm."""
+        if self.kind in ("podman", "lxc"):
+            return "container"
+        return "sandboxed" if self.sandboxed else self.kind
 
     def label(self, accel: str = "") -> str:
         """As reports show it: vm-minimal/tcg, vm-os/kvm, docker."""
@@ -135,6 +149,11 @@ def order(name: str) -> float:
     if RUNTIME_RE.match(name):
         return NAMES.index("docker-app") + 0.5
     return float(len(NAMES))
+
+
+def family(name: str) -> str:
+    platform = known(name)
+    return platform.family if platform else "unknown"
 
 
 def is_vm(name: str) -> bool:

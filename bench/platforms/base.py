@@ -32,6 +32,14 @@ class TrialContext:
     workload: Workload
     manifest: Manifest
     instance: int = 0  # the k-th of several instances in one trial (density); 0 when alone
+    seconds: int | None = None  # the suite's measured duration for the workload's {seconds}
+
+    @property
+    def launch_name(self) -> str:
+        """What the launcher is given: the workload's name, with the suite's duration (cpu@2)."""
+        if self.seconds is None or self.workload.seconds is None:
+            return self.workload.name
+        return f"{self.workload.name}@{self.seconds}"
 
     def name(self, platform: str) -> str:
         """Instance name: the run's prefix, so `bench clean` recognises it."""

@@ -155,7 +155,7 @@ class ContainerInstance(Instance):
             port_bindings=self._published())
         created = api.create_container(
             self.image.sha256,
-            command=[config.GUEST_LAUNCHER, "--hold", self.ctx.workload.name],
+            command=[config.GUEST_LAUNCHER, "--hold", self.ctx.launch_name],
             name=self.ctx.name(self.platform), host_config=host_config, environment=server_env({}, self.network),
             ports=list(self._published() or {}),
             labels={config.RUN_LABEL: self.ctx.run_id, config.LABEL: "instance"})

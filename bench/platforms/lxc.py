@@ -120,7 +120,7 @@ class LXCInstance(Instance):
             self.network = self.run_network.path(self.ctx.instance, "a veth pair, the container")
         self.facts["network"] = self.run_network.name if self.run_network else "none (loopback only)"
         (self.path / "upper").mkdir(parents=True)
-        command = [config.GUEST_LAUNCHER, "--hold", self.ctx.workload.name]
+        command = [config.GUEST_LAUNCHER, "--hold", self.ctx.launch_name]
         (self.path / "config").write_text(config_text(
             self.name, self.ctx.manifest.rootfs_dir, self.path / "upper", command, server_env(CLEAN_ENV, self.network),
             self.resources, self.run_network, self.ctx.instance))

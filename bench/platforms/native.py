@@ -54,7 +54,7 @@ class NativeInstance(Instance):
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["chroot", self.ctx.manifest.rootfs_dir, config.GUEST_LAUNCHER, "--hold", self.ctx.workload.name],
+            ["chroot", self.ctx.manifest.rootfs_dir, config.GUEST_LAUNCHER, "--hold", self.ctx.launch_name],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             env=server_env(CLEAN_ENV, self.network), start_new_session=True, preexec_fn=self._enter_limits)
         self.mark("spawned")

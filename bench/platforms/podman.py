@@ -102,7 +102,7 @@ class PodmanInstance(Instance):
                f"--cpuset-cpus={self.resources.cpuset_text}", f"--cpus={self.resources.cpus}",
                f"--memory={self.resources.memory_bytes}", f"--memory-swap={self.resources.memory_bytes}",
                f"--pids-limit={self.resources.pids_max}",
-               *env, self.image_id, config.GUEST_LAUNCHER, "--hold", self.ctx.workload.name)
+               *env, self.image_id, config.GUEST_LAUNCHER, "--hold", self.ctx.launch_name)
         self.created = True
         self.mark("created")
         podman("start", self.name)

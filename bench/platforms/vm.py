@@ -13,7 +13,7 @@ from pathlib import Path
 import libvirt
 
 from bench import config
-from bench.guest.vm import GuestSpec, GuestVM
+from bench.guest.vm import GuestSpec, GuestVM, device_model
 from bench.host import engines
 from bench.images import engine_disk, vmdisk
 from bench.images.engine_disk import EngineDisk
@@ -55,7 +55,7 @@ class VMInstance(Instance):
         self.platform = platform.name
         profile = platform.boot_profile
         self.overlay = instances_dir() / f"{ctx.name(self.platform)}.qcow2"
-        cmdline = f"console=ttyS0 panic=-1 root=/dev/vda bench.workload={ctx.workload.name}{PROFILE_ARGS[profile]}"
+        cmdline = f"console=ttyS0 panic=-1 root=/dev/vda bench.workload={ctx.launch_name}{PROFILE_ARGS[profile]}"
         self.network = network.path(ctx.instance) if network is not None else None
         if network is not None:
             # The harness's init gives eth0 this address and hands the host's on to the launcher.
@@ -90,6 +90,8 @@ class VMInstance(Instance):
         self.guest.start()
         self.phases["domain_created"] = self.guest.created_ns or 0
         self.phases["resumed"] = self.guest.resumed_ns or 0
+        if self.ctx.workload.kind == "exposure" and self.guest.domain is not None:  # after the timed start
+            self.facts["vmm.devices"] = device_model(self.guest.domain.XMLDesc(0))
 
     def host_pids(self) -> list[int]:
         if self._qemu_pid is None and self.guest.resumed_ns is not None:

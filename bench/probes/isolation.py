@@ -68,6 +68,8 @@ def observe(pid: int, proc: Path = Path("/proc")) -> dict[str, str]:
         "isolation.capabilities": f"{held} of {total}" if total else str(held),
         "isolation.seccomp": SECCOMP_MODES.get(status.get("Seccomp", ""), "unknown"),
         "isolation.no_new_privs": "yes" if status.get("NoNewPrivs") == "1" else "no",
+        # How many filters are stacked on it (kernels from 5.9 say).
+        **({"isolation.seccomp_filters": status["Seccomp_filters"]} if "Seccomp_filters" in status else {}),
     }
 
 

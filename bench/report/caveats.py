@@ -44,6 +44,13 @@ def caveats(run: LoadedRun) -> list[Caveat]:
         found.append(Caveat("severe", f"The host is itself virtualised (hypervisor: {host.get('hypervisor', '?')}): "
                             "its CPU time is shared with other guests, so run-to-run noise is higher than "
                             "on bare metal and 'native' is not bare metal."))
+    seconds = run.info.get("suite", {}).get("seconds")
+    if seconds is not None:
+        shortened = sorted({r.workload for r in run.counted if "seconds" in r.facts})
+        if shortened:
+            found.append(Caveat("severe", f"The suite cut the measured duration of {', '.join(shortened)} to "
+                                f"{seconds} s: a quick run, whose figures are noisier than each workload's own "
+                                "duration gives and may not match a full run's."))
     bad = [r for r in run.records if not r.ok]
     if bad:
         kinds = sorted({f"{r.platform} {r.workload}: {r.status} ({r.reason.splitlines()[0][:80]})" for r in bad})

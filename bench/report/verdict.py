@@ -56,6 +56,24 @@ ISOLATION = (
     ("Network path (network workloads)", "network_path"),
     ("Boot profile", "boot_profile"),
 )
+# The exposure probe's (workload exposure): its figures, then what it saw.
+SECURITY = (
+    Measure("System calls that reach the host kernel", "syscalls_host_reachable", ("exposure",)),
+    Measure("System calls reachable (any kernel)", "syscalls_reachable", ("exposure",)),
+    Measure("Capabilities held by root inside", "capabilities_held", ("exposure",)),
+    Measure("Escape preconditions present", "preconditions_present", ("exposure",)),
+)
+EXPOSURE = (
+    ("Where the calls land", "exposure.lands"),
+    ("Kernel seen inside", "exposure.kernel"),
+    ("Namespaces shared with the host", "exposure.namespaces_shared"),
+    ("Capabilities of root inside", "exposure.capabilities"),
+    ("Seccomp, no_new_privs (probe)", "exposure.seccomp"),
+    ("User namespace (uid map)", "exposure.uid_map"),
+    ("Escape preconditions", "exposure.preconditions"),
+    ("Calls denied", "exposure.denied"),
+    ("Calls never made", "exposure.not_probed"),
+)
 # Facts only some trials record: what their cell says where none did.
 UNRECORDED = {"network_path": "no network workload ran", "boot_profile": "—", "runtime": "—"}
 # Ratio columns, (top, bottom), each shown where both platforms ran: a VM over a container on
@@ -200,6 +218,13 @@ def verdict(run: LoadedRun) -> Verdict:
     rows.append(Row("Isolation", "Resources given", tuple(Cell(_resources(facts[p])) for p in shown) + blank))
     for label, key in ISOLATION:
         rows.append(Row("Isolation", label, tuple(Cell(facts[p].get(key, UNRECORDED.get(key, "not recorded"))) for p in shown) + blank))
+    exposure = run.workload_with(SECURITY[0].metric, SECURITY[0].workloads)
+    if exposure is not None:
+        for measure in SECURITY:
+            rows.append(Row("Security exposure", measure.label, tuple(
+                _measured_cell(run, exposure, measure.metric, p) for p in shown) + blank))
+        for label, key in EXPOSURE:
+            rows.append(Row("Security exposure", label, tuple(Cell(facts[p].get(key, "not probed")) for p in shown) + blank))
     images = run.info.get("images", {})
     rows.append(Row("Portability", "Image format", tuple(Cell(_image_format(p)) for p in shown) + blank))
     rows.append(Row("Image automation", "Build time (bench images build)",

@@ -60,7 +60,7 @@ def start(suite: Suite, root: Path, progress: Progress, accel: str = "auto",
         refuse_leftovers()
     preflight(suite.platforms, networked(suite))
     manifest, loaded, engine = _images_for(suite, progress)
-    plan = schedule.plan(suite)
+    plan = schedule.plan(suite, schedule.once(loaded))
     run_id = new_run_id()
     info = {"run_id": run_id, "suite": suite.to_json(), "seed": suite.seed, "accel_requested": accel,
             "plan": [t.to_json() for t in plan], **provenance.describe(suite.platforms, manifest, engine)}
@@ -87,7 +87,7 @@ def dry_run(suite: Suite, accel: str = "auto") -> str:
         vm_accel, note = verdict.chosen.accel, f"under {verdict.chosen.accel} (this boot's doctor verdict)"
     else:
         vm_accel, note = "tcg", "assumed under tcg: no doctor verdict for this boot yet"
-    return schedule.plan_text(suite, schedule.plan(suite), loaded, vm_accel, note)
+    return schedule.plan_text(suite, schedule.plan(suite, schedule.once(loaded)), loaded, vm_accel, note)
 
 
 def resume(path: Path, progress: Progress, ignore_leftovers: bool = False) -> Finished:
@@ -223,7 +223,7 @@ class Execution:
                  f"{f' (added: {planned.added})' if planned.added else ''}")
         try:
             with self.progress.step(label, eta):
-                ctx = TrialContext(run_id, planned.seq, workload, self.manifest)
+                ctx = TrialContext(run_id, planned.seq, workload, self.manifest, seconds=suite.seconds)
                 if workload.kind == "density":
                     run_density(driver, ctx, record, suite.density_instances, suite.timeout_for(workload))
                 elif workload.kind == "interference":

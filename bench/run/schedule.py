@@ -36,11 +36,15 @@ class PlannedTrial:
         return cls(**data)
 
 
-def plan(suite: Suite) -> list[PlannedTrial]:
+def plan(suite: Suite, once: frozenset[str] = frozenset()) -> list[PlannedTrial]:
+    """`once`: workloads whose figures are the same in every trial (what the exposure probe
+    finds): one measured trial per platform, in the first measured repetition, no warm-up."""
     rng = random.Random(suite.seed)
     trials: list[PlannedTrial] = []
     for repetition in range(1, suite.warmup + suite.repetitions + 1):
         for workload in suite.workloads:
+            if workload in once and repetition != suite.warmup + 1:
+                continue
             order = [p for p in suite.platforms if suite.runs(p, workload)]
             rng.shuffle(order)
             for platform in order:
@@ -95,3 +99,8 @@ def plan_text(suite: Suite, trials: list[PlannedTrial], loaded: dict[str, Worklo
     lines.append(f"estimated total: {minutes} min {seconds:02d} s (workloads' expected_s + per-platform "
                  f"overhead; VMs {accel_note})")
     return "\n".join(lines)
+
+
+def once(workloads: dict[str, Workload]) -> frozenset[str]:
+    """The workloads measured in one trial per platform: the deterministic probes."""
+    return frozenset(name for name, w in workloads.items() if w.kind == "exposure")

@@ -29,7 +29,7 @@ from bench.net import clients, servers
 from bench.net.servers import HostServers
 from bench.operations import accel as accelerators
 from bench.platforms.base import Driver, Instance, TrialContext
-from bench.probes import boot, cpu, disk, isolation
+from bench.probes import boot, cpu, disk, exposure, isolation
 from bench.probes.memory import MemoryMonitor
 from bench.progress import Progress
 from bench.run.frame import CONSOLE_TAIL_LINES, TrialFrame, signals_deferred
@@ -70,7 +70,7 @@ class SingleTrial(TrialFrame):
         record.result_s = _seconds_since(t0, result_line.t_ns)
         record.ready_latency_s = _ready_latency(ready, self.driver.name)
         _collect(instance, self.monitor, self.sink)
-        _read_result(result_line, workload, record, self.ready_s, self.sink)
+        _read_result(result_line, workload, record, self.ready_s, self.sink, instance.facts)
 
     def _serve(self, instance: Instance, workload: Workload, t0: int) -> None:
         """A server workload: after READY and the server's own answer, the host's client runs
@@ -115,6 +115,9 @@ class SingleTrial(TrialFrame):
             phases["first_output"] = instance.console.first_byte_ns
         record.phases_s = {k: _seconds_since(self.t0, v) for k, v in sorted(phases.items(), key=lambda kv: kv[1])}
         record.facts = {**self.driver.instance_facts(), **instance.facts}
+        if self.ctx.launch_name != self.ctx.workload.name:
+            record.facts["seconds"] = (f"{self.ctx.seconds} s measured, the suite's (the workload's own: "
+                                       f"{self.ctx.workload.seconds} s)")
 
     def teardown(self) -> None:
         self.instance.teardown()
@@ -200,7 +203,8 @@ def _collect(instance: Instance, monitor: MemoryMonitor, sink: SampleSink) -> No
     disk.record(sink, "instance_disk_mib", instance.disk_growth())
 
 
-def _read_result(line: Line, workload: Workload, record: TrialRecord, ready_s: float, sink: SampleSink) -> None:
+def _read_result(line: Line, workload: Workload, record: TrialRecord, ready_s: float, sink: SampleSink,
+                 facts: dict[str, str]) -> None:
     result = GuestResult.parse(line.text)
     record.exit_code, record.guest_seconds = result.exit_code, result.guest_seconds
     if result.exit_code != 0:
@@ -208,6 +212,13 @@ def _read_result(line: Line, workload: Workload, record: TrialRecord, ready_s: f
         raise ScoreError(f"workload exited with code {result.exit_code}: {last}")
     sink.add("workload_s", (record.result_s or 0) - ready_s, "s",
              probe="host monotonic clock: READY seen → RESULT seen", guest_seconds=result.guest_seconds)
+    if workload.kind == "exposure":
+        try:
+            found = exposure.Exposure(exposure.parse(result.output), exposure.HostView.read())
+        except exposure.ProbeOutputError as e:
+            raise ScoreError(str(e)) from None
+        found.record(sink)
+        facts.update(found.facts(facts))
     for name, metric in workload.metrics.items():
         sink.add(name, metric.extract(result.output), metric.unit, metric.better,
                  probe=f"parsed from the workload's output ({workload.name}/workload.toml [metrics.{name}])")

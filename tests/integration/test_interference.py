@@ -33,6 +33,7 @@ workloads = ["noisy-randread"]
 repetitions = 1
 warmup = 0
 seed = 26
+seconds = 1  # the victim's measured part: its 1 s ramp, then 1 s
 """
 # The host's other processes come and go (docker's shims, the harness's own children): beyond
 # the neighbour's limit, this many more may appear at once without the bound being broken.

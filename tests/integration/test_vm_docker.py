@@ -93,6 +93,7 @@ platforms = ["docker"]
 workloads = ["net"]
 repetitions = 1
 warmup = 0
+seconds = 1
 """
 
 

@@ -34,6 +34,15 @@ def test_warmups_come_first_and_are_flagged() -> None:
     assert [t.warmup for t in trials] == sorted((t.warmup for t in trials), reverse=True)
 
 
+def test_a_deterministic_probe_runs_once_per_platform_and_never_as_a_warm_up() -> None:
+    trials = plan(suite(workloads=("boot", "exposure")), once=frozenset({"exposure"}))
+    probe = [t for t in trials if t.workload == "exposure"]
+    assert sorted(t.platform for t in probe) == ["docker", "native", "vm"]
+    assert {(t.repetition, t.warmup) for t in probe} == {(2, False)}  # the first measured repetition
+    assert len([t for t in trials if t.workload == "boot"]) == 3 * 6
+    assert [t.seq for t in trials] == list(range(1, len(trials) + 1))
+
+
 def test_the_seed_decides_the_order() -> None:
     orders = {tuple(t.platform for t in plan(suite(seed))) for seed in range(6)}
     assert len(orders) > 1  # shuffled, not fixed

@@ -43,7 +43,7 @@ def test_a_valid_suite_loads_with_defaults(suite_file: Path) -> None:
 def test_the_shipped_default_suite_is_valid() -> None:
     s = suites.load(None)
     assert s.name == "default"
-    assert set(s.platforms) == {"native", "docker", "docker-app", "gvisor", "vm", "vm-os"} and set(s.workloads) == {"boot", "cpu", "idle", "hello"}
+    assert set(s.platforms) == {"native", "docker", "docker-app", "gvisor", "vm", "vm-os"} and set(s.workloads) == {"boot", "cpu", "idle", "hello", "exposure"}
     # The full-OS profile only boots: everything else it would measure is vm-minimal's.
     assert [w for w in s.workloads if s.runs("vm-os", w)] == ["boot"]
     assert (s.repetitions, s.warmup) == (5, 1)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -43,7 +44,7 @@ def test_shipped_workloads_parse() -> None:
     (lambda t: t.replace("unit =", 'json_field = "a.b"\nunit ='), "give exactly one of regex, json_field and json_path"),
     (lambda t: t.replace('expected_s = 5\n', ''), "expected_s: missing"),
     (lambda t: t.replace('expected_s = 5', 'expected_s = 5\nkind = "burst"'), "kind: must be one of single, density"),
-    (lambda t: t.replace('expected_s = 5', 'expected_s = 5\nkind = "density"'), "kind: a density workload is measured by the host only"),
+    (lambda t: t.replace('expected_s = 5', 'expected_s = 5\nkind = "density"'), "kind: a density workload is measured by the harness's own probes"),
     (lambda t: t.replace('expected_s = 5', 'expected_s = 30'), "expected_s: 30 s leaves no room before timeout_s"),
     (lambda t: t + '[metrics.boot_s]\nregex = "(x)"\nunit = "s"\nbetter = "lower"\n', "metrics.boot_s: not a free metric name"),
     (lambda t: t + '[metrics.Read]\nregex = "(x)"\nunit = "s"\nbetter = "lower"\n', "metrics.Read: not a free metric name"),
@@ -133,3 +134,26 @@ def test_extra_metrics_read_from_json_keys_with_dots(workloads_dir: Path) -> Non
     assert loaded.metrics["p99_us"].extract('{"jobs": [{"clat": {"50.000000": 12.5}}]}') == 12.5
     with pytest.raises(workload.ScoreError, match="no field 'jobs/0/clat/50.000000'"):
         loaded.metrics["p99_us"].extract('{"jobs": []}')
+
+
+def test_a_measured_duration_is_read_at_run_time_with_the_workloads_own_as_default(tmp_path: Path) -> None:
+    cpu = workload.load("cpu")
+    assert cpu.seconds == 10 and "{seconds}" in " ".join(cpu.command)
+    script = cpu.run_script()
+    for given, expected in (("", "--time=10"), ("2", "--time=2")):
+        shown = subprocess.run(["sh", "-c", script.replace("exec sysbench", "exec echo", 1)], capture_output=True,
+                               text=True, env={"BENCH_SECONDS": given, "PATH": "/usr/bin:/bin"}).stdout
+        assert expected in shown.split(), shown
+    assert cpu.expected_for(2) == cpu.expected_s / 5 and cpu.expected_for(None) == cpu.expected_s
+    assert workload.load("boot").expected_for(2) == workload.load("boot").expected_s  # no duration to cut
+
+
+def test_seconds_and_its_placeholder_come_together(tmp_path: Path) -> None:
+    path = tmp_path / "w" / "workload.toml"
+    path.parent.mkdir()
+    path.write_text('name = "w"\ndescription = "d"\ncommand = ["sleep", "{seconds}"]\ntimeout_s = 9\nexpected_s = 1\n')
+    with pytest.raises(BenchError, match="seconds: is the measured duration the command's {seconds} stands for"):
+        workload.parse_workload(path)
+    path.write_text('name = "w"\ndescription = "d"\ncommand = ["sleep", "3"]\nseconds = 3\ntimeout_s = 9\nexpected_s = 1\n')
+    with pytest.raises(BenchError, match="give both or neither"):
+        workload.parse_workload(path)
