@@ -85,9 +85,12 @@ def estimate_s(platform: str, workload: Workload, vm_accel: str, density_instanc
 def plan_text(suite: Suite, trials: list[PlannedTrial], loaded: dict[str, Workload], vm_accel: str,
               accel_note: str) -> str:
     """`bench run --dry-run`: the plan, trial by trial, and what it should take."""
+    probes = once(loaded)
+    repeated = [t for t in trials if t.workload not in probes]
+    single = len(trials) - len(repeated)
     lines = [f"suite {suite.name}: {len(trials)} trials ({suite.warmup} warm-up + {suite.repetitions} "
-             f"repetitions of {len(trials) // (suite.warmup + suite.repetitions)} platform × workload pairs), "
-             f"seed {suite.seed}"]
+             f"repetitions of {len(repeated) // (suite.warmup + suite.repetitions)} platform × workload pairs"
+             + (f", and {single} probe trials once per platform" if single else "") + f"), seed {suite.seed}"]
     total = 0.0
     for t in trials:
         seconds = estimate_s(t.platform, suite.workload_for(t.platform, loaded[t.workload]), vm_accel, suite.density_instances)

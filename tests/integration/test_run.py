@@ -99,7 +99,8 @@ def test_a_trial_that_times_out_fails_with_its_console_and_the_run_goes_on(tmp_p
     runs = tmp_path / "runs"
     # A timeout by construction, on any host (KVM too): the VM runs `idle`, whose command sleeps
     # 10 s inside the guest, so RESULT cannot come within 3 s; native only boots, in milliseconds.
-    assert load_workload("idle").command == ("sleep", "10")
+    idle = load_workload("idle")
+    assert idle.command == ("sleep", "{seconds}") and idle.seconds == 10
     suite = write_suite(tmp_path, text=TWO_PLATFORMS.replace('["boot"]', '["boot", "idle"]'),
                         extra='timeout_s = 3\n[only]\nnative = ["boot"]\nvm = ["idle"]')
     proc = bench("run", str(suite), "--output-dir", str(runs))

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import os
 import stat
+import time
 
 import pytest
 
 from bench.config import PROJECT_ROOT
 from bench.definitions import workload
-from bench.definitions.workload import Score, ScoreError
+from bench.definitions.workload import HostClient, Score, ScoreError
 from bench.errors import BenchError
 from bench.net import clients
 from tests.conftest import write_workload
@@ -168,3 +169,13 @@ def test_a_tool_without_version_option_is_recorded_by_its_debian_package() -> No
     assert versions["redis-benchmark"].startswith("redis-benchmark 7.")
     assert versions["sh"].startswith("Debian package dash 0.5") and versions["awk"].startswith("Debian package mawk ")
     assert versions["pgbench"].startswith("pgbench (PostgreSQL) 15")
+
+
+def test_a_ready_check_that_hangs_past_the_deadline_is_told_as_no_answer() -> None:
+    """An attempt cut short by the trial's deadline (seen with 1 ms left) is the server's silence,
+    not a client that failed."""
+    hangs = HostClient({"sh": "dash"}, 1, ("sh", "-c", "sleep 5", "{address}"), ("true", "{address}"))
+    began = time.monotonic()
+    with pytest.raises(TimeoutError, match="the server did not answer sh -c sleep 5 127.0.0.1 before the trial's"):
+        clients.await_server(hangs, "127.0.0.1", None, "test-owner", time.monotonic() + 0.3, lambda: True)
+    assert time.monotonic() - began < 5  # the hanging attempt was cut at the deadline
