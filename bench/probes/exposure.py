@@ -2,8 +2,8 @@
 against the host's own kernel and namespaces.
 
 The probe (bench/guest/exposure.c) runs as root inside the instance and reports what it saw
-there; this module decides, from the boot id, whether that was the host's kernel, and which of
-its namespaces were the host's. A call that reaches another kernel (a VM's, gVisor's Sentry)
+there; this module decides whether that was the host's kernel (its boot id, or its build and
+boot instant), and which of its namespaces were the host's. A call that reaches another kernel (a VM's, gVisor's Sentry)
 reaches the host only through that kernel's own host-side surface, which the instance's
 outermost host process shows (its seccomp filter; a VM's device model).
 """
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.model.sample import SampleSink
+from bench.probes.isolation import SECCOMP_MODES
 
 REACHABLE, DENIED, ENOSYS, NOT_PROBED = "reachable", "denied", "enosys", "not-probed"
 VERDICTS = (REACHABLE, DENIED, ENOSYS, NOT_PROBED)
@@ -246,7 +247,7 @@ class Exposure:
             "exposure.namespaces_compared_with": self.host.namespaces_of,
             "exposure.capabilities": f"{len(held)} of {len(CAPABILITIES)}: " + (" ".join(held) or "none"),
             "exposure.bounding_set": f"{len(bounding)} of {len(CAPABILITIES)}",
-            "exposure.seccomp": {"0": "none", "1": "strict", "2": "filter"}.get(
+            "exposure.seccomp": SECCOMP_MODES.get(
                 r.get("seccomp.mode") or r.get("status.Seccomp"), "unknown")
             + (f" ({r.get('status.Seccomp_filters')} filters)" if r.get("status.Seccomp_filters") not in ("", "0")
                else ""),
