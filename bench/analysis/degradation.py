@@ -2,7 +2,7 @@
 victim's figure alone, D = 100 × (1 − with ÷ alone) for a figure where higher is better, and
 100 × (with ÷ alone − 1) for one where lower is better (a latency), so that D > 0 is always a loss.
 
-The interval is the bootstrap CI of the ratio of the two medians (stats.ratio_ci), each side
+The interval is the bootstrap CI of the ratio of the two medians (stats.bootstrap_ratio_ci), each side
 resampled on its own: a victim trial that did not complete leaves its side shorter, and the
 figures of the rest still count. Whether the victim completed at all is reported beside D.
 """
@@ -46,7 +46,7 @@ def degradation(alone: list[float], beside: list[float], better: str, attempted:
         nan = float("nan")
         return Degradation(nan, stats.Interval(nan, nan), 0, attempted)
     ratio = stats.median(beside) / stats.median(alone)
-    ci = stats.ratio_ci(beside, alone, seed)
+    ci = stats.bootstrap_ratio_ci(beside, alone, seed)
     if better == "higher":
         return Degradation(100 * (1 - ratio), stats.Interval(100 * (1 - ci.high), 100 * (1 - ci.low)),
                            len(beside), attempted)

@@ -27,7 +27,7 @@ def counted_samples(records: Iterable[TrialRecord]) -> list[Sample]:
     return [s for r in records if r.ok and not r.warmup for s in r.quantities]
 
 
-def summarise(records: Iterable[TrialRecord], seed: int = 0) -> pd.DataFrame:
+def summarise(records: Iterable[TrialRecord]) -> pd.DataFrame:
     samples = counted_samples(records)
     if not samples:
         return pd.DataFrame(columns=COLUMNS)
@@ -38,7 +38,7 @@ def summarise(records: Iterable[TrialRecord], seed: int = 0) -> pd.DataFrame:
     rows = []
     for key, vals in values.items():
         native = natives.get((key.workload, key.metric))
-        ci = stats.median_ci(vals, seed)
+        ci = stats.median_ci(vals)
         q1, q3 = stats.iqr(vals)
         med = stats.median(vals)
         ratio = ratio_low = ratio_high = math.nan
@@ -46,7 +46,7 @@ def summarise(records: Iterable[TrialRecord], seed: int = 0) -> pd.DataFrame:
         # the noise can read negative).
         if native is not None and stats.median(native) > 0 and med > 0:
             ratio = med / stats.median(native)
-            interval = stats.ratio_ci(vals, native, seed)
+            interval = stats.ratio_ci(vals, native)
             ratio_low, ratio_high = interval.low, interval.high
         rows.append({**key.as_dict(), "n": len(vals), "median": med, "q1": q1, "q3": q3,
                      "iqr": q3 - q1, "ci_low": ci.low, "ci_high": ci.high, "mean": sum(vals) / len(vals),
@@ -57,7 +57,7 @@ def summarise(records: Iterable[TrialRecord], seed: int = 0) -> pd.DataFrame:
     return table.sort_values(["workload", "metric", "_order"], kind="stable").drop(columns="_order").reset_index(drop=True)
 
 
-HEADLINE = ("boot_s", "teardown_s", "score", "host_cpu_s", "mem_pss_mean_mib", "vmm_overhead_mib",
+HEADLINE = ("boot_s", "teardown_s", "score", "host_cpu_s", "mem_pss_mean_mib", "mem_pss_settled_mib", "vmm_overhead_mib",
             "image_mib", "instance_disk_mib", "read_mib_s", "write_mib_s", "randread_iops", "randwrite_iops",
             "seqwrite_mib_s", "randread_p99_us", "randwrite_p99_us", "density_mem_mib", "density_pss_mib",
             "density_per_gib", "density_start_first_s", "density_start_last_s", "density_disk_mib")
@@ -72,7 +72,9 @@ def table_text(summary: pd.DataFrame, everything: bool = False) -> str:
     for row in shown.itertuples():
         ratio = "" if math.isnan(row.ratio_to_native) else units.ratio(row.ratio_to_native)
         cv = "" if math.isnan(row.cv) else f"{row.cv * 100:.1f}%"
-        rows.append([row.workload, row.metric, label(row.platform, row.accel), str(row.n),
-                     units.human(row.median, row.unit), units.interval(row.ci_low, row.ci_high, row.unit, row.median),
-                     cv, ratio])
+        figure = (units.resolution_text(row.ci_low, row.ci_high, row.unit)
+                  if units.below_resolution(row.unit, row.better, row.median, row.ci_low, row.ci_high)
+                  else units.human(row.median, row.unit))
+        rows.append([row.workload, row.metric, label(row.platform, row.accel), str(row.n), figure,
+                     units.interval(row.ci_low, row.ci_high, row.unit, row.median), cv, ratio])
     return "\n".join(text_table(["workload", "metric", "platform", "n", "median", "95% CI", "CV", "× native"], rows))

@@ -17,7 +17,7 @@ from bench.definitions.workload import Workload
 from bench.definitions.workload import available as available_workloads
 from bench.definitions.workload import load as load_workload
 from bench.errors import BenchError
-from bench.model import registry, resources
+from bench.model import registry, resources, units
 
 SHIPPED = Path(__file__).resolve().parents[1] / "suites"
 DEFAULT = "default"
@@ -31,12 +31,24 @@ class Sampling:
 
 
 @dataclass(frozen=True)
-class Adaptive:
-    """After the planned repetitions, more for each platform × workload whose headline metric
-    still varies more than `cv`, until `max_repetitions`."""
+class Precision:
+    """After the planned repetitions (the minimum), another round for each platform × workload
+    whose headline figure's 95% interval is wider than its kind's target (a half-width, as a
+    fraction of the figure), until `max_repetitions`. Workloads with [settle] end their wait
+    once the figure has stopped moving (bench/run/precision.py)."""
 
-    cv: float = 0.03
-    max_repetitions: int = 15
+    max_repetitions: int = 8
+    throughput: float = 0.03
+    memory: float = 0.03
+    time: float = 0.10
+
+    def target(self, unit: str, better: str) -> float | None:
+        """The half-width asked of a figure in `unit`, as a fraction of it."""
+        kind = units.figure_kind(unit, better)
+        return None if kind is None else float(getattr(self, kind))
+
+
+KINDS = ("throughput", "memory", "time")
 
 
 @dataclass(frozen=True)
@@ -53,7 +65,7 @@ class Suite:
     timeout_s: float | None = None  # overrides every workload's own timeout
     sampling: Sampling = Sampling()
     source: str = ""
-    adaptive: Adaptive | None = None
+    precision: Precision | None = None
     only: dict[str, tuple[str, ...]] = field(default_factory=dict)  # platform → the workloads it runs
     density_instances: int = 5  # instances a density workload keeps running at once
     # A server workload's client values ("all" or a platform → workload → a subset of its values).
@@ -62,6 +74,9 @@ class Suite:
     # Every timed workload's measured duration (its {seconds}) instead of its own: a quick run
     # whose figures are noisier, which the report says.
     seconds: int | None = None
+    # The workloads a warm-up repetition runs (empty: all). A platform's first start warms its
+    # engine, image and page cache whatever the workload, so one short one does it.
+    warmup_workloads: tuple[str, ...] = ()
 
     def runs(self, platform: str, workload: str) -> bool:
         return workload in self.only.get(platform, (workload,))
@@ -87,8 +102,9 @@ class Suite:
         fields["sampling"] = Sampling(**fields["sampling"])
         fields["only"] = {k: tuple(v) for k, v in fields.get("only", {}).items()}
         fields["values"] = {k: {w: tuple(v) for w, v in by.items()} for k, by in fields.get("values", {}).items()}
-        if fields.get("adaptive"):
-            fields["adaptive"] = Adaptive(**fields["adaptive"])
+        fields["warmup_workloads"] = tuple(fields.get("warmup_workloads", ()))
+        if fields.get("precision"):
+            fields["precision"] = Precision(**fields["precision"])
         return cls(**fields)
 
     def timeout_for(self, workload: Workload) -> float:
@@ -162,19 +178,29 @@ def load(name_or_path: str | None) -> Suite:
     except resources.PlacementError as e:
         raise interference_table.error("placement", str(e).removeprefix(f"{placement}: ")) from None
     interference_table.finish()
-    adaptive = None
     if "adaptive" in top.data:
-        table = top.table("adaptive")
-        cv = table.number("cv", default=0.03, positive=True)
-        if cv >= 1:
-            raise table.error("cv", f"is a fraction (0.03 for 3%), got {cv!r}")
-        cap = table.integer("max_repetitions", default=3 * repetitions, minimum=repetitions)
-        table.finish()
-        adaptive = Adaptive(float(cv), cap)
+        raise top.error("adaptive", "was replaced by [precision] (a target width per kind of figure); "
+                        "see the README, \"Suites and runs\"")
+    precision = _precision(top.table("precision"), repetitions) if "precision" in top.data else None
+    warmup_workloads = _names(top, "warmup_workloads", chosen, noun="workload") if "warmup_workloads" in top.data else ()
     top.finish()
     return Suite(name, description, platforms, chosen, repetitions, warmup, cpus, memory_mib,
-                 seed, None if timeout_s is None else float(timeout_s), sampling, str(path), adaptive, only,
-                 density_instances, values, placement, seconds)
+                 seed, None if timeout_s is None else float(timeout_s), sampling, str(path), precision, only,
+                 density_instances, values, placement, seconds, warmup_workloads)
+
+
+def _precision(table: Table, repetitions: int) -> Precision:
+    """[precision]: the cap, and a target half-width per kind of figure (fractions: 0.03 is 3%)."""
+    defaults = Precision()
+    cap = table.integer("max_repetitions", default=max(defaults.max_repetitions, repetitions), minimum=repetitions)
+    targets = {}
+    for kind in KINDS:
+        target = table.number(kind, default=getattr(defaults, kind), positive=True)
+        if target >= 1:
+            raise table.error(kind, f"is a fraction of the figure (0.03 for 3%), got {target!r}")
+        targets[kind] = float(target)
+    table.finish()
+    return Precision(cap, **targets)
 
 
 def _client_values(table: Table, platforms: tuple[str, ...],

@@ -119,6 +119,7 @@ PORT_FIELD, VALUE_FIELD, SCRATCH_FIELD = "{port}", "{value}", "{scratch}"
 # In a command: the workload's measured duration, `seconds` unless the suite sets its own. The
 # image's run script reads it at run time (the launcher's BENCH_SECONDS), so one image serves both.
 SECONDS_FIELD = "{seconds}"
+SETTLED_METRIC = "mem_pss_settled_mib"
 SECONDS_ENV = "BENCH_SECONDS"
 
 
@@ -157,6 +158,25 @@ def suffixed(metric: str, suffix: str, value: int) -> str:
 
 
 @dataclass(frozen=True)
+class Settle:
+    """A wait whose figure is the host memory the instance holds: under a suite's [precision]
+    it ends once the last `readings` PSS readings after READY lie within `tolerance` (a
+    fraction of their mean) of each other, and at the command's end (its {seconds}) at the
+    latest. Its figure, mem_pss_settled_mib, is those readings' mean either way."""
+
+    readings: int = 3
+    tolerance: float = 0.01
+
+    def steady(self, pss: list[float]) -> float | None:
+        """The settled figure of these PSS readings (in order), or None while they still move."""
+        last = pss[-self.readings:]
+        if len(last) < self.readings:
+            return None
+        mean = sum(last) / len(last)
+        return mean if mean > 0 and max(last) - min(last) <= self.tolerance * mean else None
+
+
+@dataclass(frozen=True)
 class Workload:
     name: str
     description: str
@@ -179,6 +199,7 @@ class Workload:
     victim: str = ""  # an interference workload's: the workload whose figures a neighbour may take
     stresses: tuple[str, ...] = ()  # an interference workload's: the stress workloads, one at a time
     seconds: int | None = None  # the measured duration its command's {seconds} stands for
+    settle: Settle | None = None
 
     def run_script(self) -> str:
         """The image's `run` script: the command, each {seconds} read from BENCH_SECONDS at run
@@ -209,6 +230,8 @@ class Workload:
             return "density_mem_mib"
         if self.kind == "exposure":
             return "syscalls_host_reachable"
+        if self.settle is not None:
+            return SETTLED_METRIC
         if self.score is not None and self.score.better != "equal":
             return "score"
         first = next(iter(self.metrics), "boot_s")
@@ -273,13 +296,15 @@ def parse_workload(path: Path, expected_name: str | None = None) -> Workload:
     if (seconds is not None) != any(SECONDS_FIELD in part for part in command):
         raise top.error("seconds", f"is the measured duration the command's {SECONDS_FIELD} stands for: give "
                         "both or neither")
+    settle = _parse_settle(top.table("settle"), seconds) if "settle" in top.data else None
     app_paths = top.text_list("app_paths", default=[])
     relative = [p for p in app_paths if not p.startswith("/") or ".." in p.split("/")]
     if relative:
         raise top.error("app_paths", f"{relative[0]!r} is not an absolute path inside the image")
     top.finish()
     return Workload(name, description, tuple(packages), tuple(command), score, float(timeout_s), path,
-                    float(expected_s), metrics, kind, network, servers, client, tuple(app_paths), seconds=seconds)
+                    float(expected_s), metrics, kind, network, servers, client, tuple(app_paths), seconds=seconds,
+                    settle=settle)
 
 
 def _parse_interference(top: Table, name: str, description: str, path: Path) -> Workload:
@@ -389,6 +414,18 @@ def available(root: Path | None = None) -> list[str]:
     if not root.is_dir():
         return []
     return sorted(p.parent.name for p in root.glob("*/workload.toml"))
+
+
+def _parse_settle(table: Table, seconds: int | None) -> Settle:
+    if seconds is None:
+        raise table.error("readings", f"a settled wait ends at its command's end at the latest: give `seconds` "
+                          f"and {SECONDS_FIELD} in the command")
+    readings = table.integer("readings", default=Settle.readings, minimum=2)
+    tolerance = table.number("tolerance", default=Settle.tolerance, positive=True)
+    if tolerance >= 1:
+        raise table.error("tolerance", f"is a fraction of the readings' mean (0.01 for 1%), got {tolerance!r}")
+    table.finish()
+    return Settle(readings, float(tolerance))
 
 
 def load(name: str, root: Path | None = None) -> Workload:

@@ -100,3 +100,24 @@ def bytes_(count: float | None) -> str:
 def digest(text: str, shown: int = 12) -> str:
     """A digest as a person compares it: its first hex digits."""
     return text[:shown] + "…" if len(text) > shown else text
+
+
+def figure_kind(unit: str, better: str) -> str | None:
+    """What a figure in `unit` measures: "time", "memory" or "throughput", all of them
+    quantities that cannot be negative; None for one that has no width (a digest, a count)."""
+    if unit in ("s", "ms", "us", "µs", "ns"):
+        return "time"
+    if unit in ("MiB", "KiB", "GiB", "B"):
+        return "memory"
+    return "throughput" if better == "higher" else None
+
+
+def below_resolution(unit: str, better: str, median: float, low: float, high: float) -> bool:
+    """A figure that cannot be negative reads at or below zero, or its interval reaches across
+    zero: the host's noise is as large as the figure."""
+    return figure_kind(unit, better) is not None and (median <= 0 or low <= 0 < high)
+
+
+def resolution_text(low: float, high: float, unit: str) -> str:
+    """How a figure below resolution is shown: the half-width its interval spans."""
+    return f"below resolution (±{human((high - low) / 2, unit)})"

@@ -102,6 +102,11 @@ class MemoryMonitor:
                                                pss if full else None, uss if full else None))
         return True
 
+    def pss_since(self, t_ns: int) -> list[float]:
+        """The PSS readings (MiB) taken at or after host monotonic time `t_ns`, in order."""
+        after = t_ns / 1e9 - self._t0
+        return [p.pss / MIB for p in list(self.reading.points) if p.pss is not None and p.t_s >= after]
+
     def finish(self) -> MemoryReading:
         """Stop sampling and take the final full sample (at RESULT, before teardown)."""
         self.stop()

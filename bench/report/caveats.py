@@ -18,7 +18,7 @@ MIN_TRIALS = 3
 
 
 # The metrics verdicts rest on: only their noise is a warning; the rest goes in a folded list.
-VERDICT_METRICS = ("score", "boot_s", "mem_pss_mean_mib", "density_mem_mib", "image_mib")
+VERDICT_METRICS = ("score", "boot_s", "mem_pss_mean_mib", "mem_pss_settled_mib", "density_mem_mib", "image_mib")
 # The finest step a metric's readings can differ by: a spread below it is the clock's, not noise.
 RESOLUTION = {"s": 1e-6, "µs": 1e-3}
 COARSE_CPU_RESOLUTION_S = 0.01  # host_cpu_s read in clock ticks (probes/cpu.py, without a cgroup)
@@ -47,7 +47,11 @@ def caveats(run: LoadedRun) -> list[Caveat]:
     seconds = run.info.get("suite", {}).get("seconds")
     if seconds is not None:
         shortened = sorted({r.workload for r in run.counted if "seconds" in r.facts})
-        if shortened:
+        if shortened and run.info["suite"].get("precision"):  # the widths show what noise it added
+            found.append(Caveat("note", f"The suite measured {', '.join(shortened)} for {seconds} s a trial instead "
+                                "of each workload's own duration: more, shorter trials, whose spread the precision "
+                                "rule's intervals carry."))
+        elif shortened:
             found.append(Caveat("severe", f"The suite cut the measured duration of {', '.join(shortened)} to "
                                 f"{seconds} s: a quick run, whose figures are noisier than each workload's own "
                                 "duration gives and may not match a full run's."))
@@ -74,7 +78,7 @@ def caveats(run: LoadedRun) -> list[Caveat]:
                                     tuple(f"{r.workload} {r.metric} on {label(r.platform, r.accel)} (n={r.n})"
                                           for r in chosen)))
         found += _narrow_intervals(table)
-    found += _adaptive(run)
+    found += _precision(run)
     if not run.counted:
         found.append(Caveat("severe", "No successful measured trial: there is nothing to report."))
     return found
@@ -112,40 +116,40 @@ def _noise(run: LoadedRun, table: pd.DataFrame) -> list[Caveat]:
 
 
 def _narrow_intervals(table: pd.DataFrame) -> list[Caveat]:
-    """Intervals from too few trials to hold their stated confidence, whatever the data."""
-    sizes = sorted({int(n) for n in table["n"]
-                    if n >= MIN_TRIALS and stats.median_ci_coverage_bound(n) < stats.CONFIDENCE})
+    """Intervals from fewer trials than any distribution-free 95% interval of a median needs."""
+    sizes = sorted({int(n) for n in table["n"] if MIN_TRIALS <= n < stats.DISTRIBUTION_FREE_N})
     if not sizes:
         return []
-    bounds = ", ".join(f"{stats.median_ci_coverage_bound(n):.0%} of the time at n={n}" for n in sizes)
-    return [Caveat("note", f"Some confidence intervals rest on too few trials for {stats.CONFIDENCE:.0%}: "
-                   "a bootstrap interval of a median never reaches past the smallest and largest trial, "
-                   f"and those hold the true median only {bounds}. Read these intervals as narrower than "
-                   "stated, or run more repetitions.")]
+    bounds = ", ".join(f"{stats.distribution_free_coverage(n):.1%} at n={n}" for n in sizes)
+    return [Caveat("note", f"Some intervals rest on fewer than {stats.DISTRIBUTION_FREE_N} trials, too few "
+                   f"for {stats.CONFIDENCE:.0%} whatever the data: there they also rest on the trials being "
+                   "near-lognormal (a t interval on their logarithms), and for data of any other shape they "
+                   f"hold the true median at least {bounds} of the time.")]
 
 
-def _adaptive(run: LoadedRun) -> list[Caveat]:
-    """What adaptive repetitions added, and where the cap stopped them."""
-    added: dict[tuple[str, str], list[str]] = {}
-    for trial in run.info.get("plan", []):
-        if trial.get("added"):
-            added.setdefault((trial["platform"], trial["workload"]), []).append(trial["added"])
-    if not added:
+def _precision(run: LoadedRun) -> list[Caveat]:
+    """Under the precision rule: each cell's repetitions and why it stopped."""
+    cells = run.info.get("precision")
+    rule = run.info["suite"].get("precision")
+    if not cells or not rule:
         return []
-    parts = [f"{platform} {workload} +{len(reasons)} (first: {reasons[0]}; last: {reasons[-1]})"
-             for (platform, workload), reasons in sorted(added.items())]
-    text = (f"Adaptive repetitions added {sum(map(len, added.values()))} trial(s) where the headline "
-            f"metric varied more than the suite allows: " + "; ".join(parts) + ".")
-    adaptive = run.info["suite"].get("adaptive") or {}
-    cap, limit = adaptive.get("max_repetitions"), adaptive.get("cv", 0.0)
-    capped = []
-    for (platform, workload), reasons in sorted(added.items()):
-        planned = sum(1 for t in run.info["plan"] if (t["platform"], t["workload"]) == (platform, workload)
-                      and not t["warmup"])
-        metric = reasons[-1].split()[0]  # the reason reads "<metric> CV x% > y%"
-        row = run.row(workload, metric, platform)
-        if cap and planned >= cap and row is not None and row["cv"] > limit:
-            capped.append(f"{platform} {workload} ({metric} CV {row['cv']:.1%})")
-    if capped:
-        text += f" Stopped at the cap of {cap} repetitions, still above the limit: {', '.join(capped)}."
-    return [Caveat("note", text)]
+    items, capped = [], 0
+    for cell, s in cells.items():
+        platform, workload = cell.split("/", 1)
+        where = f"{label(platform, '+'.join(sorted(run.vm_accels)))} {workload}: n={s['n']}"
+        if s["stopped"] == "no width":
+            items.append(f"{where}, its figure has no width to narrow (the minimum)")
+            continue
+        width = ("below resolution" if s["below_resolution"] else
+                 "no interval" if s["half_width"] is None else f"±{s['half_width']:.1%}")
+        against = " of the ratio to native" if s["against_native"] else ""
+        if s["stopped"] == "precise":
+            items.append(f"{where}, precise: {s['metric']} {width}{against} ≤ {s['target']:.0%}")
+        else:
+            capped += 1
+            items.append(f"{where}, the cap: {s['metric']} {width}{against}, not ±{s['target']:.0%}")
+    minimum = run.info["suite"]["repetitions"]
+    text = (f"Repetitions followed the precision rule: at least {minimum} per cell, more only while the 95% "
+            f"interval of its headline figure was wider than the target, at most {rule['max_repetitions']}. "
+            f"{len(items) - capped} of {len(items)} cells stopped on their own, {capped} at the cap:")
+    return [Caveat("note", text, tuple(items))]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from bench.definitions.workload import SETTLED_METRIC
 from bench.model.registry import label
 from bench.report.verdict import column_name, platforms
 from bench.rundir.runs import LoadedRun
@@ -67,7 +68,8 @@ def _density(run: LoadedRun, platform: str) -> tuple[str, float, float | None] |
 
 
 def per_instance(run: LoadedRun) -> tuple[str | None, list[PerInstance]]:
-    workload = run.workload_with("mem_pss_mean_mib", ("idle",))
+    metric = run.idle_memory_metric
+    workload = run.workload_with(metric, ("idle",))
     found = []
     for platform in platforms(run):
         record = run.first_counted(platform)
@@ -83,8 +85,9 @@ def per_instance(run: LoadedRun) -> tuple[str | None, list[PerInstance]]:
                                      "at least its PSS)"))
         elif workload is not None:
             found.append(PerInstance(
-                column_name(platform, run), run.median(workload, "mem_pss_mean_mib", platform),
-                run.median(workload, "instance_disk_mib", platform), image, limit, f"{workload}: mean PSS"))
+                column_name(platform, run), run.median(workload, metric, platform),
+                run.median(workload, "instance_disk_mib", platform), image, limit,
+                f"{workload}: {'settled' if metric == SETTLED_METRIC else 'mean'} PSS"))
         else:
             found.append(PerInstance(column_name(platform, run), None, None, image, limit, "not measured"))
     return workload, found

@@ -50,6 +50,8 @@ class _Reader:
         row = self.run.row(workload, metric, platform)
         if row is None:
             return None
+        if units.below_resolution(row["unit"], row["better"], row["median"], row["ci_low"], row["ci_high"]):
+            return f"{units.resolution_text(row['ci_low'], row['ci_high'], row['unit'])} ({self.name(platform)})"
         return f"{units.human(row['median'], row['unit'])} ({self.name(platform)})"
 
     def workload(self, metric: str, preferred: tuple[str, ...]) -> str | None:
@@ -149,7 +151,7 @@ def _sentence(text: str) -> str:
 
 def _memory(r: _Reader) -> Finding:
     claim = "A container takes only its processes' memory; a VM its guest's memory plus the hypervisor's."
-    pair = _vm_and_container(r, "Memory", claim, "mem_pss_mean_mib", ("idle",),
+    pair = _vm_and_container(r, "Memory", claim, r.run.idle_memory_metric, ("idle",),
                              "Host memory (PSS) of one idle instance", "held")
     if isinstance(pair, Finding):
         return pair

@@ -145,7 +145,7 @@ def _measured(run: LoadedRun, metric: str, platform: str) -> float | None:
 def cost(run: LoadedRun, scenario: Scenario) -> Costed:
     notes = []
     vmm = _measured(run, "vmm_overhead_mib", "vm")
-    container = _measured(run, "mem_pss_mean_mib", "docker")
+    container = _measured(run, run.idle_memory_metric, "docker")
     if vmm is None:
         notes.append("no VMM overhead measured in this run (no idle VM): counted as 0")
     elif "tcg" in run.vm_accels:

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass
 
 from bench.analysis import stats
+from bench.definitions.workload import SETTLED_METRIC
 from bench.model import registry, units
 from bench.model.registry import label as platform_label
 from bench.rundir.runs import LoadedRun
@@ -22,6 +23,7 @@ class Measure:
     label: str
     metric: str
     workloads: tuple[str, ...]  # preferred, in order; any workload with the metric otherwise
+    instead: str = ""  # the metric shown when the run has none of `metric` (an older run's)
 
 
 MEASURES = (
@@ -29,7 +31,7 @@ MEASURES = (
     Measure("Teardown time", "teardown_s", ("boot",)),
     Measure("Disk: image", "image_mib", ("boot", "idle")),
     Measure("Disk: added per instance", "instance_disk_mib", ("idle",)),
-    Measure("Memory: one idle instance (PSS)", "mem_pss_mean_mib", ("idle",)),
+    Measure("Memory: one idle instance (PSS)", SETTLED_METRIC, ("idle",), instead="mem_pss_mean_mib"),
     Measure("Memory: the VMM's own overhead", "vmm_overhead_mib", ("idle",)),
     Measure("Memory: one more running instance", "density_mem_mib", ("density",)),
     Measure("Density: instances per GiB", "density_per_gib", ("density",)),
@@ -115,6 +117,9 @@ def _measured_cell(run: LoadedRun, workload: str, metric: str, platform: str) ->
     if row is None:
         return Cell("not measured")
     detail = f"95% CI {units.interval(row['ci_low'], row['ci_high'], row['unit'], row['median'])}, n={row['n']}"
+    if units.below_resolution(row["unit"], row["better"], row["median"], row["ci_low"], row["ci_high"]):
+        return Cell(units.resolution_text(row["ci_low"], row["ci_high"], row["unit"]),
+                    f"median {units.human(row['median'], row['unit'])}, {detail}")
     if platform != "native" and not math.isnan(row["ratio_to_native"]):
         detail += (f"; {units.ratio(row['ratio_to_native'])} native "
                    f"{units.ratio_interval(row['ratio_ci_low'], row['ratio_ci_high'])}")
@@ -132,11 +137,11 @@ class Ratio:
 
 
 def ratio_between(run: LoadedRun, workload: str, metric: str, top: str, bottom: str) -> Ratio | None:
-    """Median of `top` over median of `bottom`, with the bootstrap CI of that ratio."""
+    """Median of `top` over median of `bottom`, with the 95% interval of that ratio (stats.ratio_ci)."""
     a, b = run.values_of(workload, metric, top), run.values_of(workload, metric, bottom)
     if not a or not b or stats.median(b) <= 0 or stats.median(a) <= 0:
         return None
-    interval = stats.ratio_ci(a, b, run.seed)
+    interval = stats.ratio_ci(a, b)
     return Ratio(stats.median(a) / stats.median(b), interval.low, interval.high)
 
 
@@ -207,11 +212,15 @@ def verdict(run: LoadedRun) -> Verdict:
                                                        for top, bottom in ratios]
     rows: list[Row] = []
     for measure in MEASURES:
-        workload = run.workload_with(measure.metric, measure.workloads)
+        metric = measure.metric
+        workload = run.workload_with(metric, measure.workloads)
+        if workload is None and measure.instead:
+            metric = measure.instead
+            workload = run.workload_with(metric, measure.workloads)
         if workload is None:
             continue
-        cells = [_measured_cell(run, workload, measure.metric, p) for p in shown]
-        cells += [_ratio_cell(run, workload, measure.metric, top, bottom) for top, bottom in ratios]
+        cells = [_measured_cell(run, workload, metric, p) for p in shown]
+        cells += [_ratio_cell(run, workload, metric, top, bottom) for top, bottom in ratios]
         rows.append(Row("Measured", f"{measure.label} ({workload})", tuple(cells)))
     blank = (Cell(""),) * len(ratios)
     facts = {p: _facts(run, p) for p in shown}

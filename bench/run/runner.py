@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.analysis import stats, summary
+from bench.analysis import summary
 from bench.definitions import interference, workload as workloads
 from bench.definitions.suite import Suite
 from bench.errors import BenchError
@@ -33,7 +33,7 @@ from bench.platforms.base import Driver, TrialContext
 from bench.probes import engines
 from bench.progress import Progress
 from bench.net import clients
-from bench.run import provenance, schedule
+from bench.run import precision, provenance, schedule
 from bench.run.density import run_density
 from bench.run.interference import run_interference
 from bench.run.frame import signals_deferred
@@ -155,6 +155,18 @@ class Execution:
         self.drivers: dict[str, Driver] = {}
         self.pairs = {name: interference.resolve(w) for name, w in loaded.items() if w.kind == "interference"}
         self.neighbour_drivers: dict[str, Driver] = {}  # other-cpu: the neighbours' own CPUs
+        # What the precision rule is expected to add later: the planned minimum's rounds first
+        # count each cell at the midpoint of minimum and cap, then at what its width predicts.
+        self.expected_extra = self._prior_extra()
+
+    def _prior_extra(self) -> list[PlannedTrial]:
+        if self.suite.precision is None:
+            return []
+        once = schedule.once(self.loaded)
+        cells = {(t.platform, t.workload) for t in self.plan if not t.warmup and t.workload not in once
+                 and precision.precision_metric(self.loaded[t.workload]) is not None}
+        rounds = (self.suite.precision.max_repetitions - self.suite.repetitions) // 2
+        return [PlannedTrial(0, 0, False, platform, workload) for platform, workload in sorted(cells)] * rounds
 
     def execute(self, accel: str) -> Finished:
         """With the run marked live (leases.py) from before its first instance."""
@@ -194,21 +206,35 @@ class Execution:
                 self.eta.learn(record, by_seq[record.seq])
         finished = finished_seqs(self.records)
         self._run([t for t in self.plan if t.seq not in finished])
-        while suite.adaptive is not None:
-            noisy = _still_noisy(suite, self.plan, current_records(self.records), self.loaded)
-            if not noisy:
+        while suite.precision is not None:
+            found = precision.standings(suite, current_records(self.records), self.loaded, schedule.once(self.loaded))
+            self.info["precision"] = precision.stopped(suite, found)
+            wanted = precision.imprecise(suite, self.plan, found)
+            self.run.write_info(self.info)
+            if not wanted:
                 break
-            extra = schedule.extra_repetition(suite, self.plan, noisy)
+            extra = schedule.extra_repetition(suite, self.plan, wanted)
             self.plan.extend(extra)
             self.info["plan"] = [t.to_json() for t in self.plan]
             self.run.write_info(self.info)
-            progress.note(f"adaptive: {len(extra)} more trial(s): " + "; ".join(
+            self.expected_extra = self._expected_extra(found)
+            progress.note(f"precision: {len(extra)} more trial(s): " + "; ".join(
                 f"{t.platform} {t.workload} ({t.added})" for t in extra))
             self._run(extra)
 
+    def _expected_extra(self, found: list[precision.Standing]) -> list[PlannedTrial]:
+        """The trials the rule is expected to add after the round about to run, for the ETA."""
+        assert self.suite.precision is not None
+        cap = self.suite.precision.max_repetitions
+        expected = []
+        for s in found:
+            rounds = s.expected_n(cap) - schedule.measured_repetitions(self.plan, s.platform, s.workload)
+            expected += [PlannedTrial(0, 0, False, s.platform, s.workload)] * max(rounds, 0)
+        return expected
+
     def _run(self, todo: list[PlannedTrial]) -> None:
         for done, planned in enumerate(todo):
-            record = self._trial(planned, f"({self.eta.remaining_text(todo[done:])} left)")
+            record = self._trial(planned, f"({self.eta.remaining_text(todo[done:] + self.expected_extra)} left)")
             if not record.ok:
                 self.progress.note(record.summary())
 
@@ -234,7 +260,8 @@ class Execution:
                     run_interference((driver, neighbour), ctx, record, pair, self.placement,
                                      suite.timeout_for(workload), suite.sampling)
                 else:
-                    run_trial(driver, ctx, record, suite.timeout_for(workload), suite.sampling)
+                    run_trial(driver, ctx, record, suite.timeout_for(workload), suite.sampling,
+                              settle=suite.precision is not None)
         finally:
             self.records.append(self.run.append(record))
             self.eta.learn(record, planned)
@@ -252,30 +279,10 @@ class Execution:
             stored = self.run.write_info(self.info)
         # All records in file order, as every reader of the directory computes it (a resumed
         # trial's aborted record counts for nothing).
-        table = summary.summarise(self.records, self.suite.seed)
+        table = summary.summarise(self.records)
         if self.records:
             self.run.write_summary(table)
         return Finished(self.run, stored, self.records, table)
-
-
-def _still_noisy(suite: Suite, plan: list[PlannedTrial], records: list[TrialRecord],
-                 loaded: dict[str, workloads.Workload]) -> dict[tuple[str, str], str]:
-    """(platform, workload) → why it needs another repetition: its headline metric's CV is
-    above the suite's limit and it has not reached the cap."""
-    assert suite.adaptive is not None
-    noisy = {}
-    for workload in suite.workloads:
-        metric = loaded[workload].headline_metric
-        for platform in suite.platforms:
-            if not suite.runs(platform, workload) or \
-                    schedule.measured_repetitions(plan, platform, workload) >= suite.adaptive.max_repetitions:
-                continue
-            values = [s.value for r in records if r.ok and not r.warmup and (r.platform, r.workload) == (platform, workload)
-                      for s in r.quantities if s.metric == metric]
-            spread = stats.cv(values)
-            if len(values) >= 2 and spread > suite.adaptive.cv:
-                noisy[(platform, workload)] = f"{metric} CV {spread:.1%} > {suite.adaptive.cv:.0%}"
-    return noisy
 
 
 class Eta:

@@ -45,6 +45,8 @@ def plan(suite: Suite, once: frozenset[str] = frozenset()) -> list[PlannedTrial]
         for workload in suite.workloads:
             if workload in once and repetition != suite.warmup + 1:
                 continue
+            if repetition <= suite.warmup and suite.warmup_workloads and workload not in suite.warmup_workloads:
+                continue
             order = [p for p in suite.platforms if suite.runs(p, workload)]
             rng.shuffle(order)
             for platform in order:
@@ -86,22 +88,44 @@ def plan_text(suite: Suite, trials: list[PlannedTrial], loaded: dict[str, Worklo
               accel_note: str) -> str:
     """`bench run --dry-run`: the plan, trial by trial, and what it should take."""
     probes = once(loaded)
-    repeated = [t for t in trials if t.workload not in probes]
-    single = len(trials) - len(repeated)
-    lines = [f"suite {suite.name}: {len(trials)} trials ({suite.warmup} warm-up + {suite.repetitions} "
-             f"repetitions of {len(repeated) // (suite.warmup + suite.repetitions)} platform × workload pairs"
+    measured = [t for t in trials if t.workload not in probes and not t.warmup]
+    warmups = sum(t.warmup for t in trials)
+    single = len(trials) - len(measured) - warmups
+    pairs = len(measured) // suite.repetitions
+    rule = suite.precision
+    repetitions = (f"{suite.repetitions} to {rule.max_repetitions} repetitions" if rule else f"{suite.repetitions} repetitions")
+    lines = [f"suite {suite.name}: {len(trials)} trials ({warmups} warm-up"
+             + (f" ({', '.join(suite.warmup_workloads)} only)" if suite.warmup_workloads and warmups else "")
+             + f" + {repetitions} of {pairs} platform × workload pairs"
              + (f", and {single} probe trials once per platform" if single else "") + f"), seed {suite.seed}"]
+    if rule:
+        lines.append(f"precision: at least {suite.repetitions} and at most {rule.max_repetitions} measured repetitions "
+                     f"per pair; more rounds only for pairs whose 95% interval is wider than ±{rule.throughput:.0%} "
+                     f"(throughput, of the ratio to native), ±{rule.memory:.0%} (memory), ±{rule.time:.0%} "
+                     "(times); [settle] waits end once steady")
+    def seconds_of(t: PlannedTrial) -> float:
+        return estimate_s(t.platform, suite.workload_for(t.platform, loaded[t.workload]), vm_accel, suite.density_instances)
     total = 0.0
     for t in trials:
-        seconds = estimate_s(t.platform, suite.workload_for(t.platform, loaded[t.workload]), vm_accel, suite.density_instances)
+        seconds = seconds_of(t)
         total += seconds
         where = label(t.platform, vm_accel)
         lines.append(f"  {t.seq:>4}  rep {t.repetition}{' (warm-up)' if t.warmup else '          '}  "
                      f"{where:<14} {t.workload:<10} ~{seconds:.0f} s")
-    minutes, seconds = divmod(round(total), 60)
-    lines.append(f"estimated total: {minutes} min {seconds:02d} s (workloads' expected_s + per-platform "
-                 f"overhead; VMs {accel_note})")
+    how = f"workloads' expected_s + per-platform overhead; VMs {accel_note}"
+    if rule:
+        per_round = sum(seconds_of(t) for t in measured) / suite.repetitions
+        capped = total + per_round * (rule.max_repetitions - suite.repetitions)
+        lines.append(f"estimated total: {_minutes(total)} at the minimum, {_minutes(capped)} if every pair "
+                     f"runs to the cap ({how})")
+    else:
+        lines.append(f"estimated total: {_minutes(total)} ({how})")
     return "\n".join(lines)
+
+
+def _minutes(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s"
 
 
 def once(workloads: dict[str, Workload]) -> frozenset[str]:

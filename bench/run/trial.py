@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from collections.abc import Callable
 
 from bench.definitions.suite import Sampling
-from bench.definitions.workload import ScoreError, Workload
+from bench.definitions.workload import SETTLED_METRIC, ScoreError, Settle, Workload
 from bench.errors import BenchError
 from bench.guest.console import Line
 from bench.guest.protocol import GuestResult, READY, RESULT, ResultLineError
@@ -39,9 +40,10 @@ class SingleTrial(TrialFrame):
     """One instance: started, READY and RESULT awaited, probed, its output parsed."""
 
     def __init__(self, driver: Driver, ctx: TrialContext, record: TrialRecord, timeout_s: float,
-                 sampling: Sampling) -> None:
+                 sampling: Sampling, settle: bool = False) -> None:
         super().__init__(driver, ctx, record)
         self.timeout_s, self.sampling = timeout_s, sampling
+        self.settle = ctx.workload.settle if settle else None  # end a [settle] wait once it is steady
         self.servers: HostServers | None = None
         self.ready_s: float | None = None  # t0 → READY seen, once it was
 
@@ -64,13 +66,35 @@ class SingleTrial(TrialFrame):
         if workload.client is not None:
             self._serve(instance, workload, t0)
             return
-        ready, result_line = _await_lines(instance, self.timeout_s)
+        settle = self.settle
+        steady = None if settle is None else (lambda ready: settle.steady(self.monitor.pss_since(ready.t_ns)) is not None)
+        ready, result_line = _await_lines(instance, self.timeout_s, steady)
         killpoints.reach(record.seq, "ready")
         self.ready_s = _seconds_since(t0, ready.t_ns)
-        record.result_s = _seconds_since(t0, result_line.t_ns)
+        record.result_s = _seconds_since(t0, time.monotonic_ns() if result_line is None else result_line.t_ns)
         record.ready_latency_s = _ready_latency(ready, self.driver.name)
         _collect(instance, self.monitor, self.sink)
-        _read_result(result_line, workload, record, self.ready_s, self.sink, instance.facts)
+        if workload.settle is not None:
+            self._record_settled(workload.settle, ready.t_ns, ended=result_line is None)
+        if result_line is not None:
+            _read_result(result_line, workload, record, self.ready_s, self.sink, instance.facts)
+
+    def _record_settled(self, settle: Settle, ready_ns: int, ended: bool) -> None:
+        """mem_pss_settled_mib: the PSS readings after READY once steady, else the last of them."""
+        readings = self.monitor.pss_since(ready_ns)
+        if not readings:
+            raise BenchError("no PSS reading after READY: the instance's memory was not sampled")
+        steady = settle.steady(readings)
+        last = readings[-settle.readings:]
+        how = f"{settle.readings} readings within {settle.tolerance:.0%} of their mean"
+        if ended:
+            self.instance.facts["settled"] = (f"the wait ended {self.record.result_s - (self.ready_s or 0):.1f} s "
+                                              f"after READY, once PSS was steady ({how})")
+        elif steady is None:
+            self.instance.facts["settled"] = f"PSS still moving at the wait's end (not {how})"
+        value = steady if steady is not None else sum(last) / len(last)
+        self.sink.add(SETTLED_METRIC, value, "MiB", "lower",
+                      probe=f"mean of the last {len(last)} PSS readings after READY ({how}, or at the wait's end)")
 
     def _serve(self, instance: Instance, workload: Workload, t0: int) -> None:
         """A server workload: after READY and the server's own answer, the host's client runs
@@ -141,9 +165,10 @@ class SingleTrial(TrialFrame):
 
 
 def run_trial(driver: Driver, ctx: TrialContext, record: TrialRecord, timeout_s: float,
-              sampling: Sampling = Sampling()) -> TrialRecord:
-    """Fill `record` with the trial's outcome (frame.py: failures, interrupts, teardown)."""
-    return SingleTrial(driver, ctx, record, timeout_s, sampling).run()
+              sampling: Sampling = Sampling(), settle: bool = False) -> TrialRecord:
+    """Fill `record` with the trial's outcome (frame.py: failures, interrupts, teardown).
+    `settle`: a [settle] workload's wait ends once its memory is steady."""
+    return SingleTrial(driver, ctx, record, timeout_s, sampling, settle).run()
 
 
 def _seconds_since(t0_ns: int, t_ns: int) -> float:
@@ -170,13 +195,26 @@ def start_servers(instance: Instance, workload: Workload, timeout_s: float) -> H
     return servers
 
 
-def _await_lines(instance: Instance, timeout_s: float) -> tuple[Line, Line]:
+SETTLE_POLL_S = 0.25  # how often a settling wait looks at the memory readings
+
+
+def _await_lines(instance: Instance, timeout_s: float,
+                 steady: Callable[[Line], bool] | None = None) -> tuple[Line, Line | None]:
+    """READY, then RESULT; or, with `steady` (given the READY line), no RESULT (None) once it
+    says the wait is over."""
     deadline = time.monotonic() + timeout_s
     index, ready = instance.console.wait_for((READY, RESULT), timeout_s, deadline=deadline)
     if not ready.text.startswith(READY):
         raise ResultLineError("RESULT came without READY")
-    _, result = instance.console.wait_for(RESULT, timeout_s, index, deadline)
-    return ready, result
+    while True:
+        poll = deadline if steady is None else min(deadline, time.monotonic() + SETTLE_POLL_S)
+        try:
+            return ready, instance.console.wait_for(RESULT, timeout_s, index, poll)[1]
+        except TimeoutError:
+            if steady is None or time.monotonic() >= deadline or instance.console.closed_reason is not None:
+                raise
+            if steady(ready):
+                return ready, None
 
 
 def _ready_latency(ready: Line, platform: str) -> float | None:

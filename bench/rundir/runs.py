@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from bench.analysis import summary
+from bench.definitions.workload import SETTLED_METRIC
 from bench.errors import BenchError
 from bench.model.registry import is_vm
 from bench.model.series import SeriesKey
@@ -48,7 +49,7 @@ class LoadedRun:
 
     @cached_property
     def summary(self) -> pd.DataFrame:
-        return summary.summarise(self.records, self.seed)
+        return summary.summarise(self.records)
 
     @cached_property
     def vm_accels(self) -> set[str]:
@@ -70,6 +71,11 @@ class LoadedRun:
     def median(self, workload: str, metric: str, platform: str) -> float | None:
         row = self.row(workload, metric, platform)
         return None if row is None else float(row["median"])
+
+    @property
+    def idle_memory_metric(self) -> str:
+        """An idle instance's memory: the settled PSS where the run has it, else the trial's mean."""
+        return SETTLED_METRIC if self.workload_with(SETTLED_METRIC) is not None else "mem_pss_mean_mib"
 
     def workload_with(self, metric: str, preferred: tuple[str, ...] = ()) -> str | None:
         """A workload that measured `metric`: the first of `preferred` that did, else the first."""

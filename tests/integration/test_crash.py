@@ -1,7 +1,7 @@
 """`bench run` killed with SIGKILL at points chosen by a seed, on the real engines: after each
 kill `bench clean` leaves nothing on the host, and `bench run --resume` goes on; the last resume
 completes the run with its original plan, every trial once. Also a kill during an image build,
-and adaptive repetitions killed and resumed.
+and precision rounds killed and resumed.
 
 The kill points are BENCH_KILL_AT's (bench/host/killpoints.py): the run kills itself there,
 as `kill -9` would, so a point is reached on every host, fast or slow. The seed is printed;
@@ -194,34 +194,35 @@ def test_a_build_killed_in_its_work_directory_is_cleaned_then_builds_again(image
     assert shown["key"] == images["key"]  # the same images as before the crash
 
 
-ADAPTIVE = """\
-name = "adaptive"
+PRECISE = """\
+name = "precise"
 platforms = ["native"]
 workloads = ["boot"]
 repetitions = 2
 warmup = 0
 seed = 5
 
-[adaptive]
-cv = 0.000001
+[precision]
+time = 0.000001
 max_repetitions = 5
 """
 
 
-def test_adaptive_repetitions_rewrite_the_plan_stop_at_the_cap_and_resume(tmp_path: Path, images: dict) -> None:
+def test_precision_rounds_rewrite_the_plan_stop_at_the_cap_and_resume(tmp_path: Path, images: dict) -> None:
     # A boot time never repeats to a millionth: every check asks for one more, up to the cap.
     suite_path = tmp_path / "suite.toml"
-    suite_path.write_text(ADAPTIVE)
+    suite_path.write_text(PRECISE)
     proc = kill_at("4:ready", "run", str(suite_path), "--output-dir", str(tmp_path / "runs"), "--no-report")
     assert proc.returncode == -9, proc.stderr[-2000:]
     run = RunDir.open(next((tmp_path / "runs").iterdir()))
     added = [t for t in run.info()["plan"] if t["added"]]
-    assert [t["seq"] for t in added] == [3, 4] and added[0]["added"].startswith("boot_s CV ")
-    clean_after_crash("after the adaptive run's kill")
+    assert [t["seq"] for t in added] == [3, 4] and added[0]["added"].startswith("boot_s ±")
+    clean_after_crash("after the precision run's kill")
     resumed = bench("run", "--resume", str(run.path), "--no-report")
     assert resumed.returncode == 0, resumed.stderr
     info = run.info()
     assert [t["seq"] for t in info["plan"]] == [1, 2, 3, 4, 5]  # stopped at the cap of 5
     assert [t["repetition"] for t in info["plan"]] == [1, 2, 3, 4, 5]
     assert sorted(r.seq for r in current_records(run.records()) if r.ok) == [1, 2, 3, 4, 5]
-    assert "adaptive: 1 more trial(s)" in resumed.stderr
+    assert "precision: 1 more trial(s)" in resumed.stderr
+    assert info["precision"]["native/boot"]["stopped"] == "cap" and info["precision"]["native/boot"]["n"] == 5

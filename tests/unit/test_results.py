@@ -121,7 +121,7 @@ def test_summary_counts_only_successful_measured_trials() -> None:
                record(3, "native", 102.0), record(4, "native", 98.0),
                record(5, "docker", 99.0), record(6, "docker", 97.0), record(7, "docker", 5.0, status="failed"),
                record(8, "vm", 50.0), record(9, "vm", 52.0)]
-    table = summarise(records, seed=1)
+    table = summarise(records)
     assert list(table["platform"]) == ["native", "docker", "vm"]
     native, docker, vm = (row for _, row in table.iterrows())
     assert (native["n"], native["median"], native["ratio_to_native"]) == (3, 100.0, 1.0)

@@ -46,7 +46,11 @@ def test_the_shipped_default_suite_is_valid() -> None:
     assert set(s.platforms) == {"native", "docker", "docker-app", "gvisor", "vm", "vm-os"} and set(s.workloads) == {"boot", "cpu", "idle", "hello", "exposure"}
     # The full-OS profile only boots: everything else it would measure is vm-minimal's.
     assert [w for w in s.workloads if s.runs("vm-os", w)] == ["boot"]
-    assert (s.repetitions, s.warmup) == (5, 1)
+    assert (s.repetitions, s.warmup, s.warmup_workloads) == (3, 1, ("boot",))
+    assert s.precision is not None and s.precision.max_repetitions > s.repetitions
+    fixed = suites.load("default-fixed")  # the same suite with fixed repetitions: the rule's reference
+    assert (fixed.platforms, fixed.workloads, fixed.only) == (s.platforms, s.workloads, s.only)
+    assert (fixed.repetitions, fixed.warmup, fixed.warmup_workloads, fixed.precision) == (5, 1, (), None)
     for name in suites.shipped():
         suites.load(name)
 
@@ -73,9 +77,11 @@ def test_the_shipped_default_suite_is_valid() -> None:
     (lambda t: t.replace("seed = 9", "seed = [9"), "not valid TOML"),
     (lambda t: t + "[only]\nvm = [\"cpu\"]\n", "only.vm: is not one of this suite's platforms (native, docker)"),
     (lambda t: t + "[only]\ndocker = [\"disk\"]\n", "only.docker: unknown workload 'disk' (known: cpu)"),
-    (lambda t: t + "[adaptive]\ncv = 3\n", "adaptive.cv: is a fraction (0.03 for 3%), got 3"),
-    (lambda t: t + "[adaptive]\nmax_repetitions = 2\n", "adaptive.max_repetitions: must be at least 3"),
-    (lambda t: t + "[adaptive]\ncv = 0.05\ncap = 9\n", "adaptive.cap: unknown key"),
+    (lambda t: t + "[adaptive]\ncv = 0.03\n", "adaptive: was replaced by [precision]"),
+    (lambda t: t + "[precision]\ntime = 3\n", "precision.time: is a fraction of the figure (0.03 for 3%), got 3"),
+    (lambda t: t + "[precision]\nmax_repetitions = 2\n", "precision.max_repetitions: must be at least 3"),
+    (lambda t: t + "[precision]\ncv = 0.05\n", "precision.cv: unknown key"),
+    (lambda t: t + 'warmup_workloads = ["boot"]\n', "warmup_workloads: unknown workload 'boot' (known: cpu)"),
 ])
 def test_suite_mistakes_are_one_line(suite_file: Path, change, message: str) -> None:  # type: ignore[no-untyped-def]
     suite_file.write_text(change(VALID))
@@ -118,11 +124,14 @@ def test_suite_and_resume_together_are_refused(capsys: pytest.CaptureFixture[str
     assert code == 2 and "not both" in err
 
 
-def test_adaptive_defaults_to_3_percent_and_3_times_the_repetitions(suite_file: Path) -> None:
-    suite_file.write_text(VALID + "[adaptive]\n")
+def test_precision_defaults_and_round_trip(suite_file: Path) -> None:
+    suite_file.write_text(VALID + 'warmup_workloads = ["cpu"]\n[precision]\n')
     s = suites.load(str(suite_file))
-    assert s.adaptive == suites.Adaptive(cv=0.03, max_repetitions=9)
+    assert s.precision == suites.Precision(max_repetitions=8, throughput=0.03, memory=0.03, time=0.10)
+    assert s.warmup_workloads == ("cpu",)
     assert suites.Suite.from_json(s.to_json()) == s
+    assert (s.precision.target("s", "lower"), s.precision.target("MiB", "lower"),
+            s.precision.target("events/s", "higher"), s.precision.target("sha256", "equal")) == (0.10, 0.03, 0.03, None)
 
 
 def test_dry_run_prints_the_plan_and_starts_nothing(suite_file: Path, tmp_path: Path,
