@@ -70,7 +70,8 @@ def caveats(run: LoadedRun) -> list[Caveat]:
     table = run.summary
     if not table.empty:
         found += _noise(run, table)
-        few = [r for r in table.itertuples() if r.n < MIN_TRIALS]
+        single = _measured_once(run)
+        few = [r for r in table.itertuples() if r.n < MIN_TRIALS and r.workload not in single]
         for level, chosen in (("severe", [r for r in few if r.metric in VERDICT_METRICS]),
                               ("minor", [r for r in few if r.metric not in VERDICT_METRICS])):
             if chosen:  # a start phase seen in only some trials is a detail; a headline figure is not
@@ -113,6 +114,19 @@ def _noise(run: LoadedRun, table: pd.DataFrame) -> list[Caveat]:
         found.append(Caveat("minor", f"{len(rest)} other metric(s) vary by more than {CV_LIMIT:.0%} "
                             "(start phases, teardown, secondary figures):", tuple(text for _, text in sorted(rest))))
     return found
+
+
+def _measured_once(run: LoadedRun) -> set[str]:
+    """Workloads the plan measures once per platform by design (the exposure probe), in a suite
+    that repeats the others: their one trial is not a shortfall."""
+    if run.info["suite"].get("repetitions", 1) <= 1:
+        return set()
+    counts: dict[tuple[str, str], int] = {}
+    for t in run.info.get("plan", []):
+        if not t["warmup"]:
+            counts[(t["platform"], t["workload"])] = counts.get((t["platform"], t["workload"]), 0) + 1
+    workloads = {w for _, w in counts}
+    return {w for w in workloads if all(n == 1 for (_, w2), n in counts.items() if w2 == w)}
 
 
 def _narrow_intervals(table: pd.DataFrame) -> list[Caveat]:

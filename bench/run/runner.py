@@ -8,6 +8,7 @@ recorded so far, and writes the summary of what there is.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable
@@ -165,7 +166,7 @@ class Execution:
         once = schedule.once(self.loaded)
         cells = {(t.platform, t.workload) for t in self.plan if not t.warmup and t.workload not in once
                  and precision.precision_metric(self.loaded[t.workload]) is not None}
-        rounds = (self.suite.precision.max_repetitions - self.suite.repetitions) // 2
+        rounds = math.ceil((self.suite.precision.max_repetitions - self.suite.repetitions) / 2)
         return [PlannedTrial(0, 0, False, platform, workload) for platform, workload in sorted(cells)] * rounds
 
     def execute(self, accel: str) -> Finished:

@@ -241,3 +241,15 @@ def test_a_container_in_a_vm_gets_its_cost_over_the_container_and_over_the_vm(tm
     assert mains[-3:] == ["18.3×", "28.3×", "1.55×"], mains
     memory = re.search(r"<tr><th>Memory: one idle instance \(PSS\) \(idle\)</th>(.*?)</tr>", html).group(1)
     assert re.sub(r"<span.*", "", re.findall(r"<td>(.*?)</td>", memory)[-1]) == "1.5×"
+
+
+def test_a_probe_measured_once_per_platform_by_design_is_not_called_short(tmp_path: Path) -> None:
+    values = {**baseline_values(5), ("exposure", "docker", "boot_s"): [0.3], ("exposure", "native", "boot_s"): [0.03],
+              ("cpu", "gvisor", "score"): [3000.0]}
+    loaded = runs.load(write_run(tmp_path, "once", values))
+    loaded.info["suite"]["repetitions"] = 5
+    loaded.info["plan"] = [{"seq": 1, "repetition": 2, "warmup": False, "platform": p, "workload": "exposure", "added": ""}
+                           for p in ("docker", "native")] + [
+        {"seq": i, "repetition": i, "warmup": False, "platform": "gvisor", "workload": "cpu", "added": ""} for i in range(5)]
+    (short,) = [c for c in caveats.caveats(loaded) if "rest on fewer than 3 trials" in c.text]
+    assert short.items == ("cpu score on gvisor (n=1)",)  # planned 5 times, measured once: a shortfall
