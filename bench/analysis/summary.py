@@ -72,9 +72,7 @@ def table_text(summary: pd.DataFrame, everything: bool = False) -> str:
     for row in shown.itertuples():
         ratio = "" if math.isnan(row.ratio_to_native) else units.ratio(row.ratio_to_native)
         cv = "" if math.isnan(row.cv) else f"{row.cv * 100:.1f}%"
-        figure = (units.resolution_text(row.ci_low, row.ci_high, row.unit)
-                  if units.below_resolution(row.unit, row.better, row.median, row.ci_low, row.ci_high)
-                  else units.human(row.median, row.unit))
+        figure = units.figure(row.median, row.ci_low, row.ci_high, row.unit, row.better)
         rows.append([row.workload, row.metric, label(row.platform, row.accel), str(row.n), figure,
                      units.interval(row.ci_low, row.ci_high, row.unit, row.median), cv, ratio])
     return "\n".join(text_table(["workload", "metric", "platform", "n", "median", "95% CI", "CV", "× native"], rows))

@@ -118,6 +118,9 @@ def below_resolution(unit: str, better: str, median: float, low: float, high: fl
     return figure_kind(unit, better) is not None and (median <= 0 or low <= 0 < high)
 
 
-def resolution_text(low: float, high: float, unit: str) -> str:
-    """How a figure below resolution is shown: the half-width its interval spans."""
-    return f"below resolution (±{human((high - low) / 2, unit)})"
+def figure(median: float, low: float, high: float, unit: str, better: str) -> str:
+    """A summary figure as shown: its median, or below resolution with the half-width its
+    interval spans."""
+    if below_resolution(unit, better, median, low, high):
+        return f"below resolution (±{human((high - low) / 2, unit)})"
+    return human(median, unit)

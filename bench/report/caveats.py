@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass
 
 import pandas as pd
@@ -121,12 +122,9 @@ def _measured_once(run: LoadedRun) -> set[str]:
     that repeats the others: their one trial is not a shortfall."""
     if run.info["suite"].get("repetitions", 1) <= 1:
         return set()
-    counts: dict[tuple[str, str], int] = {}
-    for t in run.info.get("plan", []):
-        if not t["warmup"]:
-            counts[(t["platform"], t["workload"])] = counts.get((t["platform"], t["workload"]), 0) + 1
-    workloads = {w for _, w in counts}
-    return {w for w in workloads if all(n == 1 for (_, w2), n in counts.items() if w2 == w)}
+    counts = Counter((t["platform"], t["workload"]) for t in run.info.get("plan", []) if not t["warmup"])
+    repeated = {workload for (_, workload), n in counts.items() if n > 1}
+    return {workload for _, workload in counts} - repeated
 
 
 def _narrow_intervals(table: pd.DataFrame) -> list[Caveat]:

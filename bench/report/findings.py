@@ -50,9 +50,8 @@ class _Reader:
         row = self.run.row(workload, metric, platform)
         if row is None:
             return None
-        if units.below_resolution(row["unit"], row["better"], row["median"], row["ci_low"], row["ci_high"]):
-            return f"{units.resolution_text(row['ci_low'], row['ci_high'], row['unit'])} ({self.name(platform)})"
-        return f"{units.human(row['median'], row['unit'])} ({self.name(platform)})"
+        figure = units.figure(row["median"], row["ci_low"], row["ci_high"], row["unit"], row["better"])
+        return f"{figure} ({self.name(platform)})"
 
     def workload(self, metric: str, preferred: tuple[str, ...]) -> str | None:
         return self.run.workload_with(metric, preferred)

@@ -118,7 +118,7 @@ def _measured_cell(run: LoadedRun, workload: str, metric: str, platform: str) ->
         return Cell("not measured")
     detail = f"95% CI {units.interval(row['ci_low'], row['ci_high'], row['unit'], row['median'])}, n={row['n']}"
     if units.below_resolution(row["unit"], row["better"], row["median"], row["ci_low"], row["ci_high"]):
-        return Cell(units.resolution_text(row["ci_low"], row["ci_high"], row["unit"]),
+        return Cell(units.figure(row["median"], row["ci_low"], row["ci_high"], row["unit"], row["better"]),
                     f"median {units.human(row['median'], row['unit'])}, {detail}")
     if platform != "native" and not math.isnan(row["ratio_to_native"]):
         detail += (f"; {units.ratio(row['ratio_to_native'])} native "

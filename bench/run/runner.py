@@ -211,13 +211,12 @@ class Execution:
             found = precision.standings(suite, current_records(self.records), self.loaded, schedule.once(self.loaded))
             self.info["precision"] = precision.stopped(suite, found)
             wanted = precision.imprecise(suite, self.plan, found)
-            self.run.write_info(self.info)
-            if not wanted:
-                break
             extra = schedule.extra_repetition(suite, self.plan, wanted)
             self.plan.extend(extra)
             self.info["plan"] = [t.to_json() for t in self.plan]
             self.run.write_info(self.info)
+            if not extra:
+                break
             self.expected_extra = self._expected_extra(found)
             progress.note(f"precision: {len(extra)} more trial(s): " + "; ".join(
                 f"{t.platform} {t.workload} ({t.added})" for t in extra))
