@@ -23,6 +23,8 @@ GUEST_LIB = "/usr/local/lib/bench"
 GUEST_LAUNCHER = f"{GUEST_LIB}/launcher"
 GUEST_USER = "bench"
 GUEST_UID = 990
+# In a user's image: the harness's one directory (launcher, tree probe, workload specs).
+IMAGE_HARNESS_DIR = "/.vmct-bench"
 
 
 def cache_dir() -> Path:

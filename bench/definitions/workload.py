@@ -28,7 +28,7 @@ ADDRESS_FIELD = "{address}"
 METRIC_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 # Metrics the harness itself records; a workload's own figures must not take their names.
 HARNESS_METRICS = {"score", "boot_s", "teardown_s", "image_mib", "instance_disk_mib", "vmm_overhead_mib",
-                   "host_cpu_s", "workload_s", "server_ready_s"}
+                   "host_cpu_s", "workload_s", "server_ready_s", "userspace_sha256"}
 HARNESS_PREFIXES = ("mem_", "boot_phase", "density_")
 
 
@@ -120,6 +120,7 @@ PORT_FIELD, VALUE_FIELD, SCRATCH_FIELD = "{port}", "{value}", "{scratch}"
 # image's run script reads it at run time (the launcher's BENCH_SECONDS), so one image serves both.
 SECONDS_FIELD = "{seconds}"
 SETTLED_METRIC = "mem_pss_settled_mib"
+USERSPACE_METRIC = "userspace_sha256"  # the tree probe's hash of an instance's user space
 SECONDS_ENV = "BENCH_SECONDS"
 
 
@@ -200,6 +201,19 @@ class Workload:
     stresses: tuple[str, ...] = ()  # an interference workload's: the stress workloads, one at a time
     seconds: int | None = None  # the measured duration its command's {seconds} stands for
     settle: Settle | None = None
+    # A user's image as the user space instead of the Debian rootfs: a reference in the local
+    # Docker engine, or an archive (docker save, OCI layout). `command` empty: the image's own.
+    image: str = ""
+    image_archive: Path | None = None
+
+    @property
+    def user_image(self) -> bool:
+        return bool(self.image) or self.image_archive is not None
+
+    @property
+    def image_source(self) -> str:
+        """The user's image as the workload names it."""
+        return self.image or str(self.image_archive or "")
 
     def run_script(self) -> str:
         """The image's `run` script: the command, each {seconds} read from BENCH_SECONDS at run
@@ -215,8 +229,9 @@ class Workload:
 
     @property
     def baked(self) -> bool:
-        """Whether the image holds a command of this workload (an interference one runs others')."""
-        return self.kind != "interference"
+        """Whether the Debian image holds a command of this workload (an interference one runs
+        others'; a user's image is built apart)."""
+        return self.kind != "interference" and not self.user_image
 
     @property
     def as_root(self) -> bool:
@@ -246,6 +261,8 @@ class Workload:
             spec["as_root"] = True
         if self.seconds is not None:
             spec["seconds"] = self.seconds
+        if self.user_image:
+            spec["image"] = self.image_source
         return spec
 
 
@@ -259,11 +276,15 @@ def parse_workload(path: Path, expected_name: str | None = None) -> Workload:
     description = top.text("description")
     if top.data.get("kind") == "interference":
         return _parse_interference(top, name, description, path)
+    image, image_archive = _parse_image(top, path)
     packages = top.text_list("packages", default=[])
     for package in packages:
         if not DEBIAN_PACKAGE_RE.match(package):
             raise top.error("packages", f"{package!r} is not a Debian package name")
-    command = top.text_list("command", non_empty=True)
+    if packages and (image or image_archive):
+        raise top.error("packages", "a workload from a user's image runs that image's user space: no Debian packages")
+    command = (top.text_list("command", default=[]) if image or image_archive
+               else top.text_list("command", non_empty=True))
     timeout_s = top.number("timeout_s", positive=True)
     expected_s = top.number("expected_s", positive=True)
     if expected_s >= timeout_s:
@@ -301,10 +322,28 @@ def parse_workload(path: Path, expected_name: str | None = None) -> Workload:
     relative = [p for p in app_paths if not p.startswith("/") or ".." in p.split("/")]
     if relative:
         raise top.error("app_paths", f"{relative[0]!r} is not an absolute path inside the image")
+    if (image or image_archive) and (app_paths or kind != "single"):
+        raise top.error("image", "a workload from a user's image is a single-instance one (kind = \"single\"), "
+                        "without app_paths (the image is already the application's)")
     top.finish()
     return Workload(name, description, tuple(packages), tuple(command), score, float(timeout_s), path,
                     float(expected_s), metrics, kind, network, servers, client, tuple(app_paths), seconds=seconds,
-                    settle=settle)
+                    settle=settle, image=image, image_archive=image_archive)
+
+
+IMAGE_REF_RE = re.compile(r"^[a-z0-9][a-z0-9._/:@-]{0,254}$")
+
+
+def _parse_image(top: Table, path: Path) -> tuple[str, Path | None]:
+    """`image` (a reference in the local Docker engine) or `image_archive` (a path, relative to
+    the workload's directory): at most one of them."""
+    image = top.text("image", default="")
+    archive = top.text("image_archive", default="")
+    if image and archive:
+        raise top.error("image", "give image or image_archive, not both")
+    if image and not IMAGE_REF_RE.match(image):
+        raise top.error("image", f"{image!r} is not an image reference (name:tag or sha256:ID)")
+    return image, (path.parent / archive).resolve() if archive else None
 
 
 def _parse_interference(top: Table, name: str, description: str, path: Path) -> Workload:

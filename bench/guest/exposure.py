@@ -6,11 +6,10 @@ the launcher. And the one list of calls it never makes, with the reason for each
 from __future__ import annotations
 
 import re
-import shutil
-from importlib import resources
 from pathlib import Path
 
 from bench.errors import BenchError
+from bench.guest import static
 from bench.host.proc import run
 
 SOURCE = "exposure.c"
@@ -37,7 +36,7 @@ _DEFINE = re.compile(r"^#define __NR_([a-z0-9_]+) (\d+)$")
 
 
 def source() -> str:
-    return resources.files("bench.guest").joinpath(SOURCE).read_text()
+    return static.source(SOURCE)
 
 
 def architecture_calls(cc: str = "cc") -> dict[str, int]:
@@ -57,10 +56,5 @@ def calls_header(calls: dict[str, int]) -> str:
 
 def build(out: Path, work: Path) -> None:
     """Compile the probe, static (no library of the image's is used), into `out`."""
-    cc = shutil.which("cc") or shutil.which("gcc")
-    if cc is None:
-        raise BenchError("exposure probe: no C compiler (install Debian's gcc and libc6-dev: make setup does)")
-    work.mkdir(parents=True, exist_ok=True)
-    (work / SOURCE).write_text(source())
-    (work / "exposure_calls.h").write_text(calls_header(architecture_calls(cc)))
-    run([cc, "-static", "-O2", "-Wall", "-Werror", "-o", str(out), str(work / SOURCE)], "exposure probe build")
+    cc = static.compiler("exposure probe")
+    static.build(SOURCE, out, work, {"exposure_calls.h": calls_header(architecture_calls(cc))}, cc)

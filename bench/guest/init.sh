@@ -5,7 +5,8 @@
 # prove the guest runs (doctor's accelerator check) and power off; bench.net=ADDR/LEN,HOST
 # loads the virtio-net modules (/etc/modules.net), gives eth0 that address and tells the
 # launcher where the host's servers are (BENCH_SERVER=HOST); bench.init=os hands over to the
-# image's own init (systemd) instead of the launcher: the full-OS boot profile.
+# image's own init (systemd) instead of the launcher: the full-OS boot profile; bench.launcher=PATH:
+# the launcher to switch into (a user's image has the harness's own, in the harness's directory).
 /bin/busybox --install -s /bin
 mkdir -p /proc /sys /dev /newroot
 mount -t proc proc /proc
@@ -23,12 +24,14 @@ workload=""
 probe=""
 net=""
 init=minimal
+launcher=/usr/local/lib/bench/launcher
 for arg in $(cat /proc/cmdline); do
     case "$arg" in
         bench.workload=*) workload=${arg#bench.workload=} ;;
         bench.probe=*) probe=${arg#bench.probe=} ;;
         bench.net=*) net=${arg#bench.net=} ;;
         bench.init=*) init=${arg#bench.init=} ;;
+        bench.launcher=*) launcher=${arg#bench.launcher=} ;;
     esac
 done
 if [ -n "$probe" ]; then
@@ -63,4 +66,4 @@ dmesg -n 1  # keep kernel messages from interleaving with the launcher's lines
 for fs in proc sys dev; do mount --move "/$fs" "/newroot/$fs"; done
 [ "$init" = os ] && exec switch_root /newroot /sbin/init
 [ "$init" = docker ] && exec switch_root /newroot /usr/local/lib/bench/engine-start "$workload"
-exec switch_root /newroot /usr/local/lib/bench/launcher --poweroff "$workload"
+exec switch_root /newroot "$launcher" --poweroff "$workload"

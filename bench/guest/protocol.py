@@ -13,6 +13,22 @@ RESULT = MARK + "RESULT "
 PROBE = MARK + "PROBE "
 PHASE = MARK + "PHASE "  # "@@BENCH PHASE <name> <guest uptime>": a start phase inside the instance
 INIT_FAILED = MARK + "INIT-FAILED "
+TREE = MARK + "TREE "  # "@@BENCH TREE <sha256> <entries>": the tree probe's hash of the user space
+TREE_FAILED = MARK + "TREE-FAILED "
+
+
+@dataclass(frozen=True)
+class TreeLine:
+    sha256: str
+    entries: int
+
+    @classmethod
+    def parse(cls, line: str) -> TreeLine:
+        words = line[len(TREE):].split()
+        if len(words) != 2 or len(words[0]) != 64 or not words[1].isdigit() or \
+                any(c not in "0123456789abcdef" for c in words[0]):
+            raise ResultLineError(f"TREE line is not '<sha256> <entries>': {line[:120]!r}")
+        return cls(words[0], int(words[1]))
 
 
 class ResultLineError(Exception):

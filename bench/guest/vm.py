@@ -149,6 +149,15 @@ class GuestVM:
         except libvirt.libvirtError as e:
             self.console.close(f"guest console closed: {e.get_error_message()}")
 
+    def send(self, data: bytes) -> None:
+        """Type `data` on the guest's serial console."""
+        if self._stream is None:
+            raise BenchError(f"vm {self.spec.name}: no console to write to")
+        try:
+            self._stream.send(data)
+        except libvirt.libvirtError as e:
+            raise BenchError(f"vm {self.spec.name}: writing to its console: {e.get_error_message()}") from None
+
     def is_running(self) -> bool:
         try:
             return self.domain is not None and bool(self.domain.isActive())

@@ -20,7 +20,7 @@ from bench import config
 from bench.definitions.workload import Workload
 from bench.host import engines, files, killpoints
 from bench.host.proc import run
-from bench.images import app_image, container_image, kernel, manifest, rootfs, store, vmdisk
+from bench.images import app_image, container_image, kernel, manifest, rootfs, store, user_image, vmdisk
 from bench.images.manifest import Artifact, Manifest, SCHEMA
 from bench.progress import Progress
 
@@ -48,9 +48,15 @@ class RootfsEntry:
 def build(workloads: list[Workload], progress: Progress, user_kernel: Path | None = None,
           user_initramfs: Path | None = None) -> Manifest:
     store.require_root("bench images build")
+    users = [w for w in workloads if w.user_image]
     workloads = [w for w in workloads if w.baked]  # an interference workload runs the others' commands
+    if users and not workloads:  # users' images only: the Debian images stay as they are
+        current = manifest.load()
+        user_image.ensure(users, current.arch, progress)
+        return current
     boot = kernel.ensure(progress, user_kernel, user_initramfs)
     entry = ensure_rootfs(workloads, progress)
+    user_image.ensure(users, entry.info["inputs"]["arch"], progress)
     client = engines.docker_client()
     tar_sha = entry.info["sha256"]["rootfs_tar"]
     image_id = container_image.find(client, tar_sha)

@@ -41,6 +41,8 @@ class Platform:
     app_image: bool = False  # container: each workload from its application-only image
     host_network: bool = False  # container: a network workload in the host's network namespace (no NAT)
     boot_profile: str = ""  # vm: minimal (the harness's init), os (the image's systemd) or docker (an engine)
+    # Why it cannot run a workload from a user's image ("" when it can).
+    no_user_image: str = ""
 
     @property
     def is_vm(self) -> bool:
@@ -89,7 +91,8 @@ REGISTERED: tuple[Platform, ...] = (
     Platform("docker-app", "container", "docker, each workload from its application-only image",
              "container, application only", "Docker image per workload holding only its programs and their "
              "libraries (FROM scratch style): needs a container engine on a Linux kernel", "app_images",
-             ("bootstrap", "app_images"), 0.7, app_image=True),
+             ("bootstrap", "app_images"), 0.7, app_image=True,
+             no_user_image="a user's image is its own application image: the docker platform runs it as it is"),
     Platform("docker-hostnet", "container", "docker, a network workload in the host's network namespace "
              "(--network host): no bridge, no NAT", "container, full OS, host network", CONTAINER_FORMAT,
              "container_image", ("bootstrap", "docker_import"), 0.7, host_network=True),
@@ -109,10 +112,12 @@ REGISTERED: tuple[Platform, ...] = (
              "the same image as docker", "container in a VM", "qcow2 disk (Debian with docker.io, the container image "
              "preloaded) + kernel + initramfs: needs QEMU; KVM for full speed", "vm_docker_disk",
              ("bootstrap", "docker_import", "vm_docker_disk"),
-             5.0, 30.0, boot_profile="docker"),
+             5.0, 30.0, boot_profile="docker",
+             no_user_image="loading a user's image into the guest's engine is not built yet"),
     Platform("vm-os", "vm", "the same VM booting the image's own systemd", "VM booting the full OS's own init",
              "qcow2 disk + kernel + initramfs: needs QEMU (libvirt here); KVM for full speed", "vm_disk",
-             ("bootstrap", "vm_disk"), 5.0, 18.0, boot_profile="os"),
+             ("bootstrap", "vm_disk"), 5.0, 18.0, boot_profile="os",
+             no_user_image="it boots the image's own systemd, which a user's image need not have"),
 )
 BY_NAME = {p.name: p for p in REGISTERED}
 NAMES = tuple(BY_NAME)

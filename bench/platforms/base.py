@@ -16,8 +16,10 @@ from dataclasses import dataclass
 
 from bench import config
 from bench.definitions.workload import Workload
+from bench.errors import BenchError
 from bench.guest.console import Console
 from bench.images.manifest import Manifest
+from bench.images.user_image import UserImage
 from bench.model.registry import slug
 from bench.model.resources import Resources
 from bench.model.sample import NO_ACCEL
@@ -33,13 +35,26 @@ class TrialContext:
     manifest: Manifest
     instance: int = 0  # the k-th of several instances in one trial (density); 0 when alone
     seconds: int | None = None  # the suite's measured duration for the workload's {seconds}
+    user_image: UserImage | None = None  # the user's image the workload runs from, if it names one
+    probe_tree: bool = False  # after RESULT, the instance's tree probe hashes its user space
 
     @property
     def launch_name(self) -> str:
-        """What the launcher is given: the workload's name, with the suite's duration (cpu@2)."""
-        if self.seconds is None or self.workload.seconds is None:
-            return self.workload.name
-        return f"{self.workload.name}@{self.seconds}"
+        """What the launcher is given: the workload's name, with the suite's duration (cpu@2),
+        and +tree when the tree probe is to run after RESULT."""
+        name = self.workload.name
+        if self.seconds is not None and self.workload.seconds is not None:
+            name = f"{name}@{self.seconds}"
+        return f"{name}+tree" if self.probe_tree else name
+
+    @property
+    def rootfs_dir(self) -> str:
+        """The directory tree a chroot or LXC runs from: the user's image flattened, or the rootfs."""
+        return str(self.user_image.rootfs_dir) if self.user_image else self.manifest.rootfs_dir
+
+    @property
+    def launcher(self) -> str:
+        return self.user_image.launcher if self.user_image else config.GUEST_LAUNCHER
 
     def name(self, platform: str) -> str:
         """Instance name: the run's prefix, so `bench clean` recognises it."""
@@ -82,6 +97,10 @@ class Instance(ABC):
         """What this instance added to the disk so far, or None if it has no layer of its own."""
         return None
 
+    def release_tree_probe(self) -> None:
+        """Tell a launcher started with +tree that the trial's figures are read: it may hash."""
+        raise BenchError(f"{self.platform} cannot run the tree probe")
+
     def mark(self, phase: str) -> None:
         self.phases[phase] = time.monotonic_ns()
 
@@ -116,19 +135,20 @@ class Driver(ABC):
         self.resources = resources
         self._footprints: dict[str, Footprint] = {}
 
-    def image_footprint(self, manifest: Manifest, workload: str) -> Footprint:
-        """The image a workload runs from, on disk; measured once per driver and image."""
-        key = self.image_for(manifest, workload)
+    def image_footprint(self, ctx: TrialContext) -> Footprint:
+        """The image a trial's workload runs from, on disk; measured once per driver and image."""
+        key = self.image_for(ctx)
         if key not in self._footprints:
-            self._footprints[key] = self._measure_image(manifest, workload)
+            self._footprints[key] = self._measure_image(ctx)
         return self._footprints[key]
 
-    def image_for(self, manifest: Manifest, workload: str) -> str:
-        """Which image a workload runs from: one for all, unless the platform has one per workload."""
-        return "image"
+    def image_for(self, ctx: TrialContext) -> str:
+        """Which image a workload runs from: one for all, unless the platform has one per
+        workload, or the workload names a user's image."""
+        return ctx.user_image.id if ctx.user_image else "image"
 
     @abstractmethod
-    def _measure_image(self, manifest: Manifest, workload: str) -> Footprint: ...
+    def _measure_image(self, ctx: TrialContext) -> Footprint: ...
 
     def instance_facts(self) -> dict[str, str]:
         return self.resources.describe()

@@ -26,7 +26,7 @@ import psutil
 from bench import config
 from bench.errors import BenchError
 from bench.host import engines
-from bench.images.manifest import Artifact, Manifest
+from bench.images.manifest import Artifact
 from bench.model.registry import BY_NAME, Platform
 from bench.model.resources import Resources
 from bench.net.servers import NetworkPath, server_env
@@ -38,8 +38,11 @@ from bench.probes.disk import Footprint, filesystem_of, tree_allocated
 VOLUME_AT = "/var/tmp"
 
 
-def image_of(manifest: Manifest, platform: Platform, workload: str) -> Artifact:
-    """The image a workload runs from on this variant."""
+def image_of(ctx: TrialContext, platform: Platform) -> Artifact:
+    """The image a workload runs from on this variant: a user's image itself, unchanged."""
+    manifest, workload = ctx.manifest, ctx.workload.name
+    if ctx.user_image is not None:
+        return Artifact(ctx.user_image.source, ctx.user_image.id, ctx.user_image.bytes)
     if not platform.app_image:
         return manifest.container_image
     if workload not in manifest.app_images:
@@ -101,7 +104,7 @@ class ContainerInstance(Instance):
         self._shim_pid: int | None = None
         self._init_pid: int | None = None
         self._procs_file: Path | None = None
-        self.image = image_of(ctx.manifest, platform, ctx.workload.name)
+        self.image = image_of(ctx, platform)
         self.facts.update(image=self.image.sha256,
                           security="default seccomp, no-new-privileges, not privileged", storage=storage)
         self.facts.update(isolation.shared_kernel())
@@ -150,12 +153,17 @@ class ContainerInstance(Instance):
             cpuset_cpus=self.resources.cpuset_text, nano_cpus=self.resources.cpus * 10**9,
             mem_limit=self.resources.memory_bytes, memswap_limit=self.resources.memory_bytes,
             pids_limit=self.resources.pids_max,
-            binds=[f"{self.volume}:{VOLUME_AT}:rw"] if self.volume else None,
+            binds=self._binds() or None,
             runtime=self.options.runtime_for(self.network is not None) or None,
             port_bindings=self._published())
         created = api.create_container(
             self.image.sha256,
-            command=[config.GUEST_LAUNCHER, "--hold", self.ctx.launch_name],
+            # A user's image keeps its own Entrypoint and User in its config: the launcher
+            # starts as root in their place and runs the image's command as the image says.
+            entrypoint=[self.ctx.launcher] if self.ctx.user_image else None,
+            user="0:0" if self.ctx.user_image else None,
+            command=["--hold", self.ctx.launch_name] if self.ctx.user_image
+            else [config.GUEST_LAUNCHER, "--hold", self.ctx.launch_name],
             name=self.ctx.name(self.platform), host_config=host_config, environment=server_env({}, self.network),
             ports=list(self._published() or {}),
             labels={config.RUN_LABEL: self.ctx.run_id, config.LABEL: "instance"})
@@ -169,6 +177,19 @@ class ContainerInstance(Instance):
         self.mark("started")
         if self._published():
             self.facts["network_carrier"] = port_carrier(self.network)
+
+    def _binds(self) -> list[str]:
+        binds = [f"{self.volume}:{VOLUME_AT}:rw"] if self.volume else []
+        if self.ctx.user_image is not None:  # the harness's directory, not a layer: the image stays as it is
+            binds.append(f"{self.ctx.user_image.harness_dir}:{config.IMAGE_HARNESS_DIR}:ro")
+        return binds
+
+    def release_tree_probe(self) -> None:
+        if self.container_id is not None:
+            try:
+                self.client.api.kill(self.container_id, "SIGUSR1")
+            except engines.docker_failures() as e:
+                raise BenchError(f"docker: asking for the tree probe: {engines.first_line(e)}") from None
 
     def _published(self) -> dict[int, tuple[str, int]] | None:
         """A server workload's port, published as users run a service (`-p`), on the host's
@@ -361,11 +382,11 @@ class ContainerDriver(Driver):
     def prepare(self, ctx: TrialContext) -> Instance:
         return ContainerInstance(ctx, self.client, self.resources, self.platform, self.storage, self.runtime)
 
-    def image_for(self, manifest: Manifest, workload: str) -> str:
-        return image_of(manifest, self.platform, workload).sha256
+    def image_for(self, ctx: TrialContext) -> str:
+        return image_of(ctx, self.platform).sha256
 
-    def _measure_image(self, manifest: Manifest, workload: str) -> Footprint:
-        image = image_of(manifest, self.platform, workload)
+    def _measure_image(self, ctx: TrialContext) -> Footprint:
+        image = image_of(ctx, self.platform)
         try:
             size = self.client.api.inspect_image(image.sha256)["Size"]
         except engines.docker_failures() as e:

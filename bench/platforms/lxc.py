@@ -25,7 +25,6 @@ import psutil
 from bench import config
 from bench.errors import BenchError
 from bench.host import cgroup, engines
-from bench.images.manifest import Manifest
 from bench.model.registry import BY_NAME, Platform
 from bench.model.resources import Resources
 from bench.net.network import RunNetwork
@@ -105,9 +104,9 @@ class LXCInstance(Instance):
         self._reader: threading.Thread | None = None
         self._init_pid: int | None = None
         self._procs_file: Path | None = None
-        rootfs = Path(ctx.manifest.rootfs_dir)
+        rootfs = Path(ctx.rootfs_dir)
         self.facts.update(
-            rootfs=ctx.manifest.rootfs_dir, runtime=runtime,
+            rootfs=ctx.rootfs_dir, runtime=runtime,
             storage=f"overlay: the rootfs directory ({filesystem_of(rootfs)}) under an upper layer of the "
                     f"instance's own; the host's page cache (O_DIRECT bypasses it)",
             security=f"LXC's common.conf (a seccomp deny list; mac_admin, mac_override, sys_time, sys_module and sys_rawio "
@@ -120,9 +119,9 @@ class LXCInstance(Instance):
             self.network = self.run_network.path(self.ctx.instance, "a veth pair, the container")
         self.facts["network"] = self.run_network.name if self.run_network else "none (loopback only)"
         (self.path / "upper").mkdir(parents=True)
-        command = [config.GUEST_LAUNCHER, "--hold", self.ctx.launch_name]
+        command = [self.ctx.launcher, "--hold", self.ctx.launch_name]
         (self.path / "config").write_text(config_text(
-            self.name, self.ctx.manifest.rootfs_dir, self.path / "upper", command, server_env(CLEAN_ENV, self.network),
+            self.name, self.ctx.rootfs_dir, self.path / "upper", command, server_env(CLEAN_ENV, self.network),
             self.resources, self.run_network, self.ctx.instance))
 
     def start(self) -> None:
@@ -153,6 +152,10 @@ class LXCInstance(Instance):
     def main_pid(self) -> int | None:
         self.host_pids()
         return self._init_pid
+
+    def release_tree_probe(self) -> None:
+        if (pid := self.main_pid()) is not None:
+            os.kill(pid, signal.SIGUSR1)
 
     def disk_growth(self) -> Footprint | None:
         upper = self.path / "upper"
@@ -227,6 +230,6 @@ class LXCDriver(Driver):
             self.network.conn.close()
             self.network = None
 
-    def _measure_image(self, manifest: Manifest, workload: str) -> Footprint:
-        return Footprint(tree_allocated(Path(manifest.rootfs_dir)),
+    def _measure_image(self, ctx: TrialContext) -> Footprint:
+        return Footprint(tree_allocated(Path(ctx.rootfs_dir)),
                          "rootfs directory (shared with native), allocated bytes (hard links once)")

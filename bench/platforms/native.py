@@ -14,7 +14,6 @@ from pathlib import Path
 
 from bench import config
 from bench.host.cgroup import MemoryCgroup
-from bench.images.manifest import Manifest
 from bench.model.resources import Resources
 from bench.net.servers import NetworkPath, server_env
 from bench.platforms.base import Driver, Instance, TrialContext, follow
@@ -36,8 +35,8 @@ class NativeInstance(Instance):
         self.proc: subprocess.Popen[bytes] | None = None
         self.cgroup: MemoryCgroup | None = None
         self._reader: threading.Thread | None = None
-        self.facts["rootfs"] = ctx.manifest.rootfs_dir
-        self.facts["storage"] = f"the rootfs directory: {filesystem_of(Path(ctx.manifest.rootfs_dir))}; the host's page cache (O_DIRECT bypasses it)"
+        self.facts["rootfs"] = ctx.rootfs_dir
+        self.facts["storage"] = f"the rootfs directory: {filesystem_of(Path(ctx.rootfs_dir))}; the host's page cache (O_DIRECT bypasses it)"
         self.facts.update(isolation.shared_kernel())
 
     def setup(self) -> None:
@@ -54,7 +53,7 @@ class NativeInstance(Instance):
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            ["chroot", self.ctx.manifest.rootfs_dir, config.GUEST_LAUNCHER, "--hold", self.ctx.launch_name],
+            ["chroot", self.ctx.rootfs_dir, self.ctx.launcher, "--hold", self.ctx.launch_name],
             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             env=server_env(CLEAN_ENV, self.network), start_new_session=True, preexec_fn=self._enter_limits)
         self.mark("spawned")
@@ -69,6 +68,10 @@ class NativeInstance(Instance):
 
     def main_pid(self) -> int | None:
         return self.proc.pid if self.proc is not None else None  # chroot has exec'ed the launcher
+
+    def release_tree_probe(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGUSR1)
 
     def teardown(self) -> None:
         if self.proc is not None:
@@ -93,6 +96,6 @@ class NativeDriver(Driver):
     def prepare(self, ctx: TrialContext) -> Instance:
         return NativeInstance(ctx, self.resources)
 
-    def _measure_image(self, manifest: Manifest, workload: str) -> Footprint:
-        return Footprint(tree_allocated(Path(manifest.rootfs_dir)),
+    def _measure_image(self, ctx: TrialContext) -> Footprint:
+        return Footprint(tree_allocated(Path(ctx.rootfs_dir)),
                          "rootfs directory, allocated bytes (hard links once)")

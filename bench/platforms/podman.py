@@ -21,6 +21,7 @@ from bench.errors import BenchError
 from bench.host import engines
 from bench.host.podman_cli import PODMAN, labelled, podman, version
 from bench.images.manifest import Manifest
+from bench.images.user_image import UserImage
 from bench.model.registry import BY_NAME, Platform
 from bench.model.resources import Resources
 from bench.net.podman_network import PodmanNetwork
@@ -39,6 +40,13 @@ def image(manifest: Manifest) -> str:
     if not found:
         podman("import", "--change", f"LABEL {config.LABEL}=image", manifest.rootfs_tar.path, tag)
     return podman("image", "inspect", "--format", "{{.Id}}", tag).strip()
+
+
+def user_image(built: UserImage) -> str:
+    """A user's image in Podman's store, loaded from the archive Docker saved (same id)."""
+    if subprocess.run([*PODMAN, "image", "exists", built.id], capture_output=True).returncode != 0:
+        podman("load", "--quiet", "--input", str(built.archive))
+    return built.id.removeprefix("sha256:")
 
 
 def ulimits() -> list[str]:
@@ -96,13 +104,22 @@ class PodmanInstance(Instance):
 
     def start(self) -> None:
         env = [f"--env={k}={v}" for k, v in sorted(server_env({}, self.network).items())]
+        # A user's image: its own entrypoint replaced by the launcher, as root, which runs the
+        # image's command as the image says; the harness's directory bind-mounted. `--user`
+        # only where the image names a user: with it Podman writes /etc/passwd and /etc/group
+        # into an image that has none (the tree probe would tell).
+        command = [self.image_id, config.GUEST_LAUNCHER, "--hold", self.ctx.launch_name]
+        if self.ctx.user_image is not None:
+            command = [f"--entrypoint={self.ctx.launcher}", *(["--user=0:0"] if self.ctx.user_image.user else []),
+                       f"--volume={self.ctx.user_image.harness_dir}:{config.IMAGE_HARNESS_DIR}:ro",
+                       self.image_id, "--hold", self.ctx.launch_name]
         podman("create", "--name", self.name, f"--label={config.RUN_LABEL}={self.ctx.run_id}",
                f"--label={config.LABEL}=instance", "--log-driver=k8s-file", *ulimits(),
                *self._network_options(), "--security-opt=no-new-privileges",
                f"--cpuset-cpus={self.resources.cpuset_text}", f"--cpus={self.resources.cpus}",
                f"--memory={self.resources.memory_bytes}", f"--memory-swap={self.resources.memory_bytes}",
                f"--pids-limit={self.resources.pids_max}",
-               *env, self.image_id, config.GUEST_LAUNCHER, "--hold", self.ctx.launch_name)
+               *env, *command)
         self.created = True
         self.mark("created")
         podman("start", self.name)
@@ -112,6 +129,9 @@ class PodmanInstance(Instance):
                                       stderr=subprocess.STDOUT)
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
+
+    def release_tree_probe(self) -> None:
+        podman("kill", "--signal", "USR1", self.name)
 
     def _network_options(self) -> list[str]:
         if self.run_network is None:
@@ -198,7 +218,8 @@ class PodmanDriver(Driver):
     def prepare(self, ctx: TrialContext) -> Instance:
         if ctx.workload.network and self.network is None:
             self.network = PodmanNetwork.create(ctx.run_id)
-        return PodmanInstance(ctx, self.resources, self._image_id(ctx.manifest), self.storage, self.runtime,
+        image_id = user_image(ctx.user_image) if ctx.user_image else self._image_id(ctx.manifest)
+        return PodmanInstance(ctx, self.resources, image_id, self.storage, self.runtime,
                               self.network if ctx.workload.network else None)
 
     def close(self) -> None:
@@ -208,6 +229,7 @@ class PodmanDriver(Driver):
             finally:
                 self.network = None
 
-    def _measure_image(self, manifest: Manifest, workload: str) -> Footprint:
-        size = podman("image", "inspect", "--format", "{{.Size}}", self._image_id(manifest)).strip()
+    def _measure_image(self, ctx: TrialContext) -> Footprint:
+        image_id = user_image(ctx.user_image) if ctx.user_image else self._image_id(ctx.manifest)
+        size = podman("image", "inspect", "--format", "{{.Size}}", image_id).strip()
         return Footprint(int(size), "podman image inspect: Size")

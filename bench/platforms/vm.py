@@ -17,7 +17,6 @@ from bench.guest.vm import GuestSpec, GuestVM, device_model
 from bench.host import engines
 from bench.images import engine_disk, vmdisk
 from bench.images.engine_disk import EngineDisk
-from bench.images.manifest import Manifest
 from bench.model.registry import BY_NAME, Platform
 from bench.model.resources import Resources
 from bench.net.network import RunNetwork
@@ -52,10 +51,14 @@ class VMInstance(Instance):
                  engine: EngineDisk | None = None):
         super().__init__(ctx)
         self.base = engine.path if engine is not None else Path(ctx.manifest.vm_disk.path)
+        if ctx.user_image is not None:
+            self.base = ctx.user_image.vm_disk
         self.platform = platform.name
         profile = platform.boot_profile
         self.overlay = instances_dir() / f"{ctx.name(self.platform)}.qcow2"
         cmdline = f"console=ttyS0 panic=-1 root=/dev/vda bench.workload={ctx.launch_name}{PROFILE_ARGS[profile]}"
+        if ctx.user_image is not None:
+            cmdline += f" bench.launcher={ctx.launcher}"
         self.network = network.path(ctx.instance) if network is not None else None
         if network is not None:
             # The harness's init gives eth0 this address and hands the host's on to the launcher.
@@ -92,6 +95,9 @@ class VMInstance(Instance):
         self.phases["resumed"] = self.guest.resumed_ns or 0
         if self.ctx.workload.kind == "exposure" and self.guest.domain is not None:  # after the timed start
             self.facts["vmm.devices"] = device_model(self.guest.domain.XMLDesc(0))
+
+    def release_tree_probe(self) -> None:
+        self.guest.send(b"tree\n")  # the launcher reads its console
 
     def host_pids(self) -> list[int]:
         if self._qemu_pid is None and self.guest.resumed_ns is not None:
@@ -156,7 +162,10 @@ class VMDriver(Driver):
                 pass
             self.network = None
 
-    def _measure_image(self, manifest: Manifest, workload: str) -> Footprint:
+    def _measure_image(self, ctx: TrialContext) -> Footprint:
+        manifest = ctx.manifest
         base = self.engine.path if self.engine is not None else Path(manifest.vm_disk.path)
+        if ctx.user_image is not None:
+            base = ctx.user_image.vm_disk
         paths = [base, Path(manifest.kernel.path), Path(manifest.initramfs.path)]
         return Footprint(files_allocated(paths), "qcow2 base + kernel + initramfs, allocated bytes")

@@ -16,6 +16,7 @@ from bench.errors import BenchError
 from bench.host import engines, facts
 from bench.images.engine_disk import ARTIFACT as ENGINE_ARTIFACT, EngineDisk
 from bench.images.manifest import Manifest
+from bench.images.user_image import UserImage
 from bench.model.registry import is_vm
 from bench.operations import accel
 
@@ -57,8 +58,10 @@ def versions(platforms: tuple[str, ...]) -> dict[str, Any]:
     return found
 
 
-def images(manifest: Manifest, engine: EngineDisk | None = None) -> dict[str, Any]:
-    """The manifest's artifacts; with vm-docker in the suite, its disk too (made on first use)."""
+def images(manifest: Manifest, engine: EngineDisk | None = None,
+           user_images: dict[str, UserImage] | None = None) -> dict[str, Any]:
+    """The manifest's artifacts; with vm-docker in the suite, its disk too (made on first use);
+    each user's image a workload runs from: its reference, id, size, layers and tree hash."""
     found = {"manifest": str(manifest.saved_path()), "key": manifest.key,
              "kernel": manifest.kernel_release, "kernel_source": manifest.kernel_source,
              "distribution": f"Debian {manifest.suite} {manifest.variant} {manifest.arch}",
@@ -70,6 +73,11 @@ def images(manifest: Manifest, engine: EngineDisk | None = None) -> dict[str, An
         found["build_seconds"][ENGINE_ARTIFACT] = engine.build_seconds
         found["artifacts"][ENGINE_ARTIFACT] = engine.sha256
         found["bytes"][ENGINE_ARTIFACT] = engine.bytes
+    if user_images:
+        found["user_images"] = {w: {"source": u.source, "id": u.id, "bytes": u.bytes, "layers": u.layers,
+                                    "architecture": u.architecture, "tree_sha256": u.tree_sha256,
+                                    "tree_entries": u.tree_entries, "vm_disk_sha256": u.vm_disk_sha256}
+                                for w, u in sorted(user_images.items())}
     return found
 
 
@@ -83,7 +91,8 @@ def storage() -> dict[str, Any]:
     return {"path": str(path), "total_bytes": usage.total, "free_bytes": usage.free}
 
 
-def describe(platforms: tuple[str, ...], manifest: Manifest, engine: EngineDisk | None = None) -> dict[str, Any]:
+def describe(platforms: tuple[str, ...], manifest: Manifest, engine: EngineDisk | None = None,
+             user_images: dict[str, UserImage] | None = None) -> dict[str, Any]:
     verdict = accel.cached()
     return {
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -92,6 +101,6 @@ def describe(platforms: tuple[str, ...], manifest: Manifest, engine: EngineDisk 
         "host": facts.describe().to_json(),
         "accelerator_verdict": verdict.to_json() if verdict else None,
         "versions": versions(platforms),
-        "images": images(manifest, engine),
+        "images": images(manifest, engine, user_images),
         "storage": storage(),
     }

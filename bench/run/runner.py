@@ -24,7 +24,8 @@ from bench.definitions.suite import Suite
 from bench.errors import BenchError
 from bench.host import leases
 from bench.host.engines import docker_client
-from bench.images import engine_disk, manifest as manifests
+from bench.images import engine_disk, manifest as manifests, user_image
+from bench.images.user_image import UserImage
 from bench.model import registry
 from bench.model.resources import allot, keep_harness_apart, place_pair
 from bench.model.trial import TrialRecord
@@ -60,17 +61,22 @@ def start(suite: Suite, root: Path, progress: Progress, accel: str = "auto",
     if not ignore_leftovers:
         refuse_leftovers()
     preflight(suite.platforms, networked(suite))
-    manifest, loaded, engine = _images_for(suite, progress)
-    plan = schedule.plan(suite, schedule.once(loaded))
+    images = _images_for(suite, progress)
+    skips = schedule.image_skips(suite, images.loaded)
+    for line in schedule.skip_lines(skips):
+        progress.note(line)
+    suite = schedule.without(suite, skips)
+    plan = schedule.plan(suite, schedule.once(images.loaded))
     run_id = new_run_id()
     info = {"run_id": run_id, "suite": suite.to_json(), "seed": suite.seed, "accel_requested": accel,
-            "plan": [t.to_json() for t in plan], **provenance.describe(suite.platforms, manifest, engine)}
-    served = [w for w in loaded.values() if w.client is not None]
+            "plan": [t.to_json() for t in plan],
+            **provenance.describe(suite.platforms, images.manifest, images.engine, images.user_images)}
+    served = [w for w in images.loaded.values() if w.client is not None]
     if served:
         info["versions"]["host clients"] = clients.tool_versions(served)
     run = RunDir.create(root, run_id, info)
     progress.note(f"run {run_id}: {len(plan)} trials, results in {run.path}")
-    return Execution(run, info, suite, plan, manifest, loaded, progress).execute(accel)
+    return Execution(run, info, suite, plan, images, progress).execute(accel)
 
 
 def networked(suite: Suite) -> tuple[str, ...]:
@@ -88,7 +94,10 @@ def dry_run(suite: Suite, accel: str = "auto") -> str:
         vm_accel, note = verdict.chosen.accel, f"under {verdict.chosen.accel} (this boot's doctor verdict)"
     else:
         vm_accel, note = "tcg", "assumed under tcg: no doctor verdict for this boot yet"
-    return schedule.plan_text(suite, schedule.plan(suite, schedule.once(loaded)), loaded, vm_accel, note)
+    skips = schedule.image_skips(suite, loaded)
+    suite = schedule.without(suite, skips)
+    text = schedule.plan_text(suite, schedule.plan(suite, schedule.once(loaded)), loaded, vm_accel, note)
+    return "\n".join([*schedule.skip_lines(skips), text])
 
 
 def resume(path: Path, progress: Progress, ignore_leftovers: bool = False) -> Finished:
@@ -96,10 +105,13 @@ def resume(path: Path, progress: Progress, ignore_leftovers: bool = False) -> Fi
     info = run.info()
     suite = Suite.from_json(info["suite"])
     plan = [PlannedTrial.from_json(t) for t in info["plan"]]
-    manifest, loaded, _ = _images_for(suite, progress)
-    if manifest.key != info["images"]["key"]:
+    images = _images_for(suite, progress)
+    if images.manifest.key != info["images"]["key"]:
         raise BenchError(f"{path}: its images ({info['images']['key'][:12]}) are not the current ones "
-                         f"({manifest.key[:12]}); rebuilding changed them, so the run cannot continue")
+                         f"({images.manifest.key[:12]}); rebuilding changed them, so the run cannot continue")
+    recorded = {w: i["id"] for w, i in info["images"].get("user_images", {}).items()}
+    if recorded != {w: u.id for w, u in images.user_images.items()}:
+        raise BenchError(f"{path}: a workload's user image is not the one the run started with, so it cannot continue")
     if not ignore_leftovers:
         refuse_leftovers()
     preflight(suite.platforms, networked(suite))
@@ -107,23 +119,35 @@ def resume(path: Path, progress: Progress, ignore_leftovers: bool = False) -> Fi
     info.setdefault("resumed", []).append({"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                            "command": provenance.command_line()})
     run.write_info(info)
-    return Execution(run, info, suite, plan, manifest, loaded, progress).execute(info.get("accel_requested", "auto"))
+    return Execution(run, info, suite, plan, images, progress).execute(info.get("accel_requested", "auto"))
 
 
-def _images_for(suite: Suite, progress: Progress) -> tuple[manifests.Manifest, dict[str, workloads.Workload],
-                                                          engine_disk.EngineDisk | None]:
-    """The current images, which must hold every workload of the suite, and the workloads; with
-    vm-docker in the suite, its disk, made now if it is not cached (before the run exists)."""
+@dataclass(frozen=True)
+class RunImages:
+    """What a run's trials start from: the built images and the workloads they hold."""
+
+    manifest: manifests.Manifest
+    loaded: dict[str, workloads.Workload]
+    engine: engine_disk.EngineDisk | None  # vm-docker's disk, with vm-docker in the suite
+    user_images: dict[str, UserImage]  # workload → the user's image it runs from
+
+
+def _images_for(suite: Suite, progress: Progress) -> RunImages:
+    """The current images, which must hold every workload of the suite, and the workloads; a
+    user's image flattened for its workloads and vm-docker's disk, made now if not cached
+    (before the run exists)."""
     manifest = manifests.load()
     loaded = interference.load_for_run(suite.workloads)
     for workload in loaded.values():
         for part in interference.resolve(workload).parts() if workload.kind == "interference" else [workload]:
-            manifest.require(part)
+            if not part.user_image:
+                manifest.require(part)
     clients.require(list(loaded.values()))
+    users = user_image.ensure([w for w in loaded.values() if w.user_image], manifest.arch, progress)
     engine = None
     if any(registry.get(p).boot_profile == "docker" for p in suite.platforms):
         engine = engine_disk.ensure(docker_client(), manifest, progress)
-    return manifest, loaded, engine
+    return RunImages(manifest, loaded, engine, users)
 
 
 def current_records(records: list[TrialRecord]) -> list[TrialRecord]:
@@ -149,9 +173,11 @@ class Execution:
     """A run's trials executed in the plan's order, each recorded as it ends."""
 
     def __init__(self, run: RunDir, info: dict[str, Any], suite: Suite, plan: list[PlannedTrial],
-                 manifest: manifests.Manifest, loaded: dict[str, workloads.Workload], progress: Progress) -> None:
+                 images: RunImages, progress: Progress) -> None:
         self.run, self.info, self.suite, self.plan = run, info, suite, plan
-        self.manifest, self.loaded, self.progress = manifest, loaded, progress
+        self.manifest, self.loaded, self.progress = images.manifest, images.loaded, progress
+        self.user_images = images.user_images
+        loaded = images.loaded
         self.records = run.records()  # read once: those of an earlier part of a resumed run
         self.drivers: dict[str, Driver] = {}
         self.pairs = {name: interference.resolve(w) for name, w in loaded.items() if w.kind == "interference"}
@@ -249,7 +275,9 @@ class Execution:
                  f"{f' (added: {planned.added})' if planned.added else ''}")
         try:
             with self.progress.step(label, eta):
-                ctx = TrialContext(run_id, planned.seq, workload, self.manifest, seconds=suite.seconds)
+                user = self.user_images.get(workload.name)
+                ctx = TrialContext(run_id, planned.seq, workload, self.manifest, seconds=suite.seconds, user_image=user,
+                                   probe_tree=user is not None and planned.repetition == suite.warmup + 1)
                 if workload.kind == "density":
                     run_density(driver, ctx, record, suite.density_instances, suite.timeout_for(workload))
                 elif workload.kind == "interference":

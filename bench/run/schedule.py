@@ -9,7 +9,7 @@ Warm-up repetitions come first; their trials are recorded and flagged, not count
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from bench.definitions.suite import Suite
@@ -131,3 +131,22 @@ def _minutes(seconds: float) -> str:
 def once(workloads: dict[str, Workload]) -> frozenset[str]:
     """The workloads measured in one trial per platform: the deterministic probes."""
     return frozenset(name for name, w in workloads.items() if w.kind == "exposure")
+
+
+def image_skips(suite: Suite, workloads: dict[str, Workload]) -> dict[tuple[str, str], str]:
+    """(platform, workload) → why that platform cannot run that workload from a user's image."""
+    return {(p, name): reason for name, w in workloads.items() if w.user_image for p in suite.platforms
+            if (reason := registry.get(p).no_user_image) and suite.runs(p, name)}
+
+
+def without(suite: Suite, skips: dict[tuple[str, str], str]) -> Suite:
+    """The suite with those pairs left out of its plan (through `only`, which run.json keeps)."""
+    only = dict(suite.only)
+    for platform, workload in skips:
+        only[platform] = tuple(w for w in only.get(platform, suite.workloads) if w != workload)
+    return replace(suite, only=only)
+
+
+def skip_lines(skips: dict[tuple[str, str], str]) -> list[str]:
+    return [f"skipped: {platform} does not run {workload} ({reason})" for (platform, workload), reason in skips.items()]
+

@@ -16,12 +16,13 @@ import time
 from collections.abc import Callable
 
 from bench.definitions.suite import Sampling
-from bench.definitions.workload import SETTLED_METRIC, ScoreError, Settle, Workload
+from bench.definitions.workload import SETTLED_METRIC, USERSPACE_METRIC, ScoreError, Settle, Workload
 from bench.errors import BenchError
 from bench.guest.console import Line
-from bench.guest.protocol import GuestResult, READY, RESULT, ResultLineError
+from bench.guest.protocol import GuestResult, READY, RESULT, TREE, TREE_FAILED, ResultLineError, TreeLine
 from bench.host import killpoints
-from bench.images import manifest as manifests
+from bench.images import manifest as manifests, user_image
+from bench.model import registry
 from bench.model.registry import is_vm
 from bench.model.resources import allot
 from bench.model.sample import SampleSink
@@ -65,6 +66,8 @@ class SingleTrial(TrialFrame):
         self.monitor.start()
         if workload.client is not None:
             self._serve(instance, workload, t0)
+            if self.ctx.probe_tree:
+                self._probe_tree(time.monotonic() + self.timeout_s)
             return
         settle = self.settle
         steady = None if settle is None else (lambda ready: settle.steady(self.monitor.pss_since(ready.t_ns)) is not None)
@@ -78,6 +81,27 @@ class SingleTrial(TrialFrame):
             self._record_settled(workload.settle, ready.t_ns, ended=result_line is None)
         if result_line is not None:
             _read_result(result_line, workload, record, self.ready_s, self.sink, instance.facts)
+        if self.ctx.probe_tree and result_line is not None:
+            self._probe_tree(time.monotonic() + self.timeout_s)
+
+    def _probe_tree(self, deadline: float) -> None:
+        """After the figures are read: the instance's tree probe hashes the user space it sees,
+        which must be the image's as flattened on the host."""
+        instance, image = self.instance, self.ctx.user_image
+        assert image is not None
+        instance.release_tree_probe()
+        _, line = instance.console.wait_for((TREE, TREE_FAILED), self.timeout_s, 0, deadline)
+        if line.text.startswith(TREE_FAILED):
+            raise BenchError(f"tree probe: {line.text[len(TREE_FAILED):]}")
+        found = TreeLine.parse(line.text)
+        self.sink.add(USERSPACE_METRIC, found.sha256, "sha256", "equal",
+                      probe=f"the instance's static tree probe after RESULT ({found.entries} entries)")
+        instance.facts["userspace"] = (f"the image's user space: tree hash {found.sha256[:16]}…, {found.entries} entries"
+                                       if found.sha256 == image.tree_sha256 else
+                                       f"NOT the image's: tree hash {found.sha256[:16]}… ({found.entries} entries), "
+                                       f"built {image.tree_sha256[:16]}… ({image.tree_entries})")
+        if found.sha256 != image.tree_sha256:
+            raise BenchError(f"the instance's user space is not the image's: {instance.facts['userspace']}")
 
     def _record_settled(self, settle: Settle, ready_ns: int, ended: bool) -> None:
         """mem_pss_settled_mib: the PSS readings after READY once steady, else the last of them."""
@@ -156,7 +180,7 @@ class SingleTrial(TrialFrame):
             boot.record(sink, record.phases_s, self.ready_s)
         self.add_teardown()
         try:
-            disk.record(sink, "image_mib", self.driver.image_footprint(ctx.manifest, ctx.workload.name))
+            disk.record(sink, "image_mib", self.driver.image_footprint(ctx))
         except (BenchError, OSError) as e:  # the trial's own outcome matters more
             record.facts["image_footprint"] = f"not measured: {e}"
         record.memory_series = self.monitor.reading.series()
@@ -272,10 +296,14 @@ def new_run_id() -> str:
 def launch_once(workload: Workload, platform: str, accel: str, progress: Progress) -> TrialRecord:
     """`bench launch`: one trial of one workload on one platform, with the default resources."""
     manifest = manifests.load()
-    manifest.require(workload)
+    if reason := registry.get(platform).no_user_image if workload.user_image else "":
+        raise BenchError(f"platform {platform} cannot run workload {workload.name} from a user's image: {reason}")
+    if not workload.user_image:
+        manifest.require(workload)
     clients.require([workload])
+    user = user_image.ensure([workload], manifest.arch, progress).get(workload.name)
     driver = accelerators.driver(platform, progress, allot(1, 512), accel)
-    ctx = TrialContext(new_run_id(), 1, workload, manifest)
+    ctx = TrialContext(new_run_id(), 1, workload, manifest, user_image=user, probe_tree=user is not None)
     record = TrialRecord(ctx.run_id, ctx.seq, platform, workload.name)
     try:
         with progress.step(f"{platform}: {workload.name} (timeout {workload.timeout_s:g} s)"):

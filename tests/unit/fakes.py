@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import threading
 
-from bench.images.manifest import Manifest
 from bench.model.resources import allot
 from bench.net.servers import NetworkPath
 from bench.platforms.base import Driver, Instance, TrialContext
@@ -57,5 +56,5 @@ class ScriptedDriver(Driver):
         self.instances.append(ScriptedInstance(ctx, self.lines, self.close, self.delay_s))
         return self.instances[-1]
 
-    def _measure_image(self, manifest: Manifest, workload: str) -> Footprint:
+    def _measure_image(self, ctx: TrialContext) -> Footprint:
         return Footprint(3 * 2**20, "fake image")
