@@ -12,14 +12,15 @@ LOG_DIR=/var/log/vmct-bench
 PYTHON=${PYTHON:-python3}
 PACKAGES="qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-dev pkg-config mmdebstrap
 busybox-static kmod cpio e2fsprogs gcc libc6-dev python3-dev python3-venv iperf3 sockperf crun runsc
-podman conmon netavark lxc redis-tools wrk curl postgresql-client-15"
+podman conmon netavark lxc redis-tools wrk curl postgresql-client-15 musl-tools"
 # gcc and libc6-dev: libvirt-python's build and the exposure probe (a static program in the
 # rootfs). iperf3 and sockperf: the host side of the net workload (its servers). The host's clients of
 # the server workloads: redis-tools (redis-cli, redis-benchmark), wrk and curl (nginx),
 # postgresql-client-15 (pgbench, pg_isready). crun and runsc (gVisor):
 # OCI runtimes registered with the Docker engine (platforms docker:crun and gvisor). podman,
 # conmon and netavark (its network backend): platform podman, configured on its command line.
-# lxc: platform lxc, configured per instance in the harness's own directory.
+# lxc: platform lxc, configured per instance in the harness's own directory. musl-tools
+# (musl-gcc): the example image whose only C library is musl (examples/images/build.sh).
 TEST_PACKAGES="postgresql chromium"
 WITH_TESTS=false
 case "${1:-}" in

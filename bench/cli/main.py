@@ -58,6 +58,18 @@ def build_parser() -> Parser:
     show.add_argument("--json", action="store_true", help="the whole manifest as JSON")
     images.add_parser("verify", help="re-hash every artifact against the manifest")
 
+    workload = commands.add_parser("workload", help="make workload files").add_subparsers(
+        dest="workload_command", required=True, parser_class=Parser)
+    init = workload.add_parser("init", help="a workload file (and a suite naming it) from a user's image's config, "
+                               "in the workloads directory, to edit")
+    init.add_argument("name", help="the new workload's name (lower case letters, digits, - and _)")
+    source = init.add_mutually_exclusive_group(required=True)
+    source.add_argument("--image", metavar="REF", help="an image in the local Docker engine (name:tag or id); "
+                        "nothing is pulled")
+    source.add_argument("--image-archive", type=Path, metavar="PATH",
+                        help="a `docker save` tarball or an OCI image layout archive")
+    init.add_argument("--force", action="store_true", help="replace an existing workload file of that name")
+
     launch = commands.add_parser("launch", help="run one workload once on one platform")
     launch.add_argument("workload")
     launch.add_argument("--platform", type=argtypes.platform, required=True, metavar="PLATFORM",
@@ -148,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             os.environ["BENCH_WORKLOADS_DIR"] = str(args.workloads_dir.resolve())
         progress = Progress(quiet=args.quiet)
         handler = HANDLERS[{"images": f"images {getattr(args, 'images_command', '')}",
+                            "workload": f"workload {getattr(args, 'workload_command', '')}",
                             "history": f"history {getattr(args, 'history_command', '')}"}.get(args.command, args.command)]
         return handler(args, progress)
     except BenchError as e:
@@ -174,12 +187,16 @@ def cmd_images_build(args: argparse.Namespace, progress: Progress) -> int:
     from bench.images import build
 
     selection = workload.load_selection(args.workloads)
-    manifest = build.build(selection, progress, args.kernel, args.initramfs)
+    manifest, users = build.build(selection, progress, args.kernel, args.initramfs)
     print(f"images ready for: {', '.join(sorted(manifest.workloads))}")
     for name in manifest.ARTIFACTS:
         artifact = getattr(manifest, name)
         print(f"  {name:<16} {artifact.bytes / 2**20:8.1f} MiB  {artifact.path}")
     print(f"manifest: {manifest.saved_path()}")
+    for name, image in sorted(users.items()):
+        print(f"user image for {name}: {image.source} {image.id[:19]}, {image.layers} layer(s), "
+              f"{image.bytes / 2**20:.1f} MiB; tree {image.tree_sha256[:16]} ({image.tree_entries} entries); "
+              f"{image.directory}")
     return 0
 
 
@@ -214,6 +231,19 @@ def cmd_images_verify(args: argparse.Namespace, progress: Progress) -> int:
     if not problems:
         print(f"all {len(current.ARTIFACTS) + len(current.app_images)} artifacts match {current.saved_path()}")
     return 1 if problems else 0
+
+
+def cmd_workload_init(args: argparse.Namespace, progress: Progress) -> int:
+    from bench import config
+    from bench.images import scaffold
+
+    root = config.workloads_dir()
+    made = scaffold.init(args.name, root, args.image, args.image_archive, args.force)
+    print(f"workload: {made.workload}")
+    print(f"suite: {made.suite}")
+    where = f"--workloads-dir {root} " if args.workloads_dir else ""
+    print(f"edit them, then: bench {where}run {made.suite}")
+    return 0
 
 
 def cmd_launch(args: argparse.Namespace, progress: Progress) -> int:
@@ -332,6 +362,7 @@ HANDLERS = {
     "images build": cmd_images_build,
     "images show": cmd_images_show,
     "images verify": cmd_images_verify,
+    "workload init": cmd_workload_init,
     "launch": cmd_launch,
     "run": cmd_run,
     "report": cmd_report,

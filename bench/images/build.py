@@ -22,6 +22,7 @@ from bench.host import engines, files, killpoints
 from bench.host.proc import run
 from bench.images import app_image, container_image, kernel, manifest, rootfs, store, user_image, vmdisk
 from bench.images.manifest import Artifact, Manifest, SCHEMA
+from bench.images.user_image import UserImage
 from bench.progress import Progress
 
 ROOTFS_JSON = "rootfs.json"
@@ -46,17 +47,17 @@ class RootfsEntry:
 
 
 def build(workloads: list[Workload], progress: Progress, user_kernel: Path | None = None,
-          user_initramfs: Path | None = None) -> Manifest:
+          user_initramfs: Path | None = None) -> tuple[Manifest, dict[str, UserImage]]:
+    """The Debian images' manifest, and each workload's user image where it names one."""
     store.require_root("bench images build")
     users = [w for w in workloads if w.user_image]
     workloads = [w for w in workloads if w.baked]  # an interference workload runs the others' commands
     if users and not workloads:  # users' images only: the Debian images stay as they are
         current = manifest.load()
-        user_image.ensure(users, current.arch, progress)
-        return current
+        return current, user_image.ensure(users, current.arch, progress)
     boot = kernel.ensure(progress, user_kernel, user_initramfs)
     entry = ensure_rootfs(workloads, progress)
-    user_image.ensure(users, entry.info["inputs"]["arch"], progress)
+    built_users = user_image.ensure(users, entry.info["inputs"]["arch"], progress)
     client = engines.docker_client()
     tar_sha = entry.info["sha256"]["rootfs_tar"]
     image_id = container_image.find(client, tar_sha)
@@ -74,7 +75,7 @@ def build(workloads: list[Workload], progress: Progress, user_kernel: Path | Non
     if path.is_file():
         existing = manifest.load(path)
         existing.save()  # point latest.json at it again
-        return existing
+        return existing, built_users
     with progress.step("manifest: hashing kernel and initramfs"):
         built = Manifest(
             key=key, schema=SCHEMA, harness_version=bench.__version__,
@@ -93,7 +94,7 @@ def build(workloads: list[Workload], progress: Progress, user_kernel: Path | Non
             initramfs=_file_artifact(boot.initramfs),
         )
         built.save()
-    return built
+    return built, built_users
 
 
 def app_images(client: object, entry: RootfsEntry, workloads: list[Workload],

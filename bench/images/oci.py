@@ -73,6 +73,11 @@ class ImageArchive:
         if self.config.architecture and self.config.architecture != wanted:
             raise BenchError(f"image {self.path}: built for {self.config.architecture}, this host is {wanted}")
 
+    def layer_bytes(self) -> int:
+        """The layers' size as stored in the archive."""
+        with _open(self.path) as tar:
+            return sum(tar.getmember(name).size for name in self.layers)
+
     @contextmanager
     def open_layers(self) -> Iterator[Iterator[tarfile.TarFile]]:
         """Each layer as a tar stream, lowest first."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tarfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -210,7 +209,7 @@ def _ensure_one(image_id: str, workloads: list[Workload], arch: str, client: obj
         with progress.step(f"user image {source}: VM disk"):
             vmdisk.build_base(rootfs, tmp / "disk.qcow2", tmp)
         built = UserImage(
-            source=source, id=image_id, bytes=engine_bytes or _layer_bytes(archive_path, archive), layers=len(archive.layers),
+            source=source, id=image_id, bytes=engine_bytes or archive.layer_bytes(), layers=len(archive.layers),
             architecture=archive.config.architecture, user=archive.config.user, directory=str(final), tree_sha256=tree.sha256,
             tree_entries=tree.entries, vm_disk_sha256=store.sha256_file(tmp / "disk.qcow2"),
             workloads=tuple(sorted(w.name for w in workloads)))
@@ -237,11 +236,6 @@ def _save(client: object, image_id: str, out: Path, source: str) -> None:
         raise BenchError(f"image {source}: docker save failed: {engines.first_line(e)}") from None
     except OSError as e:
         raise os_error(f"image {source}: docker save", e) from None
-
-
-def _layer_bytes(path: Path, archive: oci.ImageArchive) -> int:
-    with tarfile.open(path, "r:*") as tar:
-        return sum(tar.getmember(name).size for name in archive.layers)
 
 
 def _add_harness(rootfs: Path, specs: dict[str, str], work: Path) -> None:

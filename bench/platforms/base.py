@@ -24,7 +24,7 @@ from bench.model.registry import slug
 from bench.model.resources import Resources
 from bench.model.sample import NO_ACCEL
 from bench.net.servers import NetworkPath
-from bench.probes.disk import Footprint
+from bench.probes.disk import Footprint, tree_allocated
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,13 @@ def follow(proc: subprocess.Popen[bytes], console: Console, what: str) -> thread
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     return reader
+
+
+def user_tree_footprint(image: UserImage) -> Footprint:
+    """A user's image flattened, without the harness's own directory in it."""
+    return Footprint(tree_allocated(image.rootfs_dir) - tree_allocated(image.harness_dir),
+                     "the image's flattened directory tree, allocated bytes (hard links once; the harness's "
+                     "directory left out)")
 
 
 class Driver(ABC):

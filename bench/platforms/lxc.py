@@ -29,7 +29,7 @@ from bench.model.registry import BY_NAME, Platform
 from bench.model.resources import Resources
 from bench.net.network import RunNetwork
 from bench.net.servers import server_env
-from bench.platforms.base import Driver, Instance, TrialContext, follow
+from bench.platforms.base import Driver, Instance, TrialContext, follow, user_tree_footprint
 from bench.platforms.native import CLEAN_ENV
 from bench.platforms.vm import instances_dir
 from bench.probes import isolation, processes
@@ -231,5 +231,7 @@ class LXCDriver(Driver):
             self.network = None
 
     def _measure_image(self, ctx: TrialContext) -> Footprint:
+        if ctx.user_image is not None:
+            return user_tree_footprint(ctx.user_image)
         return Footprint(tree_allocated(Path(ctx.rootfs_dir)),
                          "rootfs directory (shared with native), allocated bytes (hard links once)")

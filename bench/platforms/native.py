@@ -16,7 +16,7 @@ from bench import config
 from bench.host.cgroup import MemoryCgroup
 from bench.model.resources import Resources
 from bench.net.servers import NetworkPath, server_env
-from bench.platforms.base import Driver, Instance, TrialContext, follow
+from bench.platforms.base import Driver, Instance, TrialContext, follow, user_tree_footprint
 from bench.probes import isolation, processes
 from bench.probes.disk import Footprint, filesystem_of, tree_allocated
 
@@ -97,5 +97,7 @@ class NativeDriver(Driver):
         return NativeInstance(ctx, self.resources)
 
     def _measure_image(self, ctx: TrialContext) -> Footprint:
+        if ctx.user_image is not None:
+            return user_tree_footprint(ctx.user_image)
         return Footprint(tree_allocated(Path(ctx.rootfs_dir)),
                          "rootfs directory, allocated bytes (hard links once)")

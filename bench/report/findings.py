@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bench.definitions.workload import USERSPACE_METRIC
 from bench.model import registry, units
 from bench.model.registry import label
 from bench.report.verdict import Ratio, platforms, ratio_between
@@ -310,8 +311,31 @@ def _portability(r: _Reader) -> Finding:
         measured = ("The platforms printed different hello digests (" + "; ".join(
             f"{name} {', '.join(units.digest(d) for d in sorted(found))}" for name, found in sorted(printed.items()))
             + f"): they did not all run the same user space. Packaged as: {packaged}.")
+    measured += "".join(f" {sentence}" for sentence in _user_spaces(r))
     return Finding("Portability", claim, measured, UNMEASURED,
                    "one host cannot show it; the image formats and what each needs are listed below")
+
+
+def _user_spaces(r: _Reader) -> list[str]:
+    """For each workload from a user's image: whether every platform's tree probe saw that image."""
+    seen: dict[str, dict[str, set[str]]] = {}
+    for key, values in r.run.equal_values.items():
+        if key.metric == USERSPACE_METRIC:
+            seen.setdefault(key.workload, {}).setdefault(label(key.platform, key.accel), set()).update(values)
+    built = r.run.info.get("images", {}).get("user_images", {})
+    sentences = []
+    for workload, by_platform in sorted(seen.items()):
+        image = built.get(workload, {})
+        source = f"the image {image.get('source', '?')} ({units.digest(image.get('id', '?').removeprefix('sha256:'))})"
+        distinct = set().union(*by_platform.values())
+        if len(distinct) == 1 and distinct == {image.get("tree_sha256")}:
+            sentences.append(f"{workload}, from {source}: the same user space on {len(by_platform)} platforms "
+                             f"(tree hash {units.digest(distinct.pop())}, the image's as flattened on the host).")
+        else:
+            sentences.append(f"{workload}, from {source}: NOT the same user space everywhere (" + "; ".join(
+                f"{name} {', '.join(units.digest(d) for d in sorted(found))}" for name, found in sorted(by_platform.items()))
+                + f"; the image's: {units.digest(image.get('tree_sha256', '?'))}).")
+    return sentences
 
 
 def _automation(r: _Reader) -> Finding:

@@ -98,3 +98,19 @@ def test_only_limits_a_platform_to_some_workloads() -> None:
     trials = plan(suite(only={"vm": ("cpu",)}))
     assert not [t for t in trials if t.platform == "vm" and t.workload == "boot"]
     assert len([t for t in trials if t.platform == "vm"]) == 6
+
+
+def test_platforms_that_cannot_run_a_user_image_are_left_out_with_why() -> None:
+    from bench.run.schedule import image_skips, skip_lines, without
+
+    mine = Workload("mine", "d", (), (), None, 30.0, Path("mine/workload.toml"), 1.0, image="me/app:1")
+    debian = Workload("boot", "d", (), ("true",), None, 30.0, Path("boot/workload.toml"), 1.0)
+    chosen = suite(platforms=("native", "docker", "docker-app", "vm-os", "vm"), workloads=("boot", "mine"),
+                   repetitions=1, warmup=0)
+    skips = image_skips(chosen, {"boot": debian, "mine": mine})
+    assert sorted(skips) == [("docker-app", "mine"), ("vm-os", "mine")]
+    assert skip_lines({("vm-os", "mine"): skips[("vm-os", "mine")]}) == [
+        "skipped: vm-os does not run mine (it boots the image's own systemd, which a user's image need not have)"]
+    trials = plan(without(chosen, skips))
+    assert sorted((t.platform, t.workload) for t in trials) == sorted(
+        [(p, "boot") for p in chosen.platforms] + [("native", "mine"), ("docker", "mine"), ("vm", "mine")])
