@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import config
 from bench.definitions.tomlcheck import Table, load_toml
 from bench.errors import BenchError
+from bench.guest.spec import LauncherSpec
 from bench.model.sample import Better
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -117,11 +117,12 @@ class HostServer:
 
 PORT_FIELD, VALUE_FIELD, SCRATCH_FIELD = "{port}", "{value}", "{scratch}"
 # In a command: the workload's measured duration, `seconds` unless the suite sets its own. The
-# image's run script reads it at run time (the launcher's BENCH_SECONDS), so one image serves both.
+# launcher fills it in at run time (from NAME@SECONDS), so one image serves both.
 SECONDS_FIELD = "{seconds}"
 SETTLED_METRIC = "mem_pss_settled_mib"
 USERSPACE_METRIC = "userspace_sha256"  # the tree probe's hash of an instance's user space
-SECONDS_ENV = "BENCH_SECONDS"
+# The environment a workload of the Debian image runs with: nothing inherited from the platform.
+DEBIAN_ENV = ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", "HOME=/tmp")
 
 
 @dataclass(frozen=True)
@@ -215,11 +216,12 @@ class Workload:
         """The user's image as the workload names it."""
         return self.image or str(self.image_archive or "")
 
-    def run_script(self) -> str:
-        """The image's `run` script: the command, each {seconds} read from BENCH_SECONDS at run
-        time (this workload's own `seconds` when the launcher sets none)."""
-        expansion = f"'\"${{{SECONDS_ENV}:-{self.seconds}}}\"'"  # out of shlex's quotes and back
-        return "exec " + " ".join(shlex.quote(part).replace(SECONDS_FIELD, expansion) for part in self.command) + "\n"
+    def launcher_spec(self) -> LauncherSpec:
+        """How the static launcher runs this workload from the Debian image: its command as the
+        unprivileged bench user (the exposure probe as root), in /tmp, with a clean environment;
+        each {seconds} filled in at run time (the suite's, else this workload's own)."""
+        return LauncherSpec(config.GUEST_UID, config.GUEST_UID, "/tmp", DEBIAN_ENV, self.command, self.seconds,
+                            self.as_root)
 
     def expected_for(self, seconds: int | None) -> float:
         """expected_s with the measured duration `seconds` in place of its own (None: its own)."""

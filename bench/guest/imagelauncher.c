@@ -5,7 +5,7 @@
  *   launcher [--hold | --poweroff] NAME[@SECONDS][+tree]
  *
  * It reads DIR/workloads/NAME/spec (DIR: the directory it was started from), one "key value"
- * per line: `user UID:GID`, `workdir PATH`, `env KEY=VALUE` (repeated), `arg WORD` (repeated,
+ * per line, a value's newlines and backslashes written as \n and \\: `user UID:GID`, `workdir PATH`, `env KEY=VALUE` (repeated), `arg WORD` (repeated,
  * argv in order, `{seconds}` filled in), `seconds N` (the default for {seconds}), `as-root`.
  * It prints "@@BENCH READY NAME <CLOCK_REALTIME ns>", runs argv directly (PATH from the spec's
  * environment) as that user with exactly that environment plus BENCH_SERVER, BENCH_LISTEN and
@@ -119,6 +119,21 @@ static char *replace_all(const char *text, const char *field, const char *value)
     return out;
 }
 
+/* A spec value as written (\n, \\) turned back into its bytes, in place. */
+static char *unescape(char *s)
+{
+    char *out = s;
+    for (const char *in = s; *in; in++) {
+        if (*in == '\\' && (in[1] == 'n' || in[1] == '\\')) {
+            *out++ = in[1] == 'n' ? '\n' : '\\';
+            in++;
+        } else
+            *out++ = *in;
+    }
+    *out = 0;
+    return s;
+}
+
 /* 0, or a reason the spec cannot be used. */
 static const char *read_spec(const char *path, struct spec *s)
 {
@@ -139,7 +154,7 @@ static const char *read_spec(const char *path, struct spec *s)
         char *value = strchr(line, ' ');
         if (value)
             *value++ = 0;
-        char *copy = value ? strdup(value) : NULL;
+        char *copy = value ? unescape(strdup(value)) : NULL;
         if (!strcmp(line, "as-root"))
             s->as_root = 1;
         else if (!copy)

@@ -1,15 +1,13 @@
 """Application-only container images (`docker-app`): per workload, only what its command
 needs to run, the way a minimal `FROM scratch` image is built.
 
-From the one root filesystem: the workload's programs and the guest launcher's, each with its
-shared-library closure (the rootfs's own `ldd`, run in a chroot of it), the absolute paths its
-command names, the launcher and its `run` script, the user database, and a shell for the
-launcher. Nothing else: no package manager, no dpkg database, no coreutils beyond what the
-launcher calls.
+From the one root filesystem: the workload's programs, each with its shared-library closure
+(the rootfs's own `ldd`, run in a chroot of it), the absolute paths its command names, the static
+launcher and the workload's spec, the user database, and a shell for `sh -c` commands. Nothing
+else: no package manager, no dpkg database, no coreutils the command does not run.
 
 The shell is the rootfs's dash, whose one need is libc, which every program here needs anyway.
-Not a static busybox: Debian's runs its own applets in place of the programs on PATH, so the
-launcher would call busybox's setpriv and date, which lack the options it uses.
+Not a static busybox: Debian's runs its own applets in place of the programs on PATH.
 """
 
 from __future__ import annotations
@@ -29,6 +27,7 @@ import docker
 from bench import config
 from bench.definitions.workload import Workload
 from bench.errors import BenchError
+from bench.guest.spec import SPEC
 from bench.host import engines
 from bench.host.proc import failure_summary, os_error
 from bench.images import store
@@ -37,8 +36,6 @@ from bench.images.rootfs import SOURCE_DATE_EPOCH
 REPOSITORY = f"{config.LABEL}/app"
 PATH = ("/usr/local/bin", "/usr/bin", "/bin", "/usr/sbin", "/sbin")
 SHELLS = {"sh", "bash", "dash", "/bin/sh", "/usr/bin/sh"}
-# What bench/guest/launcher.sh calls besides shell builtins.
-LAUNCHER_PROGRAMS = ("setpriv", "date", "base64", "env", "sleep", "id")
 SHELL = "/usr/bin/dash"
 DATA_FILES = ("/etc/passwd", "/etc/group", "/etc/nsswitch.conf")
 # Empty directories a workload or the launcher uses; world-writable with the sticky bit.
@@ -128,7 +125,7 @@ def libraries(tree: Path, binary: str) -> tuple[str, ...]:
 def contents(tree: Path, workload: Workload) -> list[str]:
     """Every path the workload's image holds (files; their directories and symlinks are added
     when the tarball is written)."""
-    wanted = [*programs(workload), *LAUNCHER_PROGRAMS]
+    wanted = programs(workload)
     binaries = []
     for program in wanted:
         path = _which(tree, program)
@@ -138,9 +135,7 @@ def contents(tree: Path, workload: Workload) -> list[str]:
             raise BenchError(f"app image: workload {workload.name!r} runs {program!r}, not in the rootfs")
         binaries.append(path)
     binaries.append(SHELL)
-    paths = [*binaries, config.GUEST_LAUNCHER, f"{config.GUEST_LIB}/workloads/{workload.name}/run"]
-    if workload.as_root:
-        paths.append(f"{config.GUEST_LIB}/workloads/{workload.name}/as-root")
+    paths = [*binaries, config.GUEST_LAUNCHER, f"{config.GUEST_LIB}/workloads/{workload.name}/{SPEC}"]
     for binary in binaries:
         paths += libraries(tree, binary)
     paths += [p for p in DATA_FILES if (tree / p.lstrip("/")).exists()]

@@ -14,13 +14,13 @@ from bench import config
 from bench.definitions.workload import Workload
 from bench.errors import BenchError
 from bench.host.proc import run
-from bench.guest import exposure
+from bench.guest import exposure, static
+from bench.guest.spec import SPEC
 from bench.images.initramfs import guest_script
 
 SUITE = "bookworm"
 VARIANT = "minbase"
-RECIPE = 5  # bump when how the root filesystem is made changes
-AS_ROOT = "as-root"  # beside a workload's run script: the launcher keeps root for it
+RECIPE = 6  # bump when how the root filesystem is made changes
 # The image's own init, for the full-OS boot profile. No udev: nothing renames eth0.
 BASE_PACKAGES = ("systemd-sysv",)
 SYSTEMD_DIR = "etc/systemd/system"
@@ -44,10 +44,11 @@ def inputs(workloads: list[Workload], arch: str) -> dict[str, object]:
     return {
         "recipe": RECIPE, "suite": SUITE, "variant": VARIANT, "arch": arch,
         "packages": packages(workloads),
-        "launcher": guest_script("launcher.sh"),
+        "launcher": static.source(static.IMAGE_PROGRAMS["launcher"]),
         "exposure probe": [exposure.source(), sorted(exposure.NOT_PROBED)],
         "os": [guest_script("os-start.sh"), guest_script(LAUNCHER_UNIT), MASKED_UNITS],
         "workloads": sorted((w.guest_spec() for w in workloads), key=lambda s: str(s["name"])),
+        "specs": {w.name: w.launcher_spec().text(w.name) for w in workloads},
         "user": [config.GUEST_USER, config.GUEST_UID],
     }
 
@@ -57,11 +58,10 @@ def packages(workloads: list[Workload]) -> list[str]:
 
 
 def stage_guest_files(stage: Path, workloads: list[Workload]) -> None:
-    """Lay out the launcher and one `run` script per workload, to be synced into the rootfs."""
+    """Lay out the static launcher and one spec per workload, to be synced into the rootfs."""
     lib = stage / config.GUEST_LIB.lstrip("/")
     lib.mkdir(parents=True)
-    (lib / "launcher").write_text(guest_script("launcher.sh"))
-    os.chmod(lib / "launcher", 0o755)
+    static.build(static.IMAGE_PROGRAMS["launcher"], lib / "launcher", stage.parent / "launcher-build")
     (lib / "os-start").write_text(guest_script("os-start.sh"))
     os.chmod(lib / "os-start", 0o755)
     units = stage / SYSTEMD_DIR
@@ -73,9 +73,7 @@ def stage_guest_files(stage: Path, workloads: list[Workload]) -> None:
     exposure.build(lib / exposure.GUEST_NAME, stage.parent / "exposure-build")
     for w in workloads:
         (lib / "workloads" / w.name).mkdir(parents=True)
-        (lib / "workloads" / w.name / "run").write_text(w.run_script())
-        if w.as_root:
-            (lib / "workloads" / w.name / AS_ROOT).touch()
+        (lib / "workloads" / w.name / SPEC).write_text(w.launcher_spec().text(f"workload {w.name}"))
 
 
 def bootstrap(out_tar: Path, workloads: list[Workload], work: Path) -> None:
@@ -88,7 +86,9 @@ def bootstrap(out_tar: Path, workloads: list[Workload], work: Path) -> None:
            # instances have no network, and Docker mounts its own anyway.
            '--customize-hook=rm -f "$1"/etc/resolv.conf',
            '--customize-hook=echo vmct-bench > "$1"/etc/hostname',
-           f'--customize-hook=chroot "$1" useradd --system --uid {config.GUEST_UID} --user-group'
+           # The launcher's specs name the user by number: its group gets the same number.
+           f'--customize-hook=chroot "$1" groupadd --system --gid {config.GUEST_UID} {config.GUEST_USER}',
+           f'--customize-hook=chroot "$1" useradd --system --uid {config.GUEST_UID} --gid {config.GUEST_UID}'
            f" --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin {config.GUEST_USER}"]
     if any(p.startswith("postgresql") for p in include):
         cmd.append(NO_SYSTEM_CLUSTER)

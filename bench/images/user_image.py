@@ -23,9 +23,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench import config
-from bench.definitions.workload import SECONDS_FIELD, Workload
+from bench.definitions.workload import Workload
 from bench.errors import BenchError
 from bench.guest import static
+from bench.guest.spec import SPEC, LauncherSpec
 from bench.host import engines, files, killpoints
 from bench.host.proc import os_error
 from bench.images import flatten, oci, store, treehash, vmdisk
@@ -126,17 +127,8 @@ def spec_text(workload: Workload, image: oci.ImageConfig, tree: Path) -> str:
     if not any(e.startswith("PATH=") for e in env):
         env.append(DEFAULT_PATH)
     uid, gid = resolve_user(tree, image.user, workload.image_source)
-    lines = [f"user {uid}:{gid}", f"workdir {image.workdir or '/'}"]
-    lines += [f"env {e}" for e in env] + [f"arg {a}" for a in argv]
-    if workload.seconds is not None:
-        lines.append(f"seconds {workload.seconds}")
-    bad = next((line for line in lines if "\n" in line or "\0" in line), None)
-    if bad is not None:
-        raise BenchError(f"workload {workload.name}: {bad.split()[0]} {bad.split(' ', 1)[1][:40]!r}… holds a "
-                         "newline or NUL, which the launcher's spec cannot carry")
-    if SECONDS_FIELD in " ".join(argv) and workload.seconds is None:
-        raise BenchError(f"workload {workload.name}: its command uses {SECONDS_FIELD} without `seconds`")
-    return "\n".join(lines) + "\n"
+    return LauncherSpec(uid, gid, image.workdir or "/", tuple(env), tuple(argv), workload.seconds).text(
+        f"workload {workload.name}")
 
 
 def identify(workload: Workload, client: object | None) -> tuple[str, int]:
@@ -162,7 +154,9 @@ def key_of(image_id: str, workloads: Iterable[Workload]) -> str:
 
 
 def ensure(workloads: list[Workload], arch: str, progress: Progress) -> dict[str, UserImage]:
-    """Each image workload's built user image (building what is missing): workload → UserImage."""
+    """Each of these workloads that names a user's image, with that image built (what is missing):
+    workload → UserImage."""
+    workloads = [w for w in workloads if w.user_image]
     if not workloads:
         return {}
     client = engines.docker_client() if any(w.image for w in workloads) else None
@@ -210,13 +204,33 @@ def _ensure_one(image_id: str, workloads: list[Workload], arch: str, client: obj
             vmdisk.build_base(rootfs, tmp / "disk.qcow2", tmp)
         built = UserImage(
             source=source, id=image_id, bytes=engine_bytes or archive.layer_bytes(), layers=len(archive.layers),
-            architecture=archive.config.architecture, user=archive.config.user, directory=str(final), tree_sha256=tree.sha256,
-            tree_entries=tree.entries, vm_disk_sha256=store.sha256_file(tmp / "disk.qcow2"),
+            architecture=archive.config.architecture, user=archive.config.user, directory=str(final),
+            tree_sha256=tree.sha256, tree_entries=tree.entries, vm_disk_sha256=store.sha256_file(tmp / "disk.qcow2"),
             workloads=tuple(sorted(w.name for w in workloads)))
         if workloads[0].image_archive is not None:
             _keep_copy(archive_path, tmp / "image.tar")
         files.write_json(tmp / INFO, built.to_json())
     return built
+
+
+def load_into_docker(client: object, built: UserImage) -> None:
+    """The image in Docker's store, loaded from its archive where it is not (an archive's image)."""
+    import docker
+
+    try:
+        client.images.get(built.id)  # type: ignore[attr-defined]
+        return
+    except docker.errors.ImageNotFound:
+        pass
+    except engines.docker_failures() as e:
+        raise BenchError(f"docker: {engines.first_line(e)}") from None
+    try:
+        with built.archive.open("rb") as f:
+            client.api.load_image(f)  # type: ignore[attr-defined]
+        client.images.get(built.id)  # type: ignore[attr-defined]
+    except (OSError, *engines.docker_failures()) as e:
+        raise BenchError(f"image {built.source}: docker could not load it from {built.archive} "
+                         f"({engines.first_line(e)}); an OCI layout needs an engine that loads one") from None
 
 
 def _keep_copy(archive: Path, out: Path) -> None:
@@ -250,8 +264,8 @@ def _add_harness(rootfs: Path, specs: dict[str, str], work: Path) -> None:
     static.build_image_programs(harness, work)
     for name, text in specs.items():
         (harness / "workloads" / name).mkdir(parents=True)
-        (harness / "workloads" / name / "spec").write_text(text)
+        (harness / "workloads" / name / SPEC).write_text(text)
     for directory, _, names in os.walk(harness):
         os.chmod(directory, 0o755)
         for n in names:
-            os.chmod(os.path.join(directory, n), 0o755 if n != "spec" else 0o644)
+            os.chmod(os.path.join(directory, n), 0o755 if n != SPEC else 0o644)

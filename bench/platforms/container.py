@@ -26,6 +26,7 @@ import psutil
 from bench import config
 from bench.errors import BenchError
 from bench.host import engines
+from bench.images import user_image
 from bench.images.manifest import Artifact
 from bench.model.registry import BY_NAME, Platform
 from bench.model.resources import Resources
@@ -361,6 +362,7 @@ class ContainerDriver(Driver):
         self.client = engines.docker_client()
         self.platform = platform
         self.name = platform.name
+        self._loaded: set[str] = set()  # users' images known to be in the engine
         info = engine_info(self.client)
         self.storage = self._storage(info, platform.volume)
         runtimes, default = engine_runtimes(info)
@@ -380,6 +382,9 @@ class ContainerDriver(Driver):
                 f"({filesystem_of(root)}); the host's page cache (O_DIRECT bypasses it)")
 
     def prepare(self, ctx: TrialContext) -> Instance:
+        if ctx.user_image is not None and ctx.user_image.id not in self._loaded:
+            user_image.load_into_docker(self.client, ctx.user_image)
+            self._loaded.add(ctx.user_image.id)
         return ContainerInstance(ctx, self.client, self.resources, self.platform, self.storage, self.runtime)
 
     def image_for(self, ctx: TrialContext) -> str:

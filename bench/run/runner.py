@@ -143,7 +143,7 @@ def _images_for(suite: Suite, progress: Progress) -> RunImages:
             if not part.user_image:
                 manifest.require(part)
     clients.require(list(loaded.values()))
-    users = user_image.ensure([w for w in loaded.values() if w.user_image], manifest.arch, progress)
+    users = user_image.ensure(list(loaded.values()), manifest.arch, progress)
     engine = None
     if any(registry.get(p).boot_profile == "docker" for p in suite.platforms):
         engine = engine_disk.ensure(docker_client(), manifest, progress)

@@ -66,9 +66,15 @@ class SingleTrial(TrialFrame):
         self.monitor.start()
         if workload.client is not None:
             self._serve(instance, workload, t0)
-            if self.ctx.probe_tree:
-                self._probe_tree(time.monotonic() + self.timeout_s)
-            return
+            figures_read = True  # a server never ends by itself: hashed while it still serves
+        else:
+            figures_read = self._await_result(instance, workload, t0)
+        if self.ctx.probe_tree and figures_read:
+            self._probe_tree(time.monotonic() + self.timeout_s)
+
+    def _await_result(self, instance: Instance, workload: Workload, t0: int) -> bool:
+        """READY, then RESULT (or a settled wait's end), the figures read: whether RESULT came."""
+        record = self.record
         settle = self.settle
         steady = None if settle is None else (lambda ready: settle.steady(self.monitor.pss_since(ready.t_ns)) is not None)
         ready, result_line = _await_lines(instance, self.timeout_s, steady)
@@ -81,8 +87,7 @@ class SingleTrial(TrialFrame):
             self._record_settled(workload.settle, ready.t_ns, ended=result_line is None)
         if result_line is not None:
             _read_result(result_line, workload, record, self.ready_s, self.sink, instance.facts)
-        if self.ctx.probe_tree and result_line is not None:
-            self._probe_tree(time.monotonic() + self.timeout_s)
+        return result_line is not None
 
     def _probe_tree(self, deadline: float) -> None:
         """After the figures are read: the instance's tree probe hashes the user space it sees,

@@ -103,3 +103,22 @@ def test_a_gzip_layer_and_a_corrupt_one(tmp_path: Path) -> None:
     corrupt.mkdir()
     with pytest.raises(BenchError, match=r"layer 1 is not a readable tar"):
         apply(corrupt, b"this is no tar at all" * 40)
+
+
+@pytest.mark.skipif(not ROOT, reason="mounting a small tmpfs needs root (make test runs the suite as root)")
+def test_a_full_disk_is_one_line(tmp_path: Path) -> None:
+    import subprocess
+
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", small], check=True)
+    try:
+        archive = small.parent / "big.tar"
+        docker_archive(archive, [layer(Entry("big", data=b"\0" * (2 << 20)))], config_json())
+        root = small / "root"
+        root.mkdir()
+        with oci.read(archive).open_layers() as stream, pytest.raises(BenchError) as full:
+            flatten(stream, root, "image big")
+        assert str(full.value) == f"image big: the disk is full ({small})"
+    finally:
+        subprocess.run(["umount", small], check=True)

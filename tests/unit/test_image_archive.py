@@ -110,9 +110,11 @@ def test_the_spec_carries_the_image_config_or_the_workload_command(tmp_path: Pat
                                             "arg /app/bin/bench\narg {seconds}\nseconds 4\n")
     with pytest.raises(BenchError, match=r"image app:1 has neither a command \(give `command`\) nor an Entrypoint"):
         spec_text(own, bare, tree)
-    newline = oci.ImageConfig.parse(config_json(Env=["A=1\nB=2"], Cmd=["x"]), "img")
-    with pytest.raises(BenchError, match=r"holds a newline or NUL"):
-        spec_text(own, newline, tree)
+    newline = oci.ImageConfig.parse(config_json(Env=["A=1\nB=\\2"], Cmd=["x"]), "img")
+    assert "env A=1\\nB=\\\\2\n" in spec_text(own, newline, tree)  # the launcher turns them back
+    nul = oci.ImageConfig.parse(config_json(Env=["A=\u0000"], Cmd=["x"]), "img")
+    with pytest.raises(BenchError, match=r"holds a NUL"):
+        spec_text(own, nul, tree)
 
 
 @pytest.mark.parametrize("extra, says", [
@@ -153,3 +155,12 @@ def test_workload_init_writes_a_workload_that_loads_and_a_suite_naming_it(tmp_pa
     assert batch.client is None and batch.score is None and not batch.network
     with pytest.raises(BenchError, match=r"'Bad Name' is not a valid name"):
         scaffold.init("Bad Name", tmp_path / "workloads", None, quiet)
+
+
+def test_only_workloads_that_name_an_image_are_looked_up(tmp_path: Path) -> None:
+    """A Debian workload needs no engine and no image: ensure() passes over it (bench launch hello)."""
+    from bench.images import user_image
+    from bench.progress import SILENT
+
+    debian = image_workload(tmp_path, 'command = ["true"]\n')
+    assert user_image.ensure([debian], "amd64", SILENT) == {}

@@ -13,6 +13,7 @@ import pytest
 from bench import config
 from bench.guest import static
 from bench.guest.protocol import READY, RESULT, TREE, GuestResult, TreeLine
+from bench.guest.spec import LauncherSpec
 from bench.images.treehash import tree_hash
 
 HARNESS = config.IMAGE_HARNESS_DIR.lstrip("/")
@@ -121,6 +122,18 @@ def test_the_launcher_runs_the_spec_as_its_user_with_its_environment(programs: P
         "hello there 2s 2 10.0.0.7 clean", "4242", "4343", "/bin", "to-stderr"]
     assert lines[1:-1] == result.output.splitlines()  # echoed as it came, too
     assert 0 < result.guest_seconds < 10
+    own = subprocess.run(["chroot", root, f"/{HARNESS}/launcher", "w"], capture_output=True, text=True, timeout=30)
+    assert GuestResult.parse(own.stdout.splitlines()[-1]).output.startswith("hello there 9s 9 0.0.0.0 clean")
+
+
+@needs_root
+def test_a_script_of_several_lines_and_backslashes_arrives_as_written(programs: Path, tmp_path: Path) -> None:
+    script = "echo one\necho 'two\\three'\n\necho four"
+    spec = LauncherSpec(0, 0, "/", ("PATH=/bin",), ("busybox", "sh", "-c", script), as_root=True).text("w")
+    assert len(spec.splitlines()) == 8  # one line per key: the script's newlines are escaped
+    root = chroot_with(programs, tmp_path / "root", spec)
+    done = subprocess.run(["chroot", root, f"/{HARNESS}/launcher", "w"], capture_output=True, text=True, timeout=30)
+    assert GuestResult.parse(done.stdout.splitlines()[-1]).output == "one\ntwo\\three\nfour"
 
 
 @needs_root
