@@ -333,7 +333,7 @@ def parse_workload(path: Path, expected_name: str | None = None) -> Workload:
                     settle=settle, image=image, image_archive=image_archive)
 
 
-IMAGE_REF_RE = re.compile(r"^[a-z0-9][a-z0-9._/:@-]{0,254}$")
+IMAGE_REF_RE = re.compile(r"^[a-z0-9][A-Za-z0-9._/:@-]{0,254}$")  # a tag may hold capitals
 
 
 def _parse_image(top: Table, path: Path) -> tuple[str, Path | None]:
