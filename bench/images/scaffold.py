@@ -13,7 +13,7 @@ from pathlib import Path
 from bench.definitions.workload import NAME_RE, parse_workload
 from bench.errors import BenchError
 from bench.host import engines, files
-from bench.images import oci
+from bench.images import oci, user_image
 from bench.model import registry
 
 # The platforms a user's image runs on, as the suite written beside the workload names them.
@@ -32,16 +32,7 @@ def image_config(image: str | None, archive: Path | None) -> tuple[oci.ImageConf
     if archive is not None:
         read = oci.read(archive)
         return read.config, read.layer_bytes(), len(read.layers)
-    import docker
-
-    client = engines.docker_client()
-    try:
-        found = client.images.get(image)
-    except docker.errors.ImageNotFound:
-        raise BenchError(f"image {image!r} is not in the local Docker engine (nothing is pulled: build or load "
-                         "it first)") from None
-    except engines.docker_failures() as e:
-        raise BenchError(f"docker: {engines.first_line(e)}") from None
+    found = user_image.local_image(engines.docker_client(), str(image))
     raw = json.dumps({"architecture": found.attrs.get("Architecture", ""), "config": found.attrs.get("Config")})
     config = oci.ImageConfig.parse(raw.encode(), f"image {image}")
     return config, int(found.attrs.get("Size") or 0), len(found.attrs.get("RootFS", {}).get("Layers") or [])

@@ -21,6 +21,7 @@ import shutil
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 from bench import config
 from bench.definitions.workload import Workload
@@ -136,16 +137,21 @@ def identify(workload: Workload, client: object | None) -> tuple[str, int]:
     if workload.image_archive is not None:
         archive = oci.read(workload.image_archive)
         return archive.config.id, 0
+    image = local_image(client, workload.image, f"workload {workload.name}: ")
+    return image.id, int(image.attrs.get("Size") or 0)
+
+
+def local_image(client: object, reference: str, what: str = "") -> Any:
+    """The image `reference` names in the local Docker engine; never pulled. `what` begins an error."""
     import docker
 
     try:
-        image = client.images.get(workload.image)  # type: ignore[union-attr]
+        return client.images.get(reference)  # type: ignore[attr-defined]
     except docker.errors.ImageNotFound:
-        raise BenchError(f"workload {workload.name}: image {workload.image!r} is not in the local Docker engine "
-                         "(nothing is pulled: build or load it first)") from None
+        raise BenchError(f"{what}image {reference!r} is not in the local Docker engine (nothing is pulled: build "
+                         "or load it first)") from None
     except engines.docker_failures() as e:
-        raise BenchError(f"workload {workload.name}: docker: {engines.first_line(e)}") from None
-    return image.id, int(image.attrs.get("Size") or 0)
+        raise BenchError(f"{what}docker: {engines.first_line(e)}") from None
 
 
 def key_of(image_id: str, workloads: Iterable[Workload]) -> str:
