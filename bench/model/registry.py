@@ -112,8 +112,7 @@ REGISTERED: tuple[Platform, ...] = (
              "the same image as docker", "container in a VM", "qcow2 disk (Debian with docker.io, the container image "
              "preloaded) + kernel + initramfs: needs QEMU; KVM for full speed", "vm_docker_disk",
              ("bootstrap", "docker_import", "vm_docker_disk"),
-             5.0, 30.0, boot_profile="docker",
-             no_user_image="loading a user's image into the guest's engine is not built yet"),
+             5.0, 30.0, boot_profile="docker"),
     Platform("vm-os", "vm", "the same VM booting the image's own systemd", "VM booting the full OS's own init",
              "qcow2 disk + kernel + initramfs: needs QEMU (libvirt here); KVM for full speed", "vm_disk",
              ("bootstrap", "vm_disk"), 5.0, 18.0, boot_profile="os",

@@ -50,9 +50,7 @@ class VMInstance(Instance):
                  resources: Resources, platform: Platform, network: RunNetwork | None = None,
                  engine: EngineDisk | None = None):
         super().__init__(ctx)
-        self.base = engine.path if engine is not None else Path(ctx.manifest.vm_disk.path)
-        if ctx.user_image is not None:
-            self.base = ctx.user_image.vm_disk
+        self.base = _base_disk(ctx, engine)
         self.platform = platform.name
         profile = platform.boot_profile
         self.overlay = instances_dir() / f"{ctx.name(self.platform)}.qcow2"
@@ -78,9 +76,11 @@ class VMInstance(Instance):
         if engine is not None:
             self.facts["container_network"] = ("host: the guest's own network namespace, its eth0" if network is not None
                                                else "none")
+            image = ctx.manifest.container_image
+            run_by_engine = (f"{ctx.user_image.id} ({ctx.user_image.source})" if ctx.user_image is not None
+                             else f"{image.sha256} ({image.path})")
             self.facts.update(engine_disk=f"{engine.sha256[:16]} ({engine.path})",
-                              image=f"{ctx.manifest.container_image.sha256} ({ctx.manifest.container_image.path}), "
-                                    "the same image id as the host's docker platform")
+                              image=f"{run_by_engine}, the same image id as the host's docker platform")
         self.facts.update(accel=accel, cpu_mode=cpu_mode if accel == "kvm" else "qemu default (emulated)")
         self.facts.update(isolation.own_kernel(ctx.manifest.kernel_release, accel))
         self.facts["storage"] = (f"ext4 in the guest on virtio-blk; its qcow2 overlay on {filesystem_of(self.overlay.parent)}, "
@@ -131,7 +131,7 @@ class VMDriver(Driver):
                  progress: Progress | None = None):
         super().__init__(resources)
         self.progress = progress or Progress(quiet=True)
-        self.engine: EngineDisk | None = None  # vm-docker: made on first use
+        self.engines: dict[str, EngineDisk] = {}  # vm-docker: by image id, made on first use
         self.platform = platform
         self.name = platform.name
         engines.libvirt_connection().close()  # fails now, with one line, if libvirtd is down
@@ -148,10 +148,19 @@ class VMDriver(Driver):
         # A connection of its own: a console stream blocked in recv on a shared connection
         # stalls every other call on it, so a second running VM (density) would hang the first
         # call made for it. It also scopes autodestroy to this one guest.
-        if self.platform.boot_profile == "docker" and self.engine is None:
-            self.engine = engine_disk.ensure(engines.docker_client(), ctx.manifest, self.progress)
         return VMInstance(ctx, engines.libvirt_connection(), self.accel, self.cpu_mode, self.resources,
-                          self.platform, self.network if ctx.workload.network else None, self.engine)
+                          self.platform, self.network if ctx.workload.network else None, self._engine(ctx))
+
+    def _engine(self, ctx: TrialContext) -> EngineDisk | None:
+        """vm-docker's disk for the image the trial's container runs."""
+        if self.platform.boot_profile != "docker":
+            return None
+        image = ctx.user_image.id if ctx.user_image is not None else ctx.manifest.container_image.sha256
+        if image not in self.engines:
+            self.engines[image] = (engine_disk.ensure_for_user_image(ctx.user_image, ctx.manifest, self.progress)
+                                   if ctx.user_image is not None else
+                                   engine_disk.ensure(engines.docker_client(), ctx.manifest, self.progress))
+        return self.engines[image]
 
     def close(self) -> None:
         if self.network is not None:
@@ -164,8 +173,13 @@ class VMDriver(Driver):
 
     def _measure_image(self, ctx: TrialContext) -> Footprint:
         manifest = ctx.manifest
-        base = self.engine.path if self.engine is not None else Path(manifest.vm_disk.path)
-        if ctx.user_image is not None:
-            base = ctx.user_image.vm_disk
-        paths = [base, Path(manifest.kernel.path), Path(manifest.initramfs.path)]
+        paths = [_base_disk(ctx, self._engine(ctx)), Path(manifest.kernel.path), Path(manifest.initramfs.path)]
         return Footprint(files_allocated(paths), "qcow2 base + kernel + initramfs, allocated bytes")
+
+
+def _base_disk(ctx: TrialContext, engine: EngineDisk | None) -> Path:
+    """The qcow2 base an instance's overlay is made on: vm-docker's engine disk, a user's image's
+    disk, or the rootfs's."""
+    if engine is not None:
+        return engine.path
+    return ctx.user_image.vm_disk if ctx.user_image is not None else Path(ctx.manifest.vm_disk.path)

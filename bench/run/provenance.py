@@ -58,10 +58,11 @@ def versions(platforms: tuple[str, ...]) -> dict[str, Any]:
     return found
 
 
-def images(manifest: Manifest, engine: EngineDisk | None = None,
-           user_images: dict[str, UserImage] | None = None) -> dict[str, Any]:
+def images(manifest: Manifest, engine: EngineDisk | None = None, user_images: dict[str, UserImage] | None = None,
+           user_engines: dict[str, EngineDisk] | None = None) -> dict[str, Any]:
     """The manifest's artifacts; with vm-docker in the suite, its disk too (made on first use);
-    each user's image a workload runs from: its reference, id, size, layers and tree hash."""
+    each user's image a workload runs from: its reference, id, size, layers and tree hash, and
+    vm-docker's disk of it where vm-docker runs it."""
     found = {"manifest": str(manifest.saved_path()), "key": manifest.key,
              "kernel": manifest.kernel_release, "kernel_source": manifest.kernel_source,
              "distribution": f"Debian {manifest.suite} {manifest.variant} {manifest.arch}",
@@ -78,6 +79,9 @@ def images(manifest: Manifest, engine: EngineDisk | None = None,
                                     "architecture": u.architecture, "tree_sha256": u.tree_sha256,
                                     "tree_entries": u.tree_entries, "vm_disk_sha256": u.vm_disk_sha256}
                                 for w, u in sorted(user_images.items())}
+    for w, disk in (user_engines or {}).items():
+        found["user_images"][w][ENGINE_ARTIFACT] = {"sha256": disk.sha256, "bytes": disk.bytes,
+                                                   "build_seconds": disk.build_seconds}
     return found
 
 
@@ -92,7 +96,8 @@ def storage() -> dict[str, Any]:
 
 
 def describe(platforms: tuple[str, ...], manifest: Manifest, engine: EngineDisk | None = None,
-             user_images: dict[str, UserImage] | None = None) -> dict[str, Any]:
+             user_images: dict[str, UserImage] | None = None,
+             user_engines: dict[str, EngineDisk] | None = None) -> dict[str, Any]:
     verdict = accel.cached()
     return {
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -101,6 +106,6 @@ def describe(platforms: tuple[str, ...], manifest: Manifest, engine: EngineDisk 
         "host": facts.describe().to_json(),
         "accelerator_verdict": verdict.to_json() if verdict else None,
         "versions": versions(platforms),
-        "images": images(manifest, engine, user_images),
+        "images": images(manifest, engine, user_images, user_engines),
         "storage": storage(),
     }

@@ -70,7 +70,8 @@ def start(suite: Suite, root: Path, progress: Progress, accel: str = "auto",
     run_id = new_run_id()
     info = {"run_id": run_id, "suite": suite.to_json(), "seed": suite.seed, "accel_requested": accel,
             "plan": [t.to_json() for t in plan],
-            **provenance.describe(suite.platforms, images.manifest, images.engine, images.user_images)}
+            **provenance.describe(suite.platforms, images.manifest, images.engine, images.user_images,
+                                 images.user_engines)}
     served = [w for w in images.loaded.values() if w.client is not None]
     if served:
         info["versions"]["host clients"] = clients.tool_versions(served)
@@ -130,6 +131,7 @@ class RunImages:
     loaded: dict[str, workloads.Workload]
     engine: engine_disk.EngineDisk | None  # vm-docker's disk, with vm-docker in the suite
     user_images: dict[str, UserImage]  # workload → the user's image it runs from
+    user_engines: dict[str, engine_disk.EngineDisk]  # workload → vm-docker's disk of its user image
 
 
 def _images_for(suite: Suite, progress: Progress) -> RunImages:
@@ -144,10 +146,14 @@ def _images_for(suite: Suite, progress: Progress) -> RunImages:
                 manifest.require(part)
     clients.require(list(loaded.values()))
     users = user_image.ensure(list(loaded.values()), manifest.arch, progress)
+    on_engine = {w for p in suite.platforms if registry.get(p).boot_profile == "docker"
+                 for w in loaded if suite.runs(p, w)}
     engine = None
-    if any(registry.get(p).boot_profile == "docker" for p in suite.platforms):
+    if on_engine - set(users):
         engine = engine_disk.ensure(docker_client(), manifest, progress)
-    return RunImages(manifest, loaded, engine, users)
+    user_engines = {w: engine_disk.ensure_for_user_image(users[w], manifest, progress)
+                    for w in sorted(on_engine & set(users))}
+    return RunImages(manifest, loaded, engine, users, user_engines)
 
 
 def current_records(records: list[TrialRecord]) -> list[TrialRecord]:

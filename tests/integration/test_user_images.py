@@ -1,7 +1,8 @@
 """Users' own images, built here with no registry (examples/images/build.sh): one FROM scratch with
 a static HTTP server and no shell, one whose only C library is musl. Each runs on native, docker,
-gVisor, Podman, LXC and the VM (TCG forced), every trial ok, each platform's tree probe giving the
-hash of the image as flattened on the host; docker-app is skipped in one line."""
+gVisor, Podman, LXC and the VM (TCG forced), the server also in vm-docker's guest engine (the
+same image id, its tree probe released through the VM's console), every trial ok, each platform's
+tree probe giving the hash of the image as flattened on the host; docker-app is skipped in one line."""
 
 from __future__ import annotations
 
@@ -23,11 +24,14 @@ EXAMPLES = PROJECT_ROOT / "examples" / "images"
 PLATFORMS = ["native", "docker", "gvisor", "podman", "lxc", "vm"]
 SUITE = f"""\
 name = "it-user-images"
-platforms = {json.dumps([*PLATFORMS, "docker-app"])}
+platforms = {json.dumps([*PLATFORMS, "docker-app", "vm-docker"])}
 workloads = ["musl-primes", "static-http"]
 repetitions = 1
 warmup = 0
 seconds = 1
+
+[only]
+vm-docker = ["static-http"]
 
 [values.all]
 static-http = [25]
@@ -54,7 +58,7 @@ def short_examples(root: Path) -> Path:
 
 def test_each_image_runs_on_every_platform_with_the_image_user_space(
         tmp_path: Path, images: dict, example_images: dict[str, str]) -> None:
-    require_platforms(*PLATFORMS)
+    require_platforms(*PLATFORMS, "vm-docker")
     workloads = short_examples(tmp_path / "workloads")
     suite = tmp_path / "suite.toml"
     suite.write_text(SUITE)
@@ -72,13 +76,13 @@ def test_each_image_runs_on_every_platform_with_the_image_user_space(
         "static-http": ("vmct-example/static-http:1", example_images["vmct-example/static-http:1"])}
     records = run.records()
     assert sorted((r.platform, r.workload) for r in records) == sorted(
-        (p, w) for p in PLATFORMS for w in ("musl-primes", "static-http"))
+        [(p, w) for p in PLATFORMS for w in ("musl-primes", "static-http")] + [("vm-docker", "static-http")])
     for record in records:
         assert record.ok, (record.platform, record.workload, record.error, record.console_tail)
         (found,) = [s.value for s in record.samples if s.metric == USERSPACE_METRIC]
         assert found == built[record.workload]["tree_sha256"], (record.platform, record.workload)
         assert record.facts["userspace"].startswith("the image's user space: tree hash")
-        if record.platform == "vm":
+        if record.platform in ("vm", "vm-docker"):
             assert record.facts["accel"] == "tcg"
         if record.workload == "musl-primes":
             assert any(s.metric == "score" and s.value > 0 for s in record.samples)
@@ -87,6 +91,12 @@ def test_each_image_runs_on_every_platform_with_the_image_user_space(
     # The container ran the image itself, not a copy with the harness's files as a layer.
     docker_trial = next(r for r in records if r.platform == "docker" and r.workload == "musl-primes")
     assert docker_trial.facts["image"] == example_images["vmct-example/musl-primes:1"]
+    # So did the guest's engine, from a disk of its own that the run records.
+    in_vm = next(r for r in records if r.platform == "vm-docker")
+    assert in_vm.facts["image"].startswith(example_images["vmct-example/static-http:1"] + " ")
+    engine = built["static-http"]["vm_docker_disk"]
+    assert in_vm.facts["engine_disk"].startswith(engine["sha256"][:16]) and engine["bytes"] > 0
+    assert "vm_docker_disk" not in built["musl-primes"]  # vm-docker runs only the server here
 
 
 def test_a_missing_image_is_one_line_and_nothing_is_pulled(tmp_path: Path, images: dict) -> None:

@@ -105,7 +105,9 @@ def test_docker_net_runs_after_the_disks_preloading_dockerd(tmp_path: Path, imag
     tree, work = tmp_path / "engine", tmp_path / "work"
     work.mkdir()
     try:
-        engine_disk.preload(engines.docker_client(), images["container_image"]["sha256"], tree, work)
+        image = images["container_image"]["sha256"]
+        engine_disk.save(engines.docker_client(), image, work / "image.tar")
+        engine_disk.preload(work / "image.tar", image, tree, work)
     finally:
         unmount_under(tmp_path)
     assert (tree / "var/lib/docker/image").is_dir()
