@@ -12,7 +12,7 @@ from typing import Protocol
 from bench.analysis.judgement import UNDECIDABLE, GateReport, judge
 from bench.errors import BenchError
 from bench.model import units
-from bench.model.series import SeriesKey
+from bench.model.series import SeriesKey, at_dimensions
 from bench.model.trial import TrialRecord
 
 
@@ -45,15 +45,20 @@ def check_comparable(baseline: ComparedRun, current: ComparedRun, force: bool) -
         raise BenchError(f"compare: {empty} has no successful measured trial")
 
 
-def _by_platform(run: ComparedRun) -> dict[tuple[str, str, str], tuple[SeriesKey, list[float]]]:
-    """(workload, metric, platform) → the series and its values. The accelerator is left out of
-    the match: a forced comparison judges TCG against KVM."""
-    found: dict[tuple[str, str, str], tuple[SeriesKey, list[float]]] = {}
+def _by_platform(run: ComparedRun) -> dict[tuple[str, str, str, str], tuple[SeriesKey, list[float]]]:
+    """(workload, metric, dimensions, platform) → the series and its values. The accelerator is
+    left out of the match: a forced comparison judges TCG against KVM."""
+    found: dict[tuple[str, str, str, str], tuple[SeriesKey, list[float]]] = {}
     for record in run.counted:
         for s in record.quantities:
             key = SeriesKey.of(s)
-            found.setdefault((key.workload, key.metric, key.platform), (key, []))[1].append(float(s.value))
+            found.setdefault((key.workload, key.metric, key.dimensions, key.platform), (key, []))[1].append(float(s.value))
     return found
+
+
+def _shown(match: tuple[str, str, str, str]) -> str:
+    workload, metric, dimensions, platform = match
+    return f"{workload} {at_dimensions(metric, dimensions)} {platform}"
 
 
 def compare(baseline: ComparedRun, current: ComparedRun, threshold: float = 0.10, alpha: float = 0.01,
@@ -62,7 +67,7 @@ def compare(baseline: ComparedRun, current: ComparedRun, threshold: float = 0.10
     base_values, cur_values = _by_platform(baseline), _by_platform(current)
     wanted = set(metrics) if metrics else None
     if wanted:
-        unknown = wanted - {m for _, m, _ in base_values} - {m for _, m, _ in cur_values}
+        unknown = wanted - {m for _, m, _, _ in base_values} - {m for _, m, _, _ in cur_values}
         if unknown:
             raise BenchError(f"compare --metrics: not measured in either run: {', '.join(sorted(unknown))}")
     result = GateReport("bench compare", f"baseline {baseline.path}  →  current {current.path}",
@@ -73,11 +78,11 @@ def compare(baseline: ComparedRun, current: ComparedRun, threshold: float = 0.10
         if wanted and match[1] not in wanted:
             continue
         if match not in base_values or match not in cur_values:
-            result.unmatched.append(" ".join(match))
+            result.unmatched.append(_shown(match))
             continue
         (base_key, base), (key, cur) = base_values[match], cur_values[match]
         if (base_key.unit, base_key.better) != (key.unit, key.better):
-            raise BenchError(f"compare: {' '.join(match)} is measured in {base_key.unit} in the baseline "
+            raise BenchError(f"compare: {_shown(match)} is measured in {base_key.unit} in the baseline "
                              f"but {key.unit} now")
         result.changes.append(judge(key, base, cur, threshold, alpha, current.seed))
     undecidable = [c for c in result.changes if c.status == UNDECIDABLE]

@@ -19,6 +19,7 @@ from bench.analysis import stats
 from bench.analysis.tables import markdown_cell, markdown_table, percent, text_table
 from bench.model import units
 from bench.model.registry import label
+from bench.model.sample import dimensions_order
 from bench.model.series import SeriesKey
 
 REGRESSION, IMPROVEMENT, UNCHANGED, UNDECIDABLE = "regression", "improvement", "unchanged", "undecidable"
@@ -44,7 +45,7 @@ class Judgement:
         return label(self.series.platform, self.series.accel) if with_accel else self.series.platform
 
     def name(self, with_accel: bool) -> str:
-        return f"{self.series.workload} {self.series.metric} on {self.where(with_accel)}"
+        return f"{self.series.workload} {self.series.measured} on {self.where(with_accel)}"
 
 
 def relative(baseline: float, current: float) -> float:
@@ -119,8 +120,8 @@ class GateReport:
     def rows(self) -> list[list[str]]:
         w = self.with_accel
         ordered = sorted(self.changes, key=lambda c: (STATUS_ORDER[c.status], c.series.workload, c.series.metric,
-                                                      c.where(w)))
-        return [[c.status, c.series.workload, c.series.metric, c.where(w),
+                                                      dimensions_order(c.series.dimensions), c.where(w)))
+        return [[c.status, c.series.workload, c.series.measured, c.where(w),
                  *([c.against or "-"] if self.against_column else []),
                  _quantity(c.baseline_median, c.series.unit), units.human(c.current_median, c.series.unit),
                  "-" if c.change is None else percent(c.change), f"{c.series.better} is better",
@@ -152,7 +153,8 @@ class GateReport:
 
     def _change_json(self, c: Judgement) -> dict[str, Any]:
         key = c.series
-        data: dict[str, Any] = {"workload": key.workload, "metric": key.metric, "platform": key.platform}
+        data: dict[str, Any] = {"workload": key.workload, "metric": key.metric, "dimensions": key.dimensions,
+                                "platform": key.platform}
         if self.with_accel:
             data.update(accel=key.accel, series=c.name(True))
         data.update(unit=key.unit, better=key.better, baseline_n=c.baseline_n, current_n=c.current_n,

@@ -1,7 +1,8 @@
-"""summary.csv: one row per platform × workload × metric, computed from the trials' samples.
+"""summary.csv: one row per series (platform × workload × metric × dimensions), computed from
+the trials' samples.
 
 Only successful trials that are not warm-ups count. Ratios are to native's median of the same
-workload and metric, when native ran it.
+workload, metric and dimensions, when native ran it.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ from bench.analysis import stats
 from bench.analysis.tables import text_table
 from bench.model import registry, units
 from bench.model.registry import label
-from bench.model.sample import Sample
-from bench.model.series import SeriesKey
+from bench.model.sample import Sample, dimensions_order
+from bench.model.series import SeriesKey, at_dimensions
 from bench.model.trial import TrialRecord
 
-COLUMNS = ["workload", "metric", "platform", "accel", "unit", "better", "n", "median", "q1", "q3",
+COLUMNS = ["workload", "metric", "dimensions", "platform", "accel", "unit", "better", "n", "median", "q1", "q3",
            "iqr", "ci_low", "ci_high", "mean", "cv", "ratio_to_native", "ratio_ci_low", "ratio_ci_high"]
 
 
@@ -34,10 +35,10 @@ def summarise(records: Iterable[TrialRecord]) -> pd.DataFrame:
     values: dict[SeriesKey, list[float]] = {}
     for s in samples:
         values.setdefault(SeriesKey.of(s), []).append(float(s.value))
-    natives = {(key.workload, key.metric): v for key, v in values.items() if key.platform == "native"}
+    natives = {(key.workload, key.metric, key.dimensions): v for key, v in values.items() if key.platform == "native"}
     rows = []
     for key, vals in values.items():
-        native = natives.get((key.workload, key.metric))
+        native = natives.get((key.workload, key.metric, key.dimensions))
         ci = stats.median_ci(vals)
         q1, q3 = stats.iqr(vals)
         med = stats.median(vals)
@@ -54,7 +55,9 @@ def summarise(records: Iterable[TrialRecord]) -> pd.DataFrame:
                      "ratio_ci_high": ratio_high})
     table = pd.DataFrame(rows, columns=COLUMNS)
     table["_order"] = table["platform"].map(registry.order)
-    return table.sort_values(["workload", "metric", "_order"], kind="stable").drop(columns="_order").reset_index(drop=True)
+    table["_dimensions"] = table["dimensions"].map(dimensions_order)
+    ordered = table.sort_values(["workload", "metric", "_dimensions", "_order"], kind="stable")
+    return ordered.drop(columns=["_order", "_dimensions"]).reset_index(drop=True)
 
 
 HEADLINE = ("boot_s", "teardown_s", "score", "host_cpu_s", "mem_pss_mean_mib", "mem_pss_settled_mib", "vmm_overhead_mib",
@@ -67,12 +70,12 @@ def table_text(summary: pd.DataFrame, everything: bool = False) -> str:
     """The terminal table `bench run` ends with: the headline metrics unless told otherwise."""
     if summary.empty:
         return "no successful measured trials"
-    shown = summary if everything else summary[summary["metric"].isin(HEADLINE)]
+    shown = summary if everything else summary[summary["metric"].isin(HEADLINE) & (summary["dimensions"] == "")]
     rows = []
     for row in shown.itertuples():
         ratio = "" if math.isnan(row.ratio_to_native) else units.ratio(row.ratio_to_native)
         cv = "" if math.isnan(row.cv) else f"{row.cv * 100:.1f}%"
         figure = units.figure(row.median, row.ci_low, row.ci_high, row.unit, row.better)
-        rows.append([row.workload, row.metric, label(row.platform, row.accel), str(row.n), figure,
+        rows.append([row.workload, at_dimensions(row.metric, row.dimensions), label(row.platform, row.accel), str(row.n), figure,
                      units.interval(row.ci_low, row.ci_high, row.unit, row.median), cv, ratio])
     return "\n".join(text_table(["workload", "metric", "platform", "n", "median", "95% CI", "CV", "× native"], rows))

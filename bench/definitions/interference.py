@@ -7,11 +7,13 @@ the victim alone, the baseline of every degradation.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.definitions.workload import Workload, load
 from bench.errors import BenchError
+from bench.model.legacy import STRESS
 
 ALONE = "alone"
 STRESS_PREFIX = "stress-"
@@ -24,15 +26,18 @@ def condition_of(stress: Workload) -> str:
     return stress.name.removeprefix(STRESS_PREFIX)
 
 
-def metric_beside(metric: str, condition: str) -> str:
-    """The victim's metric as measured in one condition: `score` alone, `score__fork` beside fork."""
-    return metric if condition == ALONE else f"{metric}__{condition}"
+def dimensions_beside(dimensions: Mapping[str, str], condition: str) -> dict[str, str]:
+    """The victim's figure's dimensions in one condition: its own alone, with stress=fork beside fork."""
+    return dict(dimensions) if condition == ALONE else {**dimensions, STRESS: condition}
 
 
-def split_metric(metric: str) -> tuple[str, str]:
-    """The inverse of metric_beside: (victim's metric, condition)."""
-    base, _, condition = metric.partition("__")
-    return base, condition or ALONE
+def condition_in(dimensions: Mapping[str, str]) -> str:
+    """The inverse of dimensions_beside: the condition a figure was measured in."""
+    return dimensions.get(STRESS, ALONE)
+
+
+def without_condition(dimensions: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in dimensions.items() if k != STRESS}
 
 
 @dataclass(frozen=True)
@@ -81,9 +86,9 @@ def resolve(workload: Workload, root: Path | None = None) -> Interference:
     for stress in stresses:
         if stress.kind != "stress":
             raise BenchError(f"{where}{stress.name!r} in stresses is a {stress.kind} workload, not kind \"stress\"")
-    if any("__" in m for m in victim.metrics):
-        raise BenchError(f"{where}victim {victim.name!r} has a metric with '__' in its name, which keeps conditions apart")
-    conditions = [condition_of(s) for s in stresses]
-    if ALONE in conditions or any("__" in c for c in conditions):
-        raise BenchError(f"{where}a stress may not be called {ALONE!r} or hold '__'")
+    if victim.client is not None and victim.client.parameter == STRESS:
+        raise BenchError(f"{where}victim {victim.name!r} counts its client's values as {STRESS!r}, the dimension "
+                         "that keeps conditions apart")
+    if ALONE in (condition_of(s) for s in stresses):
+        raise BenchError(f"{where}a stress may not be called {ALONE!r}")
     return Interference(workload, victim, stresses)

@@ -26,6 +26,7 @@ DEBIAN_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 KINDS = ("single", "density", "interference", "stress", "exposure")
 ADDRESS_FIELD = "{address}"
 METRIC_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+DIMENSION_RE = re.compile(r"^[a-z][a-z0-9_]{0,23}$")  # a figure's dimension: clients, stress
 # Metrics the harness itself records; a workload's own figures must not take their names.
 HARNESS_METRICS = {"score", "boot_s", "teardown_s", "image_mib", "instance_disk_mib", "vmm_overhead_mib",
                    "host_cpu_s", "workload_s", "server_ready_s", "userspace_sha256"}
@@ -130,9 +131,10 @@ class HostClient:
     """For a server workload: the client the harness runs on the host against the server the
     instance runs. `ready` is run until it succeeds (and prints `ready_output`, when given): the
     server answers its own protocol. `command` then runs once per value of `values`, each run's
-    metrics named `<metric>_<suffix><value>`; `prepare`, when given, runs once before them (a
-    benchmark's data set). Fields: {address} (where the host reaches the instance), {port},
-    {value}, {scratch} (a directory of the harness's for the one run, removed after it)."""
+    figures carrying the dimension `<parameter>=<value>` (clients=10); `prepare`, when given, runs
+    once before them (a benchmark's data set). Fields: {address} (where the host reaches the
+    instance), {port}, {value}, {scratch} (a directory of the harness's for the one run, removed
+    after it)."""
 
     tools: dict[str, str]  # each program it runs → the Debian package that has it
     port: int
@@ -140,23 +142,18 @@ class HostClient:
     command: tuple[str, ...]
     ready_output: str = ""
     values: tuple[int, ...] = (0,)
-    suffix: str = ""  # e.g. "c": get_ops_s_c10 at 10 clients
     timeout_s: float = 60.0  # one client run
     prepare: tuple[str, ...] = ()
-    parameter: str = "value"  # what `values` count, as reports say it: clients, connections
+    parameter: str = ""  # what `values` count, the figures' dimension: clients, connections ("": one run, none)
 
     def argv(self, command: tuple[str, ...], address: str, value: int, port: int | None = None,
              scratch: str = "") -> list[str]:
         return [part.replace(ADDRESS_FIELD, address).replace(PORT_FIELD, str(port or self.port))
                 .replace(VALUE_FIELD, str(value)).replace(SCRATCH_FIELD, scratch) for part in command]
 
-    def metric_name(self, metric: str, value: int) -> str:
-        return suffixed(metric, self.suffix, value)
-
-
-def suffixed(metric: str, suffix: str, value: int) -> str:
-    """A client run's metric: `get_ops_s_c10` for the run at 10 clients; unsuffixed for one run."""
-    return f"{metric}_{suffix}{value}" if suffix else metric
+    def dimensions(self, value: int) -> dict[str, str]:
+        """A client run's figures' dimensions: clients=10 for the run at 10 clients."""
+        return {self.parameter: str(value)} if self.parameter else {}
 
 
 @dataclass(frozen=True)
@@ -251,8 +248,12 @@ class Workload:
             return SETTLED_METRIC
         if self.score is not None and self.score.better != "equal":
             return "score"
-        first = next(iter(self.metrics), "boot_s")
-        return self.client.metric_name(first, self.client.values[0]) if self.client and self.metrics else first
+        return next(iter(self.metrics), "boot_s")
+
+    @property
+    def headline_dimensions(self) -> dict[str, str]:
+        """The headline metric's dimensions: a server workload's at its client's first value."""
+        return self.client.dimensions(self.client.values[0]) if self.client and self.metrics else {}
 
     def guest_spec(self) -> dict[str, object]:
         """What of this workload is baked into the image; a change here means a rebuild."""
@@ -383,19 +384,19 @@ def _parse_client(table: Table, metrics: dict[str, Score]) -> HostClient:
         if not any(ADDRESS_FIELD in part for part in argv):
             raise table.error(key, f"must connect to {ADDRESS_FIELD} (where the host reaches the instance)")
     values = table.integer_list("values", default=[0])
-    suffix = table.text("suffix", default="")
-    if len(values) > 1 and not suffix:
-        raise table.error("suffix", "several values need a suffix to keep their metrics apart")
-    for metric in metrics:
-        longest = suffixed(metric, suffix, max(values))
-        if not METRIC_RE.match(longest):
-            raise table.error("suffix", f"makes {longest!r}, not a valid metric name")
+    # How figures were told apart before they carried dimensions (get_ops_s_c10); read, not needed.
+    legacy_suffix = table.text("suffix", default="")
+    parameter = table.text("parameter", default="value" if legacy_suffix else "")
+    if parameter and not DIMENSION_RE.match(parameter):
+        raise table.error("parameter", f"{parameter!r} is not a dimension's name (lower case letters, digits, '_')")
+    if len(values) > 1 and not parameter:
+        raise table.error("parameter", "several values need a parameter (what they count: clients, connections) "
+                                       "to keep their figures apart")
     ready_output = table.text("ready_output", default="")
-    parameter = table.text("parameter", default="value")
     timeout_s = table.number("timeout_s", default=60.0, positive=True)
     table.finish()
-    return HostClient(named, port, tuple(ready), tuple(command), ready_output, tuple(values), suffix,
-                      float(timeout_s), tuple(prepare), parameter)
+    return HostClient(named, port, tuple(ready), tuple(command), ready_output, tuple(values), float(timeout_s),
+                      tuple(prepare), parameter)
 
 
 def _parse_servers(table: Table) -> tuple[HostServer, ...]:

@@ -1,5 +1,5 @@
 """github-action-benchmark's custom tool input: customSmallerIsBetter.json and
-customBiggerIsBetter.json, one entry per platform × workload × metric with its unit, the
+customBiggerIsBetter.json, one entry per series (its dimensions in its name) with its unit, the
 median as the value and the 95% CI as the range. The action divides one run's value by the
 previous run's: an entry whose value is 0 says in its `extra` that a ratio against it is
 undefined."""
@@ -10,6 +10,7 @@ import json
 import math
 
 from bench.model.registry import label
+from bench.model.series import at_dimensions
 from bench.rundir.runs import LoadedRun
 
 DEFAULT_NAME = "github-action-benchmark"
@@ -24,7 +25,7 @@ def _entry(row) -> dict[str, str | float]:  # type: ignore[no-untyped-def]
     if row.median == 0:
         extra += ("; ZERO: below this probe's resolution, so a ratio against this value is undefined "
                   "(an alert comparing with it reads infinite)")
-    return {"name": f"{row.workload} {row.metric} [{where}]", "unit": row.unit, "value": float(row.median),
+    return {"name": f"{row.workload} {at_dimensions(row.metric, row.dimensions)} [{where}]", "unit": row.unit, "value": float(row.median),
             "range": f"± {half_ci:.4g}", "extra": extra}
 
 

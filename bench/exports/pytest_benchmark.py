@@ -1,4 +1,5 @@
-"""A pytest-benchmark JSON file: one benchmark per platform × workload × time metric.
+"""A pytest-benchmark JSON file: one benchmark per series of a time metric (platform × workload ×
+metric × dimensions; the dimensions are its params, beside the platform's).
 
 The statistics are computed by pytest-benchmark's own `Stats` from every measured trial's
 value, so `pytest-benchmark compare FILE` shows them as it shows its own runs.
@@ -13,6 +14,7 @@ import pytest_benchmark
 from pytest_benchmark.stats import Stats
 
 from bench.model.registry import label
+from bench.model.sample import dimensions_order
 from bench.model.series import SeriesKey
 from bench.rundir.runs import LoadedRun
 
@@ -24,11 +26,12 @@ def _benchmark(key: SeriesKey, values: list[float], run: LoadedRun) -> dict:
     stats = Stats()
     for value in values:
         stats.update(value)
-    where = label(platform, accel)
+    dimensions = key.dimension_map
+    where = "-".join([label(platform, accel), *(f"{k}={v}" for k, v in dimensions.items())])
     return {
         "group": f"{workload}: {metric}", "name": f"{metric}[{where}]",
         "fullname": f"{run.suite_name}/{workload}::{metric}[{where}]",
-        "params": {"platform": platform, "accel": accel}, "param": where,
+        "params": {"platform": platform, "accel": accel, **dimensions}, "param": where,
         "extra_info": {"workload": workload, "metric": metric, "unit": "s", "run_id": run.run_id},
         "options": {"timer": "host monotonic clock (vmct-bench)", "min_rounds": len(values), "warmup": False},
         "stats": {**stats.as_dict(), "data": list(values), "iterations": 1},
@@ -37,8 +40,9 @@ def _benchmark(key: SeriesKey, values: list[float], run: LoadedRun) -> dict:
 
 def render(run: LoadedRun) -> dict[str, str]:
     benchmarks = []
-    for key, values in sorted(run.values.items(), key=lambda kv: (kv[0].workload, kv[0].metric, kv[0].platform,
-                                                                   kv[0].accel)):
+    for key, values in sorted(run.values.items(), key=lambda kv: (kv[0].workload, kv[0].metric,
+                                                                   dimensions_order(kv[0].dimensions),
+                                                                   kv[0].platform, kv[0].accel)):
         if key.unit == "s":
             benchmarks.append(_benchmark(key, values, run))
     host = run.info.get("host", {})

@@ -1,9 +1,12 @@
-"""One CSV row per trial: its outcome, then one column per metric (named with its unit)."""
+"""One CSV row per trial: its outcome, then one column per metric at its dimensions (named with
+its unit: `get_ops_s at clients=10 [ops/s]`)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
+from bench.model.sample import dimensions_text
+from bench.model.series import at_dimensions
 from bench.rundir.runs import LoadedRun
 
 DEFAULT_NAME = "trials.csv"
@@ -15,7 +18,8 @@ def render(run: LoadedRun) -> dict[str, str]:
     rows = []
     for record in sorted(run.records, key=lambda r: r.seq):
         row = {column: getattr(record, column) for column in COLUMNS}
-        row.update({f"{s.metric} [{s.unit}]": s.value for s in record.quantities})
+        row.update({f"{at_dimensions(s.metric, dimensions_text(s.dimensions))} [{s.unit}]": s.value
+                    for s in record.quantities})
         rows.append(row)
     metric_columns = sorted({c for row in rows for c in row} - set(COLUMNS))
     return {DEFAULT_NAME: pd.DataFrame(rows, columns=COLUMNS + metric_columns).to_csv(index=False)}

@@ -79,7 +79,9 @@ class ChangePoint:
 
 def change_id(series: Series, first_after: str) -> str:
     key = series.key
-    text = "|".join([series.host_fingerprint, key.workload, key.platform, key.accel, key.metric, first_after])
+    # A series without dimensions keeps the id it had before series had them.
+    metric = f"{key.metric}|{key.dimensions}" if key.dimensions else key.metric
+    text = "|".join([series.host_fingerprint, key.workload, key.platform, key.accel, metric, first_after])
     return "cp-" + hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
@@ -112,7 +114,7 @@ def load_series(store: Store, host: str | None = None, before: str | None = None
     when given."""
     h, r, s, p = schema.hosts, schema.runs, schema.series, schema.points
     query = (sa.select(h.c.fingerprint, h.c.name.label("host"), s.c.id.label("series_id"), s.c.workload,
-                       s.c.platform, s.c.accel, s.c.metric, s.c.unit, s.c.better, r.c.id.label("run_pk"),
+                       s.c.platform, s.c.accel, s.c.metric, s.c.dimensions, s.c.unit, s.c.better, r.c.id.label("run_pk"),
                        r.c.run_id, r.c.started_at, r.c.labels, *(r.c[name] for name in STACK), p.c.median,
                        p.c.ci_low, p.c.ci_high)
              .select_from(p.join(r, p.c.run_id == r.c.id).join(h, r.c.host_id == h.c.id).join(s, p.c.series_id == s.c.id))

@@ -44,7 +44,7 @@ def data(store: Store, host: str | None = None) -> dict[str, dict]:
                                "message": f"vmct-bench run {run.run_id}", "timestamp": run.started_at, "url": ""},
                     "date": _ms(run.started_at), "tool": TOOLS[key.better], "benches": []}
             point["benches"].append({
-                "name": f"{key.workload} {key.metric} [{label(key.platform, key.accel)}]",
+                "name": f"{key.workload} {key.measured} [{label(key.platform, key.accel)}]",
                 "value": median, "unit": key.unit, "range": f"± {units.plain((high - low) / 2)}",
                 "extra": f"95% CI {units.interval(low, high, key.unit, median)}"})
     found = {}

@@ -61,6 +61,7 @@ class EqualValue:
         """The equal_values table's columns (its series are all better = equal)."""
         key = self.series
         return {"workload": key.workload, "platform": key.platform, "accel": key.accel, "metric": key.metric,
+                "dimensions": key.dimensions,
                 "unit": key.unit, "value": self.value}
 
 
@@ -199,7 +200,8 @@ def series_id_map(store: Store, conn: sa.Connection, keys: set[SeriesKey]) -> di
     ordered = sorted(keys)
     conn.execute(store.insert(table).on_conflict_do_nothing(index_elements=list(IDENTITY)),
                  [k.as_dict() for k in ordered])
-    known = {(row.workload, row.platform, row.accel, row.metric): row for row in conn.execute(sa.select(table))}
+    known = {(row.workload, row.platform, row.accel, row.metric, row.dimensions): row
+             for row in conn.execute(sa.select(table))}
     found = {}
     for key in ordered:
         row = known[key.identity]

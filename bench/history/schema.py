@@ -1,7 +1,7 @@
 """The history's tables, one schema for SQLite and PostgreSQL (SQLAlchemy Core).
 
-hosts ← runs ← points → series: a point is one series (workload, platform, accelerator, metric)
-measured in one run, with its median, CI, n and the trial values. A score that is not a
+hosts ← runs ← points → series: a point is one series (workload, platform, accelerator, metric,
+dimensions) measured in one run, with its median, CI, n and the trial values. A score that is not a
 quantity but a value every platform must reproduce (`better = "equal"`: hello's digest) is kept
 per run in equal_values. Series are shared by hosts;
 the analysis is always per host × series. Change points are not stored (they are recomputed
@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-# 1: hosts, runs, series, points, acks. 2: + equal_values (a store of version 1 is brought up to
-# date when opened). A store with a higher version was written by a newer vmct-bench and is
-# refused rather than misread.
-SCHEMA_VERSION = 2
+# 1: hosts, runs, series, points, acks. 2: + equal_values. 3: series and equal_values gain
+# dimensions (migrate.py renames the older series). A store of an older version is brought up to
+# date when opened; one with a higher version was written by a newer vmct-bench and is refused
+# rather than misread.
+SCHEMA_VERSION = 3
+DIMENSIONS_SINCE = 3
 
 metadata = sa.MetaData()
 
@@ -63,9 +65,10 @@ series = sa.Table(
     sa.Column("platform", sa.String(80), nullable=False),
     sa.Column("accel", sa.String(16), nullable=False),
     sa.Column("metric", sa.String(120), nullable=False),
+    sa.Column("dimensions", sa.String(255), nullable=False, server_default=""),  # clients=10;stress=fork
     sa.Column("unit", sa.String(40), nullable=False),
     sa.Column("better", sa.String(8), nullable=False),  # higher | lower
-    sa.UniqueConstraint("workload", "platform", "accel", "metric"),
+    sa.UniqueConstraint("workload", "platform", "accel", "metric", "dimensions"),
 )
 
 points = sa.Table(
@@ -86,6 +89,7 @@ equal_values = sa.Table(
     sa.Column("platform", sa.String(80), primary_key=True),
     sa.Column("accel", sa.String(16), primary_key=True),
     sa.Column("metric", sa.String(120), primary_key=True),
+    sa.Column("dimensions", sa.String(255), primary_key=True, server_default=""),
     sa.Column("value", sa.Text, primary_key=True),  # each distinct value the run's trials gave
     sa.Column("unit", sa.String(40), nullable=False),
 )

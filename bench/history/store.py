@@ -16,8 +16,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from bench.definitions import legacy_names
 from bench.errors import BenchError
-from bench.history import schema
+from bench.history import migrate, schema
 from bench.rundir.results import reports_root
 
 ENV = "BENCH_HISTORY"
@@ -165,8 +166,11 @@ def _check_schema(store: Store, create: bool) -> None:
         if not store.is_sqlite:
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(SCHEMA_LOCK)))
         # Again: another process may have done it while this one waited for the lock.
-        if _version(store, conn) != schema.SCHEMA_VERSION:
-            schema.metadata.create_all(conn)  # creates the tables a store lacks: every change so far adds one
+        version = _version(store, conn)
+        if version != schema.SCHEMA_VERSION:
+            if version is not None and version < schema.DIMENSIONS_SINCE:
+                migrate.to_dimensions(conn, store.is_sqlite, legacy_names.renamer())
+            schema.metadata.create_all(conn)  # the tables a store lacks
             conn.execute(sa.insert(schema.schema_version).values(version=schema.SCHEMA_VERSION))
 
 

@@ -104,7 +104,7 @@ def build(store: Store, host: str | None = None, since: str | None = None) -> Tr
             series = dataclasses.replace(series, runs=[series.runs[i] for i in keep],
                                          medians=[series.medians[i] for i in keep],
                                          intervals=[series.intervals[i] for i in keep])
-        grouped.setdefault((series.host, series.key.workload, series.key.metric), []).append(series)
+        grouped.setdefault((series.host, series.key.workload, series.key.measured), []).append(series)
     panels: dict[tuple[str, str], list[Panel]] = {}
     every: list[ChangePoint] = []
     for (host_name, workload, metric), found in sorted(grouped.items(), key=lambda item: item[0]):

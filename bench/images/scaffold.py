@@ -72,7 +72,7 @@ def workload_text(name: str, image: str | None, archive: Path | None, config: oc
         "network = true", "", "[client]", 'tools = { "wrk" = "wrk", "curl" = "curl" }', f"port = {port}",
         'ready = ["curl", "-fsS", "-o", "/dev/null", "http://{address}:{port}/"]',
         'command = ["wrk", "--latency", "-t", "1", "-c", "{value}", "-d", "5s", "http://{address}:{port}/"]',
-        "values = [1, 25]", 'suffix = "c"', 'parameter = "connections"', "",
+        "values = [1, 25]", 'parameter = "connections"', "",
         "[metrics.req_s]", "regex = 'Requests/sec:\\s+([0-9.]+)'", 'unit = "req/s"', 'better = "higher"', "",
         "[metrics.p99_ms]", "regex = '\\s+99%\\s+([0-9.]+)(us|ms|s)'", "units = { us = 0.001, ms = 1.0, s = 1000.0 }",
         'unit = "ms"', 'better = "lower"']

@@ -1,11 +1,15 @@
-"""A trial's record: one line of trials.jsonl, from the executor to every reader."""
+"""A trial's record: one line of trials.jsonl, from the executor to every reader.
+
+Each line carries `format`: 2 since metrics carry dimensions; a line without one (format 1) has
+its client values and stresses inside metric names, and is read through model.legacy.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from bench.model import units
+from bench.model import legacy, units
 from bench.model.registry import label
 from bench.model.sample import Sample
 
@@ -14,6 +18,7 @@ BOOT, TEARDOWN, SCORE = "boot_s", "teardown_s", "score"
 DENSITY_TEARDOWN = "density_teardown_s"  # all of a density trial's instances, newest first
 TEARDOWN_HOW = "host monotonic clock: teardown call to its return"
 VIEWS = ("ok", "score", "score_unit", "ready_s", "teardown_s")  # to_json's repeats of samples
+FORMAT = 2  # of a trials.jsonl line
 
 
 @dataclass
@@ -40,13 +45,15 @@ class TrialRecord:
     samples: list[Sample] = field(default_factory=list)  # every figure of the trial
     memory_series: list[list[float | None]] = field(default_factory=list)  # [t_s, rss, pss] MiB
     console_tail: list[str] = field(default_factory=list)  # kept when the trial did not succeed
+    format: int = FORMAT
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
 
-    def sample(self, metric: str) -> Sample | None:
-        return next((s for s in self.samples if s.metric == metric), None)
+    def sample(self, metric: str, dimensions: dict[str, str] | None = None) -> Sample | None:
+        wanted = dimensions or {}
+        return next((s for s in self.samples if s.metric == metric and s.dimensions == wanted), None)
 
     def _value(self, metric: str) -> float | None:
         found = self.sample(metric)
@@ -88,14 +95,30 @@ class TrialRecord:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> TrialRecord:
         fields = {k: v for k, v in data.items() if k not in VIEWS}
+        version = fields.setdefault("format", 1)
+        if not isinstance(version, int) or version > FORMAT:
+            raise ValueError(f"its format {version!r} is not one this vmct-bench reads (up to {FORMAT}): "
+                             "written by a newer one?")
         fields["samples"] = [Sample.from_json(s) for s in fields.get("samples", [])]
         record = cls(**fields)
         record._adopt_older_line(data)
         return record
 
+    def _adopt_names_with_dimensions(self) -> None:
+        """Format 1: the metric and its dimensions out of the name (get_ops_s_c10 → get_ops_s at clients=10)."""
+        suffixes = legacy.suffixes_from_fact(self.facts.get("client_values", "")) or legacy.DEFAULT_SUFFIXES
+        adapted = []
+        for s in self.samples:
+            metric, dimensions = legacy.split(s.metric, suffixes)
+            adapted.append(replace(s, metric=metric, dimensions=dimensions) if metric != s.metric else s)
+        self.samples = adapted
+        self.format = FORMAT
+
     def _adopt_older_line(self, data: dict[str, Any]) -> None:
         """Lines written before every figure was a sample: hello's digest was only `score`, and a
         density trial's teardown (the one kind that made no teardown sample) only `teardown_s`."""
+        if self.format == 1:
+            self._adopt_names_with_dimensions()
         where = {"seq": self.seq, "repetition": self.repetition, "warmup": self.warmup}
         score, teardown = data.get("score"), data.get("teardown_s")
         if isinstance(score, str) and self.sample(SCORE) is None:

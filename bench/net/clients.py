@@ -134,16 +134,25 @@ def _checked(argv: list[str], owner: str, timeout_s: float, started: Callable[[]
     return done
 
 
-def figures(workload: Workload, runs: list[ClientRun]) -> list[tuple[str, float, Score]]:
-    """(metric name, value, its definition) of every run; output that does not parse names the metric and its first lines."""
+@dataclass(frozen=True)
+class ClientFigure:
+    metric: str
+    dimensions: dict[str, str]
+    value: float
+    score: Score
+
+
+def figures(workload: Workload, runs: list[ClientRun]) -> list[ClientFigure]:
+    """Every run's figures; output that does not parse names the metric and its first lines."""
     assert workload.client is not None
     found = []
     for run in runs:
+        dimensions = workload.client.dimensions(run.value)
         for metric, score in workload.metrics.items():
-            name = workload.client.metric_name(metric, run.value)
             try:
-                found.append((name, float(score.extract(run.output)), score))
+                found.append(ClientFigure(metric, dimensions, float(score.extract(run.output)), score))
             except ScoreError as e:
                 head = " | ".join(run.output.strip().splitlines()[:OUTPUT_LINES]) or "no output"
-                raise ScoreError(f"{name}: {e} (client output: {head})") from None
+                at = "".join(f" at {k}={v}" for k, v in dimensions.items())
+                raise ScoreError(f"{metric}{at}: {e} (client output: {head})") from None
     return found

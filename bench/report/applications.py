@@ -3,24 +3,23 @@ platform as a ratio to native with its CI, published figures from other hardware
 and a finding sentence derived from the run's own numbers.
 
 A server workload is one whose trials recorded a host-side client (the `network_client`
-fact). Its metrics are suffixed with the client's value (`get_ops_s_c10`); the suffix's
-meaning (`c=clients`) comes from the `client_values` fact.
+fact). Its figures carry the client's value as a dimension (`get_ops_s` at clients=10).
 """
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from bench.model import units
 from bench.model.registry import is_vm
+from bench.model.sample import parse_dimensions
+from bench.report import charts
 from bench.report.verdict import Cell, Ratio, column_name, platforms, ratio_between
 from bench.rundir.runs import LoadedRun
 
 PUBLISHED = Path(__file__).with_name("published.toml")
-SUFFIXED = re.compile(r"^(?P<base>[a-z][a-z0-9_]*)_(?P<suffix>[a-z]+)(?P<value>\d+)$")
 RATE_UNITS = ("ops/s", "req/s", "tx/s")  # throughput in operations; MiB/s follows from it
 NOTHING = 0.1  # "cost nothing": the whole CI within ±10 % of native; wider and across 1 is "too wide to say"
 
@@ -72,6 +71,7 @@ class AppTable:
     findings: tuple[Finding, ...]
     beside: tuple[Beside, ...]
     tcg: bool
+    curves: str | None = None  # SVG: the first throughput and its p99 against the client's values
 
     @property
     def finding(self) -> str:
@@ -83,7 +83,7 @@ class AppTable:
 class _Series:
     base: str  # get_ops_s
     value: int | None  # 10, or None when the client ran once
-    metric: str  # get_ops_s_c10
+    dimensions: str  # clients=10
 
 
 def published() -> list[Published]:
@@ -91,28 +91,32 @@ def published() -> list[Published]:
     return [Published(**entry) for entry in data.get("figure", [])]
 
 
-def _served(run: LoadedRun) -> dict[str, tuple[str, str]]:
-    """workload → (its client, what its values count), for each server workload of the run."""
-    found: dict[str, tuple[str, str]] = {}
+def _served(run: LoadedRun) -> dict[str, str]:
+    """workload → its client, for each server workload of the run."""
+    found: dict[str, str] = {}
     for record in run.counted:
         client = record.facts.get("network_client")
         if client and record.workload not in found:
-            suffix, _, parameter = record.facts.get("client_values", "").partition("=")
-            found[record.workload] = (client, f"{suffix}={parameter or 'value'}")
+            found[record.workload] = client
     return found
 
 
-def _series(run: LoadedRun, workload: str, suffix: str) -> list[_Series]:
-    metrics = run.summary[run.summary.workload == workload][["metric", "unit"]].drop_duplicates()
-    found = []
-    for metric, unit in metrics.itertuples(index=False):
-        match = SUFFIXED.match(metric)
-        if match and match["suffix"] == suffix:
-            found.append((_Series(match["base"], int(match["value"]), metric), unit))
-        elif not suffix:
-            found.append((_Series(metric, None, metric), unit))
+def _series(run: LoadedRun, workload: str) -> tuple[list[_Series], str]:
+    """The workload's series at each of its client's values, and what those values count
+    (clients); every series, and "", when the client ran once."""
+    metrics = run.summary[run.summary.workload == workload][["metric", "dimensions"]].drop_duplicates()
+    valued, once = [], []
+    parameter = ""
+    for metric, dimensions in metrics.itertuples(index=False):
+        found = parse_dimensions(dimensions)
+        if len(found) == 1:
+            ((parameter, value),) = found.items()
+            valued.append(_Series(metric, int(value) if value.isdigit() else None, dimensions))
+        elif not found:
+            once.append(_Series(metric, None, ""))
     listed = _listed_order(run, workload)
-    return [s for s, _ in sorted(found, key=lambda f: (listed.get(f[0].base, len(listed)), f[0].base, f[0].value or 0))]
+    chosen = valued or once
+    return sorted(chosen, key=lambda s: (listed.get(s.base, len(listed)), s.base, s.value or 0)), parameter
 
 
 def _listed_order(run: LoadedRun, workload: str) -> dict[str, int]:
@@ -121,21 +125,20 @@ def _listed_order(run: LoadedRun, workload: str) -> dict[str, int]:
     for record in run.counted:
         if record.workload == workload:
             for sample in record.samples:
-                match = SUFFIXED.match(sample.metric)
-                order.setdefault(match["base"] if match else sample.metric, len(order))
+                order.setdefault(sample.metric, len(order))
     return order
 
 
 def _p99_of(base: str, bases: set[str]) -> str | None:
     """The latency p99 beside a throughput: the same prefix's (get_ops_s → get_p99_ms), else
     the workload's only p99 (tps → latency_p99_ms)."""
-    p99s = sorted(b for b in bases if "_p99" in b)
-    same = [b for b in p99s if b.split("_p99")[0] == base.split("_")[0]]
+    p99s = sorted(b for b in bases if b.startswith("p99") or "_p99" in b)
+    same = [b for b in p99s if b.split("p99")[0].rstrip("_") == base.split("_")[0]]
     return same[0] if same else (p99s[0] if len(p99s) == 1 else None)
 
 
-def _cell(run: LoadedRun, workload: str, metric: str, platform: str, against: str = "native") -> Cell:
-    ratio = ratio_between(run, workload, metric, platform, against)
+def _cell(run: LoadedRun, workload: str, metric: str, dimensions: str, platform: str) -> Cell:
+    ratio = ratio_between(run, workload, metric, platform, "native", dimensions)
     if ratio is None:
         return Cell("—")
     detail = f"95% CI {units.ratio_interval(ratio.low, ratio.high)}"
@@ -181,7 +184,7 @@ def _finding(run: LoadedRun, workload: str, series: list[_Series], parameter: st
     for s in dict.fromkeys([rates[0], rates[-1]]):
         parts = []
         for platform in shown:
-            ratio = ratio_between(run, workload, s.metric, platform, "native") if platform != "native" else None
+            ratio = ratio_between(run, workload, s.base, platform, "native", s.dimensions) if platform != "native" else None
             if ratio is None:
                 continue
             note = " (TCG: an emulator's cost, not a hypervisor's)" if is_vm(platform) and "tcg" in run.vm_accels else ""
@@ -199,7 +202,7 @@ def _beside(run: LoadedRun, workload: str, series: list[_Series], parameter: str
         for s in series:
             if s.base != figure.metric or (figure.at is not None and s.value != figure.at):
                 continue
-            ratio = ratio_between(run, workload, s.metric, figure.platform, figure.against)
+            ratio = ratio_between(run, workload, s.base, figure.platform, figure.against, s.dimensions)
             ours = (f"{column_name(figure.platform, run)} ÷ {figure.against}{_at(s.value, parameter)}: "
                     + (ratio.text() if ratio else "not measured in this run"))
             found.append(Beside(figure.setting, figure.source, units.ratio(figure.ratio), ours))
@@ -209,27 +212,28 @@ def _beside(run: LoadedRun, workload: str, series: list[_Series], parameter: str
 def tables(run: LoadedRun) -> list[AppTable]:
     shown = platforms(run)
     found = []
-    for workload, (client, values) in _served(run).items():
-        suffix, _, parameter = values.partition("=")
-        series = _series(run, workload, suffix)
+    for workload, client in _served(run).items():
+        series, parameter = _series(run, workload)
         units_of = dict(run.summary[run.summary.workload == workload][["metric", "unit"]].itertuples(index=False))
-        rates = [s for s in series if units_of.get(s.metric) in RATE_UNITS]
+        rates = [s for s in series if units_of.get(s.base) in RATE_UNITS]
         if not rates:
             continue
         bases = {s.base for s in series}
+        first = rates[0].base
+        plotted = [(b, units_of[b]) for b in (first, _p99_of(first, bases)) if b is not None]
         rows = []
         for s in rates:
             p99 = _p99_of(s.base, bases)
             for base in (s.base, p99):
                 if base is None:
                     continue
-                metric = s.metric.replace(s.base, base, 1)
-                native = run.row(workload, metric, "native")
+                native = run.row(workload, base, "native", s.dimensions)
                 rows.append(Row(f"{base}{_at(s.value, parameter)}",
                                 units.human(native["median"], native["unit"]) if native is not None else "not measured",
-                                tuple(_cell(run, workload, metric, p) for p in shown if p != "native")))
+                                tuple(_cell(run, workload, base, s.dimensions, p) for p in shown if p != "native")))
         found.append(AppTable(workload, client, tuple(column_name(p, run) for p in shown if p != "native"),
                               tuple(rows), _finding(run, workload, rates, parameter, shown),
                               tuple(_beside(run, workload, series, parameter)),
-                              "tcg" in run.vm_accels and any(is_vm(p) for p in shown)))
+                              "tcg" in run.vm_accels and any(is_vm(p) for p in shown),
+                              charts.curves_chart(run, workload, plotted, parameter) if parameter else None))
     return found

@@ -5,12 +5,14 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
 from bench.analysis import stats
 from bench.model import units
 from bench.model.registry import label
+from bench.model.series import SeriesKey, at_dimensions
 from bench.rundir.runs import LoadedRun
 
 CV_LIMIT = 0.05
@@ -73,17 +75,22 @@ def caveats(run: LoadedRun) -> list[Caveat]:
         found += _noise(run, table)
         single = _measured_once(run)
         few = [r for r in table.itertuples() if r.n < MIN_TRIALS and r.workload not in single]
-        for level, chosen in (("severe", [r for r in few if r.metric in VERDICT_METRICS]),
-                              ("minor", [r for r in few if r.metric not in VERDICT_METRICS])):
+        for level, chosen in (("severe", [r for r in few if _headline(r)]),
+                              ("minor", [r for r in few if not _headline(r)])):
             if chosen:  # a start phase seen in only some trials is a detail; a headline figure is not
                 found.append(Caveat(level, f"{len(chosen)} metric(s) rest on fewer than {MIN_TRIALS} trials:",
-                                    tuple(f"{r.workload} {r.metric} on {label(r.platform, r.accel)} (n={r.n})"
+                                    tuple(f"{SeriesKey.read(r).name} (n={r.n})"
                                           for r in chosen)))
         found += _narrow_intervals(table)
     found += _precision(run)
     if not run.counted:
         found.append(Caveat("severe", "No successful measured trial: there is nothing to report."))
     return found
+
+
+def _headline(row: Any) -> bool:
+    """A figure a verdict rests on: one of VERDICT_METRICS as measured plain (not beside a stress)."""
+    return row.metric in VERDICT_METRICS and not row.dimensions
 
 
 def _coarse_cpu(run: LoadedRun) -> bool:
@@ -102,9 +109,9 @@ def _noise(run: LoadedRun, table: pd.DataFrame) -> list[Caveat]:
         if math.isnan(r.cv) or r.cv <= CV_LIMIT or r.iqr <= resolution:
             continue
         width = (r.ci_high - r.ci_low) / abs(r.median) if r.median else math.inf
-        text = (f"{r.workload} {r.metric} on {label(r.platform, r.accel)}: CV {r.cv:.0%}, "
+        text = (f"{SeriesKey.read(r).name}: CV {r.cv:.0%}, "
                 f"95% CI {units.interval(r.ci_low, r.ci_high, r.unit, r.median)} around {units.human(r.median, r.unit)}")
-        (verdict if r.metric in VERDICT_METRICS else rest).append((width, text))
+        (verdict if _headline(r) else rest).append((width, text))
     found = []
     if verdict:
         verdict.sort(key=lambda pair: -pair[0])
@@ -156,12 +163,16 @@ def _precision(run: LoadedRun) -> list[Caveat]:
                  "no interval" if s["half_width"] is None else f"±{s['half_width']:.1%}")
         against = " of the ratio to native" if s["against_native"] else ""
         if s["stopped"] == "precise":
-            items.append(f"{where}, precise: {s['metric']} {width}{against} ≤ {s['target']:.0%}")
+            items.append(f"{where}, precise: {_measured(s)} {width}{against} ≤ {s['target']:.0%}")
         else:
             capped += 1
-            items.append(f"{where}, the cap: {s['metric']} {width}{against}, not ±{s['target']:.0%}")
+            items.append(f"{where}, the cap: {_measured(s)} {width}{against}, not ±{s['target']:.0%}")
     minimum = run.info["suite"]["repetitions"]
     text = (f"Repetitions followed the precision rule: at least {minimum} per cell, more only while the 95% "
             f"interval of its headline figure was wider than the target, at most {rule['max_repetitions']}. "
             f"{len(items) - capped} of {len(items)} cells stopped on their own, {capped} at the cap:")
     return [Caveat("note", text, tuple(items))]
+
+
+def _measured(cell: dict) -> str:
+    return at_dimensions(cell["metric"], cell.get("dimensions", ""))

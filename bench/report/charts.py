@@ -17,10 +17,12 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.patches  # noqa: E402  (the backend is chosen first)
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from bench.analysis import stats  # noqa: E402
 from bench.model import units
+from bench.model.series import at_dimensions  # noqa: E402
 from bench.model.trial import TrialRecord  # noqa: E402
 from bench.probes import boot  # noqa: E402
 from bench.report import stripchart  # noqa: E402
@@ -62,12 +64,12 @@ def _x_labels(runs: list[LoadedRun], shown: list[str]) -> list[str]:
     return [column_name(p, runs[0]) if len(runs) == 1 else p for p in shown]
 
 
-def metric_chart(runs: list[LoadedRun], workload: str, metric: str, unit: str) -> str:
+def metric_chart(runs: list[LoadedRun], workload: str, metric: str, unit: str, dimensions: str = "") -> str:
     """Every counted trial as a dot, the median as a bar and its 95% CI as a line, per platform
-    (the platforms that measured this metric). A linear axis starts at zero; values spanning
-    more than LOG_SPREAD× go on a log axis, which says so."""
-    shown = [p for p in _all_platforms(runs) if any(run.values_of(workload, metric, p) for run in runs)]
-    everything = [v for run in runs for p in shown for v in run.values_of(workload, metric, p)]
+    (the platforms that measured this metric at these dimensions). A linear axis starts at zero;
+    values spanning more than LOG_SPREAD× go on a log axis, which says so."""
+    shown = [p for p in _all_platforms(runs) if any(run.values_of(workload, metric, p, dimensions) for run in runs)]
+    everything = [v for run in runs for p in shown for v in run.values_of(workload, metric, p, dimensions)]
     scale = units.scale_for(max(map(abs, everything), default=0.0), unit)
     positive = [v for v in everything if v > 0]
     # Only times go on a log axis: a size or a count is read against zero, whatever its spread.
@@ -77,10 +79,10 @@ def metric_chart(runs: list[LoadedRun], workload: str, metric: str, unit: str) -
     for platform in shown:
         at_slot = []
         for j, run in enumerate(runs):
-            values = [v / scale.factor for v in run.values_of(workload, metric, platform)]
+            values = [v / scale.factor for v in run.values_of(workload, metric, platform, dimensions)]
             if not values:
                 continue
-            row = run.row(workload, metric, platform)  # the summary's interval, not a second bootstrap
+            row = run.row(workload, metric, platform, dimensions)  # the summary's interval, not a second bootstrap
             ci = None
             if row is not None and len(values) > 1:
                 ci = (row["ci_low"] / scale.factor, row["ci_high"] / scale.factor)
@@ -88,7 +90,7 @@ def metric_chart(runs: list[LoadedRun], workload: str, metric: str, unit: str) -
                                             stats.median(values), ci))
         groups.append(at_slot)
     legend = [(run.run_id, RUN_COLOURS[j % len(RUN_COLOURS)]) for j, run in enumerate(runs)] if len(runs) > 1 else []
-    return stripchart.chart(f"{workload}: {metric}", scale.unit + (" (log scale)" if log else ""),
+    return stripchart.chart(f"{workload}: {at_dimensions(metric, dimensions)}", scale.unit + (" (log scale)" if log else ""),
                             _x_labels(runs, shown), groups, log, legend)
 
 
@@ -186,3 +188,47 @@ def memory_chart(runs: list[LoadedRun], workload: str) -> tuple[str | None, list
             ax.set_ylim(bottom=0)
         fig.suptitle(f"{workload}: memory of one trial per platform", fontsize=8)
         return _svg(fig), left_out
+
+
+def curves_chart(run: LoadedRun, workload: str, metrics: list[tuple[str, str]], parameter: str) -> str | None:
+    """Each (metric, unit) against the client's values (`parameter`: clients, connections), one
+    line per platform through its medians with their 95% CI as whiskers, one panel per metric:
+    Felter's curves of throughput (and latency) against load. None with fewer than two values."""
+    table = run.summary
+    rows = table[(table["workload"] == workload) & (table["metric"].isin([m for m, _ in metrics]))]
+    points: dict[tuple[str, str], list[tuple[int, float, float, float]]] = {}
+    for row in rows.itertuples():
+        value = row.dimensions.partition("=")[2] if row.dimensions.startswith(f"{parameter}=") else ""
+        if value.isdigit() and ";" not in row.dimensions:
+            points.setdefault((row.metric, row.platform), []).append((int(value), row.median, row.ci_low, row.ci_high))
+    if len({x for found in points.values() for x, *_ in found}) < 2:
+        return None
+    shown = [p for p in platforms(run) if any((m, p) in points for m, _ in metrics)]
+    with _figure(f"curves-{workload}", ncols=len(metrics), figsize=(3.2 * len(metrics) + 0.4, 2.5),
+                 squeeze=False) as (fig, axes):
+        for col, (metric, unit) in enumerate(metrics):
+            ax = axes[0][col]
+            every = [v for p in shown for _, med, low, high in points.get((metric, p), []) for v in (med, low, high)]
+            scale = units.scale_for(max(map(abs, every), default=0.0), unit)
+            for k, platform in enumerate(shown):
+                found = sorted(points.get((metric, platform), []))
+                if not found:
+                    continue
+                xs = [x for x, *_ in found]
+                meds = [m / scale.factor for _, m, _, _ in found]
+                below = [max(0.0, (m - low) / scale.factor) for _, m, low, _ in found]
+                above = [max(0.0, (high - m) / scale.factor) for _, m, _, high in found]
+                ax.errorbar(xs, meds, yerr=[below, above], marker="o", markersize=3, linewidth=1, capsize=2,
+                            color=RUN_COLOURS[k % len(RUN_COLOURS)], label=column_name(platform, run))
+            ax.set_xscale("log")
+            ax.set_xticks(sorted({x for p in shown for x, *_ in points.get((metric, p), [])}))
+            ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+            ax.minorticks_off()
+            ax.set_xlabel(parameter)
+            ax.set_ylabel(scale.unit)
+            ax.set_title(metric)
+            ax.set_ylim(bottom=0)
+            if col == 0:
+                ax.legend(fontsize=6, frameon=False)
+        fig.suptitle(f"{workload}: against {parameter}, median and 95% CI per platform", fontsize=8)
+        return _svg(fig)

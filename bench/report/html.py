@@ -10,6 +10,7 @@ from typing import Any
 
 from bench.analysis import summary
 from bench.model import units
+from bench.model.series import at_dimensions
 from bench.report import applications, caveats, charts, consolidation, findings, neighbours, scenario, verdict
 from bench.report.jinja import environment
 from bench.rundir.results import SUMMARY, TRIALS
@@ -36,15 +37,16 @@ def _link(run: LoadedRun, name: str, output: Path, single_file: bool) -> str | N
 
 
 def _charts(runs: list[LoadedRun]) -> dict[str, Any]:
-    keys: dict[tuple[str, str, str], None] = {}
+    keys: dict[tuple[str, str, str, str], None] = {}
     for run in runs:
         for row in run.summary.itertuples():
-            keys[(row.workload, row.metric, row.unit)] = None
+            keys[(row.workload, row.metric, row.dimensions, row.unit)] = None
     headline, rest = [], []
-    for workload, metric, unit in keys:
-        chart = {"title": f"{workload}: {metric}", "svg": charts.metric_chart(runs, workload, metric, unit)}
-        (headline if metric in summary.HEADLINE else rest).append(chart)
-    workloads = list(dict.fromkeys(w for w, _, _ in keys))
+    for workload, metric, dimensions, unit in keys:
+        chart = {"title": f"{workload}: {at_dimensions(metric, dimensions)}",
+                 "svg": charts.metric_chart(runs, workload, metric, unit, dimensions)}
+        (headline if metric in summary.HEADLINE and not dimensions else rest).append(chart)
+    workloads = list(dict.fromkeys(w for w, _, _, _ in keys))
     boot_workload = "boot" if "boot" in workloads else (workloads[0] if workloads else None)
     memory_workload = "idle" if "idle" in workloads else boot_workload
     memory, memory_left_out = charts.memory_chart(runs, memory_workload) if memory_workload else (None, [])

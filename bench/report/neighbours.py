@@ -11,9 +11,11 @@ import math
 from dataclasses import dataclass
 
 from bench.analysis.degradation import Degradation, degradation
-from bench.definitions.interference import ALONE, metric_beside, split_metric
+from bench.definitions.interference import ALONE, condition_in, dimensions_beside
 from bench.model import units
 from bench.model.registry import is_vm
+from bench.model.sample import dimensions_text
+from bench.model.series import at_dimensions
 from bench.model.trial import TrialRecord
 from bench.report.verdict import column_name, platforms
 from bench.rundir.runs import LoadedRun
@@ -38,7 +40,7 @@ class Cell:
 class Matrix:
     workload: str  # noisy-cpu
     victim: str  # cpu
-    metric: str  # score
+    metric: str  # score, "get_ops_s at clients=10": the victim's figure at its own dimensions
     unit: str
     better: str
     columns: tuple[str, ...]
@@ -58,8 +60,21 @@ def _records(run: LoadedRun, workload: str, platform: str) -> list[TrialRecord]:
     return [r for r in run.counted if r.workload == workload and r.platform == platform]
 
 
-def _values(records: list[TrialRecord], metric: str) -> list[float]:
-    return [float(s.value) for r in records for s in r.quantities if s.metric == metric]
+@dataclass(frozen=True)
+class VictimFigure:
+    """One of the victim's own figures: a metric at its dimensions, as measured alone."""
+    metric: str
+    dimensions: dict[str, str]
+    unit: str
+    better: str
+
+    @property
+    def shown(self) -> str:
+        return at_dimensions(self.metric, dimensions_text(self.dimensions))
+
+
+def _values(records: list[TrialRecord], metric: str, dimensions: dict[str, str]) -> list[float]:
+    return [float(s.value) for r in records for s in r.quantities if s.metric == metric and s.dimensions == dimensions]
 
 
 def _workloads(run: LoadedRun) -> list[str]:
@@ -70,30 +85,30 @@ def _conditions(records: list[TrialRecord]) -> list[str]:
     return list(dict.fromkeys(c for r in records for c in r.facts.get("conditions", "").split() if c != ALONE))
 
 
-def _victim_metrics(records: list[TrialRecord]) -> list[tuple[str, str, str]]:
-    """(metric, unit, better) of the victim's own figures, as measured alone."""
-    found = {}
+def _victim_figures(records: list[TrialRecord]) -> list[VictimFigure]:
+    """The victim's own figures, as measured alone."""
+    found: dict[tuple[str, str], VictimFigure] = {}
     for r in records:
         for s in r.quantities:
-            base, condition = split_metric(s.metric)
-            if condition == ALONE and base not in FATE_METRICS and s.metric != "teardown_s":
-                found.setdefault(s.metric, (s.metric, s.unit, s.better))
+            if condition_in(s.dimensions) == ALONE and s.metric not in FATE_METRICS and s.metric != "teardown_s":
+                found.setdefault((s.metric, dimensions_text(s.dimensions)), VictimFigure(s.metric, s.dimensions, s.unit, s.better))
     return list(found.values())
 
 
-def degradation_of(records: list[TrialRecord], metric: str, better: str, condition: str) -> Degradation | None:
-    alone = _values(records, metric)
+def degradation_of(records: list[TrialRecord], figure: VictimFigure, condition: str) -> Degradation | None:
+    alone = _values(records, figure.metric, figure.dimensions)
     if not alone:
         return None
-    attempted = len(_values(records, metric_beside("victim_completed", condition)))
+    attempted = len(_values(records, "victim_completed", dimensions_beside({}, condition)))
     if attempted == 0:
         return None
-    return degradation(alone, _values(records, metric_beside(metric, condition)), better, attempted)
+    beside = _values(records, figure.metric, dimensions_beside(figure.dimensions, condition))
+    return degradation(alone, beside, figure.better, attempted)
 
 
 def _fate(records: list[TrialRecord], condition: str) -> str:
-    alive = _values(records, metric_beside("neighbour_alive", condition))
-    kills = _values(records, metric_beside("neighbour_oom_kills", condition))
+    alive = _values(records, "neighbour_alive", dimensions_beside({}, condition))
+    kills = _values(records, "neighbour_oom_kills", dimensions_beside({}, condition))
     parts = []
     if alive and min(alive) < 1:
         parts.append(f"neighbour ended early in {sum(1 for a in alive if a < 1)} of {len(alive)}")
@@ -116,9 +131,9 @@ def _cell(d: Degradation | None, fate: str, better: str) -> Cell:
     return Cell(d.text(), shade, fate)
 
 
-def _worst(records: list[TrialRecord], metric: str, better: str) -> tuple[str, Degradation] | None:
+def _worst(records: list[TrialRecord], figure: VictimFigure) -> tuple[str, Degradation] | None:
     """The stress that took most from the victim (a DNR counts as the most)."""
-    found = [(c, d) for c in _conditions(records) if (d := degradation_of(records, metric, better, c)) is not None]
+    found = [(c, d) for c in _conditions(records) if (d := degradation_of(records, figure, c)) is not None]
     if not found:
         return None
     return max(found, key=lambda cd: math.inf if cd[1].did_not_run else cd[1].percent)
@@ -134,11 +149,11 @@ def _said(platform: str, worst: tuple[str, Degradation], run: LoadedRun) -> str:
     return f"{column_name(platform, run)} lost most to {stress}: {d.text()}"
 
 
-def _findings(run: LoadedRun, workload: str, metric: str, better: str, shown: list[str]) -> list[str]:
-    worst = {p: w for p in shown if (w := _worst(_records(run, workload, p), metric, better)) is not None}
+def _findings(run: LoadedRun, workload: str, figure: VictimFigure, shown: list[str]) -> list[str]:
+    worst = {p: w for p in shown if (w := _worst(_records(run, workload, p), figure)) is not None}
     vms = [p for p in worst if is_vm(p)]
     containers = [p for p in worst if p != "native" and not is_vm(p)]
-    lead = f"{workload} ({metric}), worst case per platform: " + "; ".join(_said(p, w, run) for p, w in worst.items())
+    lead = f"{workload} ({figure.shown}), worst case per platform: " + "; ".join(_said(p, w, run) for p, w in worst.items())
     if not vms or not containers:
         return [f"{lead}. A VM isolates its neighbours better than a container: not measurable here — the run did "
                 "not put both a VM and a container beside a neighbour."]
@@ -182,13 +197,13 @@ def section(run: LoadedRun) -> Neighbours | None:
         placement = placement or every[0].facts.get("placement", "")
         victim = every[0].facts.get("victim", "") or workload
         conditions = _conditions(every)
-        metrics = _victim_metrics(every)
-        for metric, unit, better in metrics:
-            rows = tuple((c, tuple(_cell(degradation_of(by_platform[p], metric, better, c), _fate(by_platform[p], c),
-                                         better) for p in present)) for c in conditions)
-            matrices.append(Matrix(workload, victim, metric, unit, better,
+        figures = _victim_figures(every)
+        for figure in figures:
+            rows = tuple((c, tuple(_cell(degradation_of(by_platform[p], figure, c), _fate(by_platform[p], c),
+                                         figure.better) for p in present)) for c in conditions)
+            matrices.append(Matrix(workload, victim, figure.shown, figure.unit, figure.better,
                                    tuple(column_name(p, run) for p in present), rows))
-        if metrics:
-            findings += _findings(run, workload, metrics[0][0], metrics[0][2], present)
+        if figures:
+            findings += _findings(run, workload, figures[0], present)
     tcg = "tcg" in run.vm_accels and any(is_vm(p) for p in shown)
     return Neighbours(tuple(matrices), tuple(findings), placement, tcg)

@@ -136,9 +136,10 @@ class Ratio:
         return f"{units.ratio(self.value)} (95% CI {units.ratio_interval(self.low, self.high)})"
 
 
-def ratio_between(run: LoadedRun, workload: str, metric: str, top: str, bottom: str) -> Ratio | None:
+def ratio_between(run: LoadedRun, workload: str, metric: str, top: str, bottom: str,
+                  dimensions: str = "") -> Ratio | None:
     """Median of `top` over median of `bottom`, with the 95% interval of that ratio (stats.ratio_ci)."""
-    a, b = run.values_of(workload, metric, top), run.values_of(workload, metric, bottom)
+    a, b = run.values_of(workload, metric, top, dimensions), run.values_of(workload, metric, bottom, dimensions)
     if not a or not b or stats.median(b) <= 0 or stats.median(a) <= 0:
         return None
     interval = stats.ratio_ci(a, b)

@@ -3,7 +3,7 @@ beside a neighbour of the same platform running one stress at a time.
 
 Each condition gets a fresh pair: the neighbour is started and its stress running (READY seen)
 before the victim starts; the victim is one whole single trial (trial.py), its figures kept
-under the condition's name (`score__fork`); then the neighbour's fate is read (still running,
+at the dimension stress=S (`score` at stress=fork); then the neighbour's fate is read (still running,
 OOM kills inside its cgroup, the most processes the host saw in it) and it is removed. The
 conditions' order turns with the repetition, so no stress always runs first or last. A victim
 that fails beside a stress did not complete (DNR), which is a figure, not a failed trial;
@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, replace
 
-from bench.definitions.interference import ALONE, MEMORY_FILLING, Interference, metric_beside
+from bench.definitions.interference import ALONE, MEMORY_FILLING, Interference, dimensions_beside
 from bench.definitions.suite import Sampling
 from bench.definitions.workload import ScoreError, Workload
 from bench.errors import BenchError
@@ -127,13 +127,14 @@ class InterferenceTrial(TrialFrame):
         assert victim is not None
         wanted = self.pair.victim.metrics
         for sample in victim.quantities:
-            if sample.metric == SCORE or any(sample.metric == m or sample.metric.startswith(f"{m}_") for m in wanted):
-                sink.samples.append(replace(sample, metric=metric_beside(sample.metric, name),
+            if sample.metric == SCORE or sample.metric in wanted:
+                sink.samples.append(replace(sample, dimensions=dimensions_beside(sample.dimensions, name),
                                             workload=self.ctx.workload.name,
                                             metadata={**sink.trial_metadata, **sample.metadata, "condition": name}))
         if name == ALONE:
             return
-        sink.add(metric_beside("victim_completed", name), float(victim.ok), "bool", "higher",
+        beside = dimensions_beside({}, name)
+        sink.add("victim_completed", float(victim.ok), "bool", "higher", beside,
                  probe="1 when the victim's trial beside the stress gave its figures, 0 when it did not (DNR)")
         if not victim.ok:
             self.record.facts[f"victim_{name}"] = victim.reason
@@ -142,15 +143,15 @@ class InterferenceTrial(TrialFrame):
         alive = not neighbour.console.has_line(RESULT) and neighbour.console.closed_reason is None
         if not alive:
             self.record.facts[f"neighbour_{name}"] = _ending(neighbour)
-        sink.add(metric_beside("neighbour_alive", name), float(alive), "bool", "higher",
+        sink.add("neighbour_alive", float(alive), "bool", "higher", beside,
                  probe="1 when the neighbour's stress still ran at the victim's end")
         if watch is not None and watch.peak is not None:
-            sink.add(metric_beside("neighbour_procs_peak", name), float(watch.peak), "processes",
+            sink.add("neighbour_procs_peak", float(watch.peak), "processes", "lower", beside,
                      probe=f"the most host processes of the neighbour, counted {WATCH_HZ:g} times a second")
         if not is_vm(neighbour.platform):
             kills = oom.oom_kills(neighbour.host_pids())
             if kills is not None:
-                sink.add(metric_beside("neighbour_oom_kills", name), float(kills), "kills", probe=oom.HOW)
+                sink.add("neighbour_oom_kills", float(kills), "kills", "lower", beside, probe=oom.HOW)
 
     def _remove(self, condition: Condition) -> None:
         if condition.neighbour is not None:

@@ -19,6 +19,8 @@ from bench.analysis import stats
 from bench.definitions.suite import Precision, Suite
 from bench.definitions.workload import Workload
 from bench.model import units
+from bench.model.sample import dimensions_text
+from bench.model.series import at_dimensions
 from bench.model.trial import TrialRecord
 from bench.run import schedule
 from bench.run.schedule import PlannedTrial
@@ -38,6 +40,7 @@ class Standing:
     target: float | None  # None: the figure has no width (a digest); the minimum settles it
     against_native: bool  # the width is the ratio to native's
     below_resolution: bool = False
+    dimensions: str = ""  # the metric's (a server workload's: its client's first value)
 
     @property
     def precise(self) -> bool:
@@ -52,7 +55,8 @@ class Standing:
 
     def reason(self) -> str:
         """Why another round: what the width is against what is asked."""
-        return f"{self.metric} {self.width_text()} > {self.target:.0%}" if self.target is not None else ""
+        shown = at_dimensions(self.metric, self.dimensions)
+        return f"{shown} {self.width_text()} > {self.target:.0%}" if self.target is not None else ""
 
     def expected_n(self, cap: int) -> int:
         """The repetitions this cell is expected to need: a width shrinks as 1/sqrt(n)."""
@@ -69,13 +73,14 @@ class Standing:
         return data
 
 
-def values(records: list[TrialRecord], platform: str, workload: str, metric: str) -> list[float]:
+def values(records: list[TrialRecord], platform: str, workload: str, metric: str, dimensions: dict[str, str]) -> list[float]:
     return [float(s.value) for r in records if r.ok and not r.warmup and (r.platform, r.workload) == (platform, workload)
-            for s in r.quantities if s.metric == metric]
+            for s in r.quantities if s.metric == metric and s.dimensions == dimensions]
 
 
 def precision_metric(workload: Workload) -> str | None:
-    """The figure the rule narrows; None for a workload whose figure has no width (hello's digest)."""
+    """The figure the rule narrows (at workload.headline_dimensions); None for a workload whose
+    figure has no width (hello's digest)."""
     if workload.score is not None and workload.score.better == "equal" and not workload.metrics:
         return None
     return workload.headline_metric
@@ -84,23 +89,25 @@ def precision_metric(workload: Workload) -> str | None:
 def standing(rule: Precision, records: list[TrialRecord], platform: str, workload: Workload,
              native: bool) -> Standing:
     metric = precision_metric(workload)
-    vals = values(records, platform, workload.name, metric) if metric else []
+    at = workload.headline_dimensions
+    shown = dimensions_text(at)
+    vals = values(records, platform, workload.name, metric, at) if metric else []
     if metric is None or not vals:
         trials = sum(1 for r in records if r.ok and not r.warmup and (r.platform, r.workload) == (platform, workload.name))
-        return Standing(platform, workload.name, metric or "", trials, math.inf, None, False)
+        return Standing(platform, workload.name, metric or "", trials, math.inf, None, False, dimensions=shown)
     unit, better = next((s.unit, s.better) for r in records if r.ok and (r.platform, r.workload) == (platform, workload.name)
-                        for s in r.quantities if s.metric == metric)
+                        for s in r.quantities if s.metric == metric and s.dimensions == at)
     target = rule.target(unit, better)
     interval = stats.median_ci(vals)
     if units.below_resolution(unit, better, stats.median(vals), interval.low, interval.high):
-        return Standing(platform, workload.name, metric, len(vals), math.inf, target, False, True)
-    baseline = values(records, "native", workload.name, metric) if native and platform != "native" else []
+        return Standing(platform, workload.name, metric, len(vals), math.inf, target, False, True, shown)
+    baseline = values(records, "native", workload.name, metric, at) if native and platform != "native" else []
     against = units.figure_kind(unit, better) == "throughput" and bool(baseline) and stats.median(baseline) > 0
     if against:
         width = stats.relative_half_width(stats.ratio_ci(vals, baseline), stats.median(vals) / stats.median(baseline))
     else:
         width = stats.relative_half_width(interval, stats.median(vals))
-    return Standing(platform, workload.name, metric, len(vals), width, target, against)
+    return Standing(platform, workload.name, metric, len(vals), width, target, against, dimensions=shown)
 
 
 def standings(suite: Suite, records: list[TrialRecord], loaded: dict[str, Workload],

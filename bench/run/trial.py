@@ -140,8 +140,6 @@ class SingleTrial(TrialFrame):
         owner = f"{instance.ctx.name(instance.platform)}-client"
         cpus = ",".join(map(str, sorted(os.sched_getaffinity(0))))  # the harness's, which the client inherits
         instance.facts["network_client"] = f"{', '.join(sorted(workload.client.tools))} on the host, on host CPU {cpus}"
-        # What the suffixed metrics' numbers count (get_ops_s_c10: 10 clients), for the report.
-        instance.facts["client_values"] = f"{workload.client.suffix}={workload.client.parameter}"
         clients.await_server(workload.client, path.instance_address, path.instance_port, owner, deadline,
                              lambda: instance.console.closed_reason is None)
         self.sink.add("server_ready_s", _seconds_since(t0, time.monotonic_ns()), "s", "lower",
@@ -157,8 +155,8 @@ class SingleTrial(TrialFrame):
         self.sink.add("workload_s", record.result_s - self.ready_s, "s",
                       probe="host monotonic clock: READY seen → the host's client done")
         how = f"parsed from the host client's output ({workload.name}/workload.toml [client], [metrics])"
-        for name, value, score in clients.figures(workload, runs):
-            self.sink.add(name, value, score.unit, score.better, probe=how)
+        for figure in clients.figures(workload, runs):
+            self.sink.add(figure.metric, figure.value, figure.score.unit, figure.score.better, figure.dimensions, probe=how)
 
     def observe(self) -> None:
         instance, record = self.instance, self.record

@@ -134,7 +134,8 @@ class RunDir:
     def read_summary(self) -> pd.DataFrame:
         """summary.csv as written; empty when no trial has been recorded."""
         try:
-            return pd.read_csv(self.path / SUMMARY)
+            # An empty field is "no dimensions", not a missing value.
+            return pd.read_csv(self.path / SUMMARY, dtype={"dimensions": str}).fillna({"dimensions": ""})
         except FileNotFoundError:
             return pd.DataFrame()
 

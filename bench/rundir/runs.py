@@ -60,16 +60,17 @@ class LoadedRun:
         self.__dict__["summary"] = table  # what the cached property would have computed
         return self
 
-    def row(self, workload: str, metric: str, platform: str) -> pd.Series | None:
-        """The summary row of one metric of one workload on one platform, if measured."""
+    def row(self, workload: str, metric: str, platform: str, dimensions: str = "") -> pd.Series | None:
+        """The summary row of one metric (at its dimensions) of one workload on one platform, if measured."""
         table = self.summary
         if table.empty:
             return None
-        rows = table[(table["workload"] == workload) & (table["metric"] == metric) & (table["platform"] == platform)]
+        rows = table[(table["workload"] == workload) & (table["metric"] == metric) & (table["platform"] == platform)
+                     & (table["dimensions"] == dimensions)]
         return None if rows.empty else rows.iloc[0]
 
-    def median(self, workload: str, metric: str, platform: str) -> float | None:
-        row = self.row(workload, metric, platform)
+    def median(self, workload: str, metric: str, platform: str, dimensions: str = "") -> float | None:
+        row = self.row(workload, metric, platform, dimensions)
         return None if row is None else float(row["median"])
 
     @property
@@ -103,10 +104,12 @@ class LoadedRun:
                     found.setdefault(SeriesKey.of(s), []).append(str(s.value))
         return found
 
-    def values_of(self, workload: str, metric: str, platform: str) -> list[float]:
-        """Every counted trial's value of one metric on one platform (any accelerator), in trial order."""
+    def values_of(self, workload: str, metric: str, platform: str, dimensions: str = "") -> list[float]:
+        """Every counted trial's value of one metric (at its dimensions) on one platform (any
+        accelerator), in trial order."""
+        wanted = (workload, metric, dimensions, platform)
         return [v for key, vals in self.values.items()
-                if (key.workload, key.metric, key.platform) == (workload, metric, platform) for v in vals]
+                if (key.workload, key.metric, key.dimensions, key.platform) == wanted for v in vals]
 
     def first_counted(self, platform: str, workload: str | None = None) -> TrialRecord | None:
         for record in self.counted:

@@ -23,7 +23,7 @@ SERIES, RUNS = 500, 200
 def synthetic_history(path: Path) -> store.Store:
     """500 series of 200 runs with 3% noise; a third of them step by 10-20% once, a sixth twice."""
     rng = np.random.default_rng(2026)
-    keys = [SeriesKey(f"w{i // 50}", "docker", "none", f"m{i % 50}", "s", "lower") for i in range(SERIES)]
+    keys = [SeriesKey(f"w{i // 50}", "docker", "none", f"m{i % 50}", "", "s", "lower") for i in range(SERIES)]
     levels = np.ones((SERIES, RUNS)) * rng.uniform(1, 100, (SERIES, 1))
     for i in range(SERIES):
         for _ in range((i % 6 == 0) + (i % 3 == 0)):
@@ -78,7 +78,7 @@ def test_trend_report_of_100_runs_on_3_hosts(benchmark: pytest.FixtureRequest, t
 
     rng = np.random.default_rng(7)
     keys = [SeriesKey(("boot", "cpu", "idle")[i % 3], ("native", "docker", "docker-app", "vm", "vm-os")[i % 5],
-                      "none", f"m{i}", "s", "lower") for i in range(200)]
+                      "none", f"m{i}", "", "s", "lower") for i in range(200)]
     runs = []
     for h in range(3):
         host = HostFacts(f"{h:016x}", f"lab-{h}")

@@ -37,8 +37,9 @@ warmup = 1
 """
 
 
-def alternated(suite: Path, work: Path, metric: str, tool: Callable[[], float]) -> tuple[list[float], list[float], Judgement]:
-    """Rounds of one harness run (its measured trial's `metric`) then the tool, alternated so
+def alternated(suite: Path, work: Path, metric: str, tool: Callable[[], float],
+               dimensions: dict[str, str] | None = None) -> tuple[list[float], list[float], Judgement]:
+    """Rounds of one harness run (its measured trial's `metric` at `dimensions`) then the tool, alternated so
     that both see the shared host in the same state, until the rounds decide."""
     harness: list[float] = []
     independent: list[float] = []
@@ -48,7 +49,7 @@ def alternated(suite: Path, work: Path, metric: str, tool: Callable[[], float]) 
         assert proc.returncode == 0, proc.stderr
         (run_dir,) = runs.iterdir()
         (value,) = [s.value for r in RunDir.open(run_dir).records() if not r.warmup
-                    for s in r.samples if s.metric == metric]
+                    for s in r.samples if s.metric == metric and s.dimensions == (dimensions or {})]
         harness.append(value)
         independent.append(tool())
     return harness, independent, judgement
@@ -134,8 +135,9 @@ def test_docker_redis_throughput_agrees_with_redis_benchmark_against_a_plain_doc
     image, cpuset = images["container_image"]["sha256"], allot(1, 512).cpuset_text
     client = docker.from_env()
     bridge = default_bridge(client).host_address  # the host's address there, as the harness finds it
-    harness, independent, judgement = alternated(suite, tmp_path, "get_ops_s_c10",
-                                                 lambda: plain_redis_get_ops(client, image, cpuset, bridge))
+    harness, independent, judgement = alternated(suite, tmp_path, "get_ops_s",
+                                                 lambda: plain_redis_get_ops(client, image, cpuset, bridge),
+                                                 {"clients": "10"})
     print(f"\nredis GET ops/s at 10 clients: harness {statistics.median(harness):.0f}, plain docker run -p "
           f"{statistics.median(independent):.0f}; {judgement}; "
           f"rounds: {' '.join(f'{h:.0f}/{c:.0f}' for h, c in zip(harness, independent))}")

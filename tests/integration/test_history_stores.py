@@ -290,3 +290,44 @@ def test_the_fleet_workflow_parses_and_its_database_steps_run_on_postgresql(
     assert (tmp_path / "trend.html").read_text().count('class="trend"') > 0
     assert (tmp_path / "changes.atom").read_text().startswith("<?xml")
     assert list((tmp_path / "benchmark-data").glob("*/data.js"))
+
+
+def test_a_schema_2_history_on_postgresql_is_renamed_as_on_sqlite(
+        tmp_path: Path, postgres: Server, pg_database: str) -> None:
+    """The history an older vmct-bench wrote (the unit tests' fixture), copied table by table into
+    PostgreSQL as it stood, then opened by this one: both stores end up the same history."""
+    from tests.unit.test_dimensions import PRE, a_run_after
+
+    url = postgres.url(pg_database)
+    old = sa.MetaData()
+    source = sa.create_engine(f"sqlite:///{PRE / 'history-v2.sqlite'}")
+    target = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        old.reflect(source)
+        with source.connect() as src, target.begin() as dst:
+            old.create_all(dst)
+            for table in old.sorted_tables:
+                rows = [dict(r._mapping) for r in src.execute(sa.select(table))]
+                if rows:
+                    dst.execute(sa.insert(table), rows)
+            for name in ("hosts", "runs", "series"):  # the ids were copied: the next ones follow them
+                dst.execute(sa.text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT MAX(id) FROM {name}))"))
+    finally:
+        source.dispose()
+        target.dispose()
+    sqlite_copy = tmp_path / "history.sqlite"
+    sqlite_copy.write_bytes((PRE / "history-v2.sqlite").read_bytes())
+    after = a_run_after(tmp_path / "runs")
+    exports = {}
+    for kind, db in (("sqlite", str(sqlite_copy)), ("postgresql", url)):
+        added = bench("history", "add", str(after), "--db", db)
+        assert added.returncode == 0, added.stderr
+        exported = bench("history", "export", "--db", db)
+        assert exported.returncode == 0, exported.stderr
+        exports[kind] = exported.stdout
+    assert exports["sqlite"] == exports["postgresql"]
+    rows = list(csv.DictReader(io.StringIO(exports["postgresql"])))
+    redis = {r["run_id"] for r in rows if (r["workload"], r["platform"], r["metric"], r["dimensions"])
+             == ("redis", "native", "get_ops_s", "clients=1")}
+    assert redis == {PRE.joinpath("20261207-034640-1140").name, after.name}
+    assert not any(r["metric"].endswith(("_c1", "_c10")) or "__" in r["metric"] for r in rows)

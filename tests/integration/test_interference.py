@@ -15,7 +15,6 @@ from pathlib import Path
 import psutil
 
 from bench import config
-from bench.definitions.interference import metric_beside
 from bench.host import engines
 from bench.model.resources import PIDS_MAX
 from bench.operations import cleanup
@@ -76,18 +75,18 @@ def test_a_cpu_hog_and_a_fork_bomb_beside_a_victim_on_native_and_docker(tmp_path
     records = {r.platform: r for r in RunDir.open(run_dir).records()}
     assert set(records) == {"native", "docker"} and all(r.ok for r in records.values())
     for platform, record in records.items():
-        found = {s.metric: s.value for s in record.samples}
+        found = {(s.metric, s.dimensions.get("stress", "alone")): s.value for s in record.samples}
         assert record.facts["conditions"].split() == ["alone", "cpu", "fork"], record.facts["conditions"]
         assert record.facts["victim"] == "randread" and record.facts["pids_max"] == str(PIDS_MAX)
         for condition in ("cpu", "fork"):
-            assert found[metric_beside("victim_completed", condition)] == 1.0, (platform, condition)
-            assert found[metric_beside("neighbour_alive", condition)] == 1.0, (platform, condition)
-            assert found[metric_beside("randread_iops", condition)] > 0
+            assert found[("victim_completed", condition)] == 1.0, (platform, condition)
+            assert found[("neighbour_alive", condition)] == 1.0, (platform, condition)
+            assert found[("randread_iops", condition)] > 0
         # The bomb's processes, as the host saw them in the neighbour, stay within its limit.
-        assert 0 < found[metric_beside("neighbour_procs_peak", "fork")] <= PIDS_MAX
-        print(f"\n{platform}: randread {found['randread_iops']:.0f} IOPS alone, "
-              f"{found['randread_iops__cpu']:.0f} beside cpu, {found['randread_iops__fork']:.0f} beside fork; "
-              f"the bomb's peak {found['neighbour_procs_peak__fork']:.0f} processes")
+        assert 0 < found[("neighbour_procs_peak", "fork")] <= PIDS_MAX
+        print(f"\n{platform}: randread {found[('randread_iops', 'alone')]:.0f} IOPS alone, "
+              f"{found[('randread_iops', 'cpu')]:.0f} beside cpu, {found[('randread_iops', 'fork')]:.0f} beside fork; "
+              f"the bomb's peak {found[('neighbour_procs_peak', 'fork')]:.0f} processes")
     assert records["native"].facts["pids_limit"].startswith(f"pids limit {PIDS_MAX} (cgroup")
     print(f"host processes: at most {peak} above the {watch.baseline} at the start")
     assert peak < PIDS_MAX + HOST_MARGIN

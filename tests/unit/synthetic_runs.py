@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.model.sample import Sample
+from bench.model.sample import Sample, parse_dimensions
 from bench.model.trial import TrialRecord
 from bench.rundir.results import RunDir
 
@@ -32,7 +32,8 @@ FACTS = {
 
 
 def baseline_values(n: int = 5) -> dict[tuple[str, str, str], list[float]]:
-    """(workload, platform, metric) → n trial values, with a little spread."""
+    """(workload, platform, metric) → n trial values, with a little spread (`metric@clients=1`:
+    at those dimensions)."""
     wobble = [1.0, 1.01, 0.99, 1.005, 0.995, 1.002, 0.998][:n]
     base = {("boot", "native", "boot_s"): 0.03, ("boot", "docker", "boot_s"): 0.3, ("boot", "vm", "boot_s"): 5.5,
             ("boot", "native", "boot_phase.created_s"): 0.02, ("boot", "native", "boot_phase.ready_s"): 0.01,
@@ -45,6 +46,14 @@ def baseline_values(n: int = 5) -> dict[tuple[str, str, str], list[float]]:
             ("idle", "docker", "instance_disk_mib"): 0.0, ("idle", "vm", "instance_disk_mib"): 0.5,
             ("idle", "vm", "vmm_overhead_mib"): 30.0}
     return {key: [value * w for w in wobble] for key, value in base.items()}
+
+
+def sample(metric: str, value: float, kinds: dict[str, tuple[str, str]], platform: str, workload: str, accel: str,
+           seq: int) -> Sample:
+    """A metric named `get_ops_s@clients=1` is get_ops_s at the dimensions after the @."""
+    name, _, dimensions = metric.partition("@")
+    return Sample(name, value, *kinds.get(name, ("s", "lower")), platform, workload, accel,  # type: ignore[misc]
+                  {"seq": seq}, parse_dimensions(dimensions))
 
 
 def write_run(root: Path, run_id: str, values: dict[tuple[str, str, str], list[float]], suite: str = "default",
@@ -75,8 +84,7 @@ def write_run(root: Path, run_id: str, values: dict[tuple[str, str, str], list[f
         for workload, platform in pairs:
             seq += 1
             accel = vm_accel if platform.startswith("vm") else "none"
-            samples = [Sample(metric, vals[repetition], *kinds.get(metric, ("s", "lower")), platform, workload + label,
-                              accel, {"seq": seq})
+            samples = [sample(metric, vals[repetition], kinds, platform, workload + label, accel, seq)
                        for (w, p, metric), vals in values.items()
                        if (w, p) == (workload, platform) and repetition < len(vals)]
             run.append(TrialRecord(run_id, seq, platform, workload + label, repetition + 1, accel=accel, status="ok",

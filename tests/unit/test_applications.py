@@ -16,8 +16,7 @@ WOBBLE = [1.0, 1.01, 0.99, 1.005, 0.995]
 # GET ops/s and p99 ms at 1 and 50 clients: docker's published port costs 20 %, host
 # networking nothing, the TCG VM three quarters.
 SHARE = {"native": 1.0, "docker": 0.8, "docker-hostnet": 1.0, "vm": 0.25}
-KINDS = {f"get_ops_s_c{c}": ("ops/s", "higher") for c in (1, 50)} | \
-        {f"get_p99_ms_c{c}": ("ms", "lower") for c in (1, 50)}
+KINDS = {"get_ops_s": ("ops/s", "higher"), "get_p99_ms": ("ms", "lower")}
 PATHS = {"native": "loopback: lo in the host's own network namespace",
          "docker": "Docker's default bridge docker0; the server's port 6379 published (-p) at 172.17.0.1:40000",
          "docker-hostnet": "the host's network namespace (--network host): loopback, no bridge, no NAT",
@@ -28,10 +27,10 @@ def app_run(root: Path) -> Path:
     values = {}
     for platform, share in SHARE.items():
         for clients, native_ops in ((1, 14000.0), (50, 75000.0)):
-            values[("redis", platform, f"get_ops_s_c{clients}")] = [native_ops * share * w for w in WOBBLE]
-            values[("redis", platform, f"get_p99_ms_c{clients}")] = [0.2 / share * w for w in WOBBLE]
+            values[("redis", platform, f"get_ops_s@clients={clients}")] = [native_ops * share * w for w in WOBBLE]
+            values[("redis", platform, f"get_p99_ms@clients={clients}")] = [0.2 / share * w for w in WOBBLE]
     facts = {("redis", p): {"network_client": "redis-benchmark, redis-cli on the host, on host CPU 0",
-                            "client_values": "c=clients", "network_path": path} for p, path in PATHS.items()}
+                            "network_path": path} for p, path in PATHS.items()}
     return write_run(root, "apps-1", values, suite="apps", kinds=KINDS, facts=facts)
 
 
@@ -89,9 +88,9 @@ def test_the_report_shows_the_section_with_its_caveat(tmp_path: Path) -> None:
 
 
 def test_a_ci_across_one_but_wide_is_too_wide_to_say_not_no_cost(tmp_path: Path) -> None:
-    values = {("redis", "native", "get_ops_s_c1"): [10000.0, 10100.0, 9900.0],
-              ("redis", "lxc", "get_ops_s_c1"): [6000.0, 10000.0, 14000.0]}
-    facts = {("redis", p): {"network_client": "redis-benchmark", "client_values": "c=clients"} for p in ("native", "lxc")}
+    values = {("redis", "native", "get_ops_s@clients=1"): [10000.0, 10100.0, 9900.0],
+              ("redis", "lxc", "get_ops_s@clients=1"): [6000.0, 10000.0, 14000.0]}
+    facts = {("redis", p): {"network_client": "redis-benchmark"} for p in ("native", "lxc")}
     [table] = applications.tables(runs.load(write_run(tmp_path, "wide-1", values, kinds=KINDS, facts=facts)))
     assert "lxc could not be told apart from native (1×, 95% CI [0.205×, 4.35×]: too wide to say)" in table.finding
     assert table.finding.count("too wide to say") == 1 and "cost nothing" not in table.finding
@@ -104,3 +103,15 @@ def test_the_section_shows_in_a_real_browser_with_nothing_fetched(tmp_path: Path
     seen = open_page(tmp_path / "r.html", ("applications", "verdict"), tmp_path / "shot.png")
     assert seen.visible == {"applications": True, "verdict": True}
     assert seen.requests == [] and seen.console_errors == [] and seen.page_errors == []
+
+
+def test_throughput_and_p99_are_drawn_against_the_clients_from_the_dimension(tmp_path: Path) -> None:
+    [table] = applications.tables(runs.load(app_run(tmp_path)))
+    assert table.curves is not None and table.curves.startswith("<svg")
+    for text in ("redis: against clients", "get_ops_s", "get_p99_ms", "docker-hostnet", "vm-minimal/tcg"):
+        assert text in table.curves, text
+    # One client value only: nothing to draw a curve through.
+    values = {("redis", p, "get_ops_s@clients=1"): [10000.0, 10100.0] for p in ("native", "docker")}
+    facts = {("redis", p): {"network_client": "redis-benchmark"} for p in ("native", "docker")}
+    [single] = applications.tables(runs.load(write_run(tmp_path / "one", "one-1", values, kinds=KINDS, facts=facts)))
+    assert single.curves is None

@@ -65,7 +65,7 @@ def test_higher_is_better_metrics_are_judged_the_right_way_round(tmp_path: Path,
 def test_a_large_change_inside_the_noise_is_not_significant() -> None:
     base = [1.0, 2.0, 0.5, 1.5, 1.0]
     current = [1.4, 0.6, 2.2, 1.3, 0.9]  # median +30%, but the samples overlap entirely
-    judged = judge(SeriesKey("cpu", "docker", "none", "workload_s", "s", "lower"), base, current, 0.10, 0.01)
+    judged = judge(SeriesKey("cpu", "docker", "none", "workload_s", "", "s", "lower"), base, current, 0.10, 0.01)
     assert judged.change == pytest.approx(0.3) and judged.p_worse > 0.1 and judged.status == UNCHANGED
 
 

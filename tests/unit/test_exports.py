@@ -77,3 +77,27 @@ def test_json_holds_the_run_the_trials_and_the_summary(run_dir: Path) -> None:
 def test_an_unknown_format_exits_2(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", str(run_dir), "--format", "xml"]) == 2
     assert "invalid choice: 'xml'" in capsys.readouterr().err
+
+
+def test_every_export_renders_a_series_dimensions_readably(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    values = {("redis", p, f"{m}@clients={c}"): [v * c, v * c * 1.01] for p in ("native", "docker")
+              for m, v in (("get_ops_s", 1000.0), ("server_ready_s", 0.1)) for c in (1, 10)}
+    run = write_run(tmp_path, "dims", values, kinds={"get_ops_s": ("ops/s", "higher")})
+    assert main(["export", str(run), "--format", "github-action-benchmark", "-o", str(tmp_path / "gab")]) == 0
+    bigger = json.loads((tmp_path / "gab" / "customBiggerIsBetter.json").read_text())
+    assert [e["name"] for e in bigger] == ["redis get_ops_s at clients=1 [native]", "redis get_ops_s at clients=1 [docker]",
+                                           "redis get_ops_s at clients=10 [native]", "redis get_ops_s at clients=10 [docker]"]
+    assert main(["export", str(run), "--format", "pytest-benchmark", "-o", str(tmp_path / "pb.json")]) == 0
+    benchmarks = json.loads((tmp_path / "pb.json").read_text())["benchmarks"]
+    assert {b["name"] for b in benchmarks} == {f"server_ready_s[{p}-clients={c}]" for p in ("native", "docker")
+                                               for c in (1, 10)}
+    assert all(b["params"]["clients"] in ("1", "10") for b in benchmarks)
+    capsys.readouterr()
+    assert main(["export", str(run), "--format", "csv", "-o", "-"]) == 0
+    columns = pd.read_csv(io.StringIO(capsys.readouterr().out)).columns
+    assert {"get_ops_s at clients=1 [ops/s]", "get_ops_s at clients=10 [ops/s]"} <= set(columns)
+    assert main(["export", str(run), "--format", "json"]) == 0
+    rows = json.loads((run / "results.json").read_text())["summary"]
+    assert {(r["metric"], r["dimensions"]) for r in rows if r["platform"] == "docker"} == {
+        ("get_ops_s", "clients=1"), ("get_ops_s", "clients=10"), ("server_ready_s", "clients=1"),
+        ("server_ready_s", "clients=10")}

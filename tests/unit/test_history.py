@@ -192,8 +192,8 @@ def test_export_then_import_is_the_same_history(tmp_path: Path, db: Path, capsys
     assert len(digests) == 8 * 2 and {(row["workload"], row["unit"], row["value"]) for row in digests} == \
         {("hello", "sha256", DIGEST)}
     assert rows(tmp_path / "copy.sqlite", "equal_values") == rows(db, "equal_values")
-    assert set(table[0]) == {"host", "run_id", "started_at", "workload", "platform", "accel", "metric", "unit",
-                             "better", "value"}
+    assert set(table[0]) == {"host", "run_id", "started_at", "workload", "platform", "accel", "metric", "dimensions",
+                             "unit", "better", "value"}
     # Importing again adds nothing; a run added later from a run directory joins the same host.
     assert "imported 0 run(s), 8 already" in bench("history", "import", first, "--db", db, capsys=capsys)[1]
     bench("history", "add", *make_runs(tmp_path / "more", 1, prefix="m", day0=20), "--db", tmp_path / "copy.sqlite",
@@ -283,8 +283,8 @@ def test_a_store_of_schema_1_is_brought_up_to_date(tmp_path: Path, db: Path,
                            capsys=capsys)
     assert code == 0, err
     assert len(rows(db, "runs")) == 3
-    assert [r[-1] for r in rows(db, "schema_version")] == [1, 2]
-    assert {r[1:] for r in rows(db, "equal_values")} == {("hello", p, "none", "score", DIGEST, "sha256")
+    assert [r[-1] for r in rows(db, "schema_version")] == [1, schema.SCHEMA_VERSION]
+    assert {r[1:] for r in rows(db, "equal_values")} == {("hello", p, "none", "score", "", DIGEST, "sha256")
                                                           for p in ("native", "docker")}
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from bench.analysis.degradation import degradation
 from bench.definitions import interference, suite as suites, workload
-from bench.definitions.interference import Interference, metric_beside, split_metric
+from bench.definitions.interference import Interference, condition_in, dimensions_beside
 from bench.definitions.workload import Workload
 from bench.errors import BenchError
 from bench.model import registry
@@ -88,7 +88,8 @@ def run(driver: NoisyDriver, repetition: int = 1, pair: Interference = PAIR) -> 
 
 
 def values(record: TrialRecord) -> dict[str, float]:
-    return {s.metric: float(s.value) for s in record.samples}
+    """metric@dimension=value → value: `score@stress=fork`."""
+    return {s.metric + "".join(f"@{k}={v}" for k, v in s.dimensions.items()): float(s.value) for s in record.samples}
 
 
 def test_the_victim_alone_then_beside_each_stress_with_a_fresh_neighbour_each() -> None:
@@ -96,14 +97,14 @@ def test_the_victim_alone_then_beside_each_stress_with_a_fresh_neighbour_each() 
     record = run(driver)
     assert record.ok, record.reason
     found = values(record)
-    assert found["score"] == 1000 and found["score__cpu"] == 600 and found["score__fork"] == 600
-    assert found["victim_completed__cpu"] == found["neighbour_alive__fork"] == 1.0
+    assert found["score"] == 1000 and found["score@stress=cpu"] == 600 and found["score@stress=fork"] == 600
+    assert found["victim_completed@stress=cpu"] == found["neighbour_alive@stress=fork"] == 1.0
     neighbours_made = [i for i in driver.instances if i.ctx.workload.kind == "stress"]
     assert [n.ctx.workload.name for n in neighbours_made] == ["stress-cpu", "stress-fork"]
     assert all(i.torn_down == 1 for i in driver.instances)
     assert len({i.ctx.name("fake") for i in driver.instances}) == len(driver.instances) == 5
     assert record.facts["conditions"] == "alone cpu fork" and record.facts["victim"] == "cpu"
-    score = next(s for s in record.samples if s.metric == "score__fork")
+    score = next(s for s in record.samples if s.metric == "score" and s.dimensions == {"stress": "fork"})
     assert score.workload == "noisy" and score.metadata["condition"] == "fork"
 
 
@@ -116,7 +117,7 @@ def test_a_victim_that_fails_beside_a_stress_did_not_complete_and_the_trial_goes
     record = run(NoisyDriver(failing=(6,)))  # the third condition's victim: fork
     assert record.ok, record.reason
     found = values(record)
-    assert found["victim_completed__fork"] == 0.0 and "score__fork" not in found
+    assert found["victim_completed@stress=fork"] == 0.0 and "score@stress=fork" not in found
     assert "exited with code 1" in record.facts["victim_fork"]
 
 
@@ -135,19 +136,19 @@ def test_memory_stresses_are_refused_without_headroom_or_without_a_limit(monkeyp
     record = run(driver, pair=pair)
     assert record.ok and record.facts["refused_memory"] == "memory stress refused: 10 MiB available"
     assert [i.ctx.workload.name for i in driver.instances if i.ctx.workload.kind == "stress"] == ["stress-cpu"]
-    assert "score__memory" not in values(record)
+    assert "score@stress=memory" not in values(record)
 
     monkeypatch.setattr(trial_module, "require_memory_headroom", lambda *a: None)
     driver = NoisyDriver(neighbour_facts={"memory_limit": "no memory limit (no cgroup)"})
     record = run(driver, pair=pair)
     assert record.facts["refused_memory"].startswith("memory stress refused: the neighbour has no memory limit")
-    assert all(i.torn_down == 1 for i in driver.instances) and "score__cpu" in values(record)
+    assert all(i.torn_down == 1 for i in driver.instances) and "score@stress=cpu" in values(record)
 
 
-def test_metric_names_carry_the_condition_and_come_apart_again() -> None:
-    assert metric_beside("score", "alone") == "score" and metric_beside("score", "fork") == "score__fork"
-    assert split_metric("randread_p99_us__disk") == ("randread_p99_us", "disk")
-    assert split_metric("randread_p99_us") == ("randread_p99_us", "alone")
+def test_a_condition_is_a_dimension_of_the_victims_figures_and_comes_back_out() -> None:
+    assert dimensions_beside({"clients": "10"}, "alone") == {"clients": "10"}
+    assert dimensions_beside({"clients": "10"}, "fork") == {"clients": "10", "stress": "fork"}
+    assert condition_in({"stress": "disk"}) == "disk" and condition_in({"clients": "1"}) == "alone"
 
 
 def test_an_interference_workload_resolves_and_its_mistakes_are_one_line(workloads_dir: Path) -> None:
@@ -191,14 +192,15 @@ def record(platform: str, repetition: int, alone: float, beside: dict[str, float
                     facts={"conditions": "alone " + " ".join(beside), "placement": "same-cpu: …", "victim": "cpu"})
     accel = r.accel
 
-    def add(metric: str, value: float, unit: str = "events/s", better: str = "higher") -> None:
-        r.samples.append(Sample(metric, value, unit, better, platform, "noisy", accel))  # type: ignore[arg-type]
+    def add(metric: str, value: float, unit: str = "events/s", better: str = "higher", condition: str = "alone") -> None:
+        r.samples.append(Sample(metric, value, unit, better, platform, "noisy", accel,  # type: ignore[arg-type]
+                                dimensions=dimensions_beside({}, condition)))
     add("score", alone)
     for condition, value in beside.items():
-        add(metric_beside("victim_completed", condition), float(value is not None), "bool")
+        add("victim_completed", float(value is not None), "bool", condition=condition)
         if value is not None:
-            add(metric_beside("score", condition), value)
-        add(metric_beside("neighbour_alive", condition), 1.0, "bool")
+            add("score", value, condition=condition)
+        add("neighbour_alive", 1.0, "bool", condition=condition)
     return r
 
 
@@ -247,7 +249,7 @@ def test_a_latency_cell_reads_as_its_p99_ratio_and_a_partial_completion_is_said(
 
 def test_a_neighbour_whose_stress_ended_early_is_said_with_its_exit() -> None:
     record = run(NoisyDriver(neighbour_ends=True))
-    assert record.ok and values(record)["neighbour_alive__fork"] == 0.0
+    assert record.ok and values(record)["neighbour_alive@stress=fork"] == 0.0
     assert record.facts["neighbour_fork"] == "the stress exited with code 2 after 2.5 s: stress-ng: info: out of memory"
 
 

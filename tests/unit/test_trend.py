@@ -39,9 +39,9 @@ def fleet(path: Path, label: str = "", digests: dict[tuple[str, str], str] | Non
                     accel = "tcg" if platform == "vm" else "none"
                     level = base * (1 + k) * (1.3 if stepped and (workload, platform) == ("boot", "docker") else 1)
                     m = level * (1 + 0.01 * rng.standard_normal())
-                    points.append(PointData(SeriesKey(workload + label, platform, accel, metric, unit, better),
+                    points.append(PointData(SeriesKey(workload + label, platform, accel, metric, "", unit, better),
                                             m, m * 0.99, m * 1.01, (m,)))
-            hello = {EqualValue(SeriesKey("hello", platform, "tcg" if platform == "vm" else "none", "score", "sha256",
+            hello = {EqualValue(SeriesKey("hello", platform, "tcg" if platform == "vm" else "none", "score", "", "sha256",
                                           "equal"), (digests or {}).get((name, platform), DIGEST)) for platform in PLATFORMS}
             runs.append(RunData(host, f"run{r:03d}", f"2026-10-{1 + r // 24:02d}T{r % 24:02d}:00:00Z", points,
                                 stack={"docker_engine": "24.0" if stepped else "20.10", "image_key": "k" * 16},

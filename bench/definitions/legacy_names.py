@@ -1,0 +1,31 @@
+"""Older histories and import files name a client's figures with its value inside (get_ops_s_c10):
+what the workload definitions say those names hold, for model.legacy."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+from bench.definitions.workload import Workload, load
+from bench.errors import BenchError
+from bench.model import legacy
+
+
+@cache
+def _client_of(workload: str) -> tuple[frozenset[str], str] | None:
+    """The workload's own metrics (an interference workload's: its victim's) and what its
+    client's values count; None when it is not known here or has no such client."""
+    try:
+        found: Workload = load(workload)
+        if found.kind == "interference" and found.victim:
+            found = load(found.victim)
+    except BenchError:
+        return None
+    if found.client is None or not found.client.parameter:
+        return None
+    return frozenset(found.metrics), found.client.parameter
+
+
+def renamer() -> Callable[[str, str], tuple[str, dict[str, str]]]:
+    """(workload, old metric name) → (metric, dimensions)."""
+    return lambda workload, metric: legacy.split(metric, client=_client_of(workload))
