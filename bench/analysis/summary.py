@@ -2,7 +2,9 @@
 the trials' samples.
 
 Only successful trials that are not warm-ups count. Ratios are to native's median of the same
-workload, metric and dimensions, when native ran it.
+workload, metric and dimensions, when native ran it; a server's figures are compared whatever
+network path each platform's client took (native's is loopback; docker's DNAT and its proxy are
+both held against it).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from bench.analysis import stats
 from bench.analysis.tables import text_table
 from bench.model import registry, units
 from bench.model.registry import label
-from bench.model.sample import Sample, dimensions_order
+from bench.model.dimensions import PATH
+from bench.model.sample import dimensions_order, without_dimension
 from bench.model.series import SeriesKey, at_dimensions
 from bench.model.trial import TrialRecord
 
@@ -24,21 +27,25 @@ COLUMNS = ["workload", "metric", "dimensions", "platform", "accel", "unit", "bet
            "iqr", "ci_low", "ci_high", "mean", "cv", "ratio_to_native", "ratio_ci_low", "ratio_ci_high"]
 
 
-def counted_samples(records: Iterable[TrialRecord]) -> list[Sample]:
-    return [s for r in records if r.ok and not r.warmup for s in r.quantities]
+def series_values(records: Iterable[TrialRecord]) -> dict[SeriesKey, list[float]]:
+    """Each series' values in the counted trials, in trial order."""
+    values: dict[SeriesKey, list[float]] = {}
+    for record in records:
+        if record.counted:
+            for s in record.quantities:
+                values.setdefault(SeriesKey.of(s), []).append(float(s.value))
+    return values
 
 
 def summarise(records: Iterable[TrialRecord]) -> pd.DataFrame:
-    samples = counted_samples(records)
-    if not samples:
+    values = series_values(records)
+    if not values:
         return pd.DataFrame(columns=COLUMNS)
-    values: dict[SeriesKey, list[float]] = {}
-    for s in samples:
-        values.setdefault(SeriesKey.of(s), []).append(float(s.value))
-    natives = {(key.workload, key.metric, key.dimensions): v for key, v in values.items() if key.platform == "native"}
+    natives = {(key.workload, key.metric, without_dimension(key.dimensions, PATH)): v
+               for key, v in values.items() if key.platform == "native"}
     rows = []
     for key, vals in values.items():
-        native = natives.get((key.workload, key.metric, key.dimensions))
+        native = natives.get((key.workload, key.metric, without_dimension(key.dimensions, PATH)))
         ci = stats.median_ci(vals)
         q1, q3 = stats.iqr(vals)
         med = stats.median(vals)

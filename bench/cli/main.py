@@ -13,13 +13,13 @@ from types import FrameType
 
 import bench
 from bench.cli import argtypes
+from bench import exports
 from bench.cli import history as history_commands
 from bench.errors import BenchError
 from bench.host import engines
 from bench.model import registry
 from bench.progress import Progress
 
-EXPORT_FORMATS = ("pytest-benchmark", "github-action-benchmark", "csv", "json")
 
 
 class Parser(argparse.ArgumentParser):
@@ -124,7 +124,7 @@ def build_parser() -> Parser:
 
     export = commands.add_parser("export", help="write a run's results for other tools")
     export.add_argument("run_dir", type=Path, metavar="RUN_DIR")
-    export.add_argument("--format", required=True, choices=EXPORT_FORMATS,
+    export.add_argument("--format", required=True, choices=tuple(exports.FORMATS),
                         help="pytest-benchmark: for `pytest-benchmark compare`; github-action-benchmark: "
                         "customSmallerIsBetter/customBiggerIsBetter files; csv: one row per trial; json")
     export.add_argument("-o", "--output", type=Path, metavar="PATH",
@@ -335,7 +335,6 @@ def cmd_compare(args: argparse.Namespace, progress: Progress) -> int:
 
 
 def cmd_export(args: argparse.Namespace, progress: Progress) -> int:
-    from bench import exports
     from bench.rundir import runs
 
     run = runs.load(args.run_dir)

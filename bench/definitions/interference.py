@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bench.definitions.workload import Workload, load
 from bench.errors import BenchError
-from bench.model.legacy import STRESS
+from bench.model.dimensions import STRESS
 
 ALONE = "alone"
 STRESS_PREFIX = "stress-"

@@ -76,7 +76,7 @@ def read(path: Path) -> list[RunData]:
             raise BenchError(f"{where}: run {cells['run_id']} of {cells['host']} started at {run.started_at} "
                              f"on an earlier line")
         if older:
-            cells["metric"], named = rename(cells["workload"], cells["metric"])
+            cells["metric"], named = rename(cells["workload"], cells["platform"], cells["metric"])
             cells[DIMENSIONS] = dimensions_text(named)
         try:
             cells[DIMENSIONS] = dimensions_text(parse_dimensions(cells[DIMENSIONS]))

@@ -1,7 +1,7 @@
 """A store of schema 1 or 2 brought to schema 3, in the transaction that opens it: series and
 equal_values gain `dimensions`, and each older series' name that held a client's value or a
-stress (get_ops_s_c10, score__fork) is split into the metric and its dimensions, so the series
-goes on where new runs add to it. Tables that change their keys are rebuilt: their rows are read,
+stress (get_ops_s_c10, score__fork) is split into the metric and its dimensions, a server's with
+the network path its platform's client took, so the series goes on where new runs add to it. Tables that change their keys are rebuilt: their rows are read,
 the tables dropped and made again, the rows written back under the same ids.
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from bench.history import schema
 from bench.model.sample import dimensions_text
 
-Renamer = Callable[[str, str], tuple[str, dict[str, str]]]
+Renamer = Callable[[str, str, str], tuple[str, dict[str, str]]]  # (workload, platform, metric)
 
 
 def to_dimensions(conn: sa.Connection, is_sqlite: bool, rename: Renamer) -> int:
@@ -38,7 +38,7 @@ def to_dimensions(conn: sa.Connection, is_sqlite: bool, rename: Renamer) -> int:
     taken: set[tuple[str, ...]] = set()
     renamed = 0
     for row in series_rows:
-        metric, dimensions = rename(row["workload"], row["metric"])
+        metric, dimensions = rename(row["workload"], row["platform"], row["metric"])
         key = (row["workload"], row["platform"], row["accel"], metric, dimensions_text(dimensions))
         if key in taken:  # two old names for one series: keep the later one's name as it was
             metric, dimensions = row["metric"], {}
@@ -47,7 +47,7 @@ def to_dimensions(conn: sa.Connection, is_sqlite: bool, rename: Renamer) -> int:
         renamed += metric != row["metric"]
         row.update(metric=metric, dimensions=dimensions_text(dimensions))
     for row in equal_rows:
-        metric, dimensions = rename(row["workload"], row["metric"])
+        metric, dimensions = rename(row["workload"], row["platform"], row["metric"])
         row.update(metric=metric, dimensions=dimensions_text(dimensions))
     for table, rows in ((schema.series, series_rows), (schema.points, point_rows), (schema.equal_values, equal_rows)):
         if rows:

@@ -7,8 +7,8 @@ from __future__ import annotations
 import psutil
 
 from bench.errors import BenchError
+from bench.model.units import MIB
 
-MIB = 2**20
 RESERVE_MIB = 1024  # left to the host, the harness and the engines beyond both instances' limits
 
 

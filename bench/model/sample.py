@@ -84,3 +84,8 @@ def parse_dimensions(text: str) -> dict[str, str]:
 def dimensions_order(text: str) -> tuple[tuple[str, int, str], ...]:
     """A sort key that puts clients=8 before clients=10."""
     return tuple((name, int(value) if value.isdigit() else -1, value) for name, value in parse_dimensions(text).items())
+
+
+def without_dimension(text: str, name: str) -> str:
+    """A dimensions text with one dimension left out: `clients=1` of `clients=1;path=dnat`."""
+    return dimensions_text({k: v for k, v in parse_dimensions(text).items() if k != name})

@@ -1,7 +1,8 @@
 """A trial's record: one line of trials.jsonl, from the executor to every reader.
 
-Each line carries `format`: 2 since metrics carry dimensions; a line without one (format 1) has
-its client values and stresses inside metric names, and is read through model.legacy.
+Each line carries `format`: 3 since a server's figures say the network path its client took, 2
+since metrics carry dimensions; a line without one (format 1) has its client values and stresses
+inside metric names. Older lines are read through model.legacy.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ BOOT, TEARDOWN, SCORE = "boot_s", "teardown_s", "score"
 DENSITY_TEARDOWN = "density_teardown_s"  # all of a density trial's instances, newest first
 TEARDOWN_HOW = "host monotonic clock: teardown call to its return"
 VIEWS = ("ok", "score", "score_unit", "ready_s", "teardown_s")  # to_json's repeats of samples
-FORMAT = 2  # of a trials.jsonl line
+FORMAT = 3  # of a trials.jsonl line
+CLIENT_PROBE = "parsed from the host client's output"  # how a server's figure says where it came from
 
 
 @dataclass
@@ -50,6 +52,11 @@ class TrialRecord:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    @property
+    def counted(self) -> bool:
+        """A successful, measured (not warm-up) trial: what every statistic is made of."""
+        return self.ok and not self.warmup
 
     def sample(self, metric: str, dimensions: dict[str, str] | None = None) -> Sample | None:
         wanted = dimensions or {}
@@ -104,21 +111,26 @@ class TrialRecord:
         record._adopt_older_line(data)
         return record
 
-    def _adopt_names_with_dimensions(self) -> None:
-        """Format 1: the metric and its dimensions out of the name (get_ops_s_c10 → get_ops_s at clients=10)."""
+    def _adopt_dimensions(self) -> None:
+        """Format 1: the metric and its dimensions out of the name (get_ops_s_c10 → get_ops_s at
+        clients=10). Formats 1 and 2: a server's figures took the platform's one network path."""
         suffixes = legacy.suffixes_from_fact(self.facts.get("client_values", "")) or legacy.DEFAULT_SUFFIXES
+        network_path = self.facts.get("network_path", "")
         adapted = []
         for s in self.samples:
-            metric, dimensions = legacy.split(s.metric, suffixes)
-            adapted.append(replace(s, metric=metric, dimensions=dimensions) if metric != s.metric else s)
+            metric, dimensions = legacy.split(s.metric, suffixes) if self.format == 1 else (s.metric, s.dimensions)
+            if str(s.metadata.get("probe", "")).startswith(CLIENT_PROBE):
+                dimensions = legacy.with_path(dimensions, self.platform, network_path)
+            changed = (metric, dimensions) != (s.metric, s.dimensions)
+            adapted.append(replace(s, metric=metric, dimensions=dimensions) if changed else s)
         self.samples = adapted
         self.format = FORMAT
 
     def _adopt_older_line(self, data: dict[str, Any]) -> None:
         """Lines written before every figure was a sample: hello's digest was only `score`, and a
         density trial's teardown (the one kind that made no teardown sample) only `teardown_s`."""
-        if self.format == 1:
-            self._adopt_names_with_dimensions()
+        if self.format < FORMAT:
+            self._adopt_dimensions()
         where = {"seq": self.seq, "repetition": self.repetition, "warmup": self.warmup}
         score, teardown = data.get("score"), data.get("teardown_s")
         if isinstance(score, str) and self.sample(SCORE) is None:

@@ -18,6 +18,8 @@ FAMILIES: dict[str, tuple[tuple[str, float], ...]] = {
     "Mbit/s": (("kbit/s", 1e-3), ("Mbit/s", 1.0), ("Gbit/s", 1e3)),
 }
 
+MIB = 2**20  # bytes
+
 
 @dataclass(frozen=True)
 class Scale:

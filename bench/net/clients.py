@@ -22,6 +22,7 @@ from bench import config
 from bench.definitions.workload import HostClient, Score, ScoreError, Workload
 from bench.errors import BenchError
 from bench.host import files
+from bench.model.dimensions import PATH
 from bench.net.servers import OWNER_ENV
 
 READY_POLL_S = 0.2
@@ -106,10 +107,11 @@ def await_server(client: HostClient, address: str, port: int | None, owner: str,
 
 
 def run_client(client: HostClient, address: str, port: int | None, owner: str,
-               started: Callable[[], None] = lambda: None) -> list[ClientRun]:
-    """`prepare` once, then the client once per value (`started` is called as each run
-    begins); a run that fails is a ScoreError naming it and its output."""
-    if client.prepare:
+               started: Callable[[], None] = lambda: None, prepare: bool = True) -> list[ClientRun]:
+    """`prepare` once (unless told it ran already, on another route to the same server), then
+    the client once per value (`started` is called as each run begins); a run that fails is a
+    ScoreError naming it and its output."""
+    if client.prepare and prepare:
         _checked(client.argv(client.prepare, address, 0, port), owner, client.timeout_s, started)
     runs = []
     for value in client.values:
@@ -142,12 +144,13 @@ class ClientFigure:
     score: Score
 
 
-def figures(workload: Workload, runs: list[ClientRun]) -> list[ClientFigure]:
-    """Every run's figures; output that does not parse names the metric and its first lines."""
+def figures(workload: Workload, runs: list[ClientRun], path: str = "") -> list[ClientFigure]:
+    """Every run's figures, at the client's value and the network path it took; output that
+    does not parse names the metric and its first lines."""
     assert workload.client is not None
     found = []
     for run in runs:
-        dimensions = workload.client.dimensions(run.value)
+        dimensions = {**workload.client.dimensions(run.value), **({PATH: path} if path else {})}
         for metric, score in workload.metrics.items():
             try:
                 found.append(ClientFigure(metric, dimensions, float(score.extract(run.output)), score))

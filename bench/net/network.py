@@ -19,6 +19,7 @@ import psutil
 
 from bench import config
 from bench.errors import BenchError
+from bench.model.dimensions import TAP
 from bench.net.servers import NetworkPath
 
 # Candidate /24s, tried in order; one that any host interface already uses is skipped. Podman's
@@ -47,12 +48,12 @@ class RunNetwork(HostBridge):
         """The k-th instance's address, with its prefix length."""
         return f"{self.subnet.network_address + 2 + k}/{self.subnet.prefixlen}"
 
-    def path(self, k: int, link: str = "virtio-net, the guest") -> NetworkPath:
+    def path(self, k: int, link: str = "virtio-net, the guest", kind: str = TAP) -> NetworkPath:
         return NetworkPath(self.host_address,
                            f"libvirt network {self.name} (isolated: no forwarding, no DHCP or DNS), bridge "
                            f"{self.bridge} {self.subnet}; {link} at {self.guest_address(k)}, "
                            f"the host at {self.host_address}",
-                           instance_address=self.guest_address(k).split("/")[0])
+                           instance_address=self.guest_address(k).split("/")[0], kind=kind)
 
     def xml(self) -> str:
         net = ET.Element("network")

@@ -17,6 +17,7 @@ from bench import config
 from bench.errors import BenchError
 from bench.host.podman_cli import labelled, podman
 from bench.net.network import HostBridge, free_subnets
+from bench.model.dimensions import BRIDGE
 from bench.net.servers import NetworkPath
 
 # Apart from the libvirt networks' range: Podman's bridge is absent between trials, so a
@@ -35,7 +36,7 @@ class PodmanNetwork(HostBridge):
                            f"Podman network {self.name} (internal: no NAT or forwarding, no DNS), bridge "
                            f"{self.bridge} {self.subnet} by netavark; a veth pair, the container at "
                            f"{self.instance_address(k)}, the host at {self.host_address}",
-                           instance_address=self.instance_address(k))
+                           instance_address=self.instance_address(k), kind=BRIDGE)
 
     @classmethod
     def create(cls, run_id: str) -> PodmanNetwork:

@@ -34,6 +34,15 @@ LIFETIME_MARGIN_S = 120
 
 
 @dataclass(frozen=True)
+class Route:
+    """One way the host's client reaches the instance's server."""
+
+    path: str  # the figures' path dimension: model.dimensions.HOST, DNAT, PROXY, BRIDGE or TAP
+    address: str
+    port: int | None = None  # where the host reaches the server's port, when it is not that port
+
+
+@dataclass(frozen=True)
 class NetworkPath:
     """How an instance reaches the host: the host's address there, and what the path is."""
 
@@ -44,6 +53,15 @@ class NetworkPath:
     instance_address: str | None = None
     listen: str = "0.0.0.0"
     instance_port: int | None = None  # where the host reaches the server's port, when it is not that port
+    kind: str = ""  # the path dimension of a server's figures reached this way
+    more: tuple[Route, ...] = ()  # other ways the host reaches the same server (Docker's userland proxy)
+
+    @property
+    def routes(self) -> tuple[Route, ...]:
+        """Every way a host-side client reaches the server, the path's own first."""
+        if self.instance_address is None:
+            return ()
+        return (Route(self.kind, self.instance_address, self.instance_port), *self.more)
 
 
 def server_env(env: dict[str, str], path: NetworkPath | None) -> dict[str, str]:

@@ -30,7 +30,8 @@ from bench.images import user_image
 from bench.images.manifest import Artifact
 from bench.model.registry import BY_NAME, Platform
 from bench.model.resources import Resources
-from bench.net.servers import NetworkPath, server_env
+from bench.model.dimensions import DNAT, HOST, PROXY
+from bench.net.servers import NetworkPath, Route, server_env
 from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes import isolation, processes
 from bench.probes.disk import Footprint, filesystem_of, tree_allocated
@@ -178,6 +179,20 @@ class ContainerInstance(Instance):
         self.mark("started")
         if self._published():
             self.facts["network_carrier"] = port_carrier(self.network)
+            self._keep_proxy_route()
+
+    def _keep_proxy_route(self) -> None:
+        """The 127.0.0.1 route is the userland proxy's only where the engine runs one; else the
+        engine DNATs loopback too, a path already measured: it is left out, and said."""
+        assert self.network is not None
+        proxies = [r for r in self.network.more if r.path == PROXY]
+        if all(r.port is not None and proxy_listening(r.port) for r in proxies):
+            self.facts["network_proxy"] = "docker-proxy (the engine's userland proxy) serves the 127.0.0.1 binding"
+            return
+        self.network = replace(self.network, more=tuple(r for r in self.network.more if r.path != PROXY))
+        self.facts["network_proxy"] = ("no docker-proxy for the 127.0.0.1 binding: the engine runs without its "
+                                       "userland proxy (userland-proxy: false) and DNATs loopback too; only the "
+                                       "DNAT path is measured")
 
     def _binds(self) -> list[str]:
         binds = [f"{self.volume}:{VOLUME_AT}:rw"] if self.volume else []
@@ -192,13 +207,13 @@ class ContainerInstance(Instance):
             except engines.docker_failures() as e:
                 raise BenchError(f"docker: asking for the tree probe: {engines.first_line(e)}") from None
 
-    def _published(self) -> dict[int, tuple[str, int]] | None:
-        """A server workload's port, published as users run a service (`-p`), on the host's
-        address on the bridge only."""
+    def _published(self) -> dict[int, list[tuple[str, int]]] | None:
+        """A server workload's port, published as users run a service (`-p`): at the host's
+        address on the bridge and at 127.0.0.1."""
         path, client = self.network, self.ctx.workload.client
         if path is None or client is None or path.instance_port is None:
             return None
-        return {client.port: (path.host_address, path.instance_port)}
+        return {client.port: [(route.address, route.port or client.port) for route in path.routes]}
 
     def _read(self, stream: object) -> None:
         try:
@@ -276,19 +291,38 @@ class ContainerInstance(Instance):
                              "`bench clean` removes it later") from None
 
 
+LOCALHOST = "127.0.0.1"
 HOST_NETWORK = NetworkPath("127.0.0.1", "the host's network namespace (--network host): loopback, no bridge, no NAT",
-                           instance_address="127.0.0.1", listen="127.0.0.1")
+                           instance_address="127.0.0.1", listen="127.0.0.1", kind=HOST)
 BRIDGE_FIX = "restart dockerd, which makes the bridge again (a dockerd started with --bridge=none deletes it)"
 
 
 def published(bridge: NetworkPath, port: int) -> NetworkPath:
-    """The bridge path with the server's port published at a free port of the host's bridge address."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((bridge.host_address, 0))
-        host_port = probe.getsockname()[1]
-    return replace(bridge, instance_address=bridge.host_address, instance_port=host_port,
+    """The bridge path with the server's port published twice, as users publish a service: at a
+    free port of the host's bridge address (reached through the engine's DNAT rule) and at one
+    of 127.0.0.1 (where a client on the host connecting to localhost goes through the engine's
+    userland proxy, docker-proxy, when the engine runs one)."""
+    host_port, proxy_port = free_port(bridge.host_address), free_port(LOCALHOST)
+    return replace(bridge, instance_address=bridge.host_address, instance_port=host_port, kind=DNAT,
+                   more=(Route(PROXY, LOCALHOST, proxy_port),),
                    description=f"{bridge.description}; the server's port {port} published (-p) at "
-                               f"{bridge.host_address}:{host_port}")
+                               f"{bridge.host_address}:{host_port} and {LOCALHOST}:{proxy_port}")
+
+
+def free_port(address: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((address, 0))
+        return int(probe.getsockname()[1])
+
+
+def proxy_listening(port: int) -> bool:
+    """Whether the engine's userland proxy serves 127.0.0.1:port (dockerd starts one docker-proxy
+    per published binding; with `userland-proxy: false` it starts none and DNATs loopback too)."""
+    for process in psutil.process_iter(["name", "cmdline"]):
+        argv = process.info["cmdline"] or []
+        if process.info["name"] == "docker-proxy" and str(port) in argv and LOCALHOST in argv:
+            return True
+    return False
 
 
 def port_carrier(path: NetworkPath | None) -> str:

@@ -28,6 +28,7 @@ from bench.host import cgroup, engines
 from bench.model.registry import BY_NAME, Platform
 from bench.model.resources import Resources
 from bench.net.network import RunNetwork
+from bench.model.dimensions import BRIDGE
 from bench.net.servers import server_env
 from bench.platforms.base import Driver, Instance, TrialContext, follow, user_tree_footprint
 from bench.platforms.native import CLEAN_ENV
@@ -116,7 +117,7 @@ class LXCInstance(Instance):
 
     def setup(self) -> None:
         if self.run_network is not None:
-            self.network = self.run_network.path(self.ctx.instance, "a veth pair, the container")
+            self.network = self.run_network.path(self.ctx.instance, "a veth pair, the container", BRIDGE)
         self.facts["network"] = self.run_network.name if self.run_network else "none (loopback only)"
         (self.path / "upper").mkdir(parents=True)
         command = [self.ctx.launcher, "--hold", self.ctx.launch_name]

@@ -15,6 +15,7 @@ from pathlib import Path
 from bench import config
 from bench.host.cgroup import MemoryCgroup
 from bench.model.resources import Resources
+from bench.model.dimensions import HOST
 from bench.net.servers import NetworkPath, server_env
 from bench.platforms.base import Driver, Instance, TrialContext, follow, user_tree_footprint
 from bench.probes import isolation, processes
@@ -23,7 +24,7 @@ from bench.probes.disk import Footprint, filesystem_of, tree_allocated
 # The same environment the other platforms start with: nothing inherited from the caller.
 CLEAN_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL": "C"}
 LOOPBACK = NetworkPath("127.0.0.1", "loopback: lo in the host's own network namespace (no bridge, no veth)",
-                       instance_address="127.0.0.1", listen="127.0.0.1")
+                       instance_address="127.0.0.1", listen="127.0.0.1", kind=HOST)
 
 
 class NativeInstance(Instance):

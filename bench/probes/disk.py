@@ -16,8 +16,8 @@ import psutil
 
 from bench.images.vmdisk import allocated_bytes
 from bench.model.sample import SampleSink
+from bench.model.units import MIB
 
-MIB = 2**20
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,10 @@ from typing import Any
 
 import psutil
 
+from bench.model.units import MIB
+
 ENGINES = {"docker": ("dockerd", "containerd"), "libvirt": ("libvirtd", "virtlogd")}
 HOW = "psutil memory_full_info: PSS of the engine's daemons, after the run's last trial"
-MIB = 2**20
 
 
 def fixed_memory() -> dict[str, Any]:

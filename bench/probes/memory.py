@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 import psutil
 
 from bench.model.sample import SampleSink
+from bench.model.units import MIB
 
-MIB = 2**20
 HOW = "psutil memory_info (RSS) at {hz:g} Hz, memory_full_info (PSS, USS) every {n}th sample, summed over {processes}"
 INSTANCE_PROCESSES = "the instance's host processes"
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from bench.model import units
 from bench.model.registry import is_vm
+from bench.model.dimensions import DNAT, HOST, PATH, PROXY, STRESS
 from bench.model.sample import parse_dimensions
 from bench.report import charts
 from bench.report.verdict import Cell, Ratio, column_name, platforms, ratio_between
@@ -37,7 +38,7 @@ class Published:
 
 
 @dataclass(frozen=True)
-class Row:
+class AppRow:
     label: str  # "get_ops_s at 1 clients"
     native: str  # native's own median, in its unit
     cells: tuple[Cell, ...]
@@ -53,7 +54,7 @@ class Beside:
 
 
 @dataclass(frozen=True)
-class Finding:
+class AppFinding:
     """What one throughput at one value says: each platform's cost against native."""
     lead: str  # "redis get_ops_s at 1 client against native"
     parts: tuple[str, ...]  # "docker's published port cost 8 % (0.92×, 95% CI […])"
@@ -67,8 +68,8 @@ class AppTable:
     workload: str
     client: str
     columns: tuple[str, ...]
-    rows: tuple[Row, ...]
-    findings: tuple[Finding, ...]
+    rows: tuple[AppRow, ...]
+    findings: tuple[AppFinding, ...]
     beside: tuple[Beside, ...]
     tcg: bool
     curves: str | None = None  # SVG: the first throughput and its p99 against the client's values
@@ -83,7 +84,58 @@ class AppTable:
 class _Series:
     base: str  # get_ops_s
     value: int | None  # 10, or None when the client ran once
-    dimensions: str  # clients=10
+
+
+@dataclass(frozen=True)
+class _Column:
+    """A platform, on one network path its client took (docker: its DNAT, then its proxy)."""
+    platform: str
+    path: str
+    label: str
+
+
+class _Figures:
+    """A server workload's summary rows by metric, value, platform and path: the dimensions
+    text of each, for looking its values up."""
+
+    def __init__(self, run: LoadedRun, workload: str) -> None:
+        self.parameter = ""
+        self.at: dict[tuple[str, int | None, str], dict[str, str]] = {}  # (metric, value, platform) → path → dims
+        rows = run.summary[run.summary.workload == workload][["metric", "dimensions", "platform"]]
+        for metric, dimensions, platform in rows.itertuples(index=False):
+            found = parse_dimensions(dimensions)
+            path = found.pop(PATH, "")
+            if STRESS in found or len(found) > 1:
+                continue
+            value = None
+            if found:
+                ((self.parameter, text),) = found.items()
+                value = int(text) if text.isdigit() else None
+            self.at.setdefault((metric, value, platform), {})[path] = dimensions
+
+    def dimensions(self, metric: str, value: int | None, platform: str, path: str | None = None) -> str | None:
+        """The dimensions of a figure at a value on a platform: on `path`, or its first path."""
+        paths = self.at.get((metric, value, platform), {})
+        if path is None:
+            return next(iter(paths.values()), None)
+        return paths.get(path)
+
+    def series(self) -> list[_Series]:
+        valued = {(m, v) for m, v, _ in self.at if v is not None}
+        return [_Series(m, v) for m, v in sorted(valued or {(m, v) for m, v, _ in self.at}, key=lambda mv: (mv[0], mv[1] or 0))]
+
+    def columns(self, run: LoadedRun, shown: list[str], metrics: set[str]) -> list[_Column]:
+        """Each platform but native on each path its client took for these metrics."""
+        found = []
+        for platform in shown:
+            if platform == "native":
+                continue
+            paths = list(dict.fromkeys(p for (m, _, pl), by_path in self.at.items()
+                                       if pl == platform and m in metrics for p in by_path))
+            for path in paths:
+                name = column_name(platform, run)
+                found.append(_Column(platform, path, f"{name} ({path})" if len(paths) > 1 else name))
+        return found
 
 
 def published() -> list[Published]:
@@ -101,22 +153,10 @@ def _served(run: LoadedRun) -> dict[str, str]:
     return found
 
 
-def _series(run: LoadedRun, workload: str) -> tuple[list[_Series], str]:
-    """The workload's series at each of its client's values, and what those values count
-    (clients); every series, and "", when the client ran once."""
-    metrics = run.summary[run.summary.workload == workload][["metric", "dimensions"]].drop_duplicates()
-    valued, once = [], []
-    parameter = ""
-    for metric, dimensions in metrics.itertuples(index=False):
-        found = parse_dimensions(dimensions)
-        if len(found) == 1:
-            ((parameter, value),) = found.items()
-            valued.append(_Series(metric, int(value) if value.isdigit() else None, dimensions))
-        elif not found:
-            once.append(_Series(metric, None, ""))
+def _series(run: LoadedRun, figures: _Figures, workload: str) -> list[_Series]:
+    """The workload's series at each of its client's values, in the workload's own order."""
     listed = _listed_order(run, workload)
-    chosen = valued or once
-    return sorted(chosen, key=lambda s: (listed.get(s.base, len(listed)), s.base, s.value or 0)), parameter
+    return sorted(figures.series(), key=lambda s: (listed.get(s.base, len(listed)), s.base, s.value or 0))
 
 
 def _listed_order(run: LoadedRun, workload: str) -> dict[str, int]:
@@ -137,8 +177,16 @@ def _p99_of(base: str, bases: set[str]) -> str | None:
     return same[0] if same else (p99s[0] if len(p99s) == 1 else None)
 
 
-def _cell(run: LoadedRun, workload: str, metric: str, dimensions: str, platform: str) -> Cell:
-    ratio = ratio_between(run, workload, metric, platform, "native", dimensions)
+def _ratio(run: LoadedRun, figures: _Figures, workload: str, metric: str, value: int | None, platform: str,
+           path: str | None = None, against: str = "native") -> Ratio | None:
+    """A platform's figure (on a path, or its first) over native's (on its own path)."""
+    top, bottom = figures.dimensions(metric, value, platform, path), figures.dimensions(metric, value, against)
+    if top is None or bottom is None:
+        return None
+    return ratio_between(run, workload, metric, platform, against, top, bottom)
+
+
+def _cell(ratio: Ratio | None, run: LoadedRun, platform: str) -> Cell:
     if ratio is None:
         return Cell("—")
     detail = f"95% CI {units.ratio_interval(ratio.low, ratio.high)}"
@@ -165,36 +213,31 @@ def _effect(ratio: Ratio, better: str = "higher") -> str:
     return f"{'cost' if worse else 'gained'} {abs(1 - ratio.value) * 100:.0f} % ({measured})"
 
 
-def _why(run: LoadedRun, platform: str, workload: str) -> str:
-    """How the platform's server was reached, in a word, from its recorded network path."""
-    record = run.first_counted(platform, workload)
-    path = record.facts.get("network_path", "") if record else ""
-    if " published (-p) " in path:
-        return "'s published port"
-    if path.startswith("the host's network namespace"):
-        return "'s host network"
-    return ""
+WHY = {DNAT: "'s published port", PROXY: "'s published port on localhost (its userland proxy)",
+       HOST: "'s host network"}  # how a platform's server was reached, in a few words
 
 
-def _finding(run: LoadedRun, workload: str, series: list[_Series], parameter: str,
-             shown: list[str]) -> tuple[Finding, ...]:
+def _finding(run: LoadedRun, figures: _Figures, workload: str, rates: list[_Series],
+             columns: list[_Column]) -> tuple[AppFinding, ...]:
     """The first throughput at its lowest and highest value: each platform's cost, named."""
-    rates = [s for s in series if s.base == series[0].base]
+    first = [s for s in rates if s.base == rates[0].base]
     found = []
-    for s in dict.fromkeys([rates[0], rates[-1]]):
+    for s in dict.fromkeys([first[0], first[-1]]):
         parts = []
-        for platform in shown:
-            ratio = ratio_between(run, workload, s.base, platform, "native", s.dimensions) if platform != "native" else None
+        for column in columns:
+            ratio = _ratio(run, figures, workload, s.base, s.value, column.platform, column.path)
             if ratio is None:
                 continue
-            note = " (TCG: an emulator's cost, not a hypervisor's)" if is_vm(platform) and "tcg" in run.vm_accels else ""
-            parts.append(f"{column_name(platform, run)}{_why(run, platform, workload)} {_effect(ratio)}{note}")
+            tcg = is_vm(column.platform) and "tcg" in run.vm_accels
+            note = " (TCG: an emulator's cost, not a hypervisor's)" if tcg else ""
+            parts.append(f"{column_name(column.platform, run)}{WHY.get(column.path, '')} {_effect(ratio)}{note}")
         if parts:
-            found.append(Finding(f"{workload} {s.base}{_at(s.value, parameter)} against native", tuple(parts)))
-    return tuple(found) or (Finding(f"{workload}: no platform ran beside native, so no ratio could be formed", ()),)
+            found.append(AppFinding(f"{workload} {s.base}{_at(s.value, figures.parameter)} against native", tuple(parts)))
+    return tuple(found) or (AppFinding(f"{workload}: no platform ran beside native, so no ratio could be formed", ()),)
 
 
-def _beside(run: LoadedRun, workload: str, series: list[_Series], parameter: str) -> list[Beside]:
+def _beside(run: LoadedRun, figures: _Figures, workload: str, series: list[_Series]) -> list[Beside]:
+    """Each published figure for this workload beside this run's own (the platform's first path)."""
     found = []
     for figure in published():
         if figure.workload != workload:
@@ -202,8 +245,8 @@ def _beside(run: LoadedRun, workload: str, series: list[_Series], parameter: str
         for s in series:
             if s.base != figure.metric or (figure.at is not None and s.value != figure.at):
                 continue
-            ratio = ratio_between(run, workload, s.base, figure.platform, figure.against, s.dimensions)
-            ours = (f"{column_name(figure.platform, run)} ÷ {figure.against}{_at(s.value, parameter)}: "
+            ratio = _ratio(run, figures, workload, s.base, s.value, figure.platform, against=figure.against)
+            ours = (f"{column_name(figure.platform, run)} ÷ {figure.against}{_at(s.value, figures.parameter)}: "
                     + (ratio.text() if ratio else "not measured in this run"))
             found.append(Beside(figure.setting, figure.source, units.ratio(figure.ratio), ours))
     return found
@@ -213,27 +256,32 @@ def tables(run: LoadedRun) -> list[AppTable]:
     shown = platforms(run)
     found = []
     for workload, client in _served(run).items():
-        series, parameter = _series(run, workload)
+        figures = _Figures(run, workload)
+        series = _series(run, figures, workload)
         units_of = dict(run.summary[run.summary.workload == workload][["metric", "unit"]].itertuples(index=False))
         rates = [s for s in series if units_of.get(s.base) in RATE_UNITS]
         if not rates:
             continue
         bases = {s.base for s in series}
+        shown_metrics = {b for s in rates for b in (s.base, _p99_of(s.base, bases)) if b is not None}
+        columns = figures.columns(run, shown, shown_metrics)
         first = rates[0].base
         plotted = [(b, units_of[b]) for b in (first, _p99_of(first, bases)) if b is not None]
         rows = []
         for s in rates:
-            p99 = _p99_of(s.base, bases)
-            for base in (s.base, p99):
+            for base in (s.base, _p99_of(s.base, bases)):
                 if base is None:
                     continue
-                native = run.row(workload, base, "native", s.dimensions)
-                rows.append(Row(f"{base}{_at(s.value, parameter)}",
-                                units.human(native["median"], native["unit"]) if native is not None else "not measured",
-                                tuple(_cell(run, workload, base, s.dimensions, p) for p in shown if p != "native")))
-        found.append(AppTable(workload, client, tuple(column_name(p, run) for p in shown if p != "native"),
-                              tuple(rows), _finding(run, workload, rates, parameter, shown),
-                              tuple(_beside(run, workload, series, parameter)),
+                at = figures.dimensions(base, s.value, "native")
+                native = run.row(workload, base, "native", at) if at is not None else None
+                rows.append(AppRow(f"{base}{_at(s.value, figures.parameter)}",
+                                   units.human(native["median"], native["unit"]) if native is not None else "not measured",
+                                   tuple(_cell(_ratio(run, figures, workload, base, s.value, c.platform, c.path), run,
+                                               c.platform) for c in columns)))
+        parameter = figures.parameter
+        found.append(AppTable(workload, client, tuple(c.label for c in columns), tuple(rows),
+                              _finding(run, figures, workload, rates, columns),
+                              tuple(_beside(run, figures, workload, series)),
                               "tcg" in run.vm_accels and any(is_vm(p) for p in shown),
                               charts.curves_chart(run, workload, plotted, parameter) if parameter else None))
     return found

@@ -22,6 +22,8 @@ from matplotlib.figure import Figure  # noqa: E402
 
 from bench.analysis import stats  # noqa: E402
 from bench.model import units
+from bench.model.dimensions import PATH, PROXY  # noqa: E402
+from bench.model.sample import parse_dimensions, without_dimension  # noqa: E402
 from bench.model.series import at_dimensions  # noqa: E402
 from bench.model.trial import TrialRecord  # noqa: E402
 from bench.probes import boot  # noqa: E402
@@ -66,23 +68,24 @@ def _x_labels(runs: list[LoadedRun], shown: list[str]) -> list[str]:
 
 def metric_chart(runs: list[LoadedRun], workload: str, metric: str, unit: str, dimensions: str = "") -> str:
     """Every counted trial as a dot, the median as a bar and its 95% CI as a line, per platform
-    (the platforms that measured this metric at these dimensions). A linear axis starts at zero;
-    values spanning more than LOG_SPREAD× go on a log axis, which says so."""
-    shown = [p for p in _all_platforms(runs) if any(run.values_of(workload, metric, p, dimensions) for run in runs)]
-    everything = [v for run in runs for p in shown for v in run.values_of(workload, metric, p, dimensions)]
+    (the platforms that measured this metric at these dimensions; a server's on each network path
+    its client took, a slot each where a platform took two). A linear axis starts at zero; values
+    spanning more than LOG_SPREAD× go on a log axis, which says so."""
+    slots = _slots(runs, workload, metric, dimensions)
+    everything = [v for run in runs for p, d in slots for v in run.values_of(workload, metric, p, d)]
     scale = units.scale_for(max(map(abs, everything), default=0.0), unit)
     positive = [v for v in everything if v > 0]
     # Only times go on a log axis: a size or a count is read against zero, whatever its spread.
     log = (unit in LOG_UNITS and bool(positive) and min(positive) * LOG_SPREAD < max(positive)
            and len(positive) == len(everything))
     groups = []
-    for platform in shown:
+    for platform, at in slots:
         at_slot = []
         for j, run in enumerate(runs):
-            values = [v / scale.factor for v in run.values_of(workload, metric, platform, dimensions)]
+            values = [v / scale.factor for v in run.values_of(workload, metric, platform, at)]
             if not values:
                 continue
-            row = run.row(workload, metric, platform, dimensions)  # the summary's interval, not a second bootstrap
+            row = run.row(workload, metric, platform, at)  # the summary's interval, not a second bootstrap
             ci = None
             if row is not None and len(values) > 1:
                 ci = (row["ci_low"] / scale.factor, row["ci_high"] / scale.factor)
@@ -90,8 +93,25 @@ def metric_chart(runs: list[LoadedRun], workload: str, metric: str, unit: str, d
                                             stats.median(values), ci))
         groups.append(at_slot)
     legend = [(run.run_id, RUN_COLOURS[j % len(RUN_COLOURS)]) for j, run in enumerate(runs)] if len(runs) > 1 else []
+    labels = _x_labels(runs, [p for p, _ in slots])
+    paths = [parse_dimensions(d).get(PATH, "") for _, d in slots]
+    twice = {p for p, _ in slots if [q for q, _ in slots].count(p) > 1}
+    labels = [f"{label} ({path})" if p in twice else label for label, path, (p, _) in zip(labels, paths, slots)]
     return stripchart.chart(f"{workload}: {at_dimensions(metric, dimensions)}", scale.unit + (" (log scale)" if log else ""),
-                            _x_labels(runs, shown), groups, log, legend)
+                            labels, groups, log, legend)
+
+
+def _slots(runs: list[LoadedRun], workload: str, metric: str, dimensions: str) -> list[tuple[str, str]]:
+    """(platform, its figure's full dimensions) for each platform that measured the metric at
+    these dimensions, whatever network path: one per path a platform's client took."""
+    found: dict[tuple[str, str], None] = {}
+    for platform in _all_platforms(runs):
+        for run in runs:
+            for key in sorted(run.values, key=lambda k: k.dimensions):
+                if (key.workload, key.metric, key.platform) == (workload, metric, platform) and \
+                        without_dimension(key.dimensions, PATH) == dimensions:
+                    found[(platform, key.dimensions)] = None
+    return list(found)
 
 
 def boot_segments(run: LoadedRun, workload: str, platform: str) -> dict[str, float]:
@@ -196,32 +216,38 @@ def curves_chart(run: LoadedRun, workload: str, metrics: list[tuple[str, str]], 
     Felter's curves of throughput (and latency) against load. None with fewer than two values."""
     table = run.summary
     rows = table[(table["workload"] == workload) & (table["metric"].isin([m for m, _ in metrics]))]
-    points: dict[tuple[str, str], list[tuple[int, float, float, float]]] = {}
+    points: dict[tuple[str, tuple[str, str]], list[tuple[int, float, float, float]]] = {}
     for row in rows.itertuples():
-        value = row.dimensions.partition("=")[2] if row.dimensions.startswith(f"{parameter}=") else ""
-        if value.isdigit() and ";" not in row.dimensions:
-            points.setdefault((row.metric, row.platform), []).append((int(value), row.median, row.ci_low, row.ci_high))
+        found = parse_dimensions(row.dimensions)
+        path = found.pop(PATH, "")
+        value = found.pop(parameter, "")
+        if value.isdigit() and not found:
+            line = (row.platform, path)
+            points.setdefault((row.metric, line), []).append((int(value), row.median, row.ci_low, row.ci_high))
     if len({x for found in points.values() for x, *_ in found}) < 2:
         return None
-    shown = [p for p in platforms(run) if any((m, p) in points for m, _ in metrics)]
+    lines = sorted({line for _, line in points}, key=lambda line: (platforms(run).index(line[0]), line[1]))
+    paths = {platform: [p for q, p in lines if q == platform] for platform, _ in lines}
     with _figure(f"curves-{workload}", ncols=len(metrics), figsize=(3.2 * len(metrics) + 0.4, 2.5),
                  squeeze=False) as (fig, axes):
         for col, (metric, unit) in enumerate(metrics):
             ax = axes[0][col]
-            every = [v for p in shown for _, med, low, high in points.get((metric, p), []) for v in (med, low, high)]
+            every = [v for line in lines for _, med, low, high in points.get((metric, line), []) for v in (med, low, high)]
             scale = units.scale_for(max(map(abs, every), default=0.0), unit)
-            for k, platform in enumerate(shown):
-                found = sorted(points.get((metric, platform), []))
+            for k, (platform, path) in enumerate(lines):
+                found = sorted(points.get((metric, (platform, path)), []))
                 if not found:
                     continue
+                name = column_name(platform, run) + (f" ({path})" if len(paths[platform]) > 1 else "")
                 xs = [x for x, *_ in found]
                 meds = [m / scale.factor for _, m, _, _ in found]
                 below = [max(0.0, (m - low) / scale.factor) for _, m, low, _ in found]
                 above = [max(0.0, (high - m) / scale.factor) for _, m, _, high in found]
                 ax.errorbar(xs, meds, yerr=[below, above], marker="o", markersize=3, linewidth=1, capsize=2,
-                            color=RUN_COLOURS[k % len(RUN_COLOURS)], label=column_name(platform, run))
+                            color=RUN_COLOURS[k % len(RUN_COLOURS)], linestyle="--" if path == PROXY else "-",
+                            label=name)
             ax.set_xscale("log")
-            ax.set_xticks(sorted({x for p in shown for x, *_ in points.get((metric, p), [])}))
+            ax.set_xticks(sorted({x for line in lines for x, *_ in points.get((metric, line), [])}))
             ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
             ax.minorticks_off()
             ax.set_xlabel(parameter)

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 from bench.definitions.workload import SETTLED_METRIC
 from bench.model.registry import label
+from bench.model.units import MIB
 from bench.report.verdict import column_name, platforms
 from bench.rundir.runs import LoadedRun
 
-MIB = 2**20
 UNITS = {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 from bench.analysis import summary
 from bench.model import units
+from bench.model.dimensions import PATH
+from bench.model.sample import without_dimension
 from bench.model.series import at_dimensions
 from bench.report import applications, caveats, charts, consolidation, findings, neighbours, scenario, verdict
 from bench.report.jinja import environment
@@ -40,7 +42,7 @@ def _charts(runs: list[LoadedRun]) -> dict[str, Any]:
     keys: dict[tuple[str, str, str, str], None] = {}
     for run in runs:
         for row in run.summary.itertuples():
-            keys[(row.workload, row.metric, row.dimensions, row.unit)] = None
+            keys[(row.workload, row.metric, without_dimension(row.dimensions, PATH), row.unit)] = None  # paths: one chart
     headline, rest = [], []
     for workload, metric, dimensions, unit in keys:
         chart = {"title": f"{workload}: {at_dimensions(metric, dimensions)}",

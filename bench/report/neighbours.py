@@ -17,7 +17,7 @@ from bench.model.registry import is_vm
 from bench.model.sample import dimensions_text
 from bench.model.series import at_dimensions
 from bench.model.trial import TrialRecord
-from bench.report.verdict import column_name, platforms
+from bench.report.verdict import Cell, column_name, platforms
 from bench.rundir.runs import LoadedRun
 
 SHADES = ((5.0, "d0"), (20.0, "d1"), (50.0, "d2"))  # |D| below each bound; above the last: "d3"
@@ -27,13 +27,6 @@ PUBLISHED = ("Matthews et al. 2007 (Xen, VMware, OpenVZ, Solaris containers on 2
              "to a network sender and did not complete under another; the authors' earlier report found Solaris "
              "containers' well-behaved instances suffered the misbehaving one's fate under every stress. Figures "
              "from other hardware and software: context, not evidence.")
-
-
-@dataclass(frozen=True)
-class Cell:
-    main: str  # "+48.3 % [+46.1, +50.2]", "DNR", "—"
-    shade: str  # a CSS class by size: d0 … d3, dnr, or "" when not measured
-    detail: str = ""  # the neighbour's fate
 
 
 @dataclass(frozen=True)
@@ -119,16 +112,16 @@ def _fate(records: list[TrialRecord], condition: str) -> str:
 
 def _cell(d: Degradation | None, fate: str, better: str) -> Cell:
     if d is None:
-        return Cell("—", "")
+        return Cell("—")
     if d.did_not_run:
-        return Cell("DNR", "dnr", "; ".join(filter(None, [d.text(), fate])))
+        return Cell("DNR", "; ".join(filter(None, [d.text(), fate])), "dnr")
     shade = next((name for bound, name in SHADES if abs(d.percent) < bound), "d3")
     if better == "lower":  # a latency reads best as its ratio: p99 beside ÷ p99 alone
         low, high = 1 + d.interval.low / 100, 1 + d.interval.high / 100
         ratio = f"{units.ratio(1 + d.percent / 100)} {units.ratio_interval(low, high)}"
         partial = "" if d.completed == d.attempted else f", {d.completed} of {d.attempted} completed"
-        return Cell(ratio + partial, shade, fate)
-    return Cell(d.text(), shade, fate)
+        return Cell(ratio + partial, fate, shade)
+    return Cell(d.text(), fate, shade)
 
 
 def _worst(records: list[TrialRecord], figure: VictimFigure) -> tuple[str, Degradation] | None:

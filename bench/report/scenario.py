@@ -24,10 +24,10 @@ from pathlib import Path
 from bench.definitions.tomlcheck import Table, load_toml
 from bench.errors import BenchError
 from bench.model import units
+from bench.model.units import MIB
 from bench.report.consolidation import parse_size
 from bench.rundir.runs import LoadedRun
 
-MIB = 2**20
 PROJECT = Path(__file__).resolve().parents[2]
 SHIPPED = PROJECT / "examples" / "scenarios"
 TEXT = re.compile(r"^\s*(\d+)\s*vms?\s*x\s*(\S+?)\s*(?:->\s*(\d+)\s*vms?\s*\+\s*(\d+)\s*containers?"

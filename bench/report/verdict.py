@@ -85,8 +85,11 @@ RATIOS = (("vm", "docker"), ("vm-docker", "docker"), ("vm-docker", "vm"))
 
 @dataclass(frozen=True)
 class Cell:
+    """One cell of a report's table: its figure, what qualifies it, and a CSS shade by size
+    (the Noisy neighbours matrix: d0 … d3, dnr)."""
     main: str
     detail: str = ""
+    shade: str = ""
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,7 @@ class Row:
 
 
 @dataclass(frozen=True)
-class Verdict:
+class VerdictTable:
     run_id: str
     columns: tuple[str, ...]
     rows: tuple[Row, ...]
@@ -137,9 +140,11 @@ class Ratio:
 
 
 def ratio_between(run: LoadedRun, workload: str, metric: str, top: str, bottom: str,
-                  dimensions: str = "") -> Ratio | None:
-    """Median of `top` over median of `bottom`, with the 95% interval of that ratio (stats.ratio_ci)."""
-    a, b = run.values_of(workload, metric, top, dimensions), run.values_of(workload, metric, bottom, dimensions)
+                  dimensions: str = "", bottom_dimensions: str | None = None) -> Ratio | None:
+    """Median of `top` over median of `bottom`, with the 95% interval of that ratio (stats.ratio_ci);
+    the bottom's figure at its own dimensions when given (native's network path is its own)."""
+    below = dimensions if bottom_dimensions is None else bottom_dimensions
+    a, b = run.values_of(workload, metric, top, dimensions), run.values_of(workload, metric, bottom, below)
     if not a or not b or stats.median(b) <= 0 or stats.median(a) <= 0:
         return None
     interval = stats.ratio_ci(a, b)
@@ -206,7 +211,7 @@ def _image_format(platform: str) -> str:
     return known.image_format if known else "?"
 
 
-def verdict(run: LoadedRun) -> Verdict:
+def verdict(run: LoadedRun) -> VerdictTable:
     shown = platforms(run)
     ratios = [(top, bottom) for top, bottom in RATIOS if top in shown and bottom in shown]
     columns = [column_name(p, run) for p in shown] + [f"{column_name(top, run)} ÷ {column_name(bottom, run)}"
@@ -241,4 +246,4 @@ def verdict(run: LoadedRun) -> Verdict:
                     tuple(_build_cell(images, p) for p in shown) + blank))
     rows.append(Row("Image automation", "Artifact sha256",
                     tuple(_artifact_cell(images, p) for p in shown) + blank))
-    return Verdict(run.run_id, tuple(columns), tuple(rows))
+    return VerdictTable(run.run_id, tuple(columns), tuple(rows))

@@ -19,11 +19,11 @@ from bench.guest.protocol import READY
 from bench.host import killpoints
 from bench.model.sample import SampleSink
 from bench.model.trial import DENSITY_TEARDOWN, TrialRecord
+from bench.model.units import MIB
 from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes.memory import MemoryMonitor
 from bench.run.frame import CONSOLE_TAIL_LINES, TrialFrame, teardown_all
 
-MIB = 2**20
 SETTLE_S = 2.0  # after READY: let the new instance's memory use settle before reading
 
 

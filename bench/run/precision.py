@@ -19,6 +19,7 @@ from bench.analysis import stats
 from bench.definitions.suite import Precision, Suite
 from bench.definitions.workload import Workload
 from bench.model import units
+from bench.model.dimensions import PATH
 from bench.model.sample import dimensions_text
 from bench.model.series import at_dimensions
 from bench.model.trial import TrialRecord
@@ -74,8 +75,18 @@ class Standing:
 
 
 def values(records: list[TrialRecord], platform: str, workload: str, metric: str, dimensions: dict[str, str]) -> list[float]:
-    return [float(s.value) for r in records if r.ok and not r.warmup and (r.platform, r.workload) == (platform, workload)
-            for s in r.quantities if s.metric == metric and s.dimensions == dimensions]
+    """The figure in each counted trial; a server's on the first network path its client took
+    (the platform's own; Docker's userland proxy is measured after it)."""
+    found = []
+    for r in records:
+        if r.counted and (r.platform, r.workload) == (platform, workload):
+            found += [float(s.value) for s in r.quantities
+                      if s.metric == metric and without(s.dimensions, PATH) == dimensions][:1]
+    return found
+
+
+def without(dimensions: dict[str, str], name: str) -> dict[str, str]:
+    return {k: v for k, v in dimensions.items() if k != name}
 
 
 def precision_metric(workload: Workload) -> str | None:
@@ -93,10 +104,10 @@ def standing(rule: Precision, records: list[TrialRecord], platform: str, workloa
     shown = dimensions_text(at)
     vals = values(records, platform, workload.name, metric, at) if metric else []
     if metric is None or not vals:
-        trials = sum(1 for r in records if r.ok and not r.warmup and (r.platform, r.workload) == (platform, workload.name))
+        trials = sum(1 for r in records if r.counted and (r.platform, r.workload) == (platform, workload.name))
         return Standing(platform, workload.name, metric or "", trials, math.inf, None, False, dimensions=shown)
     unit, better = next((s.unit, s.better) for r in records if r.ok and (r.platform, r.workload) == (platform, workload.name)
-                        for s in r.quantities if s.metric == metric and s.dimensions == at)
+                        for s in r.quantities if s.metric == metric and without(s.dimensions, PATH) == at)
     target = rule.target(unit, better)
     interval = stats.median_ci(vals)
     if units.below_resolution(unit, better, stats.median(vals), interval.low, interval.high):

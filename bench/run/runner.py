@@ -27,7 +27,7 @@ from bench.host.engines import docker_client
 from bench.images import engine_disk, manifest as manifests, user_image
 from bench.images.user_image import UserImage
 from bench.model import registry
-from bench.model.resources import allot, keep_harness_apart, place_pair
+from bench.model.resources import Resources, allot, keep_harness_apart, place_pair
 from bench.model.trial import TrialRecord
 from bench.operations import accel as accelerators, cleanup
 from bench.platforms import preflight
@@ -175,12 +175,18 @@ class Finished:
         return LoadedRun(self.run.path, self.info, self.records).with_summary(self.summary)
 
 
+# A platform's driver for the run: (platform, progress, resources, requested accelerator) → Driver.
+DriverFactory = Callable[[str, Progress, Resources, str], Driver]
+
+
 class Execution:
-    """A run's trials executed in the plan's order, each recorded as it ends."""
+    """A run's trials executed in the plan's order, each recorded as it ends. Its drivers come
+    from `drivers` (accelerators.driver: the real ones, a VM's under the accelerator chosen)."""
 
     def __init__(self, run: RunDir, info: dict[str, Any], suite: Suite, plan: list[PlannedTrial],
-                 images: RunImages, progress: Progress) -> None:
+                 images: RunImages, progress: Progress, drivers: DriverFactory = accelerators.driver) -> None:
         self.run, self.info, self.suite, self.plan = run, info, suite, plan
+        self.make_driver = drivers
         self.manifest, self.loaded, self.progress = images.manifest, images.loaded, progress
         self.user_images = images.user_images
         loaded = images.loaded
@@ -227,9 +233,9 @@ class Execution:
                       f"{','.join(map(str, harness_cpus))}; {resources.memory_mib} MiB each")
         if self.placement is not None:
             progress.note(f"interference: {self.placement.describe()}")
-        self.drivers = {p: accelerators.driver(p, progress, resources, accel) for p in suite.platforms}
+        self.drivers = {p: self.make_driver(p, progress, resources, accel) for p in suite.platforms}
         if self.placement is not None and self.placement.placement == "other-cpu":
-            self.neighbour_drivers = {p: accelerators.driver(p, progress, self.placement.neighbour, accel)
+            self.neighbour_drivers = {p: self.make_driver(p, progress, self.placement.neighbour, accel)
                                       for p in suite.platforms}
         self.eta = Eta(lambda t: estimate_s(t.platform, self.suite.workload_for(t.platform, self.loaded[t.workload]), self.drivers[t.platform].accel,
                                             suite.density_instances))

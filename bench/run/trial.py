@@ -26,7 +26,7 @@ from bench.model import registry
 from bench.model.registry import is_vm
 from bench.model.resources import allot
 from bench.model.sample import SampleSink
-from bench.model.trial import SCORE, TrialRecord
+from bench.model.trial import CLIENT_PROBE, SCORE, TrialRecord
 from bench.net import clients, servers
 from bench.net.servers import HostServers
 from bench.operations import accel as accelerators
@@ -148,14 +148,17 @@ class SingleTrial(TrialFrame):
                 path.instance_address, workload.client.port, set(instance.host_pids())):
             raise BenchError(f"{path.instance_address}:{workload.client.port} answered, but not from the "
                              "instance: another process on the host holds that port")
-        runs = clients.run_client(workload.client, path.instance_address, path.instance_port, owner,
-                                  lambda: killpoints.reach(record.seq, "client"))
+        found = []
+        for k, route in enumerate(path.routes):  # the path's own first, then (Docker) its userland proxy
+            runs = clients.run_client(workload.client, route.address, route.port, owner,
+                                      lambda: killpoints.reach(record.seq, "client"), prepare=k == 0)
+            found += clients.figures(workload, runs, route.path)
         record.result_s = _seconds_since(t0, time.monotonic_ns())
         _collect(instance, self.monitor, self.sink)
         self.sink.add("workload_s", record.result_s - self.ready_s, "s",
                       probe="host monotonic clock: READY seen → the host's client done")
-        how = f"parsed from the host client's output ({workload.name}/workload.toml [client], [metrics])"
-        for figure in clients.figures(workload, runs):
+        how = f"{CLIENT_PROBE} ({workload.name}/workload.toml [client], [metrics])"
+        for figure in found:
             self.sink.add(figure.metric, figure.value, figure.score.unit, figure.score.better, figure.dimensions, probe=how)
 
     def observe(self) -> None:

@@ -45,7 +45,7 @@ class LoadedRun:
     @cached_property
     def counted(self) -> list[TrialRecord]:
         """Successful, measured (not warm-up) trials: the ones every statistic is made of."""
-        return [r for r in self.records if r.ok and not r.warmup]
+        return [r for r in self.records if r.counted]
 
     @cached_property
     def summary(self) -> pd.DataFrame:
@@ -87,11 +87,7 @@ class LoadedRun:
     @cached_property
     def values(self) -> dict[SeriesKey, list[float]]:
         """Each series' counted trial values, in trial order."""
-        found: dict[SeriesKey, list[float]] = {}
-        for record in self.counted:
-            for s in record.quantities:
-                found.setdefault(SeriesKey.of(s), []).append(float(s.value))
-        return found
+        return summary.series_values(self.counted)
 
     @cached_property
     def equal_values(self) -> dict[SeriesKey, list[str]]:

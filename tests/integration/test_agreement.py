@@ -137,7 +137,7 @@ def test_docker_redis_throughput_agrees_with_redis_benchmark_against_a_plain_doc
     bridge = default_bridge(client).host_address  # the host's address there, as the harness finds it
     harness, independent, judgement = alternated(suite, tmp_path, "get_ops_s",
                                                  lambda: plain_redis_get_ops(client, image, cpuset, bridge),
-                                                 {"clients": "10"})
+                                                 {"clients": "10", "path": "dnat"})
     print(f"\nredis GET ops/s at 10 clients: harness {statistics.median(harness):.0f}, plain docker run -p "
           f"{statistics.median(independent):.0f}; {judgement}; "
           f"rounds: {' '.join(f'{h:.0f}/{c:.0f}' for h, c in zip(harness, independent))}")

@@ -328,6 +328,6 @@ def test_a_schema_2_history_on_postgresql_is_renamed_as_on_sqlite(
     assert exports["sqlite"] == exports["postgresql"]
     rows = list(csv.DictReader(io.StringIO(exports["postgresql"])))
     redis = {r["run_id"] for r in rows if (r["workload"], r["platform"], r["metric"], r["dimensions"])
-             == ("redis", "native", "get_ops_s", "clients=1")}
+             == ("redis", "native", "get_ops_s", "clients=1;path=host")}
     assert redis == {PRE.joinpath("20261207-034640-1140").name, after.name}
     assert not any(r["metric"].endswith(("_c1", "_c10")) or "__" in r["metric"] for r in rows)

@@ -87,7 +87,7 @@ def test_each_image_runs_on_every_platform_with_the_image_user_space(
         if record.workload == "musl-primes":
             assert any(s.metric == "score" and s.value > 0 for s in record.samples)
         else:  # the host's wrk against the image's own Entrypoint, a server with no shell around it
-            assert any(s.metric == "req_s" and s.dimensions == {"connections": "25"} and s.value > 0
+            assert any(s.metric == "req_s" and s.dimensions.get("connections") == "25" and s.value > 0
                        for s in record.samples)
     # The container ran the image itself, not a copy with the harness's files as a layer.
     docker_trial = next(r for r in records if r.platform == "docker" and r.workload == "musl-primes")

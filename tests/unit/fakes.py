@@ -49,11 +49,11 @@ class ScriptedDriver(Driver):
 
     def __init__(self, lines: list[str], close: bool = False, delay_s: float = 0.0):
         super().__init__(allot(1, 256))
-        self.lines, self.close, self.delay_s = lines, close, delay_s
+        self.lines, self.closes, self.delay_s = lines, close, delay_s  # `close` is the driver's own method
         self.instances: list[ScriptedInstance] = []
 
     def prepare(self, ctx: TrialContext) -> Instance:
-        self.instances.append(ScriptedInstance(ctx, self.lines, self.close, self.delay_s))
+        self.instances.append(ScriptedInstance(ctx, self.lines, self.closes, self.delay_s))
         return self.instances[-1]
 
     def _measure_image(self, ctx: TrialContext) -> Footprint:
