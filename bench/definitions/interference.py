@@ -70,21 +70,21 @@ class Interference:
 def load_for_run(names: tuple[str, ...] | list[str], root: Path | None = None) -> dict[str, Workload]:
     """A suite's workloads by name, each interference one as_planned."""
     loaded = {name: load(name, root) for name in names}
-    return {name: resolve(w, root).as_planned() if w.kind == "interference" else w for name, w in loaded.items()}
+    return {name: resolve(w, root).as_planned() if w.kind_traits.composite else w for name, w in loaded.items()}
 
 
 def resolve(workload: Workload, root: Path | None = None) -> Interference:
     """Its victim and stresses loaded and checked: one line naming the file where they are not."""
     where = f"{workload.source}: "
     victim = load(workload.victim, root)
-    if victim.kind != "single":
+    if not victim.kind_traits.victim:
         raise BenchError(f"{where}victim {victim.name!r} is a {victim.kind} workload; a victim is a single one "
                          "whose figures the neighbour may take")
     if victim.score is None and not victim.metrics:
         raise BenchError(f"{where}victim {victim.name!r} gives no figure of its own ([score] or [metrics])")
     stresses = tuple(load(name, root) for name in workload.stresses)
     for stress in stresses:
-        if stress.kind != "stress":
+        if stress.kind_traits.measured:
             raise BenchError(f"{where}{stress.name!r} in stresses is a {stress.kind} workload, not kind \"stress\"")
     if victim.client is not None and victim.client.parameter == STRESS:
         raise BenchError(f"{where}victim {victim.name!r} counts its client's values as {STRESS!r}, the dimension "

@@ -19,7 +19,7 @@ def _client_of(workload: str) -> tuple[frozenset[str], str] | None:
     client's values count; None when it is not known here or has no such client."""
     try:
         found: Workload = load(workload)
-        if found.kind == "interference" and found.victim:
+        if found.kind_traits.composite and found.victim:
             found = load(found.victim)
     except BenchError:
         return None

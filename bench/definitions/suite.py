@@ -161,10 +161,10 @@ def load(name_or_path: str | None) -> Suite:
     loaded = {name_: load_workload(name_) for name_ in chosen}
     valued = dict(loaded)  # what [values] may narrow: the suite's workloads and their victims (noisy-redis's redis)
     for name_, workload_ in loaded.items():
-        if workload_.kind == "stress":
+        if not workload_.kind_traits.measured:
             raise top.error("workloads", f"{name_!r} is a stress: it runs only as an interference workload's "
                             "neighbour (e.g. noisy-cpu), never measured on its own")
-        if workload_.kind == "interference":
+        if workload_.kind_traits.composite:
             victim = interference.resolve(workload_).victim
             valued.setdefault(victim.name, victim)
     values = _client_values(top.table("values", optional=True), platforms, valued)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import config
+from bench.definitions.kinds import KINDS, WorkloadKind
 from bench.definitions.tomlcheck import Table, load_toml
 from bench.errors import BenchError
 from bench.guest.spec import LauncherSpec
@@ -23,7 +24,6 @@ DEBIAN_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 # interference: a victim workload measured alone and beside a neighbour running each stress;
 # stress: a bounded misbehaviour for such a neighbour, never measured on its own;
 # exposure: the exposure probe, run as root, its output read by the harness's own parser.
-KINDS = ("single", "density", "interference", "stress", "exposure")
 ADDRESS_FIELD = "{address}"
 METRIC_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 DIMENSION_RE = re.compile(r"^[a-z][a-z0-9_]{0,23}$")  # a figure's dimension: clients, stress
@@ -230,20 +230,23 @@ class Workload:
     def baked(self) -> bool:
         """Whether the Debian image holds a command of this workload (an interference one runs
         others'; a user's image is built apart)."""
-        return self.kind != "interference" and not self.user_image
+        return not self.kind_traits.composite and not self.user_image
 
     @property
     def as_root(self) -> bool:
         """The launcher runs every other workload as the unprivileged bench user."""
-        return self.kind == "exposure"
+        return self.kind_traits.as_root
+
+    @property
+    def kind_traits(self) -> WorkloadKind:
+        return KINDS[self.kind]
 
     @property
     def headline_metric(self) -> str:
-        """The figure this workload exists for: its score, else its first own metric, else boot_s."""
-        if self.kind == "density":
-            return "density_mem_mib"
-        if self.kind == "exposure":
-            return "syscalls_host_reachable"
+        """The figure this workload exists for: its kind's, else its score, else its first own
+        metric, else boot_s."""
+        if self.kind_traits.headline:
+            return self.kind_traits.headline
         if self.settle is not None:
             return SETTLED_METRIC
         if self.score is not None and self.score.better != "equal":
@@ -277,7 +280,7 @@ def parse_workload(path: Path, expected_name: str | None = None) -> Workload:
     if expected_name is not None and name != expected_name:
         raise top.error("name", f"is {name!r} but the directory is {expected_name!r}")
     description = top.text("description")
-    if top.data.get("kind") == "interference":
+    if (declared := KINDS.get(str(top.data.get("kind", "")))) is not None and declared.composite:
         return _parse_interference(top, name, description, path)
     image, image_archive = _parse_image(top, path)
     packages = top.text_list("packages", default=[])
@@ -303,11 +306,12 @@ def parse_workload(path: Path, expected_name: str | None = None) -> Workload:
         if metrics[metric].better == "equal":
             raise extra.error(f"{metric}.better", "must be higher or lower (only [score] may be 'equal')")
     extra.finish()
-    kind = top.text("kind", default="single", choices=KINDS)
-    if kind in ("density", "stress", "exposure") and (score is not None or metrics):
+    kind = top.text("kind", default="single", choices=tuple(KINDS))
+    traits = KINDS[kind]
+    if not traits.own_figures and (score is not None or metrics):
         raise top.error("kind", f"a {kind} workload is measured by the harness's own probes: no [score] or [metrics]")
     network = top.boolean("network", default=False)
-    if network and kind not in ("single", "stress"):
+    if network and not traits.network:
         raise top.error("network", f"only a single-instance or stress workload can have a network, not kind {kind!r}")
     servers = _parse_servers(top.table("servers", optional=True))
     if servers and not network:
@@ -325,7 +329,7 @@ def parse_workload(path: Path, expected_name: str | None = None) -> Workload:
     relative = [p for p in app_paths if not p.startswith("/") or ".." in p.split("/")]
     if relative:
         raise top.error("app_paths", f"{relative[0]!r} is not an absolute path inside the image")
-    if (image or image_archive) and (app_paths or kind != "single"):
+    if (image or image_archive) and (app_paths or not traits.user_image):
         raise top.error("image", "a workload from a user's image is a single-instance one (kind = \"single\"), "
                         "without app_paths (the image is already the application's)")
     top.finish()

@@ -24,7 +24,6 @@ from bench.history.store import Store
 from bench.model.series import SeriesKey
 
 REGRESSION, IMPROVEMENT = "regression", "improvement"
-STACK = ("suite_hash", "harness_commit", "kernel", "qemu", "libvirt", "docker_engine", "image_key")
 
 
 @dataclass(frozen=True)
@@ -86,7 +85,7 @@ def change_id(series: Series, first_after: str) -> str:
 
 
 def stack_of_row(row: sa.Row) -> dict[str, str]:
-    stack = {name: getattr(row, name) for name in STACK}
+    stack = {name: getattr(row, name) for name in schema.STACK}
     stack.update({f"label {k}": v for k, v in json.loads(row.labels).items()})
     return stack
 
@@ -115,7 +114,7 @@ def load_series(store: Store, host: str | None = None, before: str | None = None
     h, r, s, p = schema.hosts, schema.runs, schema.series, schema.points
     query = (sa.select(h.c.fingerprint, h.c.name.label("host"), s.c.id.label("series_id"), s.c.workload,
                        s.c.platform, s.c.accel, s.c.metric, s.c.dimensions, s.c.unit, s.c.better, r.c.id.label("run_pk"),
-                       r.c.run_id, r.c.started_at, r.c.labels, *(r.c[name] for name in STACK), p.c.median,
+                       r.c.run_id, r.c.started_at, r.c.labels, *(r.c[name] for name in schema.STACK), p.c.median,
                        p.c.ci_low, p.c.ci_high)
              .select_from(p.join(r, p.c.run_id == r.c.id).join(h, r.c.host_id == h.c.id).join(s, p.c.series_id == s.c.id))
              .where(r.c.excluded.is_(None))

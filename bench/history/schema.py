@@ -38,6 +38,11 @@ hosts = sa.Table(
     sa.Column("hypervisor", sa.Boolean),  # the CPU's hypervisor flag: the host is itself a VM
 )
 
+# What a run ran on, beside its suite's name: a change point says which of these changed with it.
+STACK_COLUMNS = (("suite_hash", 64), ("harness_commit", 64), ("kernel", 255), ("qemu", 64), ("libvirt", 64),
+                 ("docker_engine", 64), ("image_key", 64))
+STACK = tuple(name for name, _ in STACK_COLUMNS)
+
 runs = sa.Table(
     "runs", metadata,
     sa.Column("id", sa.Integer, primary_key=True),
@@ -45,13 +50,7 @@ runs = sa.Table(
     sa.Column("run_id", sa.String(80), nullable=False),
     sa.Column("started_at", sa.String(32), nullable=False),  # ISO 8601 UTC: sorts as text, on both databases
     sa.Column("suite", sa.String(255), nullable=False, server_default=""),
-    sa.Column("suite_hash", sa.String(64), nullable=False, server_default=""),
-    sa.Column("harness_commit", sa.String(64), nullable=False, server_default=""),
-    sa.Column("kernel", sa.String(255), nullable=False, server_default=""),
-    sa.Column("qemu", sa.String(64), nullable=False, server_default=""),
-    sa.Column("libvirt", sa.String(64), nullable=False, server_default=""),
-    sa.Column("docker_engine", sa.String(64), nullable=False, server_default=""),
-    sa.Column("image_key", sa.String(64), nullable=False, server_default=""),
+    *(sa.Column(name, sa.String(size), nullable=False, server_default="") for name, size in STACK_COLUMNS),
     sa.Column("labels", sa.Text, nullable=False, server_default="{}"),  # JSON object of the user's --label K=V
     sa.Column("source", sa.String(16), nullable=False),  # "run" (a run directory) or "import"
     sa.Column("excluded", sa.Text),  # the reason, when `bench history exclude` left it out of the analysis

@@ -93,7 +93,7 @@ class VMInstance(Instance):
         self.guest.start()
         self.phases["domain_created"] = self.guest.created_ns or 0
         self.phases["resumed"] = self.guest.resumed_ns or 0
-        if self.ctx.workload.kind == "exposure" and self.guest.domain is not None:  # after the timed start
+        if self.ctx.workload.kind_traits.exposure_report and self.guest.domain is not None:  # after the timed start
             self.facts["vmm.devices"] = device_model(self.guest.domain.XMLDesc(0))
 
     def release_tree_probe(self) -> None:

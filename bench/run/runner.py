@@ -141,7 +141,7 @@ def _images_for(suite: Suite, progress: Progress) -> RunImages:
     manifest = manifests.load()
     loaded = interference.load_for_run(suite.workloads)
     for workload in loaded.values():
-        for part in interference.resolve(workload).parts() if workload.kind == "interference" else [workload]:
+        for part in interference.resolve(workload).parts() if workload.kind_traits.composite else [workload]:
             if not part.user_image:
                 manifest.require(part)
     clients.require(list(loaded.values()))
@@ -192,7 +192,7 @@ class Execution:
         loaded = images.loaded
         self.records = run.records()  # read once: those of an earlier part of a resumed run
         self.drivers: dict[str, Driver] = {}
-        self.pairs = {name: interference.resolve(w) for name, w in loaded.items() if w.kind == "interference"}
+        self.pairs = {name: interference.resolve(w) for name, w in loaded.items() if w.kind_traits.composite}
         self.neighbour_drivers: dict[str, Driver] = {}  # other-cpu: the neighbours' own CPUs
         # What the precision rule is expected to add later: the planned minimum's rounds first
         # count each cell at the midpoint of minimum and cap, then at what its width predicts.
@@ -290,22 +290,30 @@ class Execution:
                 user = self.user_images.get(workload.name)
                 ctx = TrialContext(run_id, planned.seq, workload, self.manifest, seconds=suite.seconds, user_image=user,
                                    probe_tree=user is not None and planned.repetition == suite.warmup + 1)
-                if workload.kind == "density":
-                    run_density(driver, ctx, record, suite.density_instances, suite.timeout_for(workload))
-                elif workload.kind == "interference":
-                    pair = self.pairs[planned.workload]
-                    pair = replace(pair, victim=suite.workload_for(planned.platform, pair.victim))
-                    assert self.placement is not None
-                    neighbour = self.neighbour_drivers.get(planned.platform, driver)
-                    run_interference((driver, neighbour), ctx, record, pair, self.placement,
-                                     suite.timeout_for(workload), suite.sampling)
-                else:
-                    run_trial(driver, ctx, record, suite.timeout_for(workload), suite.sampling,
-                              settle=suite.precision is not None)
+                trials = {"single": self._single, "density": self._density, "interference": self._interference}
+                trials[workload.kind_traits.trial](driver, ctx, record, planned)
         finally:
             self.records.append(self.run.append(record))
             self.eta.learn(record, planned)
         return record
+
+    # One per shape of trial (WorkloadKind.trial).
+    def _single(self, driver: Driver, ctx: TrialContext, record: TrialRecord, planned: PlannedTrial) -> None:
+        suite = self.suite
+        run_trial(driver, ctx, record, suite.timeout_for(ctx.workload), suite.sampling,
+                  settle=suite.precision is not None)
+
+    def _density(self, driver: Driver, ctx: TrialContext, record: TrialRecord, planned: PlannedTrial) -> None:
+        run_density(driver, ctx, record, self.suite.density_instances, self.suite.timeout_for(ctx.workload))
+
+    def _interference(self, driver: Driver, ctx: TrialContext, record: TrialRecord, planned: PlannedTrial) -> None:
+        suite = self.suite
+        pair = self.pairs[planned.workload]
+        pair = replace(pair, victim=suite.workload_for(planned.platform, pair.victim))
+        assert self.placement is not None
+        neighbour = self.neighbour_drivers.get(planned.platform, driver)
+        run_interference((driver, neighbour), ctx, record, pair, self.placement, suite.timeout_for(ctx.workload),
+                         suite.sampling)
 
     def _finish(self) -> Finished:
         """Close the drivers (their run networks), record the engines' memory, write the summary."""

@@ -9,6 +9,7 @@ Warm-up repetitions come first; their trials are recorded and flagged, not count
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -75,13 +76,18 @@ def extra_repetition(suite: Suite, plan: list[PlannedTrial], noisy: dict[tuple[s
     return added
 
 
+# What one trial of each shape (WorkloadKind.trial) costs: (workload, a platform's overhead per
+# instance, the suite's density instances) → seconds.
+TRIAL_COST: dict[str, Callable[[Workload, float, int], float]] = {
+    "single": lambda workload, overhead, _: workload.expected_s + overhead,
+    "density": lambda _, overhead, instances: instances * (overhead + density.SETTLE_S),
+    # A victim per condition, a neighbour per stress.
+    "interference": lambda workload, overhead, _: workload.expected_s + (2 * len(workload.stresses) + 1) * overhead,
+}
+
+
 def estimate_s(platform: str, workload: Workload, vm_accel: str, density_instances: int) -> float:
-    overhead = registry.get(platform).overhead(vm_accel)
-    if workload.kind == "density":
-        return density_instances * (overhead + density.SETTLE_S)
-    if workload.kind == "interference":  # a victim per condition, a neighbour per stress
-        return workload.expected_s + (2 * len(workload.stresses) + 1) * overhead
-    return workload.expected_s + overhead
+    return TRIAL_COST[workload.kind_traits.trial](workload, registry.get(platform).overhead(vm_accel), density_instances)
 
 
 def plan_text(suite: Suite, trials: list[PlannedTrial], loaded: dict[str, Workload], vm_accel: str,
@@ -130,7 +136,7 @@ def _minutes(seconds: float) -> str:
 
 def once(workloads: dict[str, Workload]) -> frozenset[str]:
     """The workloads measured in one trial per platform: the deterministic probes."""
-    return frozenset(name for name, w in workloads.items() if w.kind == "exposure")
+    return frozenset(name for name, w in workloads.items() if w.kind_traits.once_per_platform)
 
 
 def image_skips(suite: Suite, workloads: dict[str, Workload]) -> dict[tuple[str, str], str]:

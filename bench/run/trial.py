@@ -280,7 +280,7 @@ def _read_result(line: Line, workload: Workload, record: TrialRecord, ready_s: f
         raise ScoreError(f"workload exited with code {result.exit_code}: {last}")
     sink.add("workload_s", (record.result_s or 0) - ready_s, "s",
              probe="host monotonic clock: READY seen → RESULT seen", guest_seconds=result.guest_seconds)
-    if workload.kind == "exposure":
+    if workload.kind_traits.exposure_report:
         try:
             found = exposure.Exposure(exposure.parse(result.output), exposure.HostView.read())
         except exposure.ProbeOutputError as e:

@@ -109,3 +109,22 @@ def test_the_check_catches_an_upward_import(tmp_path: Path, monkeypatch: pytest.
     (fake / "model" / "upward.py").write_text(source)
     monkeypatch.setitem(globals(), "BENCH", fake)
     assert against_the_order(graph()) == [expected]
+
+
+def test_no_module_compares_a_workload_kind_by_name() -> None:
+    """Workload kinds are declared once (definitions/kinds.py); every decision reads their traits."""
+    from bench.definitions.kinds import KINDS
+
+    found = []
+    for path in BENCH.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.Compare):
+                continue
+            sides = [node.left, *node.comparators]
+            names = {s.value for s in sides if isinstance(s, ast.Constant) and isinstance(s.value, str)}
+            names |= {e.value for s in sides if isinstance(s, (ast.Tuple, ast.List, ast.Set))
+                      for e in s.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)}
+            by_kind = any(isinstance(s, ast.Attribute) and s.attr == "kind" for s in sides)
+            if by_kind and names & set(KINDS):
+                found.append(f"{path.relative_to(BENCH)}:{node.lineno}")
+    assert found == []
