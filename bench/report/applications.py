@@ -114,10 +114,12 @@ class _Figures:
             self.at.setdefault((metric, value, platform), {})[path] = dimensions
 
     def dimensions(self, metric: str, value: int | None, platform: str, path: str | None = None) -> str | None:
-        """The dimensions of a figure at a value on a platform: on `path`, or its first path."""
+        """The dimensions of a figure at a value on a platform: on `path`, or on the platform's
+        own path (Docker's DNAT rather than its userland proxy)."""
         paths = self.at.get((metric, value, platform), {})
         if path is None:
-            return next(iter(paths.values()), None)
+            own = [d for p, d in paths.items() if p != PROXY] or list(paths.values())
+            return next(iter(own), None)
         return paths.get(path)
 
     def series(self) -> list[_Series]:
