@@ -10,7 +10,9 @@ both held against it).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import astuple, dataclass, fields
+from typing import Any
 
 import pandas as pd
 
@@ -19,12 +21,92 @@ from bench.analysis.tables import text_table
 from bench.model import registry, units
 from bench.model.registry import label
 from bench.model.dimensions import PATH
-from bench.model.sample import dimensions_order, without_dimension
+from bench.model.sample import Better, dimensions_order, without_dimension
 from bench.model.series import SeriesKey, at_dimensions
 from bench.model.trial import TrialRecord
 
-COLUMNS = ["workload", "metric", "dimensions", "platform", "accel", "unit", "better", "n", "median", "q1", "q3",
-           "iqr", "ci_low", "ci_high", "mean", "cv", "ratio_to_native", "ratio_ci_low", "ratio_ci_high"]
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One series' statistics over the run's counted trials (a line of summary.csv)."""
+
+    workload: str
+    metric: str
+    dimensions: str
+    platform: str
+    accel: str
+    unit: str
+    better: Better
+    n: int
+    median: float
+    q1: float
+    q3: float
+    iqr: float
+    ci_low: float
+    ci_high: float
+    mean: float
+    cv: float
+    ratio_to_native: float  # nan where native did not measure the series (or a value is not positive)
+    ratio_ci_low: float
+    ratio_ci_high: float
+
+    @property
+    def key(self) -> SeriesKey:
+        return SeriesKey(self.workload, self.platform, self.accel, self.metric, self.dimensions, self.unit,
+                         self.better)
+
+    @property
+    def has_ratio(self) -> bool:
+        return not math.isnan(self.ratio_to_native)
+
+
+COLUMNS = [f.name for f in fields(SummaryRow)]
+_INTS = {"n"}
+_TEXTS = {f.name for f in fields(SeriesKey)}
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A run's summary: its rows ordered by workload, metric, dimensions and platform."""
+
+    rows: tuple[SummaryRow, ...] = ()
+
+    def __iter__(self) -> Iterator[SummaryRow]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def empty(self) -> bool:
+        return not self.rows
+
+    def find(self, workload: str, metric: str, platform: str, dimensions: str = "") -> SummaryRow | None:
+        """The row of one metric (at its dimensions) of one workload on one platform, if measured."""
+        return next((r for r in self.rows if (r.workload, r.metric, r.platform, r.dimensions)
+                     == (workload, metric, platform, dimensions)), None)
+
+    def of_workload(self, workload: str) -> list[SummaryRow]:
+        return [r for r in self.rows if r.workload == workload]
+
+    def workloads_with(self, metric: str) -> list[str]:
+        """The workloads that measured `metric`, in the summary's order."""
+        return list(dict.fromkeys(r.workload for r in self.rows if r.metric == metric))
+
+    def to_frame(self) -> pd.DataFrame:
+        """The table summary.csv holds."""
+        return pd.DataFrame([astuple(r) for r in self.rows], columns=COLUMNS)
+
+    @classmethod
+    def from_frame(cls, table: pd.DataFrame) -> Summary:
+        """From summary.csv as pandas reads it (an empty dimensions field is "no dimensions")."""
+        def cell(name: str, value: Any) -> Any:
+            if name in _TEXTS:
+                return "" if isinstance(value, float) and math.isnan(value) else str(value)
+            return int(value) if name in _INTS else float(value)
+        return cls(tuple(SummaryRow(**{name: cell(name, row[name]) for name in COLUMNS})
+                         for row in table.to_dict(orient="records")))
 
 
 def series_values(records: Iterable[TrialRecord]) -> dict[SeriesKey, list[float]]:
@@ -37,10 +119,8 @@ def series_values(records: Iterable[TrialRecord]) -> dict[SeriesKey, list[float]
     return values
 
 
-def summarise(records: Iterable[TrialRecord]) -> pd.DataFrame:
+def summarise(records: Iterable[TrialRecord]) -> Summary:
     values = series_values(records)
-    if not values:
-        return pd.DataFrame(columns=COLUMNS)
     natives = {(key.workload, key.metric, without_dimension(key.dimensions, PATH)): v
                for key, v in values.items() if key.platform == "native"}
     rows = []
@@ -56,15 +136,13 @@ def summarise(records: Iterable[TrialRecord]) -> pd.DataFrame:
             ratio = med / stats.median(native)
             interval = stats.ratio_ci(vals, native)
             ratio_low, ratio_high = interval.low, interval.high
-        rows.append({**key.as_dict(), "n": len(vals), "median": med, "q1": q1, "q3": q3,
-                     "iqr": q3 - q1, "ci_low": ci.low, "ci_high": ci.high, "mean": sum(vals) / len(vals),
-                     "cv": stats.cv(vals), "ratio_to_native": ratio, "ratio_ci_low": ratio_low,
-                     "ratio_ci_high": ratio_high})
-    table = pd.DataFrame(rows, columns=COLUMNS)
-    table["_order"] = table["platform"].map(registry.order)
-    table["_dimensions"] = table["dimensions"].map(dimensions_order)
-    ordered = table.sort_values(["workload", "metric", "_dimensions", "_order"], kind="stable")
-    return ordered.drop(columns=["_order", "_dimensions"]).reset_index(drop=True)
+        rows.append(SummaryRow(key.workload, key.metric, key.dimensions, key.platform, key.accel, key.unit,
+                               key.better, len(vals), med, q1, q3, q3 - q1, ci.low, ci.high, sum(vals) / len(vals),
+                               stats.cv(vals), ratio, ratio_low, ratio_high))
+    # Stable: the rows of one position keep their first trial's order (an accelerator's).
+    ordered = sorted(rows, key=lambda r: (r.workload, r.metric, dimensions_order(r.dimensions),
+                                          registry.order(r.platform)))
+    return Summary(tuple(ordered))
 
 
 HEADLINE = ("boot_s", "teardown_s", "score", "host_cpu_s", "mem_pss_mean_mib", "mem_pss_settled_mib", "vmm_overhead_mib",
@@ -73,14 +151,14 @@ HEADLINE = ("boot_s", "teardown_s", "score", "host_cpu_s", "mem_pss_mean_mib", "
             "density_per_gib", "density_start_first_s", "density_start_last_s", "density_disk_mib")
 
 
-def table_text(summary: pd.DataFrame, everything: bool = False) -> str:
+def table_text(summary: Summary, everything: bool = False) -> str:
     """The terminal table `bench run` ends with: the headline metrics unless told otherwise."""
     if summary.empty:
         return "no successful measured trials"
-    shown = summary if everything else summary[summary["metric"].isin(HEADLINE) & (summary["dimensions"] == "")]
+    shown = [r for r in summary if everything or (r.metric in HEADLINE and not r.dimensions)]
     rows = []
-    for row in shown.itertuples():
-        ratio = "" if math.isnan(row.ratio_to_native) else units.ratio(row.ratio_to_native)
+    for row in shown:
+        ratio = units.ratio(row.ratio_to_native) if row.has_ratio else ""
         cv = "" if math.isnan(row.cv) else f"{row.cv * 100:.1f}%"
         figure = units.figure(row.median, row.ci_low, row.ci_high, row.unit, row.better)
         rows.append([row.workload, at_dimensions(row.metric, row.dimensions), label(row.platform, row.accel), str(row.n), figure,

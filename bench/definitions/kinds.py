@@ -8,6 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+NEIGHBOURS = "neighbours"  # the Noisy neighbours matrix
+
+
 @dataclass(frozen=True)
 class WorkloadKind:
     name: str
@@ -23,6 +26,7 @@ class WorkloadKind:
     victim: bool = False  # may be an interference workload's victim
     trial: str = "single"  # the trial that runs it: single, density (instances at once), interference
     exposure_report: bool = False  # its output is the exposure probe's report, read into figures
+    report_section: str = ""  # the report's section of its own, beside the common tables (NEIGHBOURS)
 
 
 KINDS: dict[str, WorkloadKind] = {k.name: k for k in (
@@ -30,7 +34,7 @@ KINDS: dict[str, WorkloadKind] = {k.name: k for k in (
     WorkloadKind("density", "instances kept running together, one more at a time", own_figures=False,
                  headline="density_mem_mib", trial="density"),
     WorkloadKind("interference", "a victim alone and beside a neighbour running each stress", composite=True,
-                 trial="interference"),
+                 trial="interference", report_section=NEIGHBOURS),
     WorkloadKind("stress", "a neighbour's load, run only beside a victim", own_figures=False, network=True,
                  measured=False),
     WorkloadKind("exposure", "the probe of what the instance's kernel lets it reach", own_figures=False,

@@ -99,7 +99,7 @@ class Suite:
         fields = dict(data)
         fields["platforms"] = tuple(fields["platforms"])
         fields["workloads"] = tuple(fields["workloads"])
-        fields["sampling"] = Sampling(**fields["sampling"])
+        fields["sampling"] = Sampling(**fields.get("sampling", {}))
         fields["only"] = {k: tuple(v) for k, v in fields.get("only", {}).items()}
         fields["values"] = {k: {w: tuple(v) for w, v in by.items()} for k, by in fields.get("values", {}).items()}
         fields["warmup_workloads"] = tuple(fields.get("warmup_workloads", ()))

@@ -10,14 +10,14 @@ import json
 import math
 
 from bench.model.registry import label
-from bench.model.series import at_dimensions
+from bench.analysis.summary import SummaryRow
 from bench.rundir.runs import LoadedRun
 
 DEFAULT_NAME = "github-action-benchmark"
 FILES = {"lower": "customSmallerIsBetter.json", "higher": "customBiggerIsBetter.json"}
 
 
-def _entry(row) -> dict[str, str | float]:  # type: ignore[no-untyped-def]
+def _entry(row: SummaryRow) -> dict[str, str | float]:
     where = label(row.platform, row.accel)
     half_ci = (row.ci_high - row.ci_low) / 2
     cv = "" if math.isnan(row.cv) else f", CV {row.cv:.1%}"
@@ -25,12 +25,12 @@ def _entry(row) -> dict[str, str | float]:  # type: ignore[no-untyped-def]
     if row.median == 0:
         extra += ("; ZERO: below this probe's resolution, so a ratio against this value is undefined "
                   "(an alert comparing with it reads infinite)")
-    return {"name": f"{row.workload} {at_dimensions(row.metric, row.dimensions)} [{where}]", "unit": row.unit, "value": float(row.median),
+    return {"name": f"{row.workload} {row.key.measured} [{where}]", "unit": row.unit, "value": row.median,
             "range": f"± {half_ci:.4g}", "extra": extra}
 
 
 def render(run: LoadedRun) -> dict[str, str]:
     entries: dict[str, list[dict[str, str | float]]] = {better: [] for better in FILES}
-    for row in run.summary.itertuples():
+    for row in run.summary:
         entries[row.better].append(_entry(row))
     return {FILES[better]: json.dumps(items, indent=2) + "\n" for better, items in entries.items()}

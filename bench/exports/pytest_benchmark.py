@@ -45,18 +45,17 @@ def render(run: LoadedRun) -> dict[str, str]:
                                                                    kv[0].platform, kv[0].accel)):
         if key.unit == "s":
             benchmarks.append(_benchmark(key, values, run))
-    host = run.info.get("host", {})
-    harness = run.info.get("harness", {})
+    host, harness = run.info.host, run.info.harness
     document = {
-        "machine_info": {"node": host.get("hostname", "?"), "processor": host.get("cpu_model", "?"),
-                         "machine": host_platform.machine(), "system": "Linux", "release": host.get("kernel", "?"),
+        "machine_info": {"node": host.hostname, "processor": host.cpu_model,
+                         "machine": host_platform.machine(), "system": "Linux", "release": host.kernel,
                          "python_implementation": "CPython",
-                         "python_version": run.info.get("versions", {}).get("python", "?"),
-                         "cpu": {"brand_raw": host.get("cpu_model", "?"), "count": host.get("logical_cpus")}},
-        "commit_info": {"id": harness.get("commit", "unknown"), "dirty": harness.get("dirty"),
+                         "python_version": run.info.versions.get("python", "?"),
+                         "cpu": {"brand_raw": host.cpu_model, "count": host.logical_cpus}},
+        "commit_info": {"id": harness.commit, "dirty": harness.dirty,
                         "project": "vmct-bench", "branch": None},
         "benchmarks": benchmarks,
-        "datetime": run.info.get("started_at", ""),
+        "datetime": run.info.started_at,
         "version": pytest_benchmark.__version__,
     }
     return {DEFAULT_NAME: json.dumps(document, indent=2, sort_keys=True) + "\n"}

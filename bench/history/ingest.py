@@ -19,10 +19,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bench.definitions.suite import Suite
 from bench.errors import BenchError
 from bench.history import schema
 from bench.history.store import Store
+from bench.host.facts import HostInfo
 from bench.model.series import IDENTITY, SeriesKey
+from bench.rundir.info import RunInfo
 from bench.rundir.results import unfinished_seqs
 from bench.rundir.runs import LoadedRun, load
 
@@ -79,15 +82,14 @@ class RunData:
     equal_values: set[EqualValue] = field(default_factory=set)
 
 
-def host_facts(host: dict[str, Any]) -> HostFacts:
-    cpu_model = str(host.get("cpu_model", ""))
-    cpus = host.get("logical_cpus")
-    memory = host.get("memory_bytes")
-    memory_gib = round(memory / GIB) if isinstance(memory, int | float) else None
-    hypervisor = "hypervisor" in host.get("cpu_flags", []) if "cpu_flags" in host else host.get("virtualised")
-    stable = json.dumps([cpu_model, cpus, memory_gib, hypervisor])
-    return HostFacts(hashlib.sha256(stable.encode()).hexdigest()[:16], str(host.get("hostname", "?")),
-                     cpu_model, cpus, memory_gib, hypervisor)
+def host_facts(host: HostInfo) -> HostFacts:
+    """The host as the history knows it; its id hashes what stays put across reboots and runs."""
+    cpus = host.logical_cpus or None
+    memory_gib = round(host.memory_bytes / GIB) if host.memory_bytes else None
+    hypervisor = "hypervisor" in host.cpu_flags
+    stable = json.dumps([host.cpu_model, cpus, memory_gib, hypervisor])
+    return HostFacts(hashlib.sha256(stable.encode()).hexdigest()[:16], host.hostname, host.cpu_model, cpus,
+                     memory_gib, hypervisor)
 
 
 def utc_iso(text: str) -> str:
@@ -101,45 +103,42 @@ def utc_iso(text: str) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def suite_hash(suite: dict[str, Any]) -> str:
+def suite_hash(suite: Suite) -> str:
     """The suite's content, not where its file was."""
-    content = {k: v for k, v in suite.items() if k != "source"}
+    content = {k: v for k, v in suite.to_json().items() if k != "source"}
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
-def stack_of(info: dict[str, Any]) -> dict[str, str]:
-    versions = info.get("versions", {})
-    harness = info.get("harness", {})
-    commit = str(harness.get("commit", ""))
-    return {"suite": str(info["suite"].get("name", "")), "suite_hash": suite_hash(info["suite"]),
-            "harness_commit": commit + ("-dirty" if harness.get("dirty") else ""),
-            "kernel": str(info.get("host", {}).get("kernel", "")), "qemu": str(versions.get("qemu", "")),
+def stack_of(info: RunInfo) -> dict[str, str]:
+    """The runs table's stack columns (schema.STACK_COLUMNS) and the suite's name, from run.json."""
+    versions = info.versions
+    return {"suite": info.suite.name, "suite_hash": suite_hash(info.suite),
+            "harness_commit": info.harness.commit + ("-dirty" if info.harness.dirty else ""),
+            "kernel": info.host.kernel, "qemu": str(versions.get("qemu", "")),
             "libvirt": str(versions.get("libvirt", "")), "docker_engine": str(versions.get("docker engine", "")),
-            "image_key": str(info.get("images", {}).get("key", ""))}
+            "image_key": info.image_key}
 
 
 def read_run_dir(path: Path, labels: dict[str, str]) -> RunData:
     """A finished run directory as RunData; an unfinished or unreadable one is a BenchError."""
     loaded = load(path)
-    unfinished = unfinished_seqs(loaded.info["plan"], loaded.records)
+    unfinished = unfinished_seqs(loaded.info.plan, loaded.records)
     if unfinished:
         raise BenchError(f"{path}: unfinished run ({len(unfinished)} planned trial(s) not recorded; "
                          f"`bench run --resume {path}` completes it)")
     try:
-        started_at = utc_iso(str(loaded.info["started_at"]))
-    except (KeyError, ValueError):
+        started_at = utc_iso(loaded.info.started_at)
+    except ValueError:
         raise BenchError(f"{path / 'run.json'}: no valid started_at") from None
-    return RunData(host_facts(loaded.info.get("host", {})), loaded.run_id, started_at, points_of(loaded),
+    return RunData(host_facts(loaded.info.host), loaded.run_id, started_at, points_of(loaded),
                    "run", stack_of(loaded.info), dict(labels), equal_values_of(loaded))
 
 
 def points_of(loaded: LoadedRun) -> list[PointData]:
     """Every counted metric: its summary row (median and CI, from the run's own seed) and values."""
     points = []
-    for row in loaded.summary.itertuples():
-        key = SeriesKey.read(row)
-        values = tuple(loaded.values[key])
-        points.append(PointData(key, float(row.median), float(row.ci_low), float(row.ci_high), values))
+    for row in loaded.summary:
+        points.append(PointData(row.key, row.median, row.ci_low, row.ci_high, tuple(loaded.values[row.key])))
     return points
 
 

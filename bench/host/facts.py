@@ -9,6 +9,7 @@ import socket
 import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -36,6 +37,15 @@ class HostInfo:
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> HostInfo:
+        """As a run recorded it; a fact an older harness did not record reads as unknown."""
+        unknown: dict[str, Any] = {"hostname": "?", "cpu_model": "?", "cpu_flags": [], "cpu_flag_count": 0,
+                                   "logical_cpus": 0, "physical_cores": None, "memory_bytes": 0, "kernel": "?",
+                                   "distribution": "?", "virtualised": False, "hypervisor": "unknown",
+                                   "container": "unknown", "kvm_modules": [], "boot_id": ""}
+        return cls(**{name: data.get(name, default) for name, default in unknown.items()})
 
 
 def read_text(path: str, default: str = "") -> str:

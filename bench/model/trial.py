@@ -23,6 +23,25 @@ FORMAT = 3  # of a trials.jsonl line
 CLIENT_PROBE = "parsed from the host client's output"  # how a server's figure says where it came from
 
 
+@dataclass(frozen=True)
+class PlannedTrial:
+    """One trial of a run's plan, as run.json keeps it."""
+
+    seq: int  # 1-based position in the run
+    repetition: int  # 1-based; warm-up repetitions first
+    warmup: bool
+    platform: str
+    workload: str
+    added: str = ""  # why an adaptive repetition was added; empty for planned trials
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PlannedTrial:
+        return cls(**data)
+
+
 @dataclass
 class TrialRecord:
     """One line of trials.jsonl."""

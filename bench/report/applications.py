@@ -101,8 +101,8 @@ class _Figures:
     def __init__(self, run: LoadedRun, workload: str) -> None:
         self.parameter = ""
         self.at: dict[tuple[str, int | None, str], dict[str, str]] = {}  # (metric, value, platform) → path → dims
-        rows = run.summary[run.summary.workload == workload][["metric", "dimensions", "platform"]]
-        for metric, dimensions, platform in rows.itertuples(index=False):
+        for row in run.summary.of_workload(workload):
+            metric, dimensions, platform = row.metric, row.dimensions, row.platform
             found = parse_dimensions(dimensions)
             path = found.pop(PATH, "")
             if STRESS in found or len(found) > 1:
@@ -260,7 +260,7 @@ def tables(run: LoadedRun) -> list[AppTable]:
     for workload, client in _served(run).items():
         figures = _Figures(run, workload)
         series = _series(run, figures, workload)
-        units_of = dict(run.summary[run.summary.workload == workload][["metric", "unit"]].itertuples(index=False))
+        units_of = {r.metric: r.unit for r in run.summary.of_workload(workload)}
         rates = [s for s in series if units_of.get(s.base) in RATE_UNITS]
         if not rates:
             continue
@@ -277,7 +277,7 @@ def tables(run: LoadedRun) -> list[AppTable]:
                 at = figures.dimensions(base, s.value, "native")
                 native = run.row(workload, base, "native", at) if at is not None else None
                 rows.append(AppRow(f"{base}{_at(s.value, figures.parameter)}",
-                                   units.human(native["median"], native["unit"]) if native is not None else "not measured",
+                                   units.human(native.median, native.unit) if native is not None else "not measured",
                                    tuple(_cell(_ratio(run, figures, workload, base, s.value, c.platform, c.path), run,
                                                c.platform) for c in columns)))
         parameter = figures.parameter

@@ -5,14 +5,11 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
-
-import pandas as pd
-
 from bench.analysis import stats
+from bench.analysis.summary import Summary, SummaryRow
 from bench.model import units
 from bench.model.registry import label
-from bench.model.series import SeriesKey, at_dimensions
+from bench.model.series import at_dimensions
 from bench.rundir.runs import LoadedRun
 
 CV_LIMIT = 0.05
@@ -39,18 +36,18 @@ def caveats(run: LoadedRun) -> list[Caveat]:
     if "tcg" in run.vm_accels:
         found.append(Caveat("severe", "VMs ran under TCG emulation, not KVM: every …/tcg number (vm-minimal, vm-os) measures "
                             "an emulated CPU and is not what a VM costs on a host with working KVM."))
-    verdict = run.info.get("accelerator_verdict") or {}
+    verdict = run.info.accelerator_verdict or {}
     if "tcg" in run.vm_accels and verdict.get("summary"):
         found.append(Caveat("note", f"Accelerator check: {verdict['summary']}."))
-    host = run.info.get("host", {})
-    if host.get("virtualised"):
-        found.append(Caveat("severe", f"The host is itself virtualised (hypervisor: {host.get('hypervisor', '?')}): "
+    host = run.info.host
+    if host.virtualised:
+        found.append(Caveat("severe", f"The host is itself virtualised (hypervisor: {host.hypervisor}): "
                             "its CPU time is shared with other guests, so run-to-run noise is higher than "
                             "on bare metal and 'native' is not bare metal."))
-    seconds = run.info.get("suite", {}).get("seconds")
+    seconds = run.suite.seconds
     if seconds is not None:
         shortened = sorted({r.workload for r in run.counted if "seconds" in r.facts})
-        if shortened and run.info["suite"].get("precision"):  # the widths show what noise it added
+        if shortened and run.suite.precision:  # the widths show what noise it added
             found.append(Caveat("note", f"The suite measured {', '.join(shortened)} for {seconds} s a trial instead "
                                 "of each workload's own duration: more, shorter trials, whose spread the precision "
                                 "rule's intervals carry."))
@@ -74,12 +71,12 @@ def caveats(run: LoadedRun) -> list[Caveat]:
     if not table.empty:
         found += _noise(run, table)
         single = _measured_once(run)
-        few = [r for r in table.itertuples() if r.n < MIN_TRIALS and r.workload not in single]
+        few = [r for r in table if r.n < MIN_TRIALS and r.workload not in single]
         for level, chosen in (("severe", [r for r in few if _headline(r)]),
                               ("minor", [r for r in few if not _headline(r)])):
             if chosen:  # a start phase seen in only some trials is a detail; a headline figure is not
                 found.append(Caveat(level, f"{len(chosen)} metric(s) rest on fewer than {MIN_TRIALS} trials:",
-                                    tuple(f"{SeriesKey.read(r).name} (n={r.n})"
+                                    tuple(f"{r.key.name} (n={r.n})"
                                           for r in chosen)))
         found += _narrow_intervals(table)
     found += _precision(run)
@@ -88,7 +85,7 @@ def caveats(run: LoadedRun) -> list[Caveat]:
     return found
 
 
-def _headline(row: Any) -> bool:
+def _headline(row: SummaryRow) -> bool:
     """A figure a verdict rests on: one of VERDICT_METRICS as measured plain (not beside a stress)."""
     return row.metric in VERDICT_METRICS and not row.dimensions
 
@@ -99,17 +96,17 @@ def _coarse_cpu(run: LoadedRun) -> bool:
                for r in run.counted for s in r.samples)
 
 
-def _noise(run: LoadedRun, table: pd.DataFrame) -> list[Caveat]:
+def _noise(run: LoadedRun, table: Summary) -> list[Caveat]:
     """Metrics whose trials vary by more than CV_LIMIT: the ones a verdict rests on as a
     warning, widest interval first (the likeliest to flip a comparison); the rest folded."""
     verdict, rest = [], []
     coarse_cpu = _coarse_cpu(run)
-    for r in table.itertuples():
+    for r in table:
         resolution = COARSE_CPU_RESOLUTION_S if r.metric == "host_cpu_s" and coarse_cpu else RESOLUTION.get(r.unit, 0.0)
         if math.isnan(r.cv) or r.cv <= CV_LIMIT or r.iqr <= resolution:
             continue
         width = (r.ci_high - r.ci_low) / abs(r.median) if r.median else math.inf
-        text = (f"{SeriesKey.read(r).name}: CV {r.cv:.0%}, "
+        text = (f"{r.key.name}: CV {r.cv:.0%}, "
                 f"95% CI {units.interval(r.ci_low, r.ci_high, r.unit, r.median)} around {units.human(r.median, r.unit)}")
         (verdict if _headline(r) else rest).append((width, text))
     found = []
@@ -127,16 +124,16 @@ def _noise(run: LoadedRun, table: pd.DataFrame) -> list[Caveat]:
 def _measured_once(run: LoadedRun) -> set[str]:
     """Workloads the plan measures once per platform by design (the exposure probe), in a suite
     that repeats the others: their one trial is not a shortfall."""
-    if run.info["suite"].get("repetitions", 1) <= 1:
+    if run.suite.repetitions <= 1:
         return set()
-    counts = Counter((t["platform"], t["workload"]) for t in run.info.get("plan", []) if not t["warmup"])
+    counts = Counter((t.platform, t.workload) for t in run.info.plan if not t.warmup)
     repeated = {workload for (_, workload), n in counts.items() if n > 1}
     return {workload for _, workload in counts} - repeated
 
 
-def _narrow_intervals(table: pd.DataFrame) -> list[Caveat]:
+def _narrow_intervals(table: Summary) -> list[Caveat]:
     """Intervals from fewer trials than any distribution-free 95% interval of a median needs."""
-    sizes = sorted({int(n) for n in table["n"] if MIN_TRIALS <= n < stats.DISTRIBUTION_FREE_N})
+    sizes = sorted({r.n for r in table if MIN_TRIALS <= r.n < stats.DISTRIBUTION_FREE_N})
     if not sizes:
         return []
     bounds = ", ".join(f"{stats.distribution_free_coverage(n):.1%} at n={n}" for n in sizes)
@@ -148,31 +145,28 @@ def _narrow_intervals(table: pd.DataFrame) -> list[Caveat]:
 
 def _precision(run: LoadedRun) -> list[Caveat]:
     """Under the precision rule: each cell's repetitions and why it stopped."""
-    cells = run.info.get("precision")
-    rule = run.info["suite"].get("precision")
+    cells, rule = run.info.precision, run.suite.precision
     if not cells or not rule:
         return []
     items, capped = [], 0
     for cell, s in cells.items():
         platform, workload = cell.split("/", 1)
-        where = f"{label(platform, '+'.join(sorted(run.vm_accels)))} {workload}: n={s['n']}"
-        if s["stopped"] == "no width":
+        where = f"{label(platform, '+'.join(sorted(run.vm_accels)))} {workload}: n={s.n}"
+        if s.stopped == "no width":
             items.append(f"{where}, its figure has no width to narrow (the minimum)")
             continue
-        width = ("below resolution" if s["below_resolution"] else
-                 "no interval" if s["half_width"] is None else f"±{s['half_width']:.1%}")
-        against = " of the ratio to native" if s["against_native"] else ""
-        if s["stopped"] == "precise":
-            items.append(f"{where}, precise: {_measured(s)} {width}{against} ≤ {s['target']:.0%}")
+        width = ("below resolution" if s.below_resolution else
+                 "no interval" if s.half_width is None else f"±{s.half_width:.1%}")
+        against = " of the ratio to native" if s.against_native else ""
+        shown = at_dimensions(s.metric, s.dimensions)
+        if s.stopped == "precise":
+            items.append(f"{where}, precise: {shown} {width}{against} ≤ {s.target:.0%}")
         else:
             capped += 1
-            items.append(f"{where}, the cap: {_measured(s)} {width}{against}, not ±{s['target']:.0%}")
-    minimum = run.info["suite"]["repetitions"]
+            items.append(f"{where}, the cap: {shown} {width}{against}, not ±{s.target:.0%}")
+    minimum = run.suite.repetitions
     text = (f"Repetitions followed the precision rule: at least {minimum} per cell, more only while the 95% "
-            f"interval of its headline figure was wider than the target, at most {rule['max_repetitions']}. "
+            f"interval of its headline figure was wider than the target, at most {rule.max_repetitions}. "
             f"{len(items) - capped} of {len(items)} cells stopped on their own, {capped} at the cap:")
     return [Caveat("note", text, tuple(items))]
 
-
-def _measured(cell: dict) -> str:
-    return at_dimensions(cell["metric"], cell.get("dimensions", ""))

@@ -88,7 +88,7 @@ def metric_chart(runs: list[LoadedRun], workload: str, metric: str, unit: str, d
             row = run.row(workload, metric, platform, at)  # the summary's interval, not a second bootstrap
             ci = None
             if row is not None and len(values) > 1:
-                ci = (row["ci_low"] / scale.factor, row["ci_high"] / scale.factor)
+                ci = (row.ci_low / scale.factor, row.ci_high / scale.factor)
             at_slot.append(stripchart.Group(platform, RUN_COLOURS[j % len(RUN_COLOURS)], values,
                                             stats.median(values), ci))
         groups.append(at_slot)
@@ -214,10 +214,9 @@ def curves_chart(run: LoadedRun, workload: str, metrics: list[tuple[str, str]], 
     """Each (metric, unit) against the client's values (`parameter`: clients, connections), one
     line per platform through its medians with their 95% CI as whiskers, one panel per metric:
     Felter's curves of throughput (and latency) against load. None with fewer than two values."""
-    table = run.summary
-    rows = table[(table["workload"] == workload) & (table["metric"].isin([m for m, _ in metrics]))]
+    wanted = {m for m, _ in metrics}
     points: dict[tuple[str, tuple[str, str]], list[tuple[int, float, float, float]]] = {}
-    for row in rows.itertuples():
+    for row in (r for r in run.summary.of_workload(workload) if r.metric in wanted):
         found = parse_dimensions(row.dimensions)
         path = found.pop(PATH, "")
         value = found.pop(parameter, "")

@@ -74,12 +74,12 @@ def per_instance(run: LoadedRun) -> tuple[str | None, list[PerInstance]]:
     for platform in platforms(run):
         record = run.first_counted(platform)
         limit = float(record.facts["memory_mib"]) if record and "memory_mib" in record.facts else None
-        image = next((v for w in ([workload] if workload else []) + list(run.suite_workloads)
+        image = next((v for w in ([workload] if workload else []) + list(run.suite.workloads)
                       if (v := run.median(w, "image_mib", platform)) is not None), None)
         density = _density(run, platform)
         if density is not None:
             name, memory, disk = density
-            n = run.info["suite"].get("density_instances", "?")
+            n = run.suite.density_instances
             found.append(PerInstance(column_name(platform, run), memory, disk, image, limit,
                                      f"{name}: one more of {n} running (drop in host available memory, "
                                      "at least its PSS)"))
@@ -116,10 +116,9 @@ def _mix(host: HostSize, instances: list[PerInstance]) -> str:
 
 def fits(run: LoadedRun, extra: HostSize | None) -> list[Fit]:
     _, instances = per_instance(run)
-    host = run.info.get("host", {})
-    storage = run.info.get("storage", {})
-    hosts = [HostSize(f"this host ({host.get('hostname', '?')})", host.get("memory_bytes"),
-                      storage.get("total_bytes"))]
+    host = run.info.host
+    hosts = [HostSize(f"this host ({host.hostname})", host.memory_bytes or None,
+                      run.info.storage.get("total_bytes"))]
     if extra is not None:
         hosts.append(extra)
     out = []

@@ -51,7 +51,7 @@ class _Reader:
         row = self.run.row(workload, metric, platform)
         if row is None:
             return None
-        figure = units.figure(row["median"], row["ci_low"], row["ci_high"], row["unit"], row["better"])
+        figure = units.figure(row.median, row.ci_low, row.ci_high, row.unit, row.better)
         return f"{figure} ({self.name(platform)})"
 
     def workload(self, metric: str, preferred: tuple[str, ...]) -> str | None:
@@ -173,7 +173,7 @@ def _cpu(r: _Reader) -> Finding:
     ratios = {p: ratio for p in r.shown if p != "native"
               if (ratio := ratio_between(r.run, w, "score", p, "native")) is not None}
     row = r.run.row(w, "score", "native")
-    native = units.human(row["median"], row["unit"]) if row is not None else "not measured"
+    native = units.human(row.median, row.unit) if row is not None else "not measured"
     measured = (f"{w} score of native: {native}; relative to native: "
                 f"{_join([f'{r.name(p)} {ratio.text()}' for p, ratio in ratios.items()])}.")
     plain = [p for p in ratios if registry.family(p) == "container"]
@@ -322,7 +322,7 @@ def _user_spaces(r: _Reader) -> list[str]:
     for key, values in r.run.equal_values.items():
         if key.metric == USERSPACE_METRIC:
             seen.setdefault(key.workload, {}).setdefault(label(key.platform, key.accel), set()).update(values)
-    built = r.run.info.get("images", {}).get("user_images", {})
+    built = r.run.info.user_images
     sentences = []
     for workload, by_platform in sorted(seen.items()):
         image = built.get(workload, {})
@@ -340,7 +340,7 @@ def _user_spaces(r: _Reader) -> list[str]:
 
 def _automation(r: _Reader) -> Finding:
     claim = "Container images are built by automation in seconds; VM images take longer."
-    seconds = r.run.info.get("images", {}).get("build_seconds") or {}
+    seconds = r.run.info.images.get("build_seconds") or {}
     steps = {p: seconds.get(registry.BY_NAME[p].build_steps[-1]) for p in ("docker", "docker-app", "vm")}
     known = {p: s for p, s in steps.items() if s is not None}
     measured = ("From the one root filesystem (bootstrap "

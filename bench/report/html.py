@@ -41,7 +41,7 @@ def _link(run: LoadedRun, name: str, output: Path, single_file: bool) -> str | N
 def _charts(runs: list[LoadedRun]) -> dict[str, Any]:
     keys: dict[tuple[str, str, str, str], None] = {}
     for run in runs:
-        for row in run.summary.itertuples():
+        for row in run.summary:
             keys[(row.workload, row.metric, without_dimension(row.dimensions, PATH), row.unit)] = None  # paths: one chart
     headline, rest = [], []
     for workload, metric, dimensions, unit in keys:
@@ -92,10 +92,9 @@ def _flat(prefix: str, value: Any) -> list[tuple[str, str]]:
 def reproduce(run: LoadedRun) -> str:
     """The commands that make this run again, on a host like the one in the provenance."""
     info = run.info
-    commit = info.get("harness", {}).get("commit", "unknown")
-    lines = [f"git checkout {commit}", "make setup", ".venv/bin/bench images build",
-             ".venv/bin/" + info.get("command", "bench run")]
-    if info.get("harness", {}).get("dirty"):
+    lines = [f"git checkout {info.harness.commit}", "make setup", ".venv/bin/bench images build",
+             ".venv/bin/" + (info.command or "bench run")]
+    if info.harness.dirty:
         lines.insert(1, "# the run was made from a checkout with uncommitted changes")
     return "\n".join(lines)
 
@@ -104,12 +103,12 @@ def _provenance(runs: list[LoadedRun]) -> list[dict[str, Any]]:
     """Rows: one per recorded fact, a column per run."""
     per_run = []
     for run in runs:
-        info = run.info
-        pairs = [("run id", run.run_id), ("started at", info.get("started_at", "")),
-                 ("command", info.get("command", "")), ("VM accelerator requested", info.get("accel_requested", ""))]
+        info = run.info.as_written()
+        pairs = [("run id", run.run_id), ("started at", info["started_at"]),
+                 ("command", info["command"]), ("VM accelerator requested", info["accel_requested"])]
         for section in ("harness", "suite", "host", "versions", "images", "storage"):
-            pairs += _flat(section, info.get(section, {}))
-        verdict_ = info.get("accelerator_verdict") or {}
+            pairs += _flat(section, info[section])
+        verdict_ = info["accelerator_verdict"] or {}
         pairs.append(("accelerator verdict", verdict_.get("summary", "not recorded")))
         per_run.append(dict(pairs))
     keys = list(dict.fromkeys(k for facts in per_run for k in facts))

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from bench.analysis.degradation import Degradation, degradation
 from bench.definitions.interference import ALONE, condition_in, dimensions_beside
+from bench.definitions.kinds import NEIGHBOURS
 from bench.model import units
 from bench.model.registry import is_vm
 from bench.model.sample import dimensions_text
@@ -68,10 +69,6 @@ class VictimFigure:
 
 def _values(records: list[TrialRecord], metric: str, dimensions: dict[str, str]) -> list[float]:
     return [float(s.value) for r in records for s in r.quantities if s.metric == metric and s.dimensions == dimensions]
-
-
-def _workloads(run: LoadedRun) -> list[str]:
-    return list(dict.fromkeys(r.workload for r in run.counted if "conditions" in r.facts and "placement" in r.facts))
 
 
 def _conditions(records: list[TrialRecord]) -> list[str]:
@@ -177,7 +174,7 @@ def _findings(run: LoadedRun, workload: str, figure: VictimFigure, shown: list[s
 
 
 def section(run: LoadedRun) -> Neighbours | None:
-    chosen = _workloads(run)
+    chosen = run.workloads_for(NEIGHBOURS)
     if not chosen:
         return None
     shown = platforms(run)

@@ -153,7 +153,7 @@ def cost(run: LoadedRun, scenario: Scenario) -> Costed:
                      "under KVM it is smaller")
     if container is None:
         notes.append("no idle container measured in this run: its overhead counted as 0")
-    engines = run.info.get("engines_memory")
+    engines = run.info.engines_memory
     if engines is None:
         notes.append("this run did not record the engines' own memory (a run made before it was measured): "
                      "counted as 0")

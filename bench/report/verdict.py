@@ -8,7 +8,6 @@ instance while it ran; portability and image automation come from the image mani
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from bench.analysis import stats
@@ -107,7 +106,7 @@ class VerdictTable:
 
 
 def platforms(run: LoadedRun) -> list[str]:
-    present = {s for s in run.info["suite"].get("platforms", [])} | {r.platform for r in run.records}
+    present = set(run.suite.platforms) | {r.platform for r in run.records}
     return sorted(present, key=lambda p: (registry.order(p), p))
 
 
@@ -119,14 +118,14 @@ def _measured_cell(run: LoadedRun, workload: str, metric: str, platform: str) ->
     row = run.row(workload, metric, platform)
     if row is None:
         return Cell("not measured")
-    detail = f"95% CI {units.interval(row['ci_low'], row['ci_high'], row['unit'], row['median'])}, n={row['n']}"
-    if units.below_resolution(row["unit"], row["better"], row["median"], row["ci_low"], row["ci_high"]):
-        return Cell(units.figure(row["median"], row["ci_low"], row["ci_high"], row["unit"], row["better"]),
-                    f"median {units.human(row['median'], row['unit'])}, {detail}")
-    if platform != "native" and not math.isnan(row["ratio_to_native"]):
-        detail += (f"; {units.ratio(row['ratio_to_native'])} native "
-                   f"{units.ratio_interval(row['ratio_ci_low'], row['ratio_ci_high'])}")
-    return Cell(units.human(row["median"], row["unit"]), detail)
+    detail = f"95% CI {units.interval(row.ci_low, row.ci_high, row.unit, row.median)}, n={row.n}"
+    if units.below_resolution(row.unit, row.better, row.median, row.ci_low, row.ci_high):
+        return Cell(units.figure(row.median, row.ci_low, row.ci_high, row.unit, row.better),
+                    f"median {units.human(row.median, row.unit)}, {detail}")
+    if platform != "native" and row.has_ratio:
+        detail += (f"; {units.ratio(row.ratio_to_native)} native "
+                   f"{units.ratio_interval(row.ratio_ci_low, row.ratio_ci_high)}")
+    return Cell(units.human(row.median, row.unit), detail)
 
 
 @dataclass(frozen=True)
@@ -240,7 +239,7 @@ def verdict(run: LoadedRun) -> VerdictTable:
                 _measured_cell(run, exposure, measure.metric, p) for p in shown) + blank))
         for label, key in EXPOSURE:
             rows.append(Row("Security exposure", label, tuple(Cell(facts[p].get(key, "not probed")) for p in shown) + blank))
-    images = run.info.get("images", {})
+    images = run.info.images
     rows.append(Row("Portability", "Image format", tuple(Cell(_image_format(p)) for p in shown) + blank))
     rows.append(Row("Image automation", "Build time (bench images build)",
                     tuple(_build_cell(images, p) for p in shown) + blank))

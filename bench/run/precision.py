@@ -22,9 +22,9 @@ from bench.model import units
 from bench.model.dimensions import PATH
 from bench.model.sample import dimensions_text
 from bench.model.series import at_dimensions
-from bench.model.trial import TrialRecord
+from bench.model.trial import PlannedTrial, TrialRecord
 from bench.run import schedule
-from bench.run.schedule import PlannedTrial
+from bench.rundir.info import PrecisionStop
 
 PRECISE, CAP, NO_WIDTH = "precise", "cap", "no width"
 
@@ -144,10 +144,10 @@ def imprecise(suite: Suite, plan: list[PlannedTrial], found: list[Standing]) -> 
             if schedule.measured_repetitions(plan, *cell) < cap}
 
 
-def stopped(suite: Suite, found: list[Standing]) -> dict[str, dict[str, object]]:
+def stopped(suite: Suite, found: list[Standing]) -> dict[str, PrecisionStop]:
     """What run.json keeps per cell once the rule is done: n, why it stopped, the width reached."""
     assert suite.precision is not None
-    return {f"{s.platform}/{s.workload}": {**s.to_json(), "stopped": _why_stopped(s)} for s in found}
+    return {f"{s.platform}/{s.workload}": PrecisionStop(**s.to_json(), stopped=_why_stopped(s)) for s in found}
 
 
 def _why_stopped(s: Standing) -> str:

@@ -19,6 +19,7 @@ from bench.images.manifest import Manifest
 from bench.images.user_image import UserImage
 from bench.model.registry import is_vm
 from bench.operations import accel
+from bench.rundir.info import Harness
 
 LIBRARIES = ("docker", "libvirt-python", "psutil", "pandas", "numpy", "matplotlib", "jinja2")
 
@@ -27,14 +28,14 @@ def command_line() -> str:
     return shlex.join(["bench", *sys.argv[1:]])
 
 
-def git_commit() -> dict[str, Any]:
+def git_commit() -> Harness:
     def git(*args: str) -> str:
         proc = subprocess.run(["git", "-C", str(config.PROJECT_ROOT), *args],
                               capture_output=True, text=True, check=False)
         return proc.stdout.strip() if proc.returncode == 0 else ""
     commit = git("rev-parse", "HEAD")
-    return {"commit": commit or "unknown (not a git checkout)",
-            "dirty": bool(git("status", "--porcelain", "--untracked-files=no")) if commit else None}
+    return Harness(commit or "unknown (not a git checkout)",
+                   bool(git("status", "--porcelain", "--untracked-files=no")) if commit else None)
 
 
 def versions(platforms: tuple[str, ...]) -> dict[str, Any]:
@@ -98,12 +99,13 @@ def storage() -> dict[str, Any]:
 def describe(platforms: tuple[str, ...], manifest: Manifest, engine: EngineDisk | None = None,
              user_images: dict[str, UserImage] | None = None,
              user_engines: dict[str, EngineDisk] | None = None) -> dict[str, Any]:
+    """RunInfo's fields on where and how the run is made."""
     verdict = accel.cached()
     return {
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "command": command_line(),
         "harness": git_commit(),
-        "host": facts.describe().to_json(),
+        "host": facts.describe(),
         "accelerator_verdict": verdict.to_json() if verdict else None,
         "versions": versions(platforms),
         "images": images(manifest, engine, user_images, user_engines),

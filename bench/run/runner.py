@@ -14,11 +14,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-import pandas as pd
 
 from bench.analysis import summary
+from bench.analysis.summary import Summary
 from bench.definitions import interference, workload as workloads
 from bench.definitions.suite import Suite
 from bench.errors import BenchError
@@ -28,7 +27,7 @@ from bench.images import engine_disk, manifest as manifests, user_image
 from bench.images.user_image import UserImage
 from bench.model import registry
 from bench.model.resources import Resources, allot, keep_harness_apart, place_pair
-from bench.model.trial import TrialRecord
+from bench.model.trial import PlannedTrial, TrialRecord
 from bench.operations import accel as accelerators, cleanup
 from bench.platforms import preflight
 from bench.platforms.base import Driver, TrialContext
@@ -39,8 +38,9 @@ from bench.run import precision, provenance, schedule
 from bench.run.density import run_density
 from bench.run.interference import run_interference
 from bench.run.frame import signals_deferred
-from bench.run.schedule import PlannedTrial, estimate_s
+from bench.run.schedule import estimate_s
 from bench.run.trial import new_run_id, run_trial
+from bench.rundir.info import Resumption, RunInfo
 from bench.rundir.results import RunDir, finished_seqs
 from bench.rundir.runs import LoadedRun
 
@@ -68,16 +68,16 @@ def start(suite: Suite, root: Path, progress: Progress, accel: str = "auto",
     suite = schedule.without(suite, skips)
     plan = schedule.plan(suite, schedule.once(images.loaded))
     run_id = new_run_id()
-    info = {"run_id": run_id, "suite": suite.to_json(), "seed": suite.seed, "accel_requested": accel,
-            "plan": [t.to_json() for t in plan],
-            **provenance.describe(suite.platforms, images.manifest, images.engine, images.user_images,
-                                 images.user_engines)}
+    info = RunInfo(run_id=run_id, suite=suite, seed=suite.seed, accel_requested=accel, plan=plan,
+                   kinds={name: w.kind for name, w in sorted(images.loaded.items())},
+                   **provenance.describe(suite.platforms, images.manifest, images.engine, images.user_images,
+                                        images.user_engines))
     served = [w for w in images.loaded.values() if w.client is not None]
     if served:
-        info["versions"]["host clients"] = clients.tool_versions(served)
-    run = RunDir.create(root, run_id, info)
+        info.versions["host clients"] = clients.tool_versions(served)
+    run = RunDir.create(root, info)
     progress.note(f"run {run_id}: {len(plan)} trials, results in {run.path}")
-    return Execution(run, info, suite, plan, images, progress).execute(accel)
+    return Execution(run, info, images, progress).execute(accel)
 
 
 def networked(suite: Suite) -> tuple[str, ...]:
@@ -104,23 +104,21 @@ def dry_run(suite: Suite, accel: str = "auto") -> str:
 def resume(path: Path, progress: Progress, ignore_leftovers: bool = False) -> Finished:
     run = RunDir.open(path)
     info = run.info()
-    suite = Suite.from_json(info["suite"])
-    plan = [PlannedTrial.from_json(t) for t in info["plan"]]
+    suite = info.suite
     images = _images_for(suite, progress)
-    if images.manifest.key != info["images"]["key"]:
-        raise BenchError(f"{path}: its images ({info['images']['key'][:12]}) are not the current ones "
+    if images.manifest.key != info.image_key:
+        raise BenchError(f"{path}: its images ({info.image_key[:12]}) are not the current ones "
                          f"({images.manifest.key[:12]}); rebuilding changed them, so the run cannot continue")
-    recorded = {w: i["id"] for w, i in info["images"].get("user_images", {}).items()}
+    recorded = {w: i["id"] for w, i in info.user_images.items()}
     if recorded != {w: u.id for w, u in images.user_images.items()}:
         raise BenchError(f"{path}: a workload's user image is not the one the run started with, so it cannot continue")
     if not ignore_leftovers:
         refuse_leftovers()
     preflight(suite.platforms, networked(suite))
     run.drop_partial_line()
-    info.setdefault("resumed", []).append({"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-                                           "command": provenance.command_line()})
+    info.resumed.append(Resumption(time.strftime("%Y-%m-%dT%H:%M:%S%z"), provenance.command_line()))
     run.write_info(info)
-    return Execution(run, info, suite, plan, images, progress).execute(info.get("accel_requested", "auto"))
+    return Execution(run, info, images, progress).execute(info.accel_requested)
 
 
 @dataclass(frozen=True)
@@ -167,9 +165,9 @@ class Finished:
     memory so that nothing is read back or computed twice."""
 
     run: RunDir
-    info: dict[str, Any]
+    info: RunInfo
     records: list[TrialRecord]  # every record in trials.jsonl, in order
-    summary: pd.DataFrame  # as written to summary.csv
+    summary: Summary  # as written to summary.csv
 
     def loaded(self) -> LoadedRun:
         return LoadedRun(self.run.path, self.info, self.records).with_summary(self.summary)
@@ -183,9 +181,10 @@ class Execution:
     """A run's trials executed in the plan's order, each recorded as it ends. Its drivers come
     from `drivers` (accelerators.driver: the real ones, a VM's under the accelerator chosen)."""
 
-    def __init__(self, run: RunDir, info: dict[str, Any], suite: Suite, plan: list[PlannedTrial],
-                 images: RunImages, progress: Progress, drivers: DriverFactory = accelerators.driver) -> None:
-        self.run, self.info, self.suite, self.plan = run, info, suite, plan
+    def __init__(self, run: RunDir, info: RunInfo, images: RunImages, progress: Progress,
+                 drivers: DriverFactory = accelerators.driver) -> None:
+        # The plan grows in place under the precision rule: run.json is written from info.
+        self.run, self.info, self.suite, self.plan = run, info, info.suite, info.plan
         self.make_driver = drivers
         self.manifest, self.loaded, self.progress = images.manifest, images.loaded, progress
         self.user_images = images.user_images
@@ -209,7 +208,7 @@ class Execution:
 
     def execute(self, accel: str) -> Finished:
         """With the run marked live (leases.py) from before its first instance."""
-        with leases.held(self.info["run_id"]):
+        with leases.held(self.info.run_id):
             try:
                 self._run_all(accel)
             except BaseException:
@@ -247,11 +246,10 @@ class Execution:
         self._run([t for t in self.plan if t.seq not in finished])
         while suite.precision is not None:
             found = precision.standings(suite, current_records(self.records), self.loaded, schedule.once(self.loaded))
-            self.info["precision"] = precision.stopped(suite, found)
+            self.info.precision = precision.stopped(suite, found)
             wanted = precision.imprecise(suite, self.plan, found)
             extra = schedule.extra_repetition(suite, self.plan, wanted)
             self.plan.extend(extra)
-            self.info["plan"] = [t.to_json() for t in self.plan]
             self.run.write_info(self.info)
             if not extra:
                 break
@@ -279,7 +277,7 @@ class Execution:
     def _trial(self, planned: PlannedTrial, eta: str) -> TrialRecord:
         suite = self.suite
         driver, workload = self.drivers[planned.platform], suite.workload_for(planned.platform, self.loaded[planned.workload])
-        run_id = self.info["run_id"]
+        run_id = self.info.run_id
         record = TrialRecord(run_id, planned.seq, planned.platform, planned.workload, planned.repetition,
                              planned.warmup)
         label = (f"[{planned.seq}/{len(self.plan)}] {planned.platform} {planned.workload}, repetition "
@@ -323,7 +321,7 @@ class Execution:
                     driver.close()
                 except BenchError as e:  # the others still close; `bench clean` removes what this left
                     self.progress.note(f"warning: {driver.name}: {e}; `bench clean` removes what is left")
-            self.info["engines_memory"] = engines.fixed_memory()
+            self.info.engines_memory = engines.fixed_memory()
             stored = self.run.write_info(self.info)
         # All records in file order, as every reader of the directory computes it (a resumed
         # trial's aborted record counts for nothing).

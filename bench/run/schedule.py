@@ -10,31 +10,14 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
-from typing import Any
+from dataclasses import replace
 
 from bench.definitions.suite import Suite
 from bench.definitions.workload import Workload
 from bench.model import registry
 from bench.model.registry import label
+from bench.model.trial import PlannedTrial
 from bench.run import density
-
-
-@dataclass(frozen=True)
-class PlannedTrial:
-    seq: int  # 1-based position in the run
-    repetition: int  # 1-based; warm-up repetitions first
-    warmup: bool
-    platform: str
-    workload: str
-    added: str = ""  # why an adaptive repetition was added; empty for planned trials
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> PlannedTrial:
-        return cls(**data)
 
 
 def plan(suite: Suite, once: frozenset[str] = frozenset()) -> list[PlannedTrial]:

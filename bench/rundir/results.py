@@ -10,16 +10,19 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from bench import config
+from bench.analysis.summary import Summary
 from bench.errors import BenchError
 from bench.host import killpoints
 from bench.host.files import temp_path, write_json
 from bench.host.proc import os_error
-from bench.model.trial import TrialRecord
+from bench.model.series import FIELDS
+from bench.model.trial import PlannedTrial, TrialRecord
+from bench.rundir import info as run_info
+from bench.rundir.info import RunInfo
 
 RUN_JSON = "run.json"
 TRIALS = "trials.jsonl"
@@ -32,15 +35,10 @@ def finished_seqs(records: list[TrialRecord]) -> set[int]:
     return {seq for seq, r in latest.items() if r.status != "aborted"}
 
 
-def unfinished_seqs(plan: list[dict[str, Any]], records: list[TrialRecord]) -> list[int]:
+def unfinished_seqs(plan: list[PlannedTrial], records: list[TrialRecord]) -> list[int]:
     """Planned trials without a finished record: the run was interrupted (or is running)."""
     done = finished_seqs(records)
-    return [t["seq"] for t in plan if t["seq"] not in done]
-
-
-def stored(data: dict[str, Any]) -> dict[str, Any]:
-    """`data` as a JSON file with sorted keys gives it back to a reader."""
-    return json.loads(json.dumps(data, sort_keys=True))
+    return [t.seq for t in plan if t.seq not in done]
 
 
 def reports_root() -> Path:
@@ -52,8 +50,8 @@ class RunDir:
         self.path = path
 
     @classmethod
-    def create(cls, root: Path, run_id: str, info: dict[str, Any]) -> RunDir:
-        path = root / run_id
+    def create(cls, root: Path, info: RunInfo) -> RunDir:
+        path = root / info.run_id
         try:
             path.mkdir(parents=True)
         except OSError as e:
@@ -69,22 +67,20 @@ class RunDir:
         run.info()  # fails with one line when this is not a run directory
         return run
 
-    def info(self) -> dict[str, Any]:
+    def info(self) -> RunInfo:
         file = self.path / RUN_JSON
         try:
-            data = json.loads(file.read_text())
+            text = file.read_text()
         except FileNotFoundError:
             raise BenchError(f"{self.path}: not a run directory (no {RUN_JSON})") from None
-        except (OSError, ValueError) as e:
+        except OSError as e:
             raise BenchError(f"{file}: unreadable: {e}") from None
-        if not isinstance(data, dict) or "suite" not in data or "plan" not in data:
-            raise BenchError(f"{file}: not a run description (no suite or plan)")
-        return data
+        return run_info.read(text, str(file))
 
-    def write_info(self, info: dict[str, Any]) -> dict[str, Any]:
-        """Write run.json; returns the description as the file holds it (keys in order)."""
-        write_json(self.path / RUN_JSON, info)
-        return stored(info)
+    def write_info(self, info: RunInfo) -> RunInfo:
+        """Write run.json; returns the description as a reader of the file gets it."""
+        write_json(self.path / RUN_JSON, info.to_json())
+        return self.info()
 
     def records(self) -> list[TrialRecord]:
         file = self.path / TRIALS
@@ -131,19 +127,25 @@ class RunDir:
             raise os_error(f"appending to {self.path / TRIALS}", e) from None
         return TrialRecord.from_json(json.loads(line))
 
-    def read_summary(self) -> pd.DataFrame:
+    def read_summary(self) -> Summary:
         """summary.csv as written; empty when no trial has been recorded."""
+        file = self.path / SUMMARY
         try:
-            # An empty field is "no dimensions", not a missing value.
-            return pd.read_csv(self.path / SUMMARY, dtype={"dimensions": str}).fillna({"dimensions": ""})
+            table = pd.read_csv(file, dtype={name: str for name in FIELDS})
         except FileNotFoundError:
-            return pd.DataFrame()
+            return Summary()
+        except (OSError, ValueError) as e:
+            raise BenchError(f"{file}: unreadable: {e}") from None
+        try:
+            return Summary.from_frame(table)
+        except (KeyError, TypeError, ValueError) as e:
+            raise BenchError(f"{file}: not a summary: {e}") from None
 
-    def write_summary(self, summary: pd.DataFrame) -> Path:
+    def write_summary(self, summary: Summary) -> Path:
         final = self.path / SUMMARY
         tmp = temp_path(final)
         try:
-            summary.to_csv(tmp, index=False, float_format="%.6g")
+            summary.to_frame().to_csv(tmp, index=False, float_format="%.6g")
             os.replace(tmp, final)
         except OSError as e:
             tmp.unlink(missing_ok=True)

@@ -7,40 +7,54 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
 
 from bench.analysis import summary
+from bench.analysis.summary import Summary, SummaryRow
+from bench.definitions.kinds import KINDS
+from bench.definitions.suite import Suite
 from bench.definitions.workload import SETTLED_METRIC
 from bench.errors import BenchError
 from bench.model.registry import is_vm
 from bench.model.series import SeriesKey
 from bench.model.trial import TrialRecord
+from bench.rundir.info import RunInfo
 from bench.rundir.results import RunDir
 
 
 @dataclass
 class LoadedRun:
     path: Path
-    info: dict[str, Any]
+    info: RunInfo
     records: list[TrialRecord]
 
     @property
     def run_id(self) -> str:
-        return str(self.info.get("run_id", self.path.name))
+        return self.info.run_id
+
+    @property
+    def suite(self) -> Suite:
+        return self.info.suite
 
     @property
     def suite_name(self) -> str:
-        return str(self.info["suite"].get("name", "?"))
-
-    @property
-    def suite_workloads(self) -> list[str]:
-        return list(self.info["suite"].get("workloads", []))
+        return self.info.suite.name
 
     @property
     def seed(self) -> int:
-        return int(self.info.get("seed", 0))
+        return self.info.seed
+
+    @cached_property
+    def kinds(self) -> dict[str, str]:
+        """Each measured workload's kind, as run.json says; a run from before it did is read from
+        its trials: an interference trial says which conditions it ran and where its neighbour was."""
+        if self.info.kinds:
+            return dict(self.info.kinds)
+        return {r.workload: "interference" for r in self.records if {"conditions", "placement"} <= r.facts.keys()}
+
+    def workloads_for(self, section: str) -> list[str]:
+        """The run's workloads whose kind has this report section of its own, in trial order."""
+        return [w for w in dict.fromkeys(r.workload for r in self.counted)
+                if (kind := KINDS.get(self.kinds.get(w, ""))) is not None and kind.report_section == section]
 
     @cached_property
     def counted(self) -> list[TrialRecord]:
@@ -48,30 +62,25 @@ class LoadedRun:
         return [r for r in self.records if r.counted]
 
     @cached_property
-    def summary(self) -> pd.DataFrame:
+    def summary(self) -> Summary:
         return summary.summarise(self.records)
 
     @cached_property
     def vm_accels(self) -> set[str]:
         return {s.accel for r in self.counted for s in r.samples if is_vm(s.platform)}
 
-    def with_summary(self, table: pd.DataFrame) -> LoadedRun:
+    def with_summary(self, table: Summary) -> LoadedRun:
         """This run with the summary the run that made it computed already (the same figures)."""
         self.__dict__["summary"] = table  # what the cached property would have computed
         return self
 
-    def row(self, workload: str, metric: str, platform: str, dimensions: str = "") -> pd.Series | None:
+    def row(self, workload: str, metric: str, platform: str, dimensions: str = "") -> SummaryRow | None:
         """The summary row of one metric (at its dimensions) of one workload on one platform, if measured."""
-        table = self.summary
-        if table.empty:
-            return None
-        rows = table[(table["workload"] == workload) & (table["metric"] == metric) & (table["platform"] == platform)
-                     & (table["dimensions"] == dimensions)]
-        return None if rows.empty else rows.iloc[0]
+        return self.summary.find(workload, metric, platform, dimensions)
 
     def median(self, workload: str, metric: str, platform: str, dimensions: str = "") -> float | None:
         row = self.row(workload, metric, platform, dimensions)
-        return None if row is None else float(row["median"])
+        return None if row is None else row.median
 
     @property
     def idle_memory_metric(self) -> str:
@@ -80,8 +89,7 @@ class LoadedRun:
 
     def workload_with(self, metric: str, preferred: tuple[str, ...] = ()) -> str | None:
         """A workload that measured `metric`: the first of `preferred` that did, else the first."""
-        table = self.summary
-        have = list(dict.fromkeys(table.loc[table["metric"] == metric, "workload"])) if not table.empty else []
+        have = self.summary.workloads_with(metric)
         return next((name for name in preferred if name in have), have[0] if have else None)
 
     @cached_property
@@ -118,8 +126,5 @@ def load(path: Path) -> LoadedRun:
     """A run directory, or a one-line BenchError naming what is wrong with it."""
     if not path.is_dir():
         raise BenchError(f"{path}: no such run directory")
-    run = RunDir.open(path)
-    info = run.info()
-    if not isinstance(info.get("suite"), dict):
-        raise BenchError(f"{path / 'run.json'}: suite is not a table")
-    return LoadedRun(path, info, run.records())
+    run = RunDir(path)
+    return LoadedRun(path, run.info(), run.records())

@@ -27,7 +27,8 @@ from bench.host.files import TMP_PREFIX
 from bench.net.servers import OWNER_ENV
 from bench.operations import cleanup
 from bench.run.runner import current_records
-from bench.run.schedule import PlannedTrial, plan
+from bench.model.trial import PlannedTrial
+from bench.run.schedule import plan
 from bench.rundir.results import RunDir
 from tests.realhost import bench, require_platforms, with_stresses
 
@@ -172,8 +173,8 @@ def test_a_run_killed_at_eight_points_is_cleaned_each_time_and_resumes_to_its_pl
     finished = bench("run", "--resume", str(run.path), "--no-report", env=env)
     assert finished.returncode == 0, f"{where}: {finished.stderr[-2000:]}"
     info = run.info()
-    assert info["plan"] == [t.to_json() for t in trials], f"{where}: the plan changed"
-    assert len(info["resumed"]) == KILLS
+    assert info.plan == trials, f"{where}: the plan changed"
+    assert len(info.resumed) == KILLS
     records = run.records()
     ok = Counter(r.seq for r in records if r.ok)
     assert sorted(ok) == [t.seq for t in sorted(trials, key=lambda t: t.seq)], f"{where}: trials lost: {ok}"
@@ -215,14 +216,15 @@ def test_precision_rounds_rewrite_the_plan_stop_at_the_cap_and_resume(tmp_path: 
     proc = kill_at("4:ready", "run", str(suite_path), "--output-dir", str(tmp_path / "runs"), "--no-report")
     assert proc.returncode == -9, proc.stderr[-2000:]
     run = RunDir.open(next((tmp_path / "runs").iterdir()))
-    added = [t for t in run.info()["plan"] if t["added"]]
-    assert [t["seq"] for t in added] == [3, 4] and added[0]["added"].startswith("boot_s ±")
+    added = [t for t in run.info().plan if t.added]
+    assert [t.seq for t in added] == [3, 4] and added[0].added.startswith("boot_s ±")
     clean_after_crash("after the precision run's kill")
     resumed = bench("run", "--resume", str(run.path), "--no-report")
     assert resumed.returncode == 0, resumed.stderr
     info = run.info()
-    assert [t["seq"] for t in info["plan"]] == [1, 2, 3, 4, 5]  # stopped at the cap of 5
-    assert [t["repetition"] for t in info["plan"]] == [1, 2, 3, 4, 5]
+    assert [t.seq for t in info.plan] == [1, 2, 3, 4, 5]  # stopped at the cap of 5
+    assert [t.repetition for t in info.plan] == [1, 2, 3, 4, 5]
     assert sorted(r.seq for r in current_records(run.records()) if r.ok) == [1, 2, 3, 4, 5]
     assert "precision: 1 more trial(s)" in resumed.stderr
-    assert info["precision"]["native/boot"]["stopped"] == "cap" and info["precision"]["native/boot"]["n"] == 5
+    assert info.precision is not None
+    assert info.precision["native/boot"].stopped == "cap" and info.precision["native/boot"].n == 5

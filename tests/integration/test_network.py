@@ -93,7 +93,7 @@ def test_net_on_every_platform_leaves_nothing_behind(tmp_path: Path, images: dic
         assert values["throughput_mbit_s"] > 0
         assert 0 < values["rtt_p50_us"] <= values["rtt_p99_us"]
     paths = {p: r.facts["network_path"] for p, r in records.items()}
-    run_id = run.info()["run_id"]
+    run_id = run.info().run_id
     assert paths["native"].startswith("loopback")
     assert paths["docker"].startswith("Docker's default bridge")
     assert paths["podman"].startswith(f"Podman network vmctb-{run_id}-podman-net (internal")

@@ -47,14 +47,16 @@ def test_cpu_stops_at_the_minimum_boot_runs_to_the_cap_idle_ends_when_steady(tmp
     assert proc.returncode == 0, proc.stderr[-3000:]
     run = RunDir.open(only_run_dir(tmp_path / "runs"))
     info = run.info()
-    cells = info["precision"]
-    assert {c: (cells[c]["n"], cells[c]["stopped"]) for c in ("native/cpu", "docker/cpu")} == \
+    cells = info.precision
+    assert cells is not None
+    assert {c: (cells[c].n, cells[c].stopped) for c in ("native/cpu", "docker/cpu")} == \
         {"native/cpu": (3, "precise"), "docker/cpu": (3, "precise")}, cells
-    assert cells["docker/cpu"]["against_native"] and cells["docker/cpu"]["half_width"] <= 0.25
-    assert {c: (cells[c]["n"], cells[c]["stopped"]) for c in ("native/boot", "docker/boot")} == \
+    half_width = cells["docker/cpu"].half_width
+    assert cells["docker/cpu"].against_native and half_width is not None and half_width <= 0.25
+    assert {c: (cells[c].n, cells[c].stopped) for c in ("native/boot", "docker/boot")} == \
         {"native/boot": (5, "cap"), "docker/boot": (5, "cap")}, cells
-    added = [t for t in info["plan"] if t["added"]]
-    assert added and {t["workload"] for t in added} <= {"boot", "idle"}, added
+    added = [t for t in info.plan if t.added]
+    assert added and {t.workload for t in added} <= {"boot", "idle"}, added
     assert "precision: " in proc.stderr and "more trial(s)" in proc.stderr
 
     idle = [r for r in run.records() if r.workload == "idle" and r.ok and not r.warmup]

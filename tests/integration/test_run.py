@@ -75,8 +75,8 @@ def test_sigint_during_a_vm_trial_then_resume(tmp_path: Path, images: dict) -> N
     assert partial[-1].reason == "interrupted"
     assert all(r.status == "ok" for r in partial[:-1])
     info = run.info()
-    assert info["images"]["key"] == images["key"] and len(info["plan"]) == 4
-    assert info["command"].startswith("bench run ")
+    assert info.image_key == images["key"] and len(info.plan) == 4
+    assert info.command.startswith("bench run ")
 
     resumed = bench("run", "--resume", str(run.path))
     assert resumed.returncode == 0, resumed.stderr
@@ -86,13 +86,13 @@ def test_sigint_during_a_vm_trial_then_resume(tmp_path: Path, images: dict) -> N
     assert sorted(latest) == [1, 2, 3, 4] and all(r.ok for r in latest.values())
     assert len(records) == 5  # the aborted trial ran again, the finished ones did not
     vm = [r for r in latest.values() if r.platform == "vm"]
-    assert run.info()["accel_requested"] == "tcg" and all(r.accel == "tcg" for r in vm)  # kept on resume
+    assert run.info().accel_requested == "tcg" and all(r.accel == "tcg" for r in vm)  # kept on resume
     assert all(s.accel == r.accel for r in vm for s in r.samples)
     summary = pd.read_csv(run.path / "summary.csv")
     boot = summary[summary["metric"] == "boot_s"].set_index("platform")
     assert set(boot.index) == {"native", "vm"} and (boot["n"] == 2).all()
     assert boot.loc["vm", "median"] > boot.loc["native", "median"] > 0
-    assert len(run.info()["resumed"]) == 1
+    assert len(run.info().resumed) == 1
 
 
 def test_a_trial_that_times_out_fails_with_its_console_and_the_run_goes_on(tmp_path: Path, images: dict) -> None:
@@ -166,7 +166,7 @@ def test_run_json_records_provenance(tmp_path: Path, images: dict) -> None:
     proc = bench("run", str(suite), "--output-dir", str(tmp_path / "runs"))
     assert proc.returncode == 0, proc.stderr
     info = json.loads((only_run_dir(tmp_path / "runs") / "run.json").read_text())
-    assert info["suite"]["name"] == "it" and info["seed"] == 3
+    assert info["format"] == 2 and info["suite"]["name"] == "it" and info["seed"] == 3
     assert len(info["harness"]["commit"]) == 40
     assert info["versions"]["psutil"] == psutil.__version__
     assert "docker engine" not in info["versions"] and "qemu" not in info["versions"]  # not used

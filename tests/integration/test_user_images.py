@@ -70,7 +70,7 @@ def test_each_image_runs_on_every_platform_with_the_image_user_space(
                 "docker platform runs it as it is)") in proc.stderr
     run = RunDir.open(only_run_dir(tmp_path / "runs"))
     info = run.info()
-    built = info["images"]["user_images"]
+    built = info.user_images
     assert {w: (i["source"], i["id"]) for w, i in built.items()} == {
         "musl-primes": ("vmct-example/musl-primes:1", example_images["vmct-example/musl-primes:1"]),
         "static-http": ("vmct-example/static-http:1", example_images["vmct-example/static-http:1"])}

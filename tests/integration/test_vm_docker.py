@@ -47,7 +47,7 @@ def test_the_docker_image_runs_in_a_container_inside_a_vm(tmp_path: Path, images
     assert boot.facts["image"].startswith(images["container_image"]["sha256"])
     assert boot.facts["isolation.kernel"].startswith("its own (")
     # The run records its disk beside the manifest's artifacts, as the trials name it.
-    images_info = run.info()["images"]
+    images_info = run.info().images
     assert boot.facts["engine_disk"].startswith(images_info["artifacts"]["vm_docker_disk"][:16])
     assert images_info["bytes"]["vm_docker_disk"] > 0 and images_info["build_seconds"]["vm_docker_disk"] > 0
     phases = boot.phases_s

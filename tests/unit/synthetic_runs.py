@@ -6,6 +6,7 @@ from pathlib import Path
 
 from bench.model.sample import Sample, parse_dimensions
 from bench.model.trial import TrialRecord
+from bench.rundir.info import RunInfo
 from bench.rundir.results import RunDir
 
 KINDS = {"boot_s": ("s", "lower"), "score": ("events/s", "higher"), "mem_pss_mean_mib": ("MiB", "lower"),
@@ -78,7 +79,7 @@ def write_run(root: Path, run_id: str, values: dict[tuple[str, str, str], list[f
             "harness": {"commit": "0" * 40, "dirty": False}, "versions": versions or {"python": "3.11"},
             "images": {"artifacts": {"rootfs_tar": "ab" * 32}, "build_seconds": {"bootstrap": 30.0, "unpack": 7.0}},
             **(extra_info or {})}
-    run = RunDir.create(root, run_id, info)
+    run = RunDir.create(root, RunInfo.from_json(info))
     seq = 0
     for repetition in range(repetitions):
         for workload, platform in pairs:

@@ -19,6 +19,7 @@ from bench.platforms.base import Driver, Instance, TrialContext
 from bench.progress import Progress
 from bench.run import schedule
 from bench.run.runner import Execution, RunImages, current_records
+from bench.rundir.info import RunInfo
 from bench.rundir.results import RunDir
 from tests.unit.fakes import ScriptedDriver, ScriptedInstance
 from tests.unit.test_trial import CPU, result_line
@@ -76,9 +77,9 @@ class Made:
 def execution(root: Path, chosen: Suite, made: Made, run: RunDir | None = None) -> Execution:
     plan = schedule.plan(chosen)
     info = {"run_id": "r1", "suite": chosen.to_json(), "seed": chosen.seed, "plan": [t.to_json() for t in plan]}
-    run = run or RunDir.create(root, "r1", info)
+    run = run or RunDir.create(root, RunInfo.from_json(info))
     images = RunImages(None, {"cpu": CPU}, None, {}, {})  # type: ignore[arg-type]
-    return Execution(run, run.info(), chosen, plan, images, Progress(quiet=True), made)
+    return Execution(run, run.info(), images, Progress(quiet=True), made)
 
 
 def scores(record: TrialRecord) -> float:
@@ -94,7 +95,7 @@ def test_a_run_executes_its_plan_with_the_drivers_it_is_given(tmp_path: Path) ->
         (t.seq, t.platform, "ok") for t in schedule.plan(suite())]
     assert made.trials("native") == made.trials("docker") == 2
     assert sorted(scores(r) for r in finished.records if r.platform == "native") == [3000.0, 3010.0]
-    assert set(finished.summary["platform"]) == {"native", "docker"}
+    assert {r.platform for r in finished.summary} == {"native", "docker"}
     assert RunDir.open(finished.run.path).records() == finished.records  # each one on disk as it ended
 
 
@@ -126,9 +127,10 @@ def test_the_precision_rule_stops_a_precise_cell_at_the_minimum_and_a_wild_one_a
     made = Made({"native": [3000.0] * 10, "docker": [2000.0, 4000.0, 2500.0, 3900.0, 2100.0, 3800.0, 2200.0] * 2})
     finished = execution(tmp_path, chosen, made).execute("auto")
     assert made.trials("docker") == 6 and made.trials("native") == 6
-    stopped = finished.info["precision"]
-    assert stopped["docker/cpu"]["stopped"] == "cap" and stopped["docker/cpu"]["n"] == 6
-    assert stopped["native/cpu"]["stopped"] == "precise"
+    stopped = finished.info.precision
+    assert stopped is not None
+    assert stopped["docker/cpu"].stopped == "cap" and stopped["docker/cpu"].n == 6
+    assert stopped["native/cpu"].stopped == "precise"
 
 
 def test_a_precise_run_stops_at_the_minimum(tmp_path: Path) -> None:
@@ -136,8 +138,8 @@ def test_a_precise_run_stops_at_the_minimum(tmp_path: Path) -> None:
     made = Made({"native": [3000.0] * 10, "docker": [2990.0, 2991.0, 2989.0] * 3})
     finished = execution(tmp_path, chosen, made).execute("auto")
     assert made.trials("native") == made.trials("docker") == 3
-    assert {cell["stopped"] for cell in finished.info["precision"].values()} == {"precise"}
-    assert len(finished.info["plan"]) == 6  # no round added
+    assert {cell.stopped for cell in (finished.info.precision or {}).values()} == {"precise"}
+    assert len(finished.info.plan) == len(RunDir.open(finished.run.path).info().plan) == 6  # no round added
 
 
 def test_the_eta_comes_from_the_trials_seen_and_a_resume_knows_them(tmp_path: Path) -> None:

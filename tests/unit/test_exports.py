@@ -74,6 +74,16 @@ def test_json_holds_the_run_the_trials_and_the_summary(run_dir: Path) -> None:
     assert {row["metric"] for row in data["summary"]} >= {"boot_s", "score"}
 
 
+def test_json_has_null_where_a_ratio_interval_is_unbounded(tmp_path: Path) -> None:
+    """A count that native's trials saw 0 and 1 times: its ratio's upper bound is infinite (a
+    real noisy-neighbour run's neighbour_oom_kills stopped the export before)."""
+    values = {("noisy", p, "neighbour_oom_kills"): v for p, v in (("native", [0.0, 1.0, 1.0]), ("docker", [1.0] * 3))}
+    run = write_run(tmp_path, "zero", values, kinds={"neighbour_oom_kills": ("count", "lower")})
+    assert main(["export", str(run), "--format", "json"]) == 0
+    (docker,) = [r for r in json.loads((run / "results.json").read_text())["summary"] if r["platform"] == "docker"]
+    assert docker["ratio_to_native"] == 1.0 and docker["ratio_ci_high"] is None
+
+
 def test_an_unknown_format_exits_2(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["export", str(run_dir), "--format", "xml"]) == 2
     assert "invalid choice: 'xml'" in capsys.readouterr().err

@@ -244,7 +244,8 @@ def test_a_malformed_import_file_writes_nothing(tmp_path: Path, db: Path, text: 
 def test_an_unfinished_run_is_refused(tmp_path: Path, db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (run,) = make_runs(tmp_path / "runs", 1)
     info = json.loads((run / "run.json").read_text())
-    info["plan"] = [{"seq": seq} for seq in range(1, 200)]  # more trials planned than recorded
+    info["plan"] = [{"seq": seq, "repetition": 1, "warmup": False, "platform": "native", "workload": "cpu"}
+                    for seq in range(1, 200)]  # more trials planned than recorded
     (run / "run.json").write_text(json.dumps(info))
     for command in ("add", "check"):
         code, _, err = bench("history", command, run, "--db", db, capsys=capsys)

@@ -22,6 +22,7 @@ from bench.platforms.base import Instance, TrialContext
 from bench.report import neighbours
 from bench.run import interference as trial_module
 from bench.run.schedule import estimate_s
+from bench.rundir.info import RunInfo
 from bench.rundir.runs import LoadedRun
 from tests.conftest import write_workload
 from tests.unit.fakes import ScriptedDriver, ScriptedInstance
@@ -204,8 +205,18 @@ def record(platform: str, repetition: int, alone: float, beside: dict[str, float
     return r
 
 
-def loaded(records: list[TrialRecord]) -> LoadedRun:
-    return LoadedRun(Path("r1"), {"run_id": "r1", "suite": {"platforms": ["native", "docker", "vm"]}}, records)
+def loaded(records: list[TrialRecord], kinds: dict[str, str] | None = None) -> LoadedRun:
+    """Without `kinds`, a run from before run.json named its workloads' kinds."""
+    info = RunInfo.from_json({"run_id": "r1", "plan": [], "kinds": kinds or {}, "suite": {
+        "name": "noisy", "description": "", "platforms": ["native", "docker", "vm"], "workloads": ["noisy"]}})
+    return LoadedRun(Path("r1"), info, records)
+
+
+def test_the_section_shows_the_workloads_whose_kind_run_json_names_interference() -> None:
+    records = [record(p, k, 1000 + k, {"cpu": 400 + k}) for p in ("native", "docker") for k in range(1, 4)]
+    assert neighbours.section(loaded(records, {"noisy": "interference", "cpu": "single"})) is not None
+    assert neighbours.section(loaded(records, {"noisy": "single"})) is None  # its facts alone do not make it one
+    assert neighbours.section(loaded(records)) is not None  # an older run: told by its trials' facts
 
 
 def test_the_matrix_holds_each_platforms_degradation_and_a_dnr() -> None:

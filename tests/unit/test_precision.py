@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from bench.model.trial import TrialRecord
 from bench.report import caveats
 from bench.run import precision, schedule
 from bench.rundir import runs
+from bench.rundir.info import PrecisionStop
 from tests.unit.synthetic_runs import baseline_values, write_run
 
 CPU = Workload("cpu", "d", (), ("true",), Score("events/s", "higher", regex="(x)"), 5.0, Path("x"))
@@ -75,9 +77,10 @@ def test_a_cell_never_precise_stops_at_the_cap() -> None:
     s = suite(cap=3)
     found = precision.standings(s, records(noisy), LOADED)
     (docker,) = [f for f in found if (f.platform, f.workload) == ("docker", "boot")]
-    assert precision.stopped(s, found)["docker/boot"]["stopped"] == precision.CAP and not docker.precise
-    assert precision.stopped(s, found)["native/boot"]["stopped"] == precision.PRECISE
-    assert precision.stopped(s, found)["docker/hello"]["stopped"] == precision.NO_WIDTH
+    stopped = precision.stopped(s, found)
+    assert stopped["docker/boot"].stopped == precision.CAP and not docker.precise
+    assert stopped["native/boot"].stopped == precision.PRECISE
+    assert stopped["docker/hello"].stopped == precision.NO_WIDTH
 
 
 def test_a_figure_below_resolution_keeps_its_cell_going() -> None:
@@ -99,13 +102,10 @@ def test_the_expected_repetitions_follow_the_width() -> None:
 
 def test_the_report_lists_each_cells_repetitions_and_why_it_stopped(tmp_path: Path) -> None:
     loaded = runs.load(write_run(tmp_path, "p", baseline_values(3)))
-    loaded.info["suite"]["precision"] = {"max_repetitions": 6, "throughput": 0.03, "memory": 0.03, "time": 0.1}
-    loaded.info["suite"]["repetitions"] = 3
-    loaded.info["precision"] = {
-        "docker/cpu": {"platform": "docker", "workload": "cpu", "metric": "score", "n": 3, "half_width": 0.012,
-                       "target": 0.03, "against_native": True, "below_resolution": False, "stopped": "precise"},
-        "docker/boot": {"platform": "docker", "workload": "boot", "metric": "boot_s", "n": 6, "half_width": 0.21,
-                        "target": 0.1, "against_native": False, "below_resolution": False, "stopped": "cap"}}
+    loaded.info.suite = replace(loaded.info.suite, precision=Precision(max_repetitions=6), repetitions=3)
+    loaded.info.precision = {
+        "docker/cpu": PrecisionStop("docker", "cpu", "score", 3, 0.012, 0.03, True, False, "precise"),
+        "docker/boot": PrecisionStop("docker", "boot", "boot_s", 6, 0.21, 0.1, False, False, "cap")}
     (note,) = [c for c in caveats.caveats(loaded) if c.text.startswith("Repetitions followed the precision rule")]
     assert "at least 3 per cell" in note.text and "at most 6" in note.text and "1 of 2 cells stopped on their own, 1 at the cap" in note.text
     assert note.items == ("docker cpu: n=3, precise: score ±1.2% of the ratio to native ≤ 3%",

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import re
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from bench.cli.main import main
+from bench.model.trial import PlannedTrial
 from bench.report import caveats, consolidation
 from bench.rundir import runs
 from tests.unit.synthetic_runs import baseline_values, scaled, write_run
@@ -247,9 +249,8 @@ def test_a_probe_measured_once_per_platform_by_design_is_not_called_short(tmp_pa
     values = {**baseline_values(5), ("exposure", "docker", "boot_s"): [0.3], ("exposure", "native", "boot_s"): [0.03],
               ("cpu", "gvisor", "score"): [3000.0]}
     loaded = runs.load(write_run(tmp_path, "once", values))
-    loaded.info["suite"]["repetitions"] = 5
-    loaded.info["plan"] = [{"seq": 1, "repetition": 2, "warmup": False, "platform": p, "workload": "exposure", "added": ""}
-                           for p in ("docker", "native")] + [
-        {"seq": i, "repetition": i, "warmup": False, "platform": "gvisor", "workload": "cpu", "added": ""} for i in range(5)]
+    loaded.info.suite = replace(loaded.info.suite, repetitions=5)
+    loaded.info.plan = [PlannedTrial(1, 2, False, p, "exposure") for p in ("docker", "native")] + [
+        PlannedTrial(i, i, False, "gvisor", "cpu") for i in range(5)]
     (short,) = [c for c in caveats.caveats(loaded) if "rest on fewer than 3 trials" in c.text]
     assert short.items == ("cpu score on gvisor (n=1)",)  # planned 5 times, measured once: a shortfall

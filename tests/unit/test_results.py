@@ -13,6 +13,7 @@ from bench.errors import BenchError
 from bench.model.sample import Sample
 from bench.model.trial import TrialRecord
 from bench.run.runner import current_records
+from bench.rundir.info import RunInfo
 from bench.rundir.results import RunDir, finished_seqs
 
 
@@ -24,9 +25,12 @@ def record(seq: int, platform: str, value: float, status: str = "ok", warmup: bo
                        samples=[Sample(metric, value, "events/s", better, platform, workload, accel, {"seq": seq})])
 
 
+SUITE = {"name": "x", "description": "", "platforms": ["native"], "workloads": ["cpu"]}
+
+
 @pytest.fixture
 def run(tmp_path: Path) -> RunDir:
-    return RunDir.create(tmp_path, "r", {"run_id": "r", "suite": {}, "plan": []})
+    return RunDir.create(tmp_path, RunInfo.from_json({"run_id": "r", "suite": SUITE, "plan": []}))
 
 
 def test_records_round_trip_through_trials_jsonl(run: RunDir) -> None:
@@ -46,8 +50,8 @@ def test_what_append_returns_is_what_a_reader_of_the_file_gets(run: RunDir) -> N
     (read,) = run.records()
     assert kept == read and list(kept.phases_s) == list(read.phases_s) == ["booted", "domain_created", "ready"]
     assert list(kept.facts) == ["accel", "zone"]
-    info = {"run_id": "r", "suite": {"name": "x"}, "plan": [], "b": {"z": 1, "a": 2}}
-    assert list(run.write_info(info)["b"]) == ["a", "z"] and run.write_info(info) == run.info()
+    info = RunInfo.from_json({"run_id": "r", "suite": SUITE, "plan": [], "versions": {"z": "1", "a": "2"}})
+    assert run.write_info(info) == run.info() == info
 
 
 def test_every_figure_is_a_sample_and_the_line_repeats_the_headline_ones_for_readers_of_the_file() -> None:
@@ -122,20 +126,20 @@ def test_summary_counts_only_successful_measured_trials() -> None:
                record(5, "docker", 99.0), record(6, "docker", 97.0), record(7, "docker", 5.0, status="failed"),
                record(8, "vm", 50.0), record(9, "vm", 52.0)]
     table = summarise(records)
-    assert list(table["platform"]) == ["native", "docker", "vm"]
-    native, docker, vm = (row for _, row in table.iterrows())
-    assert (native["n"], native["median"], native["ratio_to_native"]) == (3, 100.0, 1.0)
-    assert (docker["n"], docker["median"]) == (2, 98.0)
-    assert docker["ratio_to_native"] == pytest.approx(0.98)
-    assert docker["ratio_ci_low"] <= 0.98 <= docker["ratio_ci_high"]
-    assert vm["accel"] == "tcg" and vm["ratio_to_native"] == pytest.approx(0.51)
-    assert native["cv"] == pytest.approx(0.02)
+    assert [r.platform for r in table] == ["native", "docker", "vm"]
+    native, docker, vm = table
+    assert (native.n, native.median, native.ratio_to_native) == (3, 100.0, 1.0)
+    assert (docker.n, docker.median) == (2, 98.0)
+    assert docker.ratio_to_native == pytest.approx(0.98)
+    assert docker.ratio_ci_low <= 0.98 <= docker.ratio_ci_high
+    assert vm.accel == "tcg" and vm.ratio_to_native == pytest.approx(0.51)
+    assert native.cv == pytest.approx(0.02)
     assert "vm-minimal/tcg" in table_text(table)
 
 
 def test_a_metric_without_native_has_no_ratio(run: RunDir) -> None:
     table = summarise([record(1, "docker", 5.0, metric="instance_disk_mib")])
-    assert math.isnan(table.iloc[0]["ratio_to_native"])
+    assert math.isnan(table.rows[0].ratio_to_native) and not table.rows[0].has_ratio
     path = run.write_summary(table)
     assert list(pd.read_csv(path)["metric"]) == ["instance_disk_mib"]
     assert not [p for p in run.path.iterdir() if p.name.startswith(".vmctb-tmp")]
@@ -153,6 +157,6 @@ def test_the_printed_table_comes_from_summary_csv_as_written(run: RunDir) -> Non
 def test_no_ratio_to_a_native_value_that_is_not_positive() -> None:
     records = [record(1, "native", -0.5, metric="density_mem_mib"), record(2, "native", -0.4, metric="density_mem_mib"),
                record(3, "docker", 6.0, metric="density_mem_mib"), record(4, "docker", 6.5, metric="density_mem_mib")]
-    table = summarise(records).set_index("platform")
-    assert math.isnan(table.loc["docker", "ratio_to_native"])
-    assert table.loc["docker", "median"] == 6.25
+    docker = summarise(records).find("cpu", "density_mem_mib", "docker")
+    assert docker is not None and not docker.has_ratio and math.isnan(docker.ratio_to_native)
+    assert docker.median == 6.25
