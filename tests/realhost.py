@@ -145,3 +145,26 @@ def require_platforms(*names: str) -> None:
         if not known["ok"]:
             pytest.skip(f"platform {name} cannot run on this host: {known['detail']}"
                         + (f" (fix: {known['fix']})" if known["fix"] else ""))
+
+
+SHARED_SUITE = """\
+name = "it-history"
+platforms = ["native", "docker"]
+workloads = ["boot", "hello"]
+repetitions = 2
+warmup = 0
+seed = 5
+"""
+
+
+@pytest.fixture(scope="session")
+def real_runs(tmp_path_factory: pytest.TempPathFactory, images: dict) -> list[Path]:
+    """Two real runs of a small suite (native and docker), one after the other, made once for
+    every test module that only reads run directories (history, provenance)."""
+    root = tmp_path_factory.mktemp("shared-runs")
+    suite = root / "suite.toml"
+    suite.write_text(SHARED_SUITE)
+    for _ in range(2):
+        proc = bench("run", str(suite), "--output-dir", str(root / "runs"))
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    return sorted((root / "runs").iterdir())

@@ -19,19 +19,10 @@ import pytest
 import sqlalchemy as sa
 
 from bench.model.series import SeriesKey
-from tests.integration.test_run import write_suite
 from tests.postgres import USER, Server, pg_database, postgres  # noqa: F401  (fixtures)
 from tests.realhost import bench
 from tests.unit.test_history import make_runs
 
-SUITE = """\
-name = "it-history"
-platforms = ["native", "docker"]
-workloads = ["boot", "hello"]
-repetitions = 2
-warmup = 0
-seed = 5
-"""
 
 
 def wait_until(condition: Callable[[], object], what: str, timeout: float = 60) -> None:
@@ -44,17 +35,6 @@ def wait_until(condition: Callable[[], object], what: str, timeout: float = 60) 
 def popen_bench(*args: object, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen([sys.executable, "-m", "bench", "-q", *map(str, args)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
-
-
-@pytest.fixture(scope="module")
-def real_runs(tmp_path_factory: pytest.TempPathFactory, images: dict) -> list[Path]:
-    """Two real runs of a small suite (native and docker), one after the other."""
-    root = tmp_path_factory.mktemp("history-runs")
-    suite = write_suite(root, text=SUITE)
-    for _ in range(2):
-        proc = bench("run", str(suite), "--output-dir", str(root / "runs"))
-        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
-    return sorted((root / "runs").iterdir())
 
 
 def test_real_runs_give_the_same_history_in_sqlite_and_postgresql(

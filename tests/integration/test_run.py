@@ -160,14 +160,11 @@ def test_a_live_run_is_spared_by_clean_and_a_second_run_waits(tmp_path: Path, im
     assert not (tmp_path / "second").exists()
 
 
-def test_run_json_records_provenance(tmp_path: Path, images: dict) -> None:
-    suite = write_suite(tmp_path, text=TWO_PLATFORMS.replace('["native", "vm"]', '["native"]')
-                        .replace("repetitions = 2", "repetitions = 1"))
-    proc = bench("run", str(suite), "--output-dir", str(tmp_path / "runs"))
-    assert proc.returncode == 0, proc.stderr
-    info = json.loads((only_run_dir(tmp_path / "runs") / "run.json").read_text())
-    assert info["format"] == 2 and info["suite"]["name"] == "it" and info["seed"] == 3
+def test_run_json_records_provenance(real_runs: list[Path]) -> None:
+    info = json.loads((real_runs[0] / "run.json").read_text())
+    assert info["format"] == 2 and info["suite"]["name"] == "it-history" and info["seed"] == 5
+    assert info["kinds"] == {"boot": "single", "hello": "single"}
     assert len(info["harness"]["commit"]) == 40
     assert info["versions"]["psutil"] == psutil.__version__
-    assert "docker engine" not in info["versions"] and "qemu" not in info["versions"]  # not used
+    assert "(API 1." in info["versions"]["docker engine"] and "qemu" not in info["versions"]  # no VM ran
     assert info["host"]["logical_cpus"] >= 1 and info["images"]["artifacts"]["vm_disk"]
