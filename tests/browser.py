@@ -21,12 +21,31 @@ class PageSeen:
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
     first_screen_text: str = ""
+    layout: dict = field(default_factory=dict)  # where the report's first parts sit (LAYOUT)
+    opened: bool = False  # clicking the first finding's summary opened it and showed its claim
 
 
 def chromium() -> str:
     if shutil.which(CHROMIUM) is None:
         pytest.fail(f"{CHROMIUM} is missing: `make test` installs Debian's chromium")
     return CHROMIUM
+
+
+# Tops in page pixels (the first screen ends at the viewport's height) and the lines of text the
+# visible warnings take before the verdict table.
+LAYOUT = """() => {
+  const top = e => e ? e.getBoundingClientRect().top + window.scrollY : null;
+  const shown = e => e.getClientRects().length > 0 && getComputedStyle(e).visibility !== 'hidden';
+  const lines = li => { const s = getComputedStyle(li);
+    return Math.round((li.getBoundingClientRect().height - parseFloat(s.paddingTop) - parseFloat(s.paddingBottom))
+                      / parseFloat(s.lineHeight)); };
+  const verdict = top(document.querySelector('#verdict'));
+  const warnings = Array.from(document.querySelectorAll('#warnings ul.caveats > li'))
+    .filter(li => shown(li) && top(li) < verdict);
+  return {scorecard: top(document.querySelector('#scorecard')),
+          findings: Array.from(document.querySelectorAll('.finding')).map(top),
+          warning_lines: warnings.reduce((n, li) => n + lines(li), 0), verdict: verdict};
+}"""
 
 
 def open_page(html: Path, sections: tuple[str, ...], screenshot: Path) -> PageSeen:
@@ -50,6 +69,11 @@ def open_page(html: Path, sections: tuple[str, ...], screenshot: Path) -> PageSe
                 "() => { const h = window.innerHeight; return Array.from(document.querySelectorAll('h1,h2,p,b'))"
                 ".filter(e => e.getBoundingClientRect().top < h).map(e => e.innerText).join('\\n'); }")
             page.screenshot(path=str(screenshot))
+            seen.layout = page.evaluate(LAYOUT)
+            finding = page.locator("#findings .finding details").first
+            if finding.count():
+                finding.locator("summary").click()
+                seen.opened = finding.get_attribute("open") is not None and finding.locator(".claim").is_visible()
         finally:
             browser.close()
     return seen
@@ -58,3 +82,11 @@ def open_page(html: Path, sections: tuple[str, ...], screenshot: Path) -> PageSe
 def _refuse(route: object, seen: PageSeen) -> None:
     seen.requests.append(route.request.url)  # type: ignore[attr-defined]
     route.abort()  # type: ignore[attr-defined]
+
+
+def screenshot(html: Path, png: Path) -> PageSeen:
+    """A report's first screen as the README shows it (scripts/report-screenshot)."""
+    seen = open_page(html, ("scorecard", "findings"), png)
+    if seen.requests or not all(seen.visible.values()):
+        raise SystemExit(f"{html}: the first screen did not show whole ({seen.visible}, fetched {seen.requests})")
+    return seen

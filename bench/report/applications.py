@@ -9,6 +9,7 @@ fact). Its figures carry the client's value as a dimension (`get_ops_s` at clien
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -254,16 +255,34 @@ def _beside(run: LoadedRun, figures: _Figures, workload: str, series: list[_Seri
     return found
 
 
-def tables(run: LoadedRun) -> list[AppTable]:
-    shown = platforms(run)
-    found = []
+@dataclass(frozen=True)
+class _Served:
+    """A server workload's figures: its series, and those of them that are throughputs."""
+    workload: str
+    client: str
+    figures: _Figures
+    series: list[_Series]
+    units_of: dict[str, str]
+    rates: list[_Series]
+
+
+def _served_figures(run: LoadedRun) -> Iterator[_Served]:
+    """Each server workload of the run that measured a throughput."""
     for workload, client in _served(run).items():
         figures = _Figures(run, workload)
         series = _series(run, figures, workload)
         units_of = {r.metric: r.unit for r in run.summary.of_workload(workload)}
         rates = [s for s in series if units_of.get(s.base) in RATE_UNITS]
-        if not rates:
-            continue
+        if rates:
+            yield _Served(workload, client, figures, series, units_of, rates)
+
+
+def tables(run: LoadedRun) -> list[AppTable]:
+    shown = platforms(run)
+    found = []
+    for served in _served_figures(run):
+        workload, client, figures, series = served.workload, served.client, served.figures, served.series
+        units_of, rates = served.units_of, served.rates
         bases = {s.base for s in series}
         shown_metrics = {b for s in rates for b in (s.base, _p99_of(s.base, bases)) if b is not None}
         columns = figures.columns(run, shown, shown_metrics)
@@ -286,4 +305,30 @@ def tables(run: LoadedRun) -> list[AppTable]:
                               tuple(_beside(run, figures, workload, series)),
                               "tcg" in run.vm_accels and any(is_vm(p) for p in shown),
                               charts.curves_chart(run, workload, plotted, parameter) if parameter else None))
+    return found
+
+
+@dataclass(frozen=True)
+class AppHeadline:
+    """A server workload's figure for the scorecard: its first throughput (or that throughput's
+    p99) at the client's highest value, each platform on its own path against native."""
+    workload: str
+    metric: str  # get_ops_s
+    at: str  # " at 50 clients"
+    better: str
+    ratios: dict[str, Ratio]  # platform → its ratio to native
+
+
+def headlines(run: LoadedRun) -> list[AppHeadline]:
+    found = []
+    for served in _served_figures(run):
+        workload, figures, rates = served.workload, served.figures, served.rates
+        top = [s for s in rates if s.base == rates[0].base][-1]
+        p99 = _p99_of(top.base, {s.base for s in served.series})
+        for metric, better in ((top.base, "higher"), (p99, "lower")):
+            if metric is None:
+                continue
+            ratios = {p: ratio for p in platforms(run) if p != "native"
+                      if (ratio := _ratio(run, figures, workload, metric, top.value, p)) is not None}
+            found.append(AppHeadline(workload, metric, _at(top.value, figures.parameter), better, ratios))
     return found

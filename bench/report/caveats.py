@@ -29,44 +29,74 @@ class Caveat:
     level: str  # "severe" (the numbers mean something else than they seem), "note", or "minor" (folded)
     text: str
     items: tuple[str, ...] = ()  # a list shown under the text
+    short: str = ""  # the line the report shows, its text and items folded under it; "": the text
+
+    @property
+    def headline(self) -> str:
+        return self.short or self.text
+
+
+WARNING_LINES = 6  # the report's Warnings before its verdict table: a line each
+
+
+@dataclass(frozen=True)
+class Arranged:
+    shown: tuple[Caveat, ...]  # a line each: every severe one, then notes while lines remain
+    folded: tuple[Caveat, ...]  # one more line: the minor ones and any note that did not fit
+
+
+def arrange(found: list[Caveat]) -> Arranged:
+    severe = [c for c in found if c.level == "severe"]
+    notes = [c for c in found if c.level == "note"]
+    rest = [c for c in found if c.level not in ("severe", "note")]
+    room = max(WARNING_LINES - len(severe) - (1 if rest or notes else 0), 0)
+    if len(notes) <= room + (0 if rest else 1):  # the last line can hold a note when nothing is folded
+        room = len(notes)
+    return Arranged(tuple(severe + notes[:room]), tuple(notes[room:] + rest))
 
 
 def caveats(run: LoadedRun) -> list[Caveat]:
     found = []
     if "tcg" in run.vm_accels:
+        verdict = run.info.accelerator_verdict or {}
         found.append(Caveat("severe", "VMs ran under TCG emulation, not KVM: every …/tcg number (vm-minimal, vm-os) measures "
-                            "an emulated CPU and is not what a VM costs on a host with working KVM."))
-    verdict = run.info.accelerator_verdict or {}
-    if "tcg" in run.vm_accels and verdict.get("summary"):
-        found.append(Caveat("note", f"Accelerator check: {verdict['summary']}."))
+                            "an emulated CPU and is not what a VM costs on a host with working KVM.",
+                            (f"Accelerator check: {verdict['summary']}.",) if verdict.get("summary") else (),
+                            "VMs under TCG, an emulator: no …/tcg figure is what a VM costs with KVM."))
     host = run.info.host
     if host.virtualised:
         found.append(Caveat("severe", f"The host is itself virtualised (hypervisor: {host.hypervisor}): "
                             "its CPU time is shared with other guests, so run-to-run noise is higher than "
-                            "on bare metal and 'native' is not bare metal."))
+                            "on bare metal and 'native' is not bare metal.",
+                            short=f"The host is itself a VM ({host.hypervisor}): more noise, and native is not bare metal."))
     seconds = run.suite.seconds
     if seconds is not None:
         shortened = sorted({r.workload for r in run.counted if "seconds" in r.facts})
         if shortened and run.suite.precision:  # the widths show what noise it added
             found.append(Caveat("note", f"The suite measured {', '.join(shortened)} for {seconds} s a trial instead "
                                 "of each workload's own duration: more, shorter trials, whose spread the precision "
-                                "rule's intervals carry."))
+                                "rule's intervals carry.", short=f"Trials cut to {seconds} s ({_workloads(shortened)})."))
         elif shortened:
             found.append(Caveat("severe", f"The suite cut the measured duration of {', '.join(shortened)} to "
                                 f"{seconds} s: a quick run, whose figures are noisier than each workload's own "
-                                "duration gives and may not match a full run's."))
+                                "duration gives and may not match a full run's.",
+                                short=f"A quick run: {_workloads(shortened)} cut to {seconds} s a trial, noisier "
+                                "than a full run."))
     bad = [r for r in run.records if not r.ok]
     if bad:
         kinds = sorted({f"{r.platform} {r.workload}: {r.status} ({r.reason.splitlines()[0][:80]})" for r in bad})
-        found.append(Caveat("severe", f"{len(bad)} of {len(run.records)} trials did not succeed: "
-                            + "; ".join(kinds[:6]) + (" …" if len(kinds) > 6 else "")))
+        found.append(Caveat("severe", f"{len(bad)} of {len(run.records)} trials did not succeed:", tuple(kinds),
+                            f"{len(bad)} of {len(run.records)} trials did not succeed ("
+                            + ", ".join(sorted({f'{r.platform} {r.workload}' for r in bad})[:3])
+                            + (", …" if len({(r.platform, r.workload) for r in bad}) > 3 else "") + ")."))
     cached = sorted({label(r.platform, r.accel) for r in run.counted
                      if "do not pass O_DIRECT on to the host" in r.facts.get("storage", "")
                      and any(s.unit in DISK_UNITS for s in r.samples)})
     if cached:
         found.append(Caveat("severe", f"Disk figures on {', '.join(cached)} come through gVisor's Sentry, which serves "
                             "file I/O from its own cache and does not pass O_DIRECT on to the host: they measure "
-                            "that cache, not the device, and may exceed native's."))
+                            "that cache, not the device, and may exceed native's.",
+                            short=f"Disk figures on {', '.join(cached)} measure gVisor's cache, not the device."))
     table = run.summary
     if not table.empty:
         found += _noise(run, table)
@@ -76,13 +106,18 @@ def caveats(run: LoadedRun) -> list[Caveat]:
                               ("minor", [r for r in few if not _headline(r)])):
             if chosen:  # a start phase seen in only some trials is a detail; a headline figure is not
                 found.append(Caveat(level, f"{len(chosen)} metric(s) rest on fewer than {MIN_TRIALS} trials:",
-                                    tuple(f"{r.key.name} (n={r.n})"
-                                          for r in chosen)))
+                                    tuple(f"{r.key.name} (n={r.n})" for r in chosen),
+                                    f"{len(chosen)} {'headline ' if level == 'severe' else ''}metric(s) rest on "
+                                    f"fewer than {MIN_TRIALS} trials."))
         found += _narrow_intervals(table)
     found += _precision(run)
     if not run.counted:
         found.append(Caveat("severe", "No successful measured trial: there is nothing to report."))
     return found
+
+
+def _workloads(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{len(names)} workloads"
 
 
 def _headline(row: SummaryRow) -> bool:
@@ -108,16 +143,19 @@ def _noise(run: LoadedRun, table: Summary) -> list[Caveat]:
         width = (r.ci_high - r.ci_low) / abs(r.median) if r.median else math.inf
         text = (f"{r.key.name}: CV {r.cv:.0%}, "
                 f"95% CI {units.interval(r.ci_low, r.ci_high, r.unit, r.median)} around {units.human(r.median, r.unit)}")
-        (verdict if _headline(r) else rest).append((width, text))
+        (verdict if _headline(r) else rest).append((width, text, r.cv))
     found = []
     if verdict:
         verdict.sort(key=lambda pair: -pair[0])
+        top = max(cv for _, _, cv in verdict)
         found.append(Caveat("note", f"{len(verdict)} headline metric(s) vary by more than {CV_LIMIT:.0%} between "
                             "trials, widest interval first; a comparison whose intervals overlap is not settled:",
-                            tuple(text for _, text in verdict)))
+                            tuple(text for _, text, _ in verdict),
+                            f"{len(verdict)} headline metric(s) vary by more than {CV_LIMIT:.0%} between trials "
+                            f"(CV up to {top:.0%})."))
     if rest:
         found.append(Caveat("minor", f"{len(rest)} other metric(s) vary by more than {CV_LIMIT:.0%} "
-                            "(start phases, teardown, secondary figures):", tuple(text for _, text in sorted(rest))))
+                            "(start phases, teardown, secondary figures):", tuple(text for _, text, _ in sorted(rest))))
     return found
 
 
@@ -137,10 +175,11 @@ def _narrow_intervals(table: Summary) -> list[Caveat]:
     if not sizes:
         return []
     bounds = ", ".join(f"{stats.distribution_free_coverage(n):.1%} at n={n}" for n in sizes)
-    return [Caveat("note", f"Some intervals rest on fewer than {stats.DISTRIBUTION_FREE_N} trials, too few "
+    return [Caveat("minor", f"Some intervals rest on fewer than {stats.DISTRIBUTION_FREE_N} trials, too few "
                    f"for {stats.CONFIDENCE:.0%} whatever the data: there they also rest on the trials being "
                    "near-lognormal (a t interval on their logarithms), and for data of any other shape they "
-                   f"hold the true median at least {bounds} of the time.")]
+                   f"hold the true median at least {bounds} of the time.",
+                   short=f"Intervals from fewer than {stats.DISTRIBUTION_FREE_N} trials assume near-lognormal data.")]
 
 
 def _precision(run: LoadedRun) -> list[Caveat]:
@@ -148,7 +187,7 @@ def _precision(run: LoadedRun) -> list[Caveat]:
     cells, rule = run.info.precision, run.suite.precision
     if not cells or not rule:
         return []
-    items, capped = [], 0
+    items, capped, widths = [], 0, []
     for cell, s in cells.items():
         platform, workload = cell.split("/", 1)
         where = f"{label(platform, '+'.join(sorted(run.vm_accels)))} {workload}: n={s.n}"
@@ -163,10 +202,15 @@ def _precision(run: LoadedRun) -> list[Caveat]:
             items.append(f"{where}, precise: {shown} {width}{against} ≤ {s.target:.0%}")
         else:
             capped += 1
+            widths += [s.half_width] if s.half_width is not None and not s.below_resolution else []
             items.append(f"{where}, the cap: {shown} {width}{against}, not ±{s.target:.0%}")
     minimum = run.suite.repetitions
     text = (f"Repetitions followed the precision rule: at least {minimum} per cell, more only while the 95% "
             f"interval of its headline figure was wider than the target, at most {rule.max_repetitions}. "
             f"{len(items) - capped} of {len(items)} cells stopped on their own, {capped} at the cap:")
-    return [Caveat("note", text, tuple(items))]
+    ends = dict.fromkeys(f"±{w:.0%}" for w in (min(widths), max(widths))) if widths else {}
+    spread = f" (widths {'–'.join(ends)})" if ends else ""
+    short = (f"{capped} of {len(items)} cells stopped at the repetition cap of {rule.max_repetitions}{spread}."
+             if capped else f"All {len(items)} cells reached the precision rule's target.")
+    return [Caveat("note", text, tuple(items), short)]
 

@@ -27,9 +27,37 @@ NO_CPU_LOSS = 0.97  # a container "loses no CPU" when its score is at least this
 class Finding:
     topic: str
     claim: str
-    measured: str
+    measured: str  # every figure it rests on
     verdict: str
     why: str = ""
+    line: str = ""  # the deciding figures in one short sentence: what the report's first screen shows
+
+    @property
+    def headline(self) -> str:
+        return self.line or self.why
+
+    @property
+    def method(self) -> str:
+        return METHODS.get(self.topic, "")
+
+
+# How each topic's figures were measured: what the report folds under a finding beside its claim.
+METHODS = {
+    "Boot time": "Time to ready: from just before the harness's first create call to the READY line the "
+                 "instance's launcher prints, on the host's monotonic clock (workload boot).",
+    "Disk": "Image on disk: the bytes each platform's artifact occupies (a container image's layers; the VM's "
+            "kernel, initramfs and disk), as `bench images build` made it from the one root filesystem.",
+    "Memory": "Idle memory: the PSS of every host process the instance owns (a VM's QEMU included), once it "
+              "has settled after READY (workload idle).",
+    "CPU": "CPU: sysbench's prime search on one pinned CPU (workload cpu), each platform's median score over "
+           "native's with the interval of that ratio.",
+    "Isolation": "Isolation: the exposure probe runs as root inside each instance and tries every system call "
+                 "once; a call counts as the host kernel's only where the instance runs on the host's kernel.",
+    "Portability": "Portability: the same user space, proven by hello's dpkg digest (or a user image's tree "
+                   "hash) on every platform; a move between hosts needs more than one host.",
+    "Image automation": "Image automation: the seconds each artifact's last build step took in `bench images "
+                        "build`, all from the one root filesystem.",
+}
 
 
 class _Reader:
@@ -92,20 +120,32 @@ def _boot(r: _Reader) -> Finding:
         return pair
     w, measured, ratio = pair.workload, pair.measured, pair.ratio
     docker, vm = r.run.median(w, "boot_s", "docker"), r.run.median(w, "boot_s", "vm")
+    line = _pair_line(r, "ready in", docker, vm, "s", ratio)
     if r.tcg:
         if docker is not None and docker < 1:
             return Finding("Boot time", claim, measured, PARTLY,
                            f"the container part holds ({units.human(docker, 's')}); the VM part is not measurable "
-                           f"here: {r.tcg_reason()}")
-        return Finding("Boot time", claim, measured, UNMEASURED, r.tcg_reason())
+                           f"here: {r.tcg_reason()}", line)
+        return Finding("Boot time", claim, measured, UNMEASURED, r.tcg_reason(), line)
     if ratio is None or docker is None or vm is None:
         return Finding("Boot time", claim, measured, UNMEASURED, "no ratio could be formed")
     if ratio.low > 1 and docker < 1 <= vm:
-        return Finding("Boot time", claim, measured, CONFIRMED)
+        return Finding("Boot time", claim, measured, CONFIRMED, line=line)
     if ratio.low > 1:
         return Finding("Boot time", claim, measured, PARTLY,
-                       f"the container is faster, but the VM started in {units.human(vm, 's')}")
-    return Finding("Boot time", claim, measured, CONTRADICTED, "the VM was not slower beyond the interval")
+                       f"the container is faster, but the VM started in {units.human(vm, 's')}", line)
+    return Finding("Boot time", claim, measured, CONTRADICTED, "the VM was not slower beyond the interval", line)
+
+
+def _pair_line(r: _Reader, verb: str, docker: float | None, vm: float | None, unit: str,
+               ratio: Ratio | None) -> str:
+    """"docker ready in 312 ms, vm-minimal/tcg in 5.53 s: 17.7× [16.9×, 18.6×] (TCG, an emulator)"."""
+    if docker is None or vm is None:
+        return ""
+    told = f"docker {verb} {units.human(docker, unit)}, {r.name('vm')} {units.human(vm, unit)}"
+    if ratio is not None:
+        told += f": {_figure(ratio)}"
+    return told + (" (TCG: an emulator)" if r.tcg else "")
 
 
 def _disk(r: _Reader) -> Finding:
@@ -119,6 +159,8 @@ def _disk(r: _Reader) -> Finding:
         return Finding("Disk", claim, figures or "no image sizes of both kinds in this run", UNMEASURED,
                        "the run measured no VM image and container image side by side")
     measured = f"Image on disk for the {w} workload: {figures}."
+    line = "Image on disk: " + _join([f"{label(p)} {units.human(v, 'MiB')}"
+                                      for p, v in (("vm", vm), ("docker", full), ("docker-app", app)) if v is not None])
     parts = []
     if full is not None:
         parts.append(f"a full-OS container image is {units.ratio(vm / full)} smaller than the VM's")
@@ -131,13 +173,13 @@ def _disk(r: _Reader) -> Finding:
         if full is not None and full >= vm / 2:
             return Finding("Disk", claim, measured, PARTLY,
                            "true of an application-only image; a container built from the same full OS is "
-                           "nearly as large as the VM's image, which adds a kernel")
-        return Finding("Disk", claim, measured, CONFIRMED)
+                           "nearly as large as the VM's image, which adds a kernel", line)
+        return Finding("Disk", claim, measured, CONFIRMED, line=line)
     if app is None:
         return Finding("Disk", claim, measured, UNMEASURED,
                        "only a full-OS container image was measured; run the docker-app platform to test the "
-                       "claim as stated")
-    return Finding("Disk", claim, measured, CONTRADICTED, "the application-only image is not much smaller")
+                       "claim as stated", line)
+    return Finding("Disk", claim, measured, CONTRADICTED, "the application-only image is not much smaller", line)
 
 
 def _image_name(r: _Reader, platform: str) -> str:
@@ -156,12 +198,15 @@ def _memory(r: _Reader) -> Finding:
     if isinstance(pair, Finding):
         return pair
     measured, ratio = pair.measured, pair.ratio
+    metric = r.run.idle_memory_metric
+    line = _pair_line(r, "idle held", r.run.median(pair.workload, metric, "docker"),
+                      r.run.median(pair.workload, metric, "vm"), "MiB", ratio)
     if r.tcg:
         return Finding("Memory", claim, measured, UNMEASURED,
-                       r.tcg_reason("their memory includes the emulator's translation cache"))
+                       r.tcg_reason("their memory includes the emulator's translation cache"), line)
     if ratio is None:
         return Finding("Memory", claim, measured, UNMEASURED, "no ratio could be formed")
-    return Finding("Memory", claim, measured, CONFIRMED if ratio.low > 1 else CONTRADICTED)
+    return Finding("Memory", claim, measured, CONFIRMED if ratio.low > 1 else CONTRADICTED, line=line)
 
 
 def _cpu(r: _Reader) -> Finding:
@@ -183,19 +228,35 @@ def _cpu(r: _Reader) -> Finding:
     # The claim is about containers on a plain runtime; a sandbox (gVisor) is judged beside them.
     judged = plain or sandboxed
     lossless = all(_lost_nothing(ratios[p]) for p in judged)
+    line = "Score ÷ native: " + _join([_span(r, ratios, plain, "containers"), _span(r, ratios, sandboxed, "sandboxed"),
+                                      _span(r, ratios, [p for p in ratios if p not in plain + sandboxed], "")])
     parts = [_cpu_group(r, ratios, plain, "plain-runtime containers"), _cpu_group(r, ratios, sandboxed, "")]
     vm = ratios.get("vm")
     if vm is not None and r.tcg:
         parts.append("the VM part is not measurable here: " + r.tcg_reason())
-        return Finding("CPU", claim, measured, PARTLY if lossless else CONTRADICTED, "; ".join(filter(None, parts)))
+        return Finding("CPU", claim, measured, PARTLY if lossless else CONTRADICTED, "; ".join(filter(None, parts)),
+                       line)
     if not lossless:
-        return Finding("CPU", claim, measured, CONTRADICTED, "; ".join(filter(None, parts)))
+        return Finding("CPU", claim, measured, CONTRADICTED, "; ".join(filter(None, parts)), line)
     if vm is not None and vm.value < NO_CPU_LOSS - 0.07:
         parts.append(f"{r.name('vm')} lost more than a little: {_lost(vm)}")
-        return Finding("CPU", claim, measured, PARTLY, "; ".join(filter(None, parts)))
+        return Finding("CPU", claim, measured, PARTLY, "; ".join(filter(None, parts)), line)
     if vm is not None:
         parts.append(f"{r.name('vm')} lost little: {_lost(vm)}")
-    return Finding("CPU", claim, measured, CONFIRMED, "; ".join(filter(None, parts)))
+    return Finding("CPU", claim, measured, CONFIRMED, "; ".join(filter(None, parts)), line)
+
+
+def _span(r: _Reader, ratios: dict[str, Ratio], group: list[str], name: str) -> str:
+    """A group's ratios in a few words: "containers 0.97–1.01×"; without a name, each platform's
+    own: "vm-minimal/tcg 0.112× (TCG)"."""
+    if not group:
+        return ""
+    if not name:
+        return ", ".join(f"{r.name(p)} {units.ratio(ratios[p].value)}"
+                         + (" (TCG)" if r.tcg and registry.family(p) == "vm" else "") for p in group)
+    values = [ratios[p].value for p in group]
+    ends = dict.fromkeys(units.ratio(v) for v in (min(values), max(values)))  # one when they read the same
+    return f"{name} {'–'.join(ends)}"
 
 
 def _lost_nothing(ratio: Ratio) -> bool:
@@ -286,12 +347,21 @@ def _isolation(r: _Reader) -> Finding:
         parts.append(f"sandboxed containers with {told(sandboxed)}"
                      + ("" if sandbox_holds else ": their calls end in a kernel of the sandbox's own, as a VM's do"))
     why = "; ".join(parts)
+    line = "System calls reaching the host kernel: " + _join(
+        [_calls(found, group, name) for group, name in ((vms, "VMs"), (plain, "containers"), (sandboxed, "sandboxed"))])
     if plain and not plain_holds or not plain and not sandbox_holds:
-        return Finding("Isolation", claim, measured, CONTRADICTED, why)
+        return Finding("Isolation", claim, measured, CONTRADICTED, why, line)
     if sandboxed and not sandbox_holds:
         return Finding("Isolation", claim, measured, PARTLY,
-                       why + "; the claim holds against plain-runtime containers, not against a sandboxed one")
-    return Finding("Isolation", claim, measured, CONFIRMED, why)
+                       why + "; the claim holds against plain-runtime containers, not against a sandboxed one", line)
+    return Finding("Isolation", claim, measured, CONFIRMED, why, line)
+
+
+def _calls(found: dict[str, _Exposure], group: list[str], name: str) -> str:
+    if not group:
+        return ""
+    counts = sorted(found[p].host_calls for p in group)
+    return f"{name} {counts[0]}" + (f"–{counts[-1]}" if counts[-1] != counts[0] else "")
 
 
 def _portability(r: _Reader) -> Finding:
@@ -302,18 +372,21 @@ def _portability(r: _Reader) -> Finding:
         if key.workload == "hello":
             printed.setdefault(label(key.platform, key.accel), set()).update(values)
     distinct = set().union(*printed.values()) if printed else set()
+    same = (f"the same hello digest on {len(printed)} platforms" if len(distinct) == 1 else
+            f"DIFFERENT hello digests on {len(printed)} platforms" if printed else "")
     if not printed:
         measured = f"The images of one root filesystem, packaged as: {packaged}."
     elif len(distinct) == 1:
-        measured = (f"Every platform printed the same hello digest ({units.digest(distinct.pop())}): the same "
+        measured = (f"Every platform printed the same hello digest ({units.digest(next(iter(distinct)))}): the same "
                     f"user space ran on each, packaged as: {packaged}.")
     else:
         measured = ("The platforms printed different hello digests (" + "; ".join(
             f"{name} {', '.join(units.digest(d) for d in sorted(found))}" for name, found in sorted(printed.items()))
             + f"): they did not all run the same user space. Packaged as: {packaged}.")
     measured += "".join(f" {sentence}" for sentence in _user_spaces(r))
+    line = "One host cannot show it" + (f"; {same}" if same else "")
     return Finding("Portability", claim, measured, UNMEASURED,
-                   "one host cannot show it; the image formats and what each needs are listed below")
+                   "one host cannot show it; the image formats and what each needs are listed below", line)
 
 
 def _user_spaces(r: _Reader) -> list[str]:
@@ -352,15 +425,16 @@ def _automation(r: _Reader) -> Finding:
                        "the images were built by an earlier `bench images build`, whose steps were not all timed")
     container = min(s for p, s in known.items() if p != "vm")
     slower = known["vm"] / container if container > 0 else math.inf
+    line = "Last build step: " + _join([f"{label(p)} {units.human(s, 's')}" for p, s in known.items()])
     if slower >= CLEARLY_SLOWER:
         return Finding("Image automation", claim, measured, CONFIRMED,
-                       f"the VM image's last step took {units.ratio(slower)} the container's")
+                       f"the VM image's last step took {units.ratio(slower)} the container's", line)
     if slower > 1:
         return Finding("Image automation", claim, measured, PARTLY,
                        f"every image here is built by one command in seconds; the VM's last step only "
-                       f"{units.ratio(slower)} the container's")
+                       f"{units.ratio(slower)} the container's", line)
     return Finding("Image automation", claim, measured, CONTRADICTED,
-                   "the VM image was built as fast as the container image")
+                   "the VM image was built as fast as the container image", line)
 
 
 FINDINGS: tuple[Callable[[_Reader], Finding], ...] = (_boot, _disk, _memory, _cpu, _isolation, _portability,

@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.analysis import summary
+from bench.analysis import stats, summary
 from bench.model import units
 from bench.model.dimensions import PATH
 from bench.model.sample import without_dimension
 from bench.model.series import at_dimensions
-from bench.report import applications, caveats, charts, consolidation, findings, neighbours, scenario, verdict
+from bench.report import (applications, caveats, charts, consolidation, findings, neighbours, scenario, scorecard,
+                          verdict)
 from bench.report.jinja import environment
 from bench.rundir.results import SUMMARY, TRIALS
 from bench.rundir.runs import LoadedRun
@@ -89,6 +90,43 @@ def _flat(prefix: str, value: Any) -> list[tuple[str, str]]:
     return [(prefix, "" if value is None else str(value))]
 
 
+def heading(runs: list[LoadedRun]) -> dict[str, str]:
+    """The title and subtitle: host, suite, date, the platforms that ran, how many repetitions
+    and the interval method the figures carry."""
+    if len(runs) == 1:
+        run = runs[0]
+        host = run.info.host
+        title = f"Isolation cost on {host.hostname}: suite {run.suite_name}, {run.info.started_at[:10]}"
+        known = [part for part in (host.cpu_model, f"{host.logical_cpus} CPUs" if host.logical_cpus else "",
+                                   f"kernel {host.kernel}") if part and "?" not in part]  # an older run's unknowns
+        where = f"Run {run.run_id}" + (f" on {', '.join(known)}" if known else "") + ". "
+    else:
+        title = "Isolation cost: " + ", ".join(run.run_id for run in runs)
+        where = "; ".join(f"{run.run_id}: suite {run.suite_name} on {run.info.host.hostname}, "
+                          f"{run.info.started_at[:10]}" for run in runs) + ". "
+    ran = list(dict.fromkeys(verdict.column_name(p, run) for run in runs for p in verdict.platforms(run)
+                             if any(r.platform == p for r in run.counted)))
+    counts = [row.n for run in runs for row in run.summary]
+    trials = (f"{min(counts)}–{max(counts)}" if min(counts) != max(counts) else f"{counts[0]}") if counts else "no"
+    fewest = min(counts, default=stats.DISTRIBUTION_FREE_N)
+    method = ("the order-statistic interval of the median joined with a t interval on the logarithms"
+              + (f" (which carries it below {stats.DISTRIBUTION_FREE_N} trials)" if fewest < stats.DISTRIBUTION_FREE_N else "")
+              + "; a ratio to native joins both sides' intervals on the log scale")
+    return {"title": title,
+            "subtitle": f"{len(ran)} platforms ran: {', '.join(ran)}. Medians of {trials} trials each "
+                        f"({_repetitions(runs[0])}), with 95% intervals: {method}. {where}"
+                        "Every figure was measured by the harness from the host."}
+
+
+def _repetitions(run: LoadedRun) -> str:
+    rule = run.suite.precision
+    if rule is None:
+        return f"{run.suite.repetitions} repetitions after {run.suite.warmup} warm-up"
+    return (f"the precision rule: from {run.suite.repetitions} to at most {rule.max_repetitions} repetitions, "
+            f"until the interval is within ±{rule.throughput:.0%} for throughput, ±{rule.memory:.0%} for memory, "
+            f"±{rule.time:.0%} for time")
+
+
 def reproduce(run: LoadedRun) -> str:
     """The commands that make this run again, on a host like the one in the provenance."""
     info = run.info
@@ -126,23 +164,30 @@ def _trial_rows(run: LoadedRun) -> list[dict[str, Any]]:
              "reason": r.reason} for r in sorted(run.records, key=lambda r: r.seq)]
 
 
+def _one_run(run: LoadedRun, output: Path, options: Options) -> dict[str, Any]:
+    found = caveats.caveats(run)
+    return {
+        "run": run, "info": run.info, "caveats": found, "warnings": caveats.arrange(found),
+        "findings": findings.findings(run),
+        "fits": consolidation.fits(run, options.host),
+        "per_instance": consolidation.per_instance(run),
+        "scenarios": [scenario.cost(run, s) for s in (options.scenarios if options.scenarios is not None
+                                                      else scenario.shipped())],
+        "links": {name: _link(run, name, output, options.single_file) for name in RAW_FILES},
+        "trials": _trial_rows(run),
+        "applications": applications.tables(run),
+        "scorecard": scorecard.scorecard(run),
+        "neighbours": neighbours.section(run),
+    }
+
+
 def render(runs: list[LoadedRun], output: Path, options: Options = Options()) -> str:
     context = {
-        "runs": [{
-            "run": run, "info": run.info, "caveats": caveats.caveats(run), "findings": findings.findings(run),
-            "fits": consolidation.fits(run, options.host),
-            "per_instance": consolidation.per_instance(run),
-            "scenarios": [scenario.cost(run, s) for s in (options.scenarios if options.scenarios is not None
-                                                          else scenario.shipped())],
-            "links": {name: _link(run, name, output, options.single_file) for name in RAW_FILES},
-            "trials": _trial_rows(run),
-            "applications": applications.tables(run),
-            "neighbours": neighbours.section(run),
-        } for run in runs],
+        "runs": [_one_run(run, output, options) for run in runs],
         "verdict": _verdict_table(runs),
         "provenance": _provenance(runs),
         "reproduce": [reproduce(run) for run in runs],
         "charts": _charts(runs),
-        "title": "Isolation cost: " + ", ".join(run.run_id for run in runs),
+        **heading(runs),
     }
     return environment().get_template("report.html.j2").render(context)

@@ -17,4 +17,5 @@ def environment() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
     env.globals["human"] = units.human
+    env.globals["zip"] = zip
     return env

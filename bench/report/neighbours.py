@@ -129,6 +129,18 @@ def _worst(records: list[TrialRecord], figure: VictimFigure) -> tuple[str, Degra
     return max(found, key=lambda cd: math.inf if cd[1].did_not_run else cd[1].percent)
 
 
+def worst_cases(run: LoadedRun) -> tuple[str, dict[str, tuple[str, Degradation]]] | None:
+    """The first interference workload's victim figure, and each platform's worst case beside a
+    neighbour (the stress and its degradation)."""
+    for workload in run.workloads_for(NEIGHBOURS):
+        every = [r for r in run.counted if r.workload == workload]
+        figures = _victim_figures(every)
+        if figures:
+            return (f"{workload} {figures[0].shown}",
+                    {p: w for p in platforms(run) if (w := _worst(_records(run, workload, p), figures[0])) is not None})
+    return None
+
+
 def _bounds(d: Degradation) -> tuple[float, float]:
     """D's interval; a victim that never completed lost everything."""
     return (100.0, 100.0) if d.did_not_run else (d.interval.low, d.interval.high)

@@ -73,6 +73,11 @@ def test_a_real_run_reports_isolation_renders_and_exports(tmp_path: Path, images
     assert all(seen.visible.values()), seen.visible
     assert seen.requests == [] and seen.console_errors == [] and seen.page_errors == []
     assert "What was found" in seen.first_screen_text and "Boot time" in seen.first_screen_text
+    # Read in one screen at 1400×900: the scorecard and every finding start in it, the warnings
+    # take a line each (at most 6 before the verdict), a finding opens on click.
+    layout = seen.layout
+    assert layout["scorecard"] < 900 and layout["findings"] and max(layout["findings"]) < 900, layout
+    assert 0 < layout["warning_lines"] <= 6 and seen.opened, layout
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     first = (run_dir / "index.html").read_bytes()

@@ -87,6 +87,10 @@ def test_markdown_is_a_table(tmp_path: Path, base: Path, capsys: pytest.CaptureF
     assert table[1] == "|" + "---|" * 10
     assert all(line.count("|") == 11 for line in table)
     assert table[2].startswith("| **regression** | boot | boot_s | docker |")
+    # The regression's own table first, then the counts; every series folded below them.
+    assert lines.index("**Regressions**") < lines.index(table[0]) < lines.index(next(
+        line for line in lines if line.startswith("<details><summary>Every series")))
+    assert any(line.startswith(f"{len(table) - 3 - 2} series: 1 regression, ") for line in lines)
 
 
 def test_json_names_the_regressions(tmp_path: Path, base: Path, capsys: pytest.CaptureFixture[str]) -> None:

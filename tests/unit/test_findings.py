@@ -65,3 +65,21 @@ def test_portability_cites_the_hello_digest_only_where_hello_ran(tmp_path: Path)
     unrun = verdicts(write_run(tmp_path, "unrun", baseline_values()))["Portability"].measured
     assert unrun.startswith("The images of one root filesystem, packaged as: ") and "same user space" not in unrun
     assert {f["Portability"].verdict for f in (agreed, split)} == {findings.UNMEASURED}  # one host cannot show it
+
+
+def test_each_finding_is_one_short_line_with_its_deciding_figures(tmp_path: Path) -> None:
+    """What the report's first screen shows of a finding: at most about 25 words; under TCG and
+    under KVM, with and without the application image and the exposure probe."""
+    exposure = {("exposure", p, m): [v] for p, calls in (("native", 329), ("docker", 284), ("vm", 0))
+                for m, v in (("syscalls_host_reachable", calls), ("syscalls_reachable", max(calls, 300)),
+                             ("syscalls_probed", 340), ("capabilities_held", 14), ("preconditions_present", 0))}
+    cases = {"tcg": (baseline_values(), "tcg"), "kvm": (with_app_image(baseline_values()), "kvm"),
+             "probe": ({**baseline_values(), **exposure}, "kvm")}
+    for name, (values, accel) in cases.items():
+        found = verdicts(write_run(tmp_path, name, values, vm_accel=accel, digests={"native": "ab" * 32,
+                                                                                       "docker": "ab" * 32}))
+        assert all(0 < len(f.headline.split()) <= 25 for f in found.values()), {t: f.headline for t, f in found.items()}
+    assert found["Isolation"].headline == "System calls reaching the host kernel: VMs 0, containers 284"
+    assert found["Portability"].headline == "One host cannot show it; the same hello digest on 2 platforms"
+    boot = verdicts(tmp_path / "kvm")["Boot time"].headline
+    assert boot == "docker ready in 300 ms, vm-minimal/kvm 5.50 s: 18.3× [18×, 18.7×]", boot

@@ -172,6 +172,20 @@ def test_check_judges_a_run_against_the_stable_segment(tmp_path: Path, db: Path,
     assert len(rows(db, "runs")) == 22  # both checked runs were added
 
 
+def test_the_markdown_of_a_first_check_is_its_verdict_and_one_line_of_counts(
+        tmp_path: Path, db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """What a reviewer reads in the job summary: no table of "no history" rows, one line of
+    counts, every series folded under it."""
+    (run,) = make_runs(tmp_path / "runs", 1)
+    code, out, _ = bench("history", "check", run, "--db", db, "--markdown", capsys=capsys)
+    lines = out.splitlines()
+    folded = lines.index(next(line for line in lines if line.startswith("<details>")))
+    series = out.count("| no history |")
+    assert code == 0 and lines[0].startswith("### :white_check_mark: bench history check: no regression")
+    assert series > 10 and f"{series} series: {series} no history." in lines[:folded]
+    assert not [line for line in lines[:folded] if line.startswith("|")] and lines[-1] == "</details>"
+
+
 def test_check_of_a_first_run_has_no_history(tmp_path: Path, db: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (run,) = make_runs(tmp_path / "runs", 1)
     code, out, _ = bench("history", "check", run, "--db", db, capsys=capsys)

@@ -16,7 +16,7 @@ from bench.report import caveats, consolidation
 from bench.rundir import runs
 from tests.unit.synthetic_runs import baseline_values, scaled, write_run
 
-SECTIONS = ("findings", "warnings", "verdict", "charts", "consolidation", "provenance", "raw")
+SECTIONS = ("scorecard", "findings", "warnings", "verdict", "charts", "consolidation", "provenance", "raw")
 VOID = {"meta", "br", "img", "input", "link", "hr", "col", "area", "base", "embed", "source", "track", "wbr"}
 
 
@@ -188,8 +188,9 @@ def test_noise_warnings_are_for_headline_metrics_and_the_rest_is_folded(tmp_path
     (headline,) = [c for c in found if c.level == "note" and "headline metric" in c.text]
     assert len(headline.items) == 1 and headline.items[0].startswith("boot boot_s on docker: CV ")
     assert "ms" in headline.items[0] and "e-0" not in headline.items[0]
-    (minor,) = [c for c in found if c.level == "minor"]
+    (minor,) = [c for c in found if c.level == "minor" and "vary by more than" in c.text]
     assert [item.split(":")[0] for item in minor.items] == ["boot boot_phase.created_s on docker"]
+    assert headline.headline == "1 headline metric(s) vary by more than 5% between trials (CV up to 27%)."
 
 
 def test_the_report_reads_in_human_units_with_zero_based_axes(tmp_path: Path) -> None:
@@ -254,3 +255,16 @@ def test_a_probe_measured_once_per_platform_by_design_is_not_called_short(tmp_pa
         PlannedTrial(i, i, False, "gvisor", "cpu") for i in range(5)]
     (short,) = [c for c in caveats.caveats(loaded) if "rest on fewer than 3 trials" in c.text]
     assert short.items == ("cpu score on gvisor (n=1)",)  # planned 5 times, measured once: a shortfall
+
+
+@pytest.mark.parametrize(("severe", "notes", "minor", "shown", "folded"), [
+    (2, 3, 2, 5, 2), (3, 3, 2, 5, 3), (2, 4, 0, 6, 0), (2, 5, 0, 5, 2), (7, 1, 1, 7, 2), (0, 0, 0, 0, 0)])
+def test_the_warnings_take_at_most_six_lines_and_a_severe_one_is_never_folded(
+        severe: int, notes: int, minor: int, shown: int, folded: int) -> None:
+    found = ([caveats.Caveat("severe", f"s{i}") for i in range(severe)] + [caveats.Caveat("note", f"n{i}") for i in range(notes)]
+             + [caveats.Caveat("minor", f"m{i}") for i in range(minor)])
+    arranged = caveats.arrange(found)
+    assert (len(arranged.shown), len(arranged.folded)) == (shown, folded)
+    assert len(arranged.shown) + (1 if arranged.folded else 0) <= max(6, severe + 1)
+    assert all(c.level == "severe" for c in arranged.shown[:severe])
+    assert [c.text for c in arranged.folded if c.level == "note"] == [f"n{i}" for i in range(notes)][len(arranged.shown) - severe:]
