@@ -5,6 +5,7 @@ click and nothing is fetched."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -84,3 +85,19 @@ def test_the_first_screen_holds_the_scorecard_the_findings_and_few_warning_lines
     assert 0 < layout["warning_lines"] <= 6, layout
     assert seen.opened
     assert seen.requests == [] and seen.console_errors == [] and seen.page_errors == []
+
+
+def test_the_shades_darken_with_the_cost_so_they_read_in_greyscale() -> None:
+    """The scorecard's shades as the template declares them: relative luminance (WCAG) falls
+    from native's and s0 to s4, each step by a margin a greyscale print keeps apart."""
+    css = (Path(scorecard.__file__).parent / "templates" / "report.html.j2").read_text()
+
+    def luminance(shade: str) -> float:
+        (hex_colour,) = re.findall(rf"\.{shade} {{ background: #([0-9a-f]{{6}});", css)
+        channels = [int(hex_colour[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+        linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    ramp = [luminance(s) for s in ("s0", "s1", "s2", "s3", "s4")]
+    assert all(a - b > 0.05 for a, b in zip(ramp, ramp[1:])), ramp
+    assert "print-color-adjust: exact" in css  # the shades are printed, not dropped
