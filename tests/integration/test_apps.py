@@ -149,8 +149,7 @@ def test_each_app_is_served_from_native_containers_and_a_vm_to_the_hosts_client(
     assert " published (-p) at " in published["network_path"], published
     assert published["network_carrier"].startswith(("iptables DNAT", "docker-proxy")), published
     host_port = published["network_path"].rsplit(":", 1)[1]
-    rules = subprocess.run(["iptables", "-t", "nat", "-S"], capture_output=True, text=True).stdout
-    assert f"--dport {host_port} " not in rules  # the published port's rule went with the container
+    assert f"--dport {host_port} " not in nat_rules()  # the published port's rule went with the container
 
 
 def test_a_run_killed_while_its_client_runs_is_cleaned_by_bench_clean(tmp_path: Path, images: dict) -> None:
@@ -165,22 +164,39 @@ def test_a_run_killed_while_its_client_runs_is_cleaned_by_bench_clean(tmp_path: 
     assert leftovers() == [] and clients_running() == []
 
 
+def nat_rules(*chain: str) -> str:
+    """The nat table's rules (`-w`: wait for the xtables lock rather than fail while dockerd holds it)."""
+    listed = subprocess.run(["iptables", "-w", "-t", "nat", "-S", *chain], capture_output=True, text=True)
+    assert listed.returncode == 0, f"iptables -t nat -S {' '.join(chain)}: {listed.stderr.strip()}"
+    return listed.stdout
+
+
 def docker_nat_rules() -> list[str]:
-    rules = subprocess.run(["iptables", "-t", "nat", "-S", "DOCKER"], capture_output=True, text=True).stdout
-    return [r for r in rules.splitlines() if re.search(r"--to-destination \S+:6379\b", r)]
+    return [r for r in nat_rules("DOCKER").splitlines() if re.search(r"--to-destination \S+:6379\b", r)]
 
 
 def test_sigint_while_the_client_runs_leaves_no_container_client_or_port_rule(tmp_path: Path, images: dict) -> None:
     proc = subprocess.Popen([sys.executable, "-m", "bench", "run", str(write_suite(tmp_path, text=ONE_REDIS.format(
         platform="docker"))), "--no-report", "--output-dir", str(tmp_path / "runs")],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while not clients_running() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert clients_running(), "no client seen while the run went on"
-    assert docker_nat_rules(), "the published port has no DNAT rule while its server runs"
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    try:
+        # Both states, not the first client seen: a client of the test before may still be exiting.
+        deadline = time.monotonic() + 120
+        while not (clients_running() and docker_nat_rules()) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert clients_running(), "no client seen while the run went on"
+        assert docker_nat_rules(), "the published port has no DNAT rule while its server runs:\n" + nat_rules()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:  # an assertion above failed: the run must not outlive this test
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                bench("clean")
     assert proc.returncode == 130 and "Traceback" not in err, err
     assert leftovers() == [] and clients_running() == [] and docker_nat_rules() == []
     (record,) = RunDir.open(only_run_dir(tmp_path / "runs")).records()
