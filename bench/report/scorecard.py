@@ -19,7 +19,7 @@ from bench.definitions.workload import SETTLED_METRIC
 from bench.model import units
 from bench.model.registry import is_vm
 from bench.report import applications, neighbours
-from bench.report.verdict import Ratio, column_name, platforms
+from bench.report.verdict import Ratio, column_name, measured, platforms
 from bench.rundir.runs import LoadedRun
 
 # How much worse than native a figure is (its ratio, or the inverse for higher-is-better), at
@@ -121,13 +121,9 @@ def _measured(row: SummaryRow, question: Question, what: str) -> ScoreCell:
 
 
 def _question_column(run: LoadedRun, shown: list[str], question: Question) -> tuple[ScoreColumn, list[ScoreCell]] | None:
-    metric = question.metric
-    workload = run.workload_with(metric, question.workloads)
-    if workload is None and question.instead:
-        metric = question.instead
-        workload = run.workload_with(metric, question.workloads)
-    if workload is None:
+    if (found := measured(run, question.metric, question.workloads, question.instead)) is None:
         return None
+    workload, metric = found
     rows = {p: run.row(workload, metric, p) for p in shown}
     what = f"{question.label} ({workload} {metric})"
     cells = [_measured(row, question, what) if row is not None else ScoreCell() for row in rows.values()]

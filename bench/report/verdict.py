@@ -210,6 +210,15 @@ def _image_format(platform: str) -> str:
     return known.image_format if known else "?"
 
 
+def measured(run: LoadedRun, metric: str, workloads: tuple[str, ...], instead: str = "") -> tuple[str, str] | None:
+    """The workload (the first of `workloads` that has it, else any) and the metric a row shows:
+    `metric`, or `instead` in an older run that has none of it."""
+    for name in (metric, instead) if instead else (metric,):
+        if (workload := run.workload_with(name, workloads)) is not None:
+            return workload, name
+    return None
+
+
 def verdict(run: LoadedRun) -> VerdictTable:
     shown = platforms(run)
     ratios = [(top, bottom) for top, bottom in RATIOS if top in shown and bottom in shown]
@@ -217,13 +226,9 @@ def verdict(run: LoadedRun) -> VerdictTable:
                                                        for top, bottom in ratios]
     rows: list[Row] = []
     for measure in MEASURES:
-        metric = measure.metric
-        workload = run.workload_with(metric, measure.workloads)
-        if workload is None and measure.instead:
-            metric = measure.instead
-            workload = run.workload_with(metric, measure.workloads)
-        if workload is None:
+        if (found := measured(run, measure.metric, measure.workloads, measure.instead)) is None:
             continue
+        workload, metric = found
         cells = [_measured_cell(run, workload, metric, p) for p in shown]
         cells += [_ratio_cell(run, workload, metric, top, bottom) for top, bottom in ratios]
         rows.append(Row("Measured", f"{measure.label} ({workload})", tuple(cells)))
