@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 LOG_DIR=/var/log/vmct-bench
 PYTHON=${PYTHON:-python3}
-PACKAGES="qemu-system-x86 qemu-utils libvirt-daemon-system libvirt-dev pkg-config mmdebstrap
+PACKAGES="qemu-system-x86 qemu-utils ovmf libvirt-daemon-system libvirt-dev pkg-config mmdebstrap
 busybox-static kmod cpio e2fsprogs gcc libc6-dev python3-dev python3-venv iperf3 sockperf crun runsc
 podman conmon netavark lxc redis-tools wrk curl postgresql-client-15 musl-tools"
 # gcc and libc6-dev: libvirt-python's build and the exposure probe (a static program in the

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.guest.protocol import PHASE
@@ -90,6 +91,11 @@ class Console:
                 if line.text.startswith(PHASE) and len(words := line.text[len(PHASE):].split()) >= 1:
                     found.setdefault(words[0], line.t_ns)
             return found
+
+    def first(self, found: Callable[[str], bool]) -> Line | None:
+        """The first line `found` accepts, if one came."""
+        with self._cond:
+            return next((line for line in self._lines if found(line.text)), None)
 
     def has_line(self, prefix: str) -> bool:
         with self._cond:

@@ -7,6 +7,7 @@
 # launcher where the host's servers are (BENCH_SERVER=HOST); bench.init=os hands over to the
 # image's own init (systemd) instead of the launcher: the full-OS boot profile; bench.launcher=PATH:
 # the launcher to switch into (a user's image has the harness's own, in the harness's directory).
+echo "@@BENCH INIT"  # init's first line: where the host's clock ends the kernel's boot phase
 /bin/busybox --install -s /bin
 mkdir -p /proc /sys /dev /newroot
 mount -t proc proc /proc

@@ -12,6 +12,7 @@ READY = MARK + "READY "
 RESULT = MARK + "RESULT "
 PROBE = MARK + "PROBE "
 PHASE = MARK + "PHASE "  # "@@BENCH PHASE <name> <guest uptime>": a start phase inside the instance
+INIT = MARK + "INIT"  # the initramfs init's first line
 INIT_FAILED = MARK + "INIT-FAILED "
 TREE = MARK + "TREE "  # "@@BENCH TREE <sha256> <entries>": the tree probe's hash of the user space
 TREE_FAILED = MARK + "TREE-FAILED "

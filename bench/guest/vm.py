@@ -24,6 +24,7 @@ import libvirt
 from bench import config
 from bench.errors import BenchError
 from bench.guest.console import Console
+from bench.guest.qemu import OVMF_CODE, OVMF_VARS
 
 ACCELS = ("kvm", "tcg")
 METADATA_NS = "https://github.com/vmct-bench/run"
@@ -46,7 +47,8 @@ class GuestSpec:
     # when passthrough fails). TCG always emulates QEMU's default model.
     cpu_mode: str = "host-passthrough"
     network: str | None = None  # a libvirt network: one virtio-net NIC on it
-
+    machine: str = "pc"  # QEMU's machine model: pc (i440FX) or q35
+    nvram: Path | None = None  # UEFI: where this guest's variable store goes (OVMF's firmware)
 
     def domain_xml(self) -> str:
         if self.accel not in ACCELS:
@@ -61,7 +63,10 @@ class GuestSpec:
         if self.cpuset:
             vcpu.set("cpuset", self.cpuset)
         os_el = ET.SubElement(domain, "os")
-        ET.SubElement(os_el, "type", arch="x86_64", machine="pc").text = "hvm"
+        ET.SubElement(os_el, "type", arch="x86_64", machine=self.machine).text = "hvm"
+        if self.nvram is not None:
+            ET.SubElement(os_el, "loader", readonly="yes", type="pflash").text = str(OVMF_CODE)
+            ET.SubElement(os_el, "nvram", template=str(OVMF_VARS)).text = str(self.nvram)
         ET.SubElement(os_el, "kernel").text = str(self.kernel)
         ET.SubElement(os_el, "initrd").text = str(self.initramfs)
         ET.SubElement(os_el, "cmdline").text = self.cmdline

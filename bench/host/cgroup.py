@@ -57,7 +57,8 @@ class MemoryCgroup:
 
     @classmethod
     def create(cls, name: str, limit_bytes: int, pids_max: int = 0) -> tuple[MemoryCgroup | None, str]:
-        """The cgroup, or None and why not."""
+        """The cgroup, or None and why not; `limit_bytes` 0 sets no limit (a group to account
+        and remove the instance by)."""
         parent = _parent()
         if is_v2() and "memory" not in (parent / "cgroup.subtree_control").read_text().split():
             return None, "no memory limit (cgroup v2 memory controller not enabled at the root)"
@@ -67,7 +68,9 @@ class MemoryCgroup:
         except OSError as e:
             return None, f"no memory limit (cgroup {path}: {e.strerror})"
         try:
-            if is_v2():
+            if not limit_bytes:
+                pass
+            elif is_v2():
                 (path / "memory.max").write_text(str(limit_bytes))
                 if (path / "memory.swap.max").exists():
                     (path / "memory.swap.max").write_text("0")
@@ -85,6 +88,8 @@ class MemoryCgroup:
             except OSError:
                 group.cpuacct = None  # CPU time is then read per process, at 10 ms resolution
         group._limit_pids(pids_max)
+        if not limit_bytes:
+            return group, f"no memory limit (cgroup {'v2' if is_v2() else 'v1'}, for accounting)"
         return group, f"memory limit {limit_bytes // 2**20} MiB (cgroup {'v2' if is_v2() else 'v1'})"
 
     def _limit_pids(self, pids_max: int) -> None:

@@ -19,7 +19,6 @@ import bench
 from bench import config
 from bench.definitions.workload import Workload
 from bench.host import engines, files, killpoints
-from bench.host.proc import run
 from bench.images import app_image, container_image, kernel, manifest, rootfs, store, user_image, vmdisk
 from bench.images.manifest import Artifact, Manifest, SCHEMA
 from bench.images.user_image import UserImage
@@ -112,7 +111,8 @@ def app_images(client: object, entry: RootfsEntry, workloads: list[Workload],
 
 
 def ensure_rootfs(workloads: list[Workload], progress: Progress) -> RootfsEntry:
-    arch = run(["dpkg", "--print-architecture"], "rootfs: host architecture").strip()
+    arch = kernel.host_arch()
+    kernel.require_arch(arch)
     inputs = rootfs.inputs(workloads, arch)
     final = store.entry("rootfs", store.digest(inputs))
     if (final / ROOTFS_JSON).is_file():
@@ -130,15 +130,16 @@ def ensure_rootfs(workloads: list[Workload], progress: Progress) -> RootfsEntry:
         with progress.step("rootfs: unpacking the native chroot") as step:
             rootfs.extract(entry.tar, entry.tree)
         seconds["unpack"] = step.seconds
+        tar_sha = store.sha256_file(entry.tar)
         with progress.step("vm disk: ext4 image to qcow2 base") as step:
-            vmdisk.build_base(entry.tree, entry.disk, work)
+            vmdisk.build_base(entry.tree, entry.disk, work, identity=tar_sha)
         seconds["vm_disk"] = step.seconds
-        with progress.step("hashing rootfs tarball and vm disk"):
+        with progress.step("hashing the vm disk"):
             info = {
                 "inputs": inputs, "build_seconds": seconds,
                 "packages": rootfs.installed_packages(entry.tree),
                 "sha256": {
-                    "rootfs_tar": store.sha256_file(entry.tar),
+                    "rootfs_tar": tar_sha,
                     "vm_disk": store.sha256_file(entry.disk),
                     "dpkg_status": store.sha256_file(entry.tree / "var/lib/dpkg/status"),
                 },

@@ -189,7 +189,7 @@ def _ensure(key: dict, manifest: Manifest, image_id: str, image_ref: str, archiv
             run(["cp", "-a", "--reflink=auto", source, tree], "vm-docker disk: copying the engine's tree")
             add_harness_files(tree, image_ref, harness)
             preload(archive(work), image_id, tree, work)
-            vmdisk.build_base(tree, tmp / "disk.qcow2", work)
+            vmdisk.build_base(tree, tmp / "disk.qcow2", work, identity=final.name)
             shutil.rmtree(work)
             files.write_json(tmp / "engine.json", {"sha256": store.sha256_file(tmp / "disk.qcow2"),
                                                    "build_seconds": round(time.monotonic() - began, 3)})

@@ -14,9 +14,9 @@ from pathlib import Path
 from bench.errors import BenchError
 from bench.host.proc import run
 
-# A virtio-blk root needs the PCI transport and the block driver; ext4 for the file system.
-# Anything the kernel has built in (modules.builtin) is skipped.
-VIRTIO_BLK_ROOT = ("virtio_pci", "virtio_blk", "ext4")
+# A virtio-blk root needs a transport (PCI on the PC machines, MMIO on microvm) and the block
+# driver; ext4 for the file system. Anything the kernel has built in (modules.builtin) is skipped.
+VIRTIO_BLK_ROOT = ("virtio_pci", "virtio_mmio", "virtio_blk", "ext4")
 VIRTIO_NET = ("virtio_net",)
 FIXED_MTIME = 0  # identical inputs give a byte-identical initramfs
 

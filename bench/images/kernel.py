@@ -17,6 +17,9 @@ from bench.images import initramfs, store
 from bench.progress import Progress
 
 META_PACKAGE = "linux-image-cloud-amd64"
+# What the images are built for: the kernel package, QEMU's x86_64 machines and the exposure
+# probe's system-call table are all amd64's.
+ARCH = "amd64"
 RECIPE = 1  # bump when how the boot files are made changes
 BOOT_JSON = "boot.json"
 
@@ -49,6 +52,17 @@ def debian_kernel_package() -> tuple[str, str]:
     if not match:
         raise BenchError(f"{step}: no versioned kernel dependency found; pass --kernel and --initramfs")
     return match.group(1), match.group(2)
+
+
+def host_arch() -> str:
+    return run(["dpkg", "--print-architecture"], "images: host architecture").strip()
+
+
+def require_arch(arch: str) -> None:
+    """One line when the host is not what the images are built for."""
+    if arch != ARCH:
+        raise BenchError(f"this host is {arch}: the harness builds {ARCH} images only (the {META_PACKAGE} kernel, "
+                         "QEMU's x86_64 machines, the exposure probe's system-call table)")
 
 
 def static_busybox() -> Path:

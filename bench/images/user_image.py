@@ -207,7 +207,7 @@ def _ensure_one(image_id: str, workloads: list[Workload], arch: str, client: obj
         shutil.rmtree(tmp / "programs")
         killpoints.reach("build", "image_vm_disk")
         with progress.step(f"user image {source}: VM disk"):
-            vmdisk.build_base(rootfs, tmp / "disk.qcow2", tmp)
+            vmdisk.build_base(rootfs, tmp / "disk.qcow2", tmp, identity=image_id)
         built = UserImage(
             source=source, id=image_id, bytes=engine_bytes or archive.layer_bytes(), layers=len(archive.layers),
             architecture=archive.config.architecture, user=archive.config.user, directory=str(final),

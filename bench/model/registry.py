@@ -3,7 +3,8 @@ reports name it and its image, and what one trial of it costs beyond the workloa
 
 A suite names registered platforms (`docker`, `vm-os`, ...) or a parameterised one:
 `docker:RUNTIME` is Docker with any OCI runtime registered with the engine (`docker:crun`, or
-`docker:kata-runtime` on a host with Kata installed). The order of REGISTERED is the order of
+`docker:kata-runtime` on a host with Kata installed); `vm:MACHINE` is the libvirt VM on another
+machine model or firmware (`vm:q35`, `vm:uefi`, `vm:q35-uefi`). The order of REGISTERED is the order of
 every table and chart column.
 """
 
@@ -15,8 +16,13 @@ from typing import Literal
 
 from bench.errors import BenchError
 
-Kind = Literal["native", "container", "podman", "lxc", "vm"]  # which driver: container is Docker
+# Which driver: container is Docker, vm is libvirt, qemu is QEMU run directly (no libvirt).
+Kind = Literal["native", "container", "podman", "lxc", "vm", "qemu"]
 RUNTIME_RE = re.compile(r"^docker:([A-Za-z0-9][A-Za-z0-9_.-]{0,62})$")
+# vm:q35, vm:uefi (the PC with UEFI), vm:q35-uefi, vm:pc (the default, spelt out).
+VM_MODEL_RE = re.compile(r"^vm:(?:(pc|q35)(?:-(uefi))?|(uefi))$")
+VM_MODELS = ("vm:q35", "vm:uefi", "vm:q35-uefi")
+FIRMWARES = {"seabios": "SeaBIOS", "ovmf": "UEFI (OVMF)", "qboot": "qboot"}
 SANDBOX_RUNTIMES = ("runsc", "kata")  # gVisor's runsc (and runsc-hostnet), kata-runtime, kata-qemu, ...
 CONTAINER_FORMAT = "Docker image (docker import of rootfs.tar): needs a container engine on a Linux kernel"
 
@@ -41,13 +47,15 @@ class Platform:
     app_image: bool = False  # container: each workload from its application-only image
     host_network: bool = False  # container: a network workload in the host's network namespace (no NAT)
     boot_profile: str = ""  # vm: minimal (the harness's init), os (the image's systemd) or docker (an engine)
+    machine: str = ""  # vm: QEMU's machine model (pc, q35, microvm)
+    firmware: str = ""  # vm: seabios, ovmf (UEFI) or qboot
     # Why it cannot run a workload from a user's image ("" when it can).
     no_user_image: str = ""
 
     @property
     def is_vm(self) -> bool:
         """Runs on a hypervisor whose accelerator (kvm, tcg) qualifies every number it gives."""
-        return self.kind == "vm"
+        return self.kind in ("vm", "qemu")
 
     @property
     def sandboxed(self) -> bool:
@@ -107,20 +115,29 @@ REGISTERED: tuple[Platform, ...] = (
              "overlay: needs LXC on a Linux kernel", "rootfs_tar", ("bootstrap", "unpack"), 0.5),
     Platform("vm", "vm", "a libvirt/QEMU VM booting the harness's minimal init", "VM: kernel + initramfs + full-OS disk",
              "qcow2 disk + kernel + initramfs: needs QEMU (libvirt here); KVM for full speed", "vm_disk",
-             ("bootstrap", "vm_disk"), 3.0, 9.0, shown="vm-minimal", boot_profile="minimal"),
+             ("bootstrap", "vm_disk"), 3.0, 9.0, shown="vm-minimal", boot_profile="minimal", machine="pc",
+             firmware="seabios"),
     Platform("vm-docker", "vm", "a container inside the VM: the same VM runs a Docker engine, and in it a container of "
              "the same image as docker", "container in a VM", "qcow2 disk (Debian with docker.io, the container image "
              "preloaded) + kernel + initramfs: needs QEMU; KVM for full speed", "vm_docker_disk",
              ("bootstrap", "docker_import", "vm_docker_disk"),
-             5.0, 30.0, boot_profile="docker"),
+             5.0, 30.0, boot_profile="docker", machine="pc", firmware="seabios"),
     Platform("vm-os", "vm", "the same VM booting the image's own systemd", "VM booting the full OS's own init",
              "qcow2 disk + kernel + initramfs: needs QEMU (libvirt here); KVM for full speed", "vm_disk",
-             ("bootstrap", "vm_disk"), 5.0, 18.0, boot_profile="os",
+             ("bootstrap", "vm_disk"), 5.0, 18.0, boot_profile="os", machine="pc", firmware="seabios",
              no_user_image="it boots the image's own systemd, which a user's image need not have"),
+    Platform("vm-qemu", "qemu", "the vm platform's PC machine run by QEMU directly, without libvirt",
+             "VM without libvirt: kernel + initramfs + full-OS disk", "qcow2 disk + kernel + initramfs: needs QEMU; "
+             "KVM for full speed", "vm_disk", ("bootstrap", "vm_disk"), 2.5, 8.0, boot_profile="minimal",
+             machine="pc", firmware="seabios"),
+    Platform("vm-micro", "qemu", "the same kernel, initramfs and disk on QEMU's microvm machine (qboot firmware, "
+             "virtio-mmio, no PCI), QEMU run directly as Firecracker runs its VMM", "optimised VM (microvm)",
+             "qcow2 disk + kernel + initramfs: needs QEMU with the microvm machine; KVM for full speed", "vm_disk",
+             ("bootstrap", "vm_disk"), 2.0, 6.0, boot_profile="minimal", machine="microvm", firmware="qboot"),
 )
 BY_NAME = {p.name: p for p in REGISTERED}
 NAMES = tuple(BY_NAME)
-FORMS = ", ".join(NAMES) + ", or docker:RUNTIME"
+FORMS = ", ".join(NAMES) + ", docker:RUNTIME or " + ", ".join(VM_MODELS)
 
 
 def get(name: str) -> Platform:
@@ -132,6 +149,15 @@ def get(name: str) -> Platform:
         return replace(BY_NAME["docker"], name=name, runtime=runtime,
                        summary=f"a Docker container of the full-OS image, run by the OCI runtime {runtime}",
                        image_name=f"container, full OS, OCI runtime {runtime}")
+    if match := VM_MODEL_RE.match(name):
+        machine = match.group(1) or "pc"
+        firmware = "ovmf" if (match.group(2) or match.group(3)) else "seabios"
+        shown = f"{machine} with {FIRMWARES[firmware]}"
+        return replace(BY_NAME["vm"], name=name, shown="", machine=machine, firmware=firmware,
+                       summary=f"the vm platform's disk, kernel and initramfs on QEMU's {shown} (libvirt)",
+                       image_name=f"VM on {shown}: kernel + initramfs + full-OS disk")
+    if name.startswith("vm:"):
+        raise BenchError(f"unknown platform {name!r}: a VM's machine model is vm:q35, vm:uefi or vm:q35-uefi")
     if name.startswith("docker:"):
         raise BenchError(f"unknown platform {name!r}: a runtime's name is letters, digits, '_', '.' or '-'")
     raise BenchError(f"unknown platform {name!r} (known: {FORMS})")
@@ -152,6 +178,8 @@ def order(name: str) -> float:
         return float(NAMES.index(name))
     if RUNTIME_RE.match(name):
         return NAMES.index("docker-app") + 0.5
+    if VM_MODEL_RE.match(name):
+        return NAMES.index("vm") + 0.5
     return float(len(NAMES))
 
 

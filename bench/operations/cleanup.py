@@ -15,11 +15,13 @@ import libvirt
 
 from bench import config
 from bench.errors import BenchError
+from bench.guest import qemu
 from bench.host import cgroup, engines, leases
 from bench.host.files import TMP_PREFIX, temp_owner
 from bench.images import engine_disk
 from bench.net import podman_network, servers
 from bench.platforms import lxc, podman
+from bench.platforms.vmboot import instances_dir
 
 
 def leftover_containers(client: docker.DockerClient) -> list:
@@ -95,6 +97,8 @@ def _found(live: list[leases.LiveRun]) -> tuple[list[tuple[str, str, Any]], list
     found += [("podman network", name, name) for name in podman_network.leftover_networks()]
     found += [("lxc container", name, name) for name in lxc.leftover_containers()]
     found += [("host server", name, pids) for name, pids in servers.leftovers().items()]
+    found += [("qemu process", name, [pid]) for name, pid in
+              qemu.leftover_processes(instances_dir(), config.NAME_PREFIX).items()]
     found += [("file", str(p), p) for p in leftover_files()]
     found += [("cgroup", str(p), p) for p in cgroup.leftovers()]
     return [(kind, name, handle) for kind, name, handle in found
@@ -116,7 +120,8 @@ def clean_all() -> tuple[list[str], list[str]]:
     report += _remove_docker([(kind, h) for kind, _, h in found if kind in ("container", "volume")])
     # Networks after the containers attached to them.
     for kind, remove in (("podman container", podman.remove), ("podman network", podman_network.remove),
-                         ("lxc container", lxc.remove), ("host server", servers.kill)):
+                         ("lxc container", lxc.remove), ("host server", servers.kill),
+                         ("qemu process", servers.kill)):
         for name, handle in ((n, h) for k, n, h in found if k == kind):
             try:
                 remove(handle)

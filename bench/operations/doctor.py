@@ -10,7 +10,9 @@ from dataclasses import asdict, dataclass
 
 import bench
 from bench.errors import BenchError
+from bench.guest import qemu
 from bench.host import engines, facts
+from bench.images import kernel
 from bench.model import registry
 from bench.operations import accel
 from bench.platforms.container import (BRIDGE_FIX, RUNTIME_FIX, default_bridge, default_bridge_fault, engine_info,
@@ -36,9 +38,10 @@ class Report:
 
     @property
     def ok(self) -> bool:
-        """Native, Docker and at least one VM accelerator work."""
+        """Native, Docker and at least one VM accelerator work, on an architecture the images are built for."""
         by_name = {c.name: c.ok for c in self.checks}
-        return by_name["native"] and by_name["docker"] and bool(self.verdict and self.verdict.chosen)
+        return by_name["native"] and by_name["docker"] and by_name.get("architecture", True) and \
+            bool(self.verdict and self.verdict.chosen)
 
     @property
     def vm_accel(self) -> str | None:
@@ -157,7 +160,9 @@ def platform_checks(native: Check, docker_check: Check, libvirt: Check, verdict:
     extra = [name for name in runtimes if name not in ENGINE_DEFAULT_RUNTIMES
              and not any(name in p.runtimes() for p in registry.REGISTERED)]
     found = []
-    for platform in [*registry.REGISTERED, *(registry.get(f"docker:{name}") for name in extra)]:
+    listed = [*registry.REGISTERED, *(registry.get(f"docker:{name}") for name in extra),
+              *(registry.get(name) for name in registry.VM_MODELS)]
+    for platform in listed:
         if platform.kind == "native":
             found.append(Check(platform.name, native.ok, native.version, platform.summary if native.ok
                                else native.detail, native.fix))
@@ -167,6 +172,9 @@ def platform_checks(native: Check, docker_check: Check, libvirt: Check, verdict:
             found.append(_tool_check(platform))
         elif platform.boot_profile == "docker" and not docker_check.ok:  # its disk holds the host's image
             found.append(Check(platform.name, False, "-", f"docker: {docker_check.detail}", docker_check.fix))
+        elif reason := qemu.unsupported(platform.machine, platform.firmware):
+            found.append(Check(platform.name, False, "-", reason, "make run installs QEMU and its firmware "
+                               "(qemu-system-x86, ovmf)"))
         elif verdict is None or verdict.chosen is None:
             found.append(Check(platform.name, False, "-", libvirt.detail if not libvirt.ok
                                else "no VM accelerator works here", libvirt.fix or "see the kvm and tcg checks"))
@@ -213,8 +221,17 @@ def runtime_versions() -> dict[str, str]:
     return {name: engines.runtime_version(path) for name, path in runtimes.items()}
 
 
+def check_arch() -> Check:
+    arch = kernel.host_arch()
+    try:
+        kernel.require_arch(arch)
+    except BenchError as e:
+        return Check("architecture", False, arch, str(e), "run the harness on an amd64 (x86_64) host")
+    return Check("architecture", True, arch, "the images are built for this host's architecture")
+
+
 def examine(progress: Progress, recheck: bool = False, kvm_deadline: float = 20.0) -> Report:
-    checks = [check_native(), check_docker(), check_libvirt()]
+    checks = [check_native(), check_docker(), check_libvirt(), check_arch()]
     verdict = None
     if checks[2].ok:
         verdict = accel.examine(progress, recheck=recheck, kvm_deadline_s=kvm_deadline)

@@ -1,10 +1,11 @@
 """Platform drivers behind one interface (base.py): native (chroot), container (Docker, with its
-variants and any OCI runtime), podman, lxc, vm (libvirt). Which platforms exist, and with which options, is
+variants and any OCI runtime), podman, lxc, vm (libvirt), qemu (QEMU run directly). Which platforms exist, and with which options, is
 declared once, in model/registry.py."""
 
 from __future__ import annotations
 
 from bench.errors import BenchError
+from bench.guest import qemu
 from bench.model import registry
 from bench.model.resources import Resources
 from bench.platforms.base import Driver
@@ -20,6 +21,12 @@ def preflight(names: tuple[str, ...], networked: tuple[str, ...] = ()) -> None:
     engine, and the engine's default bridge reaches the host where a Docker platform runs a
     network workload (`networked`: the platforms that run one)."""
     platforms = [registry.get(name) for name in names]
+    for platform in platforms:
+        if platform.is_vm and (reason := qemu.unsupported(platform.machine, platform.firmware)):
+            raise BenchError(f"platform {platform.name}: {reason}")
+    if offline := [name for name in networked if registry.get(name).kind == "qemu"]:
+        raise BenchError(f"{', '.join(offline)} cannot run the suite's network workloads: "
+                         "QEMU run directly gives its guest no network device yet")
     if any(p.kind == "podman" for p in platforms):
         from bench.platforms.podman import version
 
@@ -60,5 +67,8 @@ def make_driver(name: str, progress: Progress, resources: Resources, vm_accel: V
         return LXCDriver(resources, platform)
     if vm_accel is None:
         raise ValueError(f"{name}: a VM driver needs its accelerator chosen")
+    if platform.kind == "qemu":
+        from bench.platforms.qemu_vm import QemuDriver
+        return QemuDriver(resources, *vm_accel, platform=platform)
     from bench.platforms.vm import VMDriver
     return VMDriver(resources, *vm_accel, platform=platform, progress=progress)

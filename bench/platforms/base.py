@@ -97,6 +97,11 @@ class Instance(ABC):
         """What this instance added to the disk so far, or None if it has no layer of its own."""
         return None
 
+    def boot_events(self) -> dict[str, int]:
+        """Start phases read off the instance's output once it is over (a VM's firmware and
+        kernel), as host monotonic_ns."""
+        return {}
+
     def release_tree_probe(self) -> None:
         """Tell a launcher started with +tree that the trial's figures are read: it may hash."""
         raise BenchError(f"{self.platform} cannot run the tree probe")

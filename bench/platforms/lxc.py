@@ -32,7 +32,7 @@ from bench.model.dimensions import BRIDGE
 from bench.net.servers import server_env
 from bench.platforms.base import Driver, Instance, TrialContext, follow, user_tree_footprint
 from bench.platforms.native import CLEAN_ENV
-from bench.platforms.vm import instances_dir
+from bench.platforms.vmboot import instances_dir
 from bench.probes import isolation, processes
 from bench.probes.disk import Footprint, filesystem_of, tree_allocated
 

@@ -12,7 +12,6 @@ import subprocess
 import threading
 from pathlib import Path
 
-from bench import config
 from bench.host.cgroup import MemoryCgroup
 from bench.model.resources import Resources
 from bench.model.dimensions import HOST

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import libvirt
 
-from bench import config
 from bench.guest.vm import GuestSpec, GuestVM, device_model
 from bench.host import engines
 from bench.images import engine_disk, vmdisk
@@ -20,43 +19,27 @@ from bench.images.engine_disk import EngineDisk
 from bench.model.registry import BY_NAME, Platform
 from bench.model.resources import Resources
 from bench.net.network import RunNetwork
+from bench.platforms import vmboot
 from bench.platforms.base import Driver, Instance, TrialContext
-from bench.probes import isolation
-from bench.probes.disk import Footprint, files_allocated, filesystem_of
+from bench.platforms.vmboot import instances_dir
+from bench.probes.disk import Footprint
 from bench.progress import Progress
 
 QEMU_PID_DIR = Path("/run/libvirt/qemu")
 
 
-def instances_dir() -> Path:
-    path = config.cache_dir() / "instances"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-# What the kernel command line adds for each profile. systemd would print its progress on the
-# console the launcher writes to.
-PROFILE_ARGS = {"minimal": "", "os": " bench.init=os systemd.show_status=false", "docker": " bench.init=docker"}
-PROFILE_FACTS = {"minimal": "minimal: the harness's initramfs switches straight into the launcher",
-                 "os": "full OS: the image's systemd boots to multi-user.target, a unit starts the launcher",
-                 "docker": "container host: the initramfs switches into a Debian with docker.io, whose dockerd "
-                           "starts the container image's launcher (docker create, docker start)"}
-
-
-class VMInstance(Instance):
+class VMInstance(vmboot.OverlayVM):
     platform = "vm"
 
     def __init__(self, ctx: TrialContext, conn: libvirt.virConnect, accel: str, cpu_mode: str,
                  resources: Resources, platform: Platform, network: RunNetwork | None = None,
                  engine: EngineDisk | None = None):
         super().__init__(ctx)
-        self.base = _base_disk(ctx, engine)
+        self.base = vmboot.base_disk(ctx, engine)
         self.platform = platform.name
-        profile = platform.boot_profile
         self.overlay = instances_dir() / f"{ctx.name(self.platform)}.qcow2"
-        cmdline = f"console=ttyS0 panic=-1 root=/dev/vda bench.workload={ctx.launch_name}{PROFILE_ARGS[profile]}"
-        if ctx.user_image is not None:
-            cmdline += f" bench.launcher={ctx.launcher}"
+        self.nvram = instances_dir() / f"{ctx.name(self.platform)}.vars.fd" if platform.firmware == "ovmf" else None
+        cmdline = vmboot.kernel_cmdline(ctx, platform)
         self.network = network.path(ctx.instance) if network is not None else None
         if network is not None:
             # The harness's init gives eth0 this address and hands the host's on to the launcher.
@@ -66,13 +49,14 @@ class VMInstance(Instance):
             kernel=Path(ctx.manifest.kernel.path),
             initramfs=Path(ctx.manifest.initramfs.path), cmdline=cmdline,
             memory_mib=resources.memory_mib, vcpus=resources.cpus, cpuset=resources.cpuset_text,
-            disk=self.overlay, network=network.name if network else None)
+            disk=self.overlay, network=network.name if network else None,
+            machine=platform.machine or "pc", nvram=self.nvram)
         self.conn = conn
         self.guest = GuestVM(conn, spec)
         self.console = self.guest.console
         self.guest_ram_bytes = resources.memory_bytes
         self._qemu_pid: int | None = None
-        self.facts["boot_profile"] = PROFILE_FACTS[profile]
+        self.facts.update(vmboot.facts(ctx, platform, accel, cpu_mode, self.overlay, "libvirt: QEMU started and owned by libvirtd (qemu:///system)"))
         if engine is not None:
             self.facts["container_network"] = ("host: the guest's own network namespace, its eth0" if network is not None
                                                else "none")
@@ -81,10 +65,6 @@ class VMInstance(Instance):
                              else f"{image.sha256} ({image.path})")
             self.facts.update(engine_disk=f"{engine.sha256[:16]} ({engine.path})",
                               image=f"{run_by_engine}, the same image id as the host's docker platform")
-        self.facts.update(accel=accel, cpu_mode=cpu_mode if accel == "kvm" else "qemu default (emulated)")
-        self.facts.update(isolation.own_kernel(ctx.manifest.kernel_release, accel))
-        self.facts["storage"] = (f"ext4 in the guest on virtio-blk; its qcow2 overlay on {filesystem_of(self.overlay.parent)}, "
-                                 "cache=none (QEMU opens it O_DIRECT: no host page cache), io=native; the guest's own page cache (O_DIRECT bypasses it)")
 
     def setup(self) -> None:
         vmdisk.create_overlay(self.base, self.overlay)
@@ -107,17 +87,11 @@ class VMInstance(Instance):
                 return []
         return [] if self._qemu_pid is None else [self._qemu_pid]
 
-    def disk_growth(self) -> Footprint | None:
-        try:
-            return Footprint(vmdisk.allocated_bytes(self.overlay), "qcow2 overlay, allocated bytes")
-        except OSError:
-            return None
-
     def teardown(self) -> None:
         try:
             self.guest.destroy()
         finally:
-            self.overlay.unlink(missing_ok=True)
+            self.remove_files()
             try:
                 self.conn.close()
             except libvirt.libvirtError:
@@ -172,14 +146,5 @@ class VMDriver(Driver):
             self.network = None
 
     def _measure_image(self, ctx: TrialContext) -> Footprint:
-        manifest = ctx.manifest
-        paths = [_base_disk(ctx, self._engine(ctx)), Path(manifest.kernel.path), Path(manifest.initramfs.path)]
-        return Footprint(files_allocated(paths), "qcow2 base + kernel + initramfs, allocated bytes")
+        return vmboot.image_footprint(ctx, self._engine(ctx))
 
-
-def _base_disk(ctx: TrialContext, engine: EngineDisk | None) -> Path:
-    """The qcow2 base an instance's overlay is made on: vm-docker's engine disk, a user's image's
-    disk, or the rootfs's."""
-    if engine is not None:
-        return engine.path
-    return ctx.user_image.vm_disk if ctx.user_image is not None else Path(ctx.manifest.vm_disk.path)

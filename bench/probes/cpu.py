@@ -9,6 +9,7 @@ ticks (10 ms), so a short instance can read 0; the probe says which one it used.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +29,10 @@ class CpuTime:
     how: str
 
 
+# libvirt splits a domain's group: QEMU's main thread in emulator/, each vCPU thread in vcpuN/.
+LIBVIRT_SPLIT = re.compile(r"emulator|vcpu\d+")
+
+
 def group_of(pid: int) -> Path | None:
     """The cgroup directory that accounts `pid`'s CPU time, unless it is a root group (shared
     with everything else on the host) or the harness's own."""
@@ -39,6 +44,8 @@ def group_of(pid: int) -> Path | None:
     if base is None:
         return None
     path = base / theirs.lstrip("/")
+    if LIBVIRT_SPLIT.fullmatch(path.name):  # the domain's own group holds both
+        path = path.parent
     return path if path.is_dir() else None
 
 

@@ -87,7 +87,9 @@ def networked(suite: Suite) -> tuple[str, ...]:
 
 
 def dry_run(suite: Suite, accel: str = "auto") -> str:
-    """The plan and its estimated duration; nothing is started or probed."""
+    """The plan and its estimated duration; nothing is started or probed, but what a run
+    would refuse before its first trial is refused here too."""
+    preflight(suite.platforms, networked(suite))
     loaded = interference.load_for_run(suite.workloads)
     if accel != "auto":
         vm_accel, note = accel, f"under {accel} (--accel)"

@@ -164,7 +164,7 @@ class SingleTrial(TrialFrame):
     def observe(self) -> None:
         instance, record = self.instance, self.record
         self.monitor.stop()
-        phases = {**instance.console.phases(), **instance.phases}
+        phases = {**instance.console.phases(), **instance.phases, **instance.boot_events()}
         if instance.console.first_byte_ns is not None:
             phases["first_output"] = instance.console.first_byte_ns
         record.phases_s = {k: _seconds_since(self.t0, v) for k, v in sorted(phases.items(), key=lambda kv: kv[1])}

@@ -11,7 +11,7 @@ from tests.realhost import bench, require_platforms
 
 
 @pytest.mark.parametrize("platform", ["native", "docker", "docker-app", "gvisor", "docker:crun", "podman", "lxc",
-                                      "vm"])
+                                      "vm", "vm-micro"])
 def test_hello_gives_the_same_result_on_every_platform(platform: str, images: dict) -> None:
     require_platforms(platform)
     proc = bench("launch", "hello", "--platform", platform, "--json")
@@ -21,10 +21,11 @@ def test_hello_gives_the_same_result_on_every_platform(platform: str, images: di
     assert outcome["score"] == images["dpkg_status_sha256"]
     assert outcome["exit_code"] == 0
     assert 0 < outcome["ready_s"] <= outcome["result_s"]
-    if platform == "vm":
+    if platform in ("vm", "vm-micro"):
         chosen = json.loads(bench("doctor", "--json").stdout)["vm_accel"]
         assert outcome["facts"]["accel"] == chosen
-        assert 0 < outcome["phases_s"]["domain_created"] < outcome["phases_s"]["first_output"] < outcome["ready_s"]
+        made = "domain_created" if platform == "vm" else "qemu_started"
+        assert 0 < outcome["phases_s"][made] < outcome["phases_s"]["first_output"] < outcome["ready_s"]
     if platform == "gvisor":  # the workload ran on gVisor's kernel, not the host's
         assert outcome["facts"]["isolation.kernel"].startswith("gVisor's user-space kernel (runsc ")
         assert outcome["facts"]["runtime"].startswith("runsc ")

@@ -79,3 +79,19 @@ def test_full_disk_during_build_is_one_line_and_leaves_nothing(small_disk: Path)
     assert leftover == []
     assert not any((small_disk / "rootfs").iterdir())
     assert not (small_disk / "manifests").exists()
+
+
+def test_the_vm_disk_is_the_same_bytes_from_the_same_rootfs(images: dict, tmp_path: Path) -> None:
+    """The root filesystem tarball unpacked twice, at different times into different directories
+    (as on two hosts), gives two qcow2 disks of the same bytes: the very disk the cache holds."""
+    from bench.images import manifest, rootfs, store, vmdisk
+
+    built = manifest.load()
+    digests = []
+    for name in ("first", "second"):
+        tree, work = tmp_path / name / "rootfs", tmp_path / name / "work"
+        work.mkdir(parents=True)
+        rootfs.extract(Path(built.rootfs_tar.path), tree)
+        vmdisk.build_base(tree, tmp_path / name / "disk.qcow2", work, identity=built.rootfs_tar.sha256)
+        digests.append(store.sha256_file(tmp_path / name / "disk.qcow2"))
+    assert digests[0] == digests[1] == built.vm_disk.sha256

@@ -12,6 +12,7 @@ kernel/drivers/virtio/virtio_ring.ko:
 kernel/drivers/virtio/virtio_pci_modern_dev.ko:
 kernel/drivers/virtio/virtio_pci_legacy_dev.ko:
 kernel/drivers/virtio/virtio_pci.ko: kernel/drivers/virtio/virtio_pci_legacy_dev.ko kernel/drivers/virtio/virtio_pci_modern_dev.ko kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
+kernel/drivers/virtio/virtio_mmio.ko: kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
 kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
 kernel/drivers/net/virtio_net.ko: kernel/drivers/net/net_failover.ko kernel/net/core/failover.ko kernel/drivers/virtio/virtio.ko kernel/drivers/virtio/virtio_ring.ko
 kernel/drivers/net/net_failover.ko: kernel/net/core/failover.ko
@@ -27,10 +28,11 @@ def names(paths: list[str]) -> list[str]:
 def test_virtio_blk_root_loads_dependencies_first() -> None:
     order = names(load_order(VIRTIO_BLK_ROOT, MODULES_DEP, BUILTIN))
     assert sorted(order) == sorted(["virtio_ring", "virtio", "virtio_pci_modern_dev",
-                                    "virtio_pci_legacy_dev", "virtio_pci", "virtio_blk"])
+                                    "virtio_pci_legacy_dev", "virtio_pci", "virtio_mmio", "virtio_blk"])
     assert order.index("virtio_ring") < order.index("virtio")
     for dep in ("virtio", "virtio_pci_modern_dev", "virtio_pci_legacy_dev"):
         assert order.index(dep) < order.index("virtio_pci")
+    assert order.index("virtio") < order.index("virtio_mmio")  # microvm's transport
     assert order.index("virtio") < order.index("virtio_blk")
     assert "ext4" not in order  # built in
 

@@ -33,3 +33,13 @@ def test_kernel_and_initramfs_go_together(tmp_path: Path, cache: Path) -> None:
 def test_missing_user_kernel(tmp_path: Path, cache: Path) -> None:
     with pytest.raises(BenchError, match="bzImage: no such file"):
         kernel.ensure(SILENT, tmp_path / "bzImage", tmp_path / "initrd")
+
+
+def test_another_architecture_is_refused_in_one_line() -> None:
+    from bench.images.kernel import require_arch
+
+    require_arch("amd64")
+    with pytest.raises(BenchError) as caught:
+        require_arch("arm64")
+    assert str(caught.value).startswith("this host is arm64: the harness builds amd64 images only")
+    assert "\n" not in str(caught.value)

@@ -29,6 +29,17 @@ def test_a_phase_that_ends_with_ready_is_no_segment() -> None:
         "created", "ready"}
 
 
+def test_a_vm_boot_splits_into_firmware_kernel_and_init() -> None:
+    """The kernel's first line ends the firmware, the init's ends the kernel; the first console
+    byte (a firmware's banner) splits nothing once the firmware's end is known."""
+    phases = {"domain_created": 0.4, "resumed": 0.41, "first_output": 0.9, "firmware": 1.0, "kernel": 3.0}
+    parts = boot.segments(phases, ready_s=3.5)
+    assert parts == pytest.approx({"domain_created": 0.4, "resumed": 0.01, "firmware": 0.59, "kernel": 2.0, "init": 0.5})
+    # vm-docker: the engine's phases follow the kernel's; the last one ends at READY as before.
+    parts = boot.segments({**phases, "engine_ready": 5.0}, ready_s=6.0)
+    assert (parts["kernel"], parts["engine_ready"], parts["ready"]) == pytest.approx((2.0, 2.0, 1.0)) and "init" not in parts
+
+
 def test_memory_of_this_process_matches_psutil() -> None:
     monitor = MemoryMonitor(lambda: [os.getpid()], hz=50, pss_every=2)
     monitor.start()

@@ -12,10 +12,10 @@ from bench.platforms.container import require_runtime
 
 def test_every_registered_platform_is_found_by_name_in_report_order() -> None:
     assert registry.NAMES == ("native", "docker", "docker-volume", "docker-app", "docker-hostnet", "gvisor", "podman",
-                              "lxc", "vm", "vm-docker", "vm-os")
+                              "lxc", "vm", "vm-docker", "vm-os", "vm-qemu", "vm-micro")
     assert [registry.get(n).name for n in registry.NAMES] == list(registry.NAMES)
-    assert sorted(["vm", "docker:crun", "native", "gvisor", "docker"], key=registry.order) == \
-        ["native", "docker", "docker:crun", "gvisor", "vm"]
+    assert sorted(["vm-micro", "vm", "vm:q35", "docker:crun", "native", "gvisor", "docker"], key=registry.order) == \
+        ["native", "docker", "docker:crun", "gvisor", "vm", "vm:q35", "vm-micro"]
     assert registry.order("something-newer") == len(registry.NAMES)  # last, not an error
 
 
@@ -29,7 +29,8 @@ def test_docker_runtime_is_docker_with_that_runtime() -> None:
 
 @pytest.mark.parametrize("name, message", [
     ("kata", "unknown platform 'kata' (known: native, docker, docker-volume, docker-app, docker-hostnet, gvisor, podman, lxc, vm, "
-             "vm-docker, vm-os, or docker:RUNTIME)"),
+             "vm-docker, vm-os, vm-qemu, vm-micro, docker:RUNTIME or vm:q35, vm:uefi, vm:q35-uefi)"),
+    ("vm:microvm", "unknown platform 'vm:microvm': a VM's machine model is vm:q35, vm:uefi or vm:q35-uefi"),
     ("docker:", "unknown platform 'docker:': a runtime's name is letters, digits, '_', '.' or '-'"),
     ("docker:../x", "unknown platform 'docker:../x': a runtime's name is"),
     ("podman:crun", "unknown platform 'podman:crun' (known: "),
@@ -76,3 +77,26 @@ def test_preflight_asks_the_engine_only_when_a_runtime_is_named(monkeypatch: pyt
     with pytest.raises(BenchError, match="^platform docker:kata: the Docker engine has no runtime 'kata'"):
         preflight(("native", "docker:kata"))
     assert asked == [1]
+
+
+def test_a_vm_machine_model_is_the_vm_on_that_machine_and_firmware() -> None:
+    q35, uefi, both = (registry.get(n) for n in ("vm:q35", "vm:uefi", "vm:q35-uefi"))
+    assert (q35.kind, q35.machine, q35.firmware, q35.boot_profile) == ("vm", "q35", "seabios", "minimal")
+    assert (uefi.machine, uefi.firmware) == ("pc", "ovmf") and (both.machine, both.firmware) == ("q35", "ovmf")
+    assert registry.label("vm:q35", "tcg") == "vm:q35/tcg" and registry.slug("vm:q35-uefi") == "vm-q35-uefi"
+    assert registry.is_vm("vm-micro") and registry.get("vm-micro").kind == "qemu"
+
+
+def test_preflight_refuses_what_this_qemu_lacks_and_a_network_it_cannot_give(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.guest import qemu
+
+    monkeypatch.setattr(qemu, "machines", lambda: frozenset({"pc", "microvm"}))
+    monkeypatch.setattr(qemu, "firmware_missing", lambda firmware: "")
+    preflight(("native", "vm", "vm-micro"))
+    with pytest.raises(BenchError, match=r"^platform vm:q35: qemu-system-x86_64 here has no machine model 'q35'$"):
+        preflight(("vm", "vm:q35"))
+    with pytest.raises(BenchError, match="^vm-micro cannot run the suite's network workloads: QEMU run directly"):
+        preflight(("native", "vm-micro"), networked=("native", "vm-micro"))
+    monkeypatch.setattr(qemu, "firmware_missing", lambda firmware: "no OVMF" if firmware == "ovmf" else "")
+    with pytest.raises(BenchError, match="^platform vm:uefi: no OVMF$"):
+        preflight(("vm:uefi",))

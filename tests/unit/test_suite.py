@@ -56,7 +56,7 @@ def test_the_shipped_default_suite_is_valid() -> None:
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda t: t.replace('"docker"]', '"kata"]'), "platforms: unknown platform 'kata' (known: native, docker, docker-volume, docker-app, docker-hostnet, gvisor, podman, lxc, vm, vm-docker, vm-os, or docker:RUNTIME)"),
+    (lambda t: t.replace('"docker"]', '"kata"]'), "platforms: unknown platform 'kata' (known: native, docker, docker-volume, docker-app, docker-hostnet, gvisor, podman, lxc, vm, vm-docker, vm-os, vm-qemu, vm-micro, docker:RUNTIME or vm:q35, vm:uefi, vm:q35-uefi)"),
     (lambda t: t.replace('["cpu"]', '["cpu", "nope"]'), "workloads: unknown workload 'nope' (known: cpu)"),
     (lambda t: t.replace("repetitions = 3", "repetitions = 0"), "repetitions: must be at least 1, got 0"),
     (lambda t: t.replace("repetitions = 3", "repetitions = -2"), "repetitions: must be at least 1, got -2"),
@@ -140,6 +140,24 @@ def test_dry_run_prints_the_plan_and_starts_nothing(suite_file: Path, tmp_path: 
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("suite mine: 6 trials") and len(out) == 8
     assert out[-1].startswith("estimated total: ") and not (tmp_path / "r").exists()
+
+
+def test_dry_run_refuses_what_the_run_would_refuse(suite_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """A runtime the engine lacks stops the dry run as it stops the run: one line, exit 2."""
+    from bench.host import engines
+
+    class Engine:
+        def info(self) -> dict:
+            return {"Runtimes": {"runc": {"path": "runc"}}, "DefaultRuntime": "runc"}
+
+    monkeypatch.setattr(engines, "docker_client", lambda: Engine())
+    suite_file.write_text(VALID.replace('"docker"]', '"docker:no-such-runtime"]'))
+    assert main(["run", str(suite_file), "--dry-run", "--accel", "tcg"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.strip().splitlines() == [
+        "bench: error: platform docker:no-such-runtime: the Docker engine has no runtime 'no-such-runtime' (it has: runc); "
+        "register it under \"runtimes\" in /etc/docker/daemon.json and reload dockerd (SIGHUP)"]
 
 
 def test_density_instances_must_be_at_least_one(suite_file: Path) -> None:

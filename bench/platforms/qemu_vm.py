@@ -1,0 +1,116 @@
+"""QEMU run directly, without libvirt: `vm-micro` (the microvm machine with qboot) and
+`vm-qemu` (the same PC machine libvirt gives `vm`). The driver owns each QEMU process
+(guest/qemu.py), as Firecracker's test framework owns its VMM: its console, its QMP socket,
+its cgroup, its CPUs and its teardown.
+
+libvirt 9.0 has no microvm support, and its command-line passthrough would leave a domain
+whose devices libvirt believes are PCI; running QEMU directly also shows, beside `vm`, what
+libvirt itself adds to a VM's start.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from bench.errors import BenchError
+from bench.guest.qemu import OVMF_VARS, QEMU, QemuProcess, QemuSpec
+from bench.host import tsc
+from bench.host.cgroup import MemoryCgroup
+from bench.host.proc import run
+from bench.images import vmdisk
+from bench.model.registry import Platform
+from bench.model.resources import Resources
+from bench.platforms import vmboot
+from bench.platforms.base import Driver, Instance, TrialContext
+from bench.platforms.vmboot import instances_dir
+from bench.probes.disk import Footprint
+
+VMM = "QEMU run directly by the harness (no libvirt): {version}"
+
+
+class QemuInstance(vmboot.OverlayVM):
+    host_processes = "the QEMU process (its threads included)"
+
+    def __init__(self, ctx: TrialContext, platform: Platform, accel: str, cpu_mode: str, resources: Resources,
+                 version: str):
+        super().__init__(ctx)
+        if ctx.workload.network:
+            raise BenchError(f"{platform.name} runs no network workload: its guest has no network device yet")
+        self.platform = platform.name
+        self.resources = resources
+        name = ctx.name(self.platform)
+        self.base = vmboot.base_disk(ctx)
+        self.overlay = instances_dir() / f"{name}.qcow2"
+        self.nvram = instances_dir() / f"{name}.vars.fd" if platform.firmware == "ovmf" else None
+        cmdline = vmboot.kernel_cmdline(ctx, platform)
+        if platform.machine == "microvm" and accel == "tcg":
+            cmdline += f" tsc_early_khz={tsc.rate_khz()}"
+        self.spec = QemuSpec(name=name, accel=accel, machine=platform.machine, firmware=platform.firmware,
+                             kernel=Path(ctx.manifest.kernel.path), initramfs=Path(ctx.manifest.initramfs.path),
+                             cmdline=cmdline, socket_dir=instances_dir(), memory_mib=resources.memory_mib,
+                             vcpus=resources.cpus, cpuset=tuple(resources.cpuset), disk=self.overlay,
+                             cpu_mode=cpu_mode, nvram=self.nvram)
+        self.cgroup: MemoryCgroup | None = None
+        self.qemu = QemuProcess(self.spec, self._enter_limits)
+        self.console = self.qemu.console
+        self.guest_ram_bytes = resources.memory_bytes
+        self.facts.update(vmboot.facts(ctx, platform, accel, cpu_mode, self.overlay, VMM.format(version=version)))
+        if platform.machine == "microvm" and accel == "tcg":
+            self.facts["clock"] = (f"tsc_early_khz={tsc.rate_khz()}: the host's TSC rate, which a TCG guest's "
+                                   "TSC runs at; microvm gives its kernel nothing to calibrate against")
+
+    def setup(self) -> None:
+        vmdisk.create_overlay(self.base, self.overlay)
+        if self.nvram is not None:
+            shutil.copyfile(OVMF_VARS, self.nvram)
+        self.cgroup, self.facts["memory_limit"] = MemoryCgroup.create(self.spec.name, 0)
+
+    def _enter_limits(self) -> None:  # in the child, between fork and exec
+        os.sched_setaffinity(0, self.resources.cpuset)
+        if self.cgroup is not None:
+            self.cgroup.join_from_child()
+
+    def start(self) -> None:
+        self.qemu.start()
+        self.phases["qemu_started"] = self.qemu.started_ns or 0
+        self.phases["resumed"] = self.qemu.resumed_ns or 0
+
+    def release_tree_probe(self) -> None:
+        self.qemu.send(b"tree\n")  # the launcher reads its console
+
+    def host_pids(self) -> list[int]:
+        pid = self.qemu.pid
+        return [pid] if pid is not None and self.qemu.resumed_ns is not None else []
+
+    def teardown(self) -> None:
+        try:
+            self.qemu.destroy()
+        finally:
+            if self.cgroup is not None:
+                self.cgroup.kill_members()
+                self.cgroup.remove()
+            self.remove_files()
+
+
+class QemuDriver(Driver):
+    def __init__(self, resources: Resources, accel: str, cpu_mode: str, platform: Platform):
+        super().__init__(resources)
+        self.platform, self.name = platform, platform.name
+        self.accel, self.cpu_mode = accel, cpu_mode
+        self.version = version()
+
+    def instance_facts(self) -> dict[str, str]:
+        return {**self.resources.describe(), "pids_max": "none on the host (the guest kernel's own processes)"}
+
+    def prepare(self, ctx: TrialContext) -> Instance:
+        return QemuInstance(ctx, self.platform, self.accel, self.cpu_mode, self.resources, self.version)
+
+    def _measure_image(self, ctx: TrialContext) -> Footprint:
+        return vmboot.image_footprint(ctx)
+
+
+def version() -> str:
+    """QEMU's version line; a one-line error when it is not installed."""
+    return run([QEMU, "--version"], f"{QEMU} --version").splitlines()[0].strip()

@@ -1,0 +1,90 @@
+"""What every VM platform shares, whichever VMM runs it (libvirt, or QEMU directly): the
+per-instance directory, the kernel command line of each boot profile, the disk an instance's
+overlay is made on, and the facts every VM trial records."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench import config
+from bench.guest import bootlines
+from bench.images import vmdisk
+from bench.images.engine_disk import EngineDisk
+from bench.model.registry import FIRMWARES, Platform
+from bench.platforms.base import Instance, TrialContext
+from bench.probes import isolation
+from bench.probes.disk import Footprint, files_allocated, filesystem_of
+
+
+def instances_dir() -> Path:
+    path = config.cache_dir() / "instances"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# What the kernel command line adds for each profile. systemd would print its progress on the
+# console the launcher writes to.
+PROFILE_ARGS = {"minimal": "", "os": " bench.init=os systemd.show_status=false", "docker": " bench.init=docker"}
+PROFILE_FACTS = {"minimal": "minimal: the harness's initramfs switches straight into the launcher",
+                 "os": "full OS: the image's systemd boots to multi-user.target, a unit starts the launcher",
+                 "docker": "container host: the initramfs switches into a Debian with docker.io, whose dockerd "
+                           "starts the container image's launcher (docker create, docker start)"}
+MACHINES = {"pc": "pc (i440FX, PCI, ACPI)", "q35": "q35 (PCIe, ACPI)",
+            "microvm": "microvm (no PCI: virtio-mmio devices, a minimal ACPI, no option ROMs)"}
+
+
+def kernel_cmdline(ctx: TrialContext, platform: Platform) -> str:
+    cmdline = (f"console=ttyS0 panic=-1 root=/dev/vda bench.workload={ctx.launch_name}"
+               f"{PROFILE_ARGS[platform.boot_profile]}")
+    if ctx.user_image is not None:
+        cmdline += f" bench.launcher={ctx.launcher}"
+    return cmdline
+
+
+def base_disk(ctx: TrialContext, engine: EngineDisk | None = None) -> Path:
+    """The qcow2 base an instance's overlay is made on: vm-docker's engine disk, a user's image's
+    disk, or the rootfs's."""
+    if engine is not None:
+        return engine.path
+    return ctx.user_image.vm_disk if ctx.user_image is not None else Path(ctx.manifest.vm_disk.path)
+
+
+def image_footprint(ctx: TrialContext, engine: EngineDisk | None = None) -> Footprint:
+    paths = [base_disk(ctx, engine), Path(ctx.manifest.kernel.path), Path(ctx.manifest.initramfs.path)]
+    return Footprint(files_allocated(paths), "qcow2 base + kernel + initramfs, allocated bytes")
+
+
+def facts(ctx: TrialContext, platform: Platform, accel: str, cpu_mode: str, overlay: Path, vmm: str) -> dict[str, str]:
+    """What every VM trial records about its machine."""
+    return {
+        "boot_profile": PROFILE_FACTS[platform.boot_profile],
+        "vmm": vmm,
+        "machine": MACHINES.get(platform.machine, platform.machine),
+        "firmware": FIRMWARES.get(platform.firmware, platform.firmware),
+        "accel": accel, "cpu_mode": cpu_mode if accel == "kvm" else "qemu default (emulated)",
+        **isolation.own_kernel(ctx.manifest.kernel_release, accel),
+        "storage": (f"ext4 in the guest on virtio-blk; its qcow2 overlay on {filesystem_of(overlay.parent)}, "
+                    "cache=none (QEMU opens it O_DIRECT: no host page cache), io=native; the guest's own page "
+                    "cache (O_DIRECT bypasses it)"),
+    }
+
+
+class OverlayVM(Instance):
+    """What every VM instance has: a qcow2 overlay of its own (and, under UEFI, its own copy of
+    the firmware's variable store), and a boot read off its console."""
+    overlay: Path
+    nvram: Path | None = None
+
+    def boot_events(self) -> dict[str, int]:
+        return bootlines.boot_events(self.console)
+
+    def disk_growth(self) -> Footprint | None:
+        try:
+            return Footprint(vmdisk.allocated_bytes(self.overlay), "qcow2 overlay, allocated bytes")
+        except OSError:
+            return None
+
+    def remove_files(self) -> None:
+        self.overlay.unlink(missing_ok=True)
+        if self.nvram is not None:
+            self.nvram.unlink(missing_ok=True)
