@@ -83,8 +83,8 @@ def pin_inode_times(raw: Path, work: Path) -> None:
     commands.unlink()
 
 
-def create_overlay(base: Path, overlay: Path) -> None:
-    run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", "qcow2", overlay],
+def create_overlay(base: Path, overlay: Path, base_format: str = "qcow2") -> None:
+    run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", base, "-F", base_format, overlay],
         f"vm disk: overlay {overlay.name}")
 
 

@@ -19,9 +19,13 @@ from bench.errors import BenchError
 # Which driver: container is Docker, vm is libvirt, qemu is QEMU run directly (no libvirt).
 Kind = Literal["native", "container", "podman", "lxc", "vm", "qemu"]
 RUNTIME_RE = re.compile(r"^docker:([A-Za-z0-9][A-Za-z0-9_.-]{0,62})$")
-# vm:q35, vm:uefi (the PC with UEFI), vm:q35-uefi, vm:pc (the default, spelt out).
-VM_MODEL_RE = re.compile(r"^vm:(?:(pc|q35)(?:-(uefi))?|(uefi))$")
-VM_MODELS = ("vm:q35", "vm:uefi", "vm:q35-uefi")
+# The libvirt VM's options, as vm:OPTION[-OPTION...]: vm:q35, vm:uefi, vm:q35-uefi, vm:vmdk.
+VM_OPTION_RE = re.compile(r"^vm:([a-z0-9]+(?:-[a-z0-9]+)*)$")
+# Other hypervisors' disk formats, by qemu-img's name: the base converted, then booted.
+DISK_FORMATS = {"vmdk": "VMware", "vhdx": "Hyper-V", "vdi": "VirtualBox", "raw": "a raw image"}
+VM_OPTIONS = {"pc": ("machine", "pc"), "q35": ("machine", "q35"), "uefi": ("firmware", "ovmf"),
+              **{f: ("disk_format", f) for f in DISK_FORMATS}}
+VM_MODELS = ("vm:q35", "vm:uefi", "vm:q35-uefi")  # the machine models doctor checks
 FIRMWARES = {"seabios": "SeaBIOS", "ovmf": "UEFI (OVMF)", "qboot": "qboot"}
 SANDBOX_RUNTIMES = ("runsc", "kata")  # gVisor's runsc (and runsc-hostnet), kata-runtime, kata-qemu, ...
 CONTAINER_FORMAT = "Docker image (docker import of rootfs.tar): needs a container engine on a Linux kernel"
@@ -49,6 +53,7 @@ class Platform:
     boot_profile: str = ""  # vm: minimal (the harness's init), os (the image's systemd) or docker (an engine)
     machine: str = ""  # vm: QEMU's machine model (pc, q35, microvm)
     firmware: str = ""  # vm: seabios, ovmf (UEFI) or qboot
+    disk_format: str = "qcow2"  # vm: the base disk's format (another one is converted from the qcow2 base)
     # Why it cannot run a workload from a user's image ("" when it can).
     no_user_image: str = ""
 
@@ -137,7 +142,7 @@ REGISTERED: tuple[Platform, ...] = (
 )
 BY_NAME = {p.name: p for p in REGISTERED}
 NAMES = tuple(BY_NAME)
-FORMS = ", ".join(NAMES) + ", docker:RUNTIME or " + ", ".join(VM_MODELS)
+FORMS = ", ".join(NAMES) + ", docker:RUNTIME or vm:OPTIONS (vm:q35, vm:uefi, vm:vmdk, ...)"
 
 
 def get(name: str) -> Platform:
@@ -149,18 +154,34 @@ def get(name: str) -> Platform:
         return replace(BY_NAME["docker"], name=name, runtime=runtime,
                        summary=f"a Docker container of the full-OS image, run by the OCI runtime {runtime}",
                        image_name=f"container, full OS, OCI runtime {runtime}")
-    if match := VM_MODEL_RE.match(name):
-        machine = match.group(1) or "pc"
-        firmware = "ovmf" if (match.group(2) or match.group(3)) else "seabios"
-        shown = f"{machine} with {FIRMWARES[firmware]}"
-        return replace(BY_NAME["vm"], name=name, shown="", machine=machine, firmware=firmware,
-                       summary=f"the vm platform's disk, kernel and initramfs on QEMU's {shown} (libvirt)",
-                       image_name=f"VM on {shown}: kernel + initramfs + full-OS disk")
+    if match := VM_OPTION_RE.match(name):
+        return _vm_variant(name, match.group(1).split("-"))
     if name.startswith("vm:"):
-        raise BenchError(f"unknown platform {name!r}: a VM's machine model is vm:q35, vm:uefi or vm:q35-uefi")
+        raise BenchError(f"unknown platform {name!r}: a VM's options are {', '.join(VM_OPTIONS)}, joined by '-'")
     if name.startswith("docker:"):
         raise BenchError(f"unknown platform {name!r}: a runtime's name is letters, digits, '_', '.' or '-'")
     raise BenchError(f"unknown platform {name!r} (known: {FORMS})")
+
+
+def _vm_variant(name: str, options: list[str]) -> Platform:
+    chosen: dict[str, str] = {}
+    for option in options:
+        if option not in VM_OPTIONS:
+            raise BenchError(f"unknown platform {name!r}: {option!r} is no VM option ({', '.join(VM_OPTIONS)})")
+        field, value = VM_OPTIONS[option]
+        if field in chosen:
+            raise BenchError(f"unknown platform {name!r}: two {field.replace('_', ' ')} options")
+        chosen[field] = value
+    vm = BY_NAME["vm"]
+    variant = replace(vm, name=name, shown="", **chosen)
+    machine = f"{variant.machine} with {FIRMWARES[variant.firmware]}"
+    disk = (f", its disk converted to {variant.disk_format} ({DISK_FORMATS[variant.disk_format]})"
+            if variant.disk_format in DISK_FORMATS else "")
+    return replace(variant, summary=f"the vm platform's disk, kernel and initramfs on QEMU's {machine} (libvirt){disk}",
+                   image_name=f"VM on {machine}{disk}: kernel + initramfs + full-OS disk",
+                   image_format=(f"{variant.disk_format} disk, converted from the qcow2 base by qemu-img, + kernel + "
+                                 f"initramfs: needs a hypervisor that reads {variant.disk_format} ({DISK_FORMATS[variant.disk_format]}, "
+                                 "or QEMU)") if disk else vm.image_format)
 
 
 def known(name: str) -> Platform | None:
@@ -178,7 +199,7 @@ def order(name: str) -> float:
         return float(NAMES.index(name))
     if RUNTIME_RE.match(name):
         return NAMES.index("docker-app") + 0.5
-    if VM_MODEL_RE.match(name):
+    if VM_OPTION_RE.match(name):
         return NAMES.index("vm") + 0.5
     return float(len(NAMES))
 

@@ -19,7 +19,6 @@ from bench.guest.qemu import OVMF_VARS, QEMU, QemuProcess, QemuSpec
 from bench.host import tsc
 from bench.host.cgroup import MemoryCgroup
 from bench.host.proc import run
-from bench.images import vmdisk
 from bench.model.registry import Platform
 from bench.model.resources import Resources
 from bench.platforms import vmboot
@@ -41,7 +40,7 @@ class QemuInstance(vmboot.OverlayVM):
         self.platform = platform.name
         self.resources = resources
         name = ctx.name(self.platform)
-        self.base = vmboot.base_disk(ctx)
+        self.base = vmboot.BaseDisk(vmboot.base_disk(ctx))
         self.overlay = instances_dir() / f"{name}.qcow2"
         self.nvram = instances_dir() / f"{name}.vars.fd" if platform.firmware == "ovmf" else None
         cmdline = vmboot.kernel_cmdline(ctx, platform)
@@ -62,7 +61,7 @@ class QemuInstance(vmboot.OverlayVM):
                                    "TSC runs at; microvm gives its kernel nothing to calibrate against")
 
     def setup(self) -> None:
-        vmdisk.create_overlay(self.base, self.overlay)
+        self.make_overlay()
         if self.nvram is not None:
             shutil.copyfile(OVMF_VARS, self.nvram)
         self.cgroup, self.facts["memory_limit"] = MemoryCgroup.create(self.spec.name, 0)
@@ -108,7 +107,7 @@ class QemuDriver(Driver):
         return QemuInstance(ctx, self.platform, self.accel, self.cpu_mode, self.resources, self.version)
 
     def _measure_image(self, ctx: TrialContext) -> Footprint:
-        return vmboot.image_footprint(ctx)
+        return vmboot.image_footprint(ctx, vmboot.BaseDisk(vmboot.base_disk(ctx)))
 
 
 def version() -> str:

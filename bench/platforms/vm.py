@@ -14,7 +14,7 @@ import libvirt
 
 from bench.guest.vm import GuestSpec, GuestVM, device_model
 from bench.host import engines
-from bench.images import engine_disk, vmdisk
+from bench.images import engine_disk
 from bench.images.engine_disk import EngineDisk
 from bench.model.registry import BY_NAME, Platform
 from bench.model.resources import Resources
@@ -32,10 +32,10 @@ class VMInstance(vmboot.OverlayVM):
     platform = "vm"
 
     def __init__(self, ctx: TrialContext, conn: libvirt.virConnect, accel: str, cpu_mode: str,
-                 resources: Resources, platform: Platform, network: RunNetwork | None = None,
+                 resources: Resources, platform: Platform, base: vmboot.BaseDisk, network: RunNetwork | None = None,
                  engine: EngineDisk | None = None):
         super().__init__(ctx)
-        self.base = vmboot.base_disk(ctx, engine)
+        self.base = base
         self.platform = platform.name
         self.overlay = instances_dir() / f"{ctx.name(self.platform)}.qcow2"
         self.nvram = instances_dir() / f"{ctx.name(self.platform)}.vars.fd" if platform.firmware == "ovmf" else None
@@ -57,6 +57,8 @@ class VMInstance(vmboot.OverlayVM):
         self.guest_ram_bytes = resources.memory_bytes
         self._qemu_pid: int | None = None
         self.facts.update(vmboot.facts(ctx, platform, accel, cpu_mode, self.overlay, "libvirt: QEMU started and owned by libvirtd (qemu:///system)"))
+        if base.converted is not None:
+            self.facts["disk_format"] = base.converted.describe()
         if engine is not None:
             self.facts["container_network"] = ("host: the guest's own network namespace, its eth0" if network is not None
                                                else "none")
@@ -67,7 +69,7 @@ class VMInstance(vmboot.OverlayVM):
                               image=f"{run_by_engine}, the same image id as the host's docker platform")
 
     def setup(self) -> None:
-        vmdisk.create_overlay(self.base, self.overlay)
+        self.make_overlay()
 
     def start(self) -> None:
         self.guest.start()
@@ -123,7 +125,13 @@ class VMDriver(Driver):
         # stalls every other call on it, so a second running VM (density) would hang the first
         # call made for it. It also scopes autodestroy to this one guest.
         return VMInstance(ctx, engines.libvirt_connection(), self.accel, self.cpu_mode, self.resources,
-                          self.platform, self.network if ctx.workload.network else None, self._engine(ctx))
+                          self.platform, self._base(ctx), self.network if ctx.workload.network else None,
+                          self._engine(ctx))
+
+    def _base(self, ctx: TrialContext) -> vmboot.BaseDisk:
+        if (engine := self._engine(ctx)) is not None:
+            return vmboot.BaseDisk(engine.path)
+        return vmboot.converted_base(ctx, self.platform, self.progress)
 
     def _engine(self, ctx: TrialContext) -> EngineDisk | None:
         """vm-docker's disk for the image the trial's container runs."""
@@ -146,5 +154,5 @@ class VMDriver(Driver):
             self.network = None
 
     def _measure_image(self, ctx: TrialContext) -> Footprint:
-        return vmboot.image_footprint(ctx, self._engine(ctx))
+        return vmboot.image_footprint(ctx, self._base(ctx))
 

@@ -4,16 +4,19 @@ overlay is made on, and the facts every VM trial records."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench import config
 from bench.guest import bootlines
-from bench.images import vmdisk
+from bench.images import disk_formats, vmdisk
+from bench.images.disk_formats import ConvertedDisk
 from bench.images.engine_disk import EngineDisk
 from bench.model.registry import FIRMWARES, Platform
 from bench.platforms.base import Instance, TrialContext
 from bench.probes import isolation
 from bench.probes.disk import Footprint, files_allocated, filesystem_of
+from bench.progress import Progress
 
 
 def instances_dir() -> Path:
@@ -41,6 +44,14 @@ def kernel_cmdline(ctx: TrialContext, platform: Platform) -> str:
     return cmdline
 
 
+@dataclass(frozen=True)
+class BaseDisk:
+    """The disk an instance's qcow2 overlay is made on."""
+    path: Path
+    format: str = "qcow2"
+    converted: ConvertedDisk | None = None  # another hypervisor's format, converted from the qcow2 base
+
+
 def base_disk(ctx: TrialContext, engine: EngineDisk | None = None) -> Path:
     """The qcow2 base an instance's overlay is made on: vm-docker's engine disk, a user's image's
     disk, or the rootfs's."""
@@ -49,9 +60,19 @@ def base_disk(ctx: TrialContext, engine: EngineDisk | None = None) -> Path:
     return ctx.user_image.vm_disk if ctx.user_image is not None else Path(ctx.manifest.vm_disk.path)
 
 
-def image_footprint(ctx: TrialContext, engine: EngineDisk | None = None) -> Footprint:
-    paths = [base_disk(ctx, engine), Path(ctx.manifest.kernel.path), Path(ctx.manifest.initramfs.path)]
-    return Footprint(files_allocated(paths), "qcow2 base + kernel + initramfs, allocated bytes")
+def converted_base(ctx: TrialContext, platform: Platform, progress: Progress) -> BaseDisk:
+    """The base disk in the platform's format: the qcow2 base itself, or converted from it."""
+    base = base_disk(ctx)
+    if platform.disk_format == "qcow2":
+        return BaseDisk(base)
+    source = ctx.user_image.id if ctx.user_image is not None else ctx.manifest.vm_disk.sha256
+    converted = disk_formats.ensure(base, source, platform.disk_format, progress)
+    return BaseDisk(converted.path, converted.format, converted)
+
+
+def image_footprint(ctx: TrialContext, base: BaseDisk) -> Footprint:
+    paths = [base.path, Path(ctx.manifest.kernel.path), Path(ctx.manifest.initramfs.path)]
+    return Footprint(files_allocated(paths), f"{base.format} base + kernel + initramfs, allocated bytes")
 
 
 def facts(ctx: TrialContext, platform: Platform, accel: str, cpu_mode: str, overlay: Path, vmm: str) -> dict[str, str]:
@@ -70,10 +91,14 @@ def facts(ctx: TrialContext, platform: Platform, accel: str, cpu_mode: str, over
 
 
 class OverlayVM(Instance):
-    """What every VM instance has: a qcow2 overlay of its own (and, under UEFI, its own copy of
-    the firmware's variable store), and a boot read off its console."""
+    """What every VM instance has: a qcow2 overlay of its own on a base disk (and, under UEFI, its
+    own copy of the firmware's variable store), and a boot read off its console."""
+    base: BaseDisk
     overlay: Path
     nvram: Path | None = None
+
+    def make_overlay(self) -> None:
+        vmdisk.create_overlay(self.base.path, self.overlay, self.base.format)
 
     def boot_events(self) -> dict[str, int]:
         return bootlines.boot_events(self.console)

@@ -27,7 +27,7 @@ from bench.model.sample import parse_dimensions, without_dimension  # noqa: E402
 from bench.model.series import at_dimensions  # noqa: E402
 from bench.model.trial import TrialRecord  # noqa: E402
 from bench.probes import boot  # noqa: E402
-from bench.report import stripchart  # noqa: E402
+from bench.report import boot_phases, stripchart  # noqa: E402
 from bench.report.verdict import column_name, platforms  # noqa: E402
 from bench.rundir.runs import LoadedRun  # noqa: E402
 
@@ -166,6 +166,41 @@ def boot_breakdown_chart(runs: list[LoadedRun], workload: str) -> str | None:
                    loc="outside lower center", ncols=min(len(phase_colour), 6), fontsize=6, frameon=False)
         fig.suptitle(f"{workload}: t0 to READY, each segment ending at the event it names "
                      "(median times; each platform on its own scale)", fontsize=8)
+        return _svg(fig)
+
+
+def vm_phases_chart(runs: list[LoadedRun], workload: str) -> str | None:
+    """Each VM platform's boot in its four parts (median segments), all on one axis; below, the
+    published figures on an axis of their own, marked as other hardware under KVM."""
+    rows = [(f"{column_name(p, run)}" + (f" · {run.run_id}" if len(runs) > 1 else ""), folded)
+            for run in runs for p in platforms(run)
+            if (folded := boot_phases.parts(boot_segments(run, workload, p)))]
+    if not rows:
+        return None
+    palette = plt.get_cmap("tab10")
+    colour = {**{part: palette(k) for k, part in enumerate(boot_phases.PARTS)}, boot_phases.UNSPLIT: "#9e9e9e"}
+    published = boot_phases.PUBLISHED
+    with _figure(f"vm-phases-{workload}", nrows=2, figsize=(6.4, 1.6 + 0.3 * (len(rows) + len(published))),
+                 height_ratios=[len(rows), len(published)]) as (fig, (ours, theirs)):
+        for ax, bars, unit in ((ours, rows, "s"), (theirs, [(p.setting, p.parts_ms) for p in published], "ms")):
+            for j, (_, folded) in enumerate(bars):
+                left = 0.0
+                for part in colour:
+                    width = folded.get(part, 0.0)
+                    if width:
+                        ax.barh(j, width, left=left, color=colour[part], height=0.6,
+                                hatch="//" if ax is theirs else None, edgecolor="white" if ax is theirs else None)
+                        left += width
+                ax.text(left, j, f" {units.human(left, 's')}" if unit == "s" else f" {left:.0f} ms", va="center", fontsize=6)
+            ax.set_yticks(range(len(bars)), [name for name, _ in bars], fontsize=6)
+            ax.invert_yaxis()
+            ax.set_xlim(left=0)
+            ax.grid(axis="y", visible=False)
+        ours.set_xlabel("s since t0 (first create call), this run")
+        theirs.set_xlabel("ms, published: other hardware, KVM")
+        fig.legend(handles=[matplotlib.patches.Patch(color=c, label=boot_phases.PART_NAMES[p]) for p, c in colour.items()],
+                   loc="outside lower center", ncols=5, fontsize=6, frameon=False)
+        fig.suptitle(f"{workload}: each VM's boot, VMM → firmware → kernel → init (median times)", fontsize=8)
         return _svg(fig)
 
 

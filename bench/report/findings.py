@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from bench.definitions.workload import USERSPACE_METRIC
 from bench.model import registry, units
 from bench.model.registry import label
+from bench.report import portability
 from bench.report.verdict import Ratio, platforms, ratio_between
 from bench.rundir.runs import LoadedRun
 
@@ -54,7 +55,9 @@ METHODS = {
     "Isolation": "Isolation: the exposure probe runs as root inside each instance and tries every system call "
                  "once; a call counts as the host kernel's only where the instance runs on the host's kernel.",
     "Portability": "Portability: the same user space, proven by hello's dpkg digest (or a user image's tree "
-                   "hash) on every platform; a move between hosts needs more than one host.",
+                   "hash) on every platform; the portability suite moves each artifact to every runtime, engine, "
+                   "kernel, machine model, firmware and disk format the host has; a move between hosts needs a "
+                   "history of several hosts.",
     "Image automation": "Image automation: the seconds each artifact's last build step took in `bench images "
                         "build`, all from the one root filesystem.",
 }
@@ -384,9 +387,33 @@ def _portability(r: _Reader) -> Finding:
             f"{name} {', '.join(units.digest(d) for d in sorted(found))}" for name, found in sorted(printed.items()))
             + f"): they did not all run the same user space. Packaged as: {packaged}.")
     measured += "".join(f" {sentence}" for sentence in _user_spaces(r))
+    moved = portability.summarise(portability.moves(r.run))
+    if moved.converted and moved.unchanged[portability.CONTAINER_IMAGE] >= 2:
+        return _moved(claim, measured, moved)
     line = "One host cannot show it" + (f"; {same}" if same else "")
     return Finding("Portability", claim, measured, UNMEASURED,
-                   "one host cannot show it; the image formats and what each needs are listed below", line)
+                   "the run moved no artifact between runtimes and disk formats (the portability suite does); "
+                   "the image formats and what each needs are listed below", line)
+
+
+def _moved(claim: str, measured: str, moved: portability.Summary) -> Finding:
+    """The portability suite's verdict: what moved unchanged, what needed a conversion, what failed."""
+    images, disks = moved.unchanged[portability.CONTAINER_IMAGE], moved.unchanged[portability.VM_DISK]
+    what = (f"The container image ran unchanged on {images} targets, the VM disk unchanged on {disks} machine and "
+            f"firmware combinations and, converted, from {', '.join(moved.converted)}")
+    failed = f"; failed: {'; '.join(moved.failed)}" if moved.failed else ""
+    measured = f"{measured} {what}{failed}."
+    line = f"Image unchanged on {images} targets, disk on {disks}, converted to {len(moved.converted)} formats"
+    if not moved.same_user_space:
+        return Finding("Portability", claim, measured, CONTRADICTED,
+                       "the targets did not all run the same user space", line + "; DIFFERENT user space")
+    if moved.failed:
+        return Finding("Portability", claim, measured, PARTLY,
+                       f"{len(moved.failed)} target(s) failed to run their artifact", line + f"; {len(moved.failed)} failed")
+    return Finding("Portability", claim, measured, CONFIRMED,
+                   "the container image moved between runtimes, engines and kernels as it is; the VM disk between "
+                   "machine models and firmware as it is, to another hypervisor's format only by a conversion",
+                   line + "; same user space everywhere")
 
 
 def _user_spaces(r: _Reader) -> list[str]:

@@ -13,8 +13,8 @@ from bench.model import units
 from bench.model.dimensions import PATH
 from bench.model.sample import without_dimension
 from bench.model.series import at_dimensions
-from bench.report import (applications, caveats, charts, consolidation, findings, neighbours, scenario, scorecard,
-                          verdict)
+from bench.report import (applications, boot_phases, caveats, charts, consolidation, findings, neighbours,
+                          portability, scenario, scorecard, verdict)
 from bench.report.jinja import environment
 from bench.rundir.results import SUMMARY, TRIALS
 from bench.rundir.runs import LoadedRun
@@ -56,6 +56,8 @@ def _charts(runs: list[LoadedRun]) -> dict[str, Any]:
     return {
         "headline": headline, "rest": rest,
         "boot": charts.boot_breakdown_chart(runs, boot_workload) if boot_workload else None,
+        "vm_phases": charts.vm_phases_chart(runs, boot_workload) if boot_workload else None,
+        "published_boots": boot_phases.PUBLISHED,
         "boot_workload": boot_workload,
         "memory": memory, "memory_left_out": memory_left_out,
         "memory_workload": memory_workload,
@@ -178,6 +180,7 @@ def _one_run(run: LoadedRun, output: Path, options: Options) -> dict[str, Any]:
         "applications": applications.tables(run),
         "scorecard": scorecard.scorecard(run),
         "neighbours": neighbours.section(run),
+        "portability": moved if len(moved := portability.moves(run)) > 1 else [],
     }
 
 

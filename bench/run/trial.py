@@ -19,7 +19,8 @@ from bench.definitions.suite import Sampling
 from bench.definitions.workload import SETTLED_METRIC, USERSPACE_METRIC, ScoreError, Settle, Workload
 from bench.errors import BenchError
 from bench.guest.console import Line
-from bench.guest.protocol import GuestResult, READY, RESULT, TREE, TREE_FAILED, ResultLineError, TreeLine
+from bench.guest.protocol import (GuestResult, INIT_FAILED, READY, RESULT, TREE, TREE_FAILED, ResultLineError,
+                                  TreeLine)
 from bench.host import killpoints
 from bench.images import manifest as manifests, user_image
 from bench.model import registry
@@ -160,6 +161,11 @@ class SingleTrial(TrialFrame):
         how = f"{CLIENT_PROBE} ({workload.name}/workload.toml [client], [metrics])"
         for figure in found:
             self.sink.add(figure.metric, figure.value, figure.score.unit, figure.score.better, figure.dimensions, probe=how)
+
+    def failure(self, error: Exception) -> str:
+        """Why the trial failed; where a VM's init gave up first (a disk it could not mount), that too."""
+        gave_up = self.instance.console.first(lambda text: text.startswith(INIT_FAILED))
+        return f"{error} (the guest's init: {gave_up.text[len(INIT_FAILED):]})" if gave_up else str(error)
 
     def observe(self) -> None:
         instance, record = self.instance, self.record

@@ -5,9 +5,20 @@ vm-micro trial leaves nothing once `bench clean` ran."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
+import psutil
+
+from bench import config
+from bench.guest import qemu
 from bench.model.trial import TrialRecord
+from bench.platforms.vmboot import instances_dir
 from bench.rundir.results import RunDir
 from tests.integration.test_crash import clean_after_crash, kill_at
 from tests.realhost import bench, require_platforms
@@ -72,3 +83,32 @@ def test_a_run_killed_during_a_vm_micro_trial_is_cleaned(tmp_path: Path, images:
     found = clean_after_crash("after a kill during vm-micro's boot")
     assert any(f.startswith("cgroup") for f in found), found
     assert {Path(f.split()[1]).suffix for f in found if f.startswith("file")} >= {".qcow2", ".qmp"}, found
+
+
+def test_a_killed_qemu_fails_its_trial_with_the_console_tail(images: dict) -> None:
+    """QEMU killed under a running guest: the trial fails then, not at its timeout, with the
+    console's last lines and the reason. The kill waits until QEMU has burnt a second of CPU: a
+    paused QEMU burns none, so the guest was running (booting under TCG, or in cpu's sysbench)."""
+    require_platforms("vm-micro")
+    launch = subprocess.Popen([sys.executable, "-m", "bench", "launch", "cpu", "--platform", "vm-micro", "--json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (found := qemu.leftover_processes(instances_dir(), config.NAME_PREFIX)) or \
+                sum(psutil.Process(next(iter(found.values()))).cpu_times()[:2]) < RUNNING_CPU_S:
+            assert launch.poll() is None and time.monotonic() < deadline, "no running QEMU process"
+            time.sleep(0.05)
+        started = time.monotonic()
+        os.kill(next(iter(found.values())), signal.SIGKILL)
+        out, _ = launch.communicate(timeout=120)
+    finally:
+        if launch.poll() is None:
+            launch.kill()
+            launch.wait()
+    outcome = json.loads(out)
+    assert not outcome["ok"] and "QEMU exited with code -9" in outcome["reason"], outcome["reason"]
+    assert time.monotonic() - started < 60  # well before the workload's timeout
+    assert outcome["console_tail"], outcome
+
+
+RUNNING_CPU_S = 1.0

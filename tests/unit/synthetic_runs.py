@@ -97,7 +97,8 @@ def write_run(root: Path, run_id: str, values: dict[tuple[str, str, str], list[f
         seq += 1
         accel = "tcg" if platform.startswith("vm") else "none"
         run.append(TrialRecord(run_id, seq, platform, "hello" + label, 1, accel=accel, status="ok", samples=[
-            Sample("score", digest, "sha256", "equal", platform, "hello" + label, accel, {"seq": seq})]))
+            Sample("score", digest, "sha256", "equal", platform, "hello" + label, accel, {"seq": seq})],
+            facts=(facts or {}).get(("hello", platform), {})))
     for _ in range(failed):
         seq += 1
         run.append(TrialRecord(run_id, seq, "docker", "cpu" + label, 1, accel="none", status="failed",

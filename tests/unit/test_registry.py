@@ -29,8 +29,9 @@ def test_docker_runtime_is_docker_with_that_runtime() -> None:
 
 @pytest.mark.parametrize("name, message", [
     ("kata", "unknown platform 'kata' (known: native, docker, docker-volume, docker-app, docker-hostnet, gvisor, podman, lxc, vm, "
-             "vm-docker, vm-os, vm-qemu, vm-micro, docker:RUNTIME or vm:q35, vm:uefi, vm:q35-uefi)"),
-    ("vm:microvm", "unknown platform 'vm:microvm': a VM's machine model is vm:q35, vm:uefi or vm:q35-uefi"),
+             "vm-docker, vm-os, vm-qemu, vm-micro, docker:RUNTIME or vm:OPTIONS (vm:q35, vm:uefi, vm:vmdk, ...))"),
+    ("vm:microvm", "unknown platform 'vm:microvm': 'microvm' is no VM option (pc, q35, uefi, vmdk, vhdx, vdi, raw)"),
+    ("vm:q35-pc", "unknown platform 'vm:q35-pc': two machine options"),
     ("docker:", "unknown platform 'docker:': a runtime's name is letters, digits, '_', '.' or '-'"),
     ("docker:../x", "unknown platform 'docker:../x': a runtime's name is"),
     ("podman:crun", "unknown platform 'podman:crun' (known: "),
@@ -85,6 +86,9 @@ def test_a_vm_machine_model_is_the_vm_on_that_machine_and_firmware() -> None:
     assert (uefi.machine, uefi.firmware) == ("pc", "ovmf") and (both.machine, both.firmware) == ("q35", "ovmf")
     assert registry.label("vm:q35", "tcg") == "vm:q35/tcg" and registry.slug("vm:q35-uefi") == "vm-q35-uefi"
     assert registry.is_vm("vm-micro") and registry.get("vm-micro").kind == "qemu"
+    vmdk = registry.get("vm:q35-vmdk")
+    assert (vmdk.machine, vmdk.firmware, vmdk.disk_format, vmdk.artifact) == ("q35", "seabios", "vmdk", "vm_disk")
+    assert vmdk.image_format.startswith("vmdk disk, converted from the qcow2 base by qemu-img")
 
 
 def test_preflight_refuses_what_this_qemu_lacks_and_a_network_it_cannot_give(monkeypatch: pytest.MonkeyPatch) -> None:

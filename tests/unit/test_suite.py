@@ -56,7 +56,7 @@ def test_the_shipped_default_suite_is_valid() -> None:
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda t: t.replace('"docker"]', '"kata"]'), "platforms: unknown platform 'kata' (known: native, docker, docker-volume, docker-app, docker-hostnet, gvisor, podman, lxc, vm, vm-docker, vm-os, vm-qemu, vm-micro, docker:RUNTIME or vm:q35, vm:uefi, vm:q35-uefi)"),
+    (lambda t: t.replace('"docker"]', '"kata"]'), "platforms: unknown platform 'kata' (known: native, docker, docker-volume, docker-app, docker-hostnet, gvisor, podman, lxc, vm, vm-docker, vm-os, vm-qemu, vm-micro, docker:RUNTIME or vm:OPTIONS (vm:q35, vm:uefi, vm:vmdk, ...))"),
     (lambda t: t.replace('["cpu"]', '["cpu", "nope"]'), "workloads: unknown workload 'nope' (known: cpu)"),
     (lambda t: t.replace("repetitions = 3", "repetitions = 0"), "repetitions: must be at least 1, got 0"),
     (lambda t: t.replace("repetitions = 3", "repetitions = -2"), "repetitions: must be at least 1, got -2"),
