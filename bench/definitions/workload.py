@@ -122,6 +122,9 @@ PORT_FIELD, VALUE_FIELD, SCRATCH_FIELD = "{port}", "{value}", "{scratch}"
 SECONDS_FIELD = "{seconds}"
 SETTLED_METRIC = "mem_pss_settled_mib"
 USERSPACE_METRIC = "userspace_sha256"  # the tree probe's hash of an instance's user space
+# Beside a score every platform must reproduce (hello's digest): the digest of the artifact the
+# instance ran from, so a history of several hosts shows which ran identical artifacts.
+ARTIFACT_METRIC = "artifact_sha256"
 # The environment a workload of the Debian image runs with: nothing inherited from the platform.
 DEBIAN_ENV = ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", "HOME=/tmp")
 

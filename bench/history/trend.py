@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from bench.analysis.summary import HEADLINE
+from bench.definitions.workload import ARTIFACT_METRIC
 from bench.history import detect, schema
 from bench.history.detect import ChangePoint, Series
 from bench.history.store import Store
 from bench.model import registry, units
 from bench.model.registry import label
+from bench.model.trial import SCORE
 
 HELLO = "hello"  # the workload whose digest shows which user space ran
 
@@ -54,6 +56,8 @@ class Trend:
     changes: list[ChangePoint]  # every change point, oldest first
     portability: list[dict[str, str]]  # per host: what ran there
     user_space: str  # whether every host ran the same user space, by the hello digests
+    artifacts: list[dict[str, str]] = field(default_factory=list)  # per platform: each host's artifact digest
+    same_artifacts: str = ""  # which hosts ran identical artifacts
 
 
 def _levels(series: Series, changes: list[ChangePoint]) -> list[float]:
@@ -121,8 +125,10 @@ def build(store: Store, host: str | None = None, since: str | None = None) -> Tr
     # The headline metrics first (boot time, score, memory, ...), then the start phases and the rest.
     ordered = sorted(panels.items(), key=lambda item: (item[0][1] not in HEADLINE, item[0]))
     digests = _hello_digests(store, hosts)
+    artifacts = _artifact_digests(store, hosts)
     return Trend(hosts, dict(ordered), sorted(every, key=lambda c: (c.first_after_at, c.host, c.series)),
-                 _portability(store, hosts, digests), _user_space(digests))
+                 _portability(store, hosts, digests), _user_space(digests), _artifact_rows(hosts, artifacts),
+                 _same_artifacts(hosts, artifacts))
 
 
 def _portability(store: Store, hosts: Iterable[str], digests: dict[str, HelloDigests]) -> list[dict[str, str]]:
@@ -170,11 +176,12 @@ def _hello_digests(store: Store, hosts: Iterable[str]) -> dict[str, HelloDigests
         for name in hosts:
             newest = conn.execute(sa.select(r.c.id, r.c.run_id).join(h, r.c.host_id == h.c.id)
                                   .where(h.c.name == name, sa.exists().where(e.c.run_id == r.c.id,
-                                                                             e.c.workload == HELLO))
+                                                                             e.c.workload == HELLO,
+                                                                             e.c.metric == SCORE))
                                   .order_by(r.c.started_at.desc()).limit(1)).first()
             if newest is not None:
                 values = conn.execute(sa.select(e.c.platform, e.c.accel, e.c.value)
-                                      .where(e.c.run_id == newest.id, e.c.workload == HELLO)
+                                      .where(e.c.run_id == newest.id, e.c.workload == HELLO, e.c.metric == SCORE)
                                       .order_by(e.c.platform, e.c.accel, e.c.value))
                 by_platform: dict[str, str] = {}
                 for row in values:  # a platform whose trials disagreed shows as differing from itself
@@ -182,6 +189,44 @@ def _hello_digests(store: Store, hosts: Iterable[str]) -> dict[str, HelloDigests
                     by_platform[key] = row.value if key not in by_platform else "(several)"
                 found[name] = HelloDigests(newest.run_id, by_platform)
     return found
+
+
+def _artifact_digests(store: Store, hosts: Iterable[str]) -> dict[str, dict[str, str]]:
+    """Per host, the artifact each platform ran hello from in its newest run that says."""
+    h, r, e = schema.hosts, schema.runs, schema.equal_values
+    found: dict[str, dict[str, str]] = {}
+    with store.reading() as conn:
+        for name in hosts:
+            newest = conn.execute(sa.select(r.c.id).join(h, r.c.host_id == h.c.id)
+                                  .where(h.c.name == name, sa.exists().where(e.c.run_id == r.c.id,
+                                                                             e.c.metric == ARTIFACT_METRIC))
+                                  .order_by(r.c.started_at.desc()).limit(1)).scalar()
+            if newest is not None:
+                rows = conn.execute(sa.select(e.c.platform, e.c.value).where(
+                    e.c.run_id == newest, e.c.workload == HELLO, e.c.metric == ARTIFACT_METRIC))
+                found[name] = {row.platform: row.value for row in rows}
+    return found
+
+
+def _artifact_rows(hosts: list[str], found: dict[str, dict[str, str]]) -> list[dict[str, str]]:
+    platforms = sorted({p for by_platform in found.values() for p in by_platform}, key=registry.order)
+    return [{"platform": p, **{host: units.digest(found.get(host, {}).get(p, "").removeprefix("sha256:")) or "—"
+                              for host in hosts}} for p in platforms]
+
+
+def _same_artifacts(hosts: list[str], found: dict[str, dict[str, str]]) -> str:
+    """One sentence: which hosts ran byte-identical artifacts on every platform they share."""
+    if len(found) < 2:
+        return ("Fewer than two hosts recorded the digests of their artifacts (hello records them): "
+                "nothing to compare yet.") if found else ""
+    groups: dict[tuple[tuple[str, str], ...], list[str]] = {}
+    for host in hosts:
+        if host in found:
+            groups.setdefault(tuple(sorted(found[host].items())), []).append(host)
+    if len(groups) == 1:
+        return f"All {len(found)} hosts ran identical artifacts on every platform."
+    return "Hosts that ran identical artifacts: " + "; ".join(
+        ", ".join(members) for members in groups.values()) + " (each group apart from the others)."
 
 
 def _user_space(digests: dict[str, HelloDigests]) -> str:

@@ -165,6 +165,11 @@ class Driver(ABC):
     def instance_facts(self) -> dict[str, str]:
         return self.resources.describe()
 
+    def artifact_digest(self, ctx: TrialContext) -> str:
+        """The digest of the artifact a trial's instance runs from: here the root filesystem
+        tarball the directory tree (or Podman's image) came from, or a user's image's id."""
+        return ctx.user_image.id if ctx.user_image else ctx.manifest.rootfs_tar.sha256
+
     @abstractmethod
     def prepare(self, ctx: TrialContext) -> Instance:
         """A new instance for this trial; nothing is created on the host yet."""

@@ -421,6 +421,9 @@ class ContainerDriver(Driver):
             self._loaded.add(ctx.user_image.id)
         return ContainerInstance(ctx, self.client, self.resources, self.platform, self.storage, self.runtime)
 
+    def artifact_digest(self, ctx: TrialContext) -> str:
+        return image_of(ctx, self.platform).sha256
+
     def image_for(self, ctx: TrialContext) -> str:
         return image_of(ctx, self.platform).sha256
 

@@ -40,7 +40,7 @@ class QemuInstance(vmboot.OverlayVM):
         self.platform = platform.name
         self.resources = resources
         name = ctx.name(self.platform)
-        self.base = vmboot.BaseDisk(vmboot.base_disk(ctx))
+        self.base = vmboot.base_disk(ctx)
         self.overlay = instances_dir() / f"{name}.qcow2"
         self.nvram = instances_dir() / f"{name}.vars.fd" if platform.firmware == "ovmf" else None
         cmdline = vmboot.kernel_cmdline(ctx, platform)
@@ -107,7 +107,10 @@ class QemuDriver(Driver):
         return QemuInstance(ctx, self.platform, self.accel, self.cpu_mode, self.resources, self.version)
 
     def _measure_image(self, ctx: TrialContext) -> Footprint:
-        return vmboot.image_footprint(ctx, vmboot.BaseDisk(vmboot.base_disk(ctx)))
+        return vmboot.image_footprint(ctx, vmboot.base_disk(ctx))
+
+    def artifact_digest(self, ctx: TrialContext) -> str:
+        return vmboot.base_disk(ctx).sha256
 
 
 def version() -> str:

@@ -130,8 +130,11 @@ class VMDriver(Driver):
 
     def _base(self, ctx: TrialContext) -> vmboot.BaseDisk:
         if (engine := self._engine(ctx)) is not None:
-            return vmboot.BaseDisk(engine.path)
+            return vmboot.base_disk(ctx, engine)
         return vmboot.converted_base(ctx, self.platform, self.progress)
+
+    def artifact_digest(self, ctx: TrialContext) -> str:
+        return self._base(ctx).sha256
 
     def _engine(self, ctx: TrialContext) -> EngineDisk | None:
         """vm-docker's disk for the image the trial's container runs."""

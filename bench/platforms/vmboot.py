@@ -46,28 +46,30 @@ def kernel_cmdline(ctx: TrialContext, platform: Platform) -> str:
 
 @dataclass(frozen=True)
 class BaseDisk:
-    """The disk an instance's qcow2 overlay is made on."""
+    """The disk an instance's qcow2 overlay is made on, and its digest."""
     path: Path
+    sha256: str
     format: str = "qcow2"
     converted: ConvertedDisk | None = None  # another hypervisor's format, converted from the qcow2 base
 
 
-def base_disk(ctx: TrialContext, engine: EngineDisk | None = None) -> Path:
+def base_disk(ctx: TrialContext, engine: EngineDisk | None = None) -> BaseDisk:
     """The qcow2 base an instance's overlay is made on: vm-docker's engine disk, a user's image's
     disk, or the rootfs's."""
     if engine is not None:
-        return engine.path
-    return ctx.user_image.vm_disk if ctx.user_image is not None else Path(ctx.manifest.vm_disk.path)
+        return BaseDisk(engine.path, engine.sha256)
+    if ctx.user_image is not None:
+        return BaseDisk(ctx.user_image.vm_disk, ctx.user_image.vm_disk_sha256)
+    return BaseDisk(Path(ctx.manifest.vm_disk.path), ctx.manifest.vm_disk.sha256)
 
 
 def converted_base(ctx: TrialContext, platform: Platform, progress: Progress) -> BaseDisk:
     """The base disk in the platform's format: the qcow2 base itself, or converted from it."""
     base = base_disk(ctx)
     if platform.disk_format == "qcow2":
-        return BaseDisk(base)
-    source = ctx.user_image.id if ctx.user_image is not None else ctx.manifest.vm_disk.sha256
-    converted = disk_formats.ensure(base, source, platform.disk_format, progress)
-    return BaseDisk(converted.path, converted.format, converted)
+        return base
+    converted = disk_formats.ensure(base.path, base.sha256, platform.disk_format, progress)
+    return BaseDisk(converted.path, converted.sha256, converted.format, converted)
 
 
 def image_footprint(ctx: TrialContext, base: BaseDisk) -> Footprint:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.definitions.workload import USERSPACE_METRIC
+from bench.model.trial import SCORE
 from bench.model import registry, units
 from bench.model.registry import label
 from bench.report import portability
@@ -372,7 +373,7 @@ def _portability(r: _Reader) -> Finding:
     packaged = "; ".join(f"{r.name(p)}: {_image_name(r, p)}" for p in r.shown)
     printed: dict[str, set[str]] = {}
     for key, values in r.run.equal_values.items():
-        if key.workload == "hello":
+        if key.workload == "hello" and key.metric == SCORE:
             printed.setdefault(label(key.platform, key.accel), set()).update(values)
     distinct = set().union(*printed.values()) if printed else set()
     same = (f"the same hello digest on {len(printed)} platforms" if len(distinct) == 1 else

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 
 from bench.definitions.suite import Sampling
-from bench.definitions.workload import SETTLED_METRIC, USERSPACE_METRIC, ScoreError, Settle, Workload
+from bench.definitions.workload import ARTIFACT_METRIC, SETTLED_METRIC, USERSPACE_METRIC, ScoreError, Settle, Workload
 from bench.errors import BenchError
 from bench.guest.console import Line
 from bench.guest.protocol import (GuestResult, INIT_FAILED, READY, RESULT, TREE, TREE_FAILED, ResultLineError,
@@ -191,6 +191,10 @@ class SingleTrial(TrialFrame):
         if self.ready_s is not None:
             boot.record(sink, record.phases_s, self.ready_s)
         self.add_teardown()
+        score = ctx.workload.score
+        if score is not None and score.better == "equal":  # a proof of user space: say what it came from
+            sink.add(ARTIFACT_METRIC, self.driver.artifact_digest(ctx), "sha256", "equal",
+                     probe="the digest of the artifact the instance ran from, as `bench images build` made it")
         try:
             disk.record(sink, "image_mib", self.driver.image_footprint(ctx))
         except (BenchError, OSError) as e:  # the trial's own outcome matters more

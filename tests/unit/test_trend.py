@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from bench.cli.main import main
+from bench.definitions.workload import ARTIFACT_METRIC
 from bench.history import ingest, store, trend
 from bench.history.ingest import EqualValue, HostFacts, PointData, RunData
 from bench.model.series import SeriesKey
@@ -21,11 +22,14 @@ METRICS = {("boot", "boot_s"): ("s", "lower", 0.2), ("cpu", "score"): ("events/s
            ("idle", "mem_pss_mean_mib"): ("MiB", "lower", 14.0)}
 RUNS = 60
 DIGEST = "5f" * 32  # hello's sha256 of the image's package database
+ARTIFACT = "ab" * 32  # the artifact hello ran from
 STEP_AT = 40  # on host b, from this run on, docker's boot takes 30% longer: docker engine 20.10 → 24.0
 
 
-def fleet(path: Path, label: str = "", digests: dict[tuple[str, str], str] | None = None) -> store.Store:
-    """`digests`: (host, platform) → what hello printed there, where it is not DIGEST."""
+def fleet(path: Path, label: str = "", digests: dict[tuple[str, str], str] | None = None,
+          artifacts: dict[tuple[str, str], str] | None = None) -> store.Store:
+    """`digests`: (host, platform) → what hello printed there, where it is not DIGEST;
+    `artifacts`: (host, platform) → the artifact hello ran from there, where it is not ARTIFACT."""
     rng = np.random.default_rng(13)
     history = store.open_store(str(path), create=True)
     runs = []
@@ -43,6 +47,9 @@ def fleet(path: Path, label: str = "", digests: dict[tuple[str, str], str] | Non
                                             m, m * 0.99, m * 1.01, (m,)))
             hello = {EqualValue(SeriesKey("hello", platform, "tcg" if platform == "vm" else "none", "score", "", "sha256",
                                           "equal"), (digests or {}).get((name, platform), DIGEST)) for platform in PLATFORMS}
+            hello |= {EqualValue(SeriesKey("hello", platform, "tcg" if platform == "vm" else "none", ARTIFACT_METRIC, "",
+                                           "sha256", "equal"), (artifacts or {}).get((name, platform), ARTIFACT))
+                      for platform in PLATFORMS}
             runs.append(RunData(host, f"run{r:03d}", f"2026-10-{1 + r // 24:02d}T{r % 24:02d}:00:00Z", points,
                                 stack={"docker_engine": "24.0" if stepped else "20.10", "image_key": "k" * 16},
                                 equal_values=hello if r % 10 == 0 else set()))  # hello ran in every tenth run
@@ -72,6 +79,19 @@ def test_every_step_is_a_marked_change_point_with_its_magnitude(tmp_path: Path) 
     # The overhead over native, run by run: docker's boot went from 2× native's to 2.6×.
     ratio = next(line for line in panel.ratios if line.platform == "docker")
     assert ratio.medians[0] == pytest.approx(2.0, rel=0.05) and ratio.medians[-1] == pytest.approx(2.6, rel=0.05)
+
+
+def test_the_hosts_that_ran_identical_artifacts_are_named(tmp_path: Path) -> None:
+    same = built_fleet(tmp_path / "same.sqlite")
+    assert same.same_artifacts == "All 3 hosts ran identical artifacts on every platform."
+    assert same.artifacts[0] == {"platform": PLATFORMS[0], "lab-a": "abababababab…", "lab-b": "abababababab…",
+                                 "lab-c": "abababababab…"}
+    moved = built_fleet(tmp_path / "moved.sqlite", artifacts={("lab-c", "vm"): "cd" * 32})
+    assert moved.same_artifacts == ("Hosts that ran identical artifacts: lab-a, lab-b; lab-c (each group apart "
+                                    "from the others).")
+    assert next(r for r in moved.artifacts if r["platform"] == "vm")["lab-c"] == "cdcdcdcdcdcd…"
+    # The hello digests are read apart from the artifacts': every host still ran the same user space.
+    assert moved.user_space.startswith("Every platform on all 3 hosts printed the same hello digest")
 
 
 def test_the_portability_table_shows_each_hosts_hello_digest(tmp_path: Path) -> None:
