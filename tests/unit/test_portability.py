@@ -71,3 +71,15 @@ def test_a_vm_boot_folds_into_vmm_firmware_kernel_and_init() -> None:
     docker = {"domain_created": 0.4, "resumed": 0.01, "firmware": 0.6, "kernel": 2.0, "engine_ready": 9.0, "ready": 1.0}
     assert boot_phases.parts(docker)["init"] == 10.0
     assert boot_phases.parts({"created": 0.01, "ready": 0.3}) == {}  # a container: no firmware
+
+
+def test_the_report_shows_the_portability_table(tmp_path: Path) -> None:
+    from bench.cli.main import main
+
+    path = portable_run(tmp_path, "table", dict.fromkeys(TARGETS, DIGEST), failed=("vm:vhdx",))
+    assert main(["report", str(path)]) == 0
+    html = (path / "index.html").read_text()
+    table = html[html.index('<section id="portability">'):html.index("</section>", html.index('<section id="portability">'))]
+    assert table.count("<tr") == 1 + len(TARGETS) + 1  # the header, each target, the failed one
+    assert "<b>converted, ran</b>" in table and '<tr class="failed"><td>VM disk (qcow2)' in table
+    assert "converted to vmdk (VMware): the qcow2 base converted by qemu-img convert in 1.4 s" in table
