@@ -58,7 +58,8 @@ def _as_server_user(base: Path) -> list[str]:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Server]:
     bin_dir = _bin_dir()
-    base = Path(tempfile.mkdtemp(prefix="vmctb-pg-"))
+    # Not the harness's name prefix: this server is the tests' own, never a leftover of a run.
+    base = Path(tempfile.mkdtemp(prefix="bench-test-pg-"))
     run_as = _as_server_user(base)
     server = Server(base, base / "server.log", "admin-" + secrets.token_hex(8), "vmctb-pw-" + secrets.token_hex(8))
     password_file = base / "admin-password"

@@ -50,7 +50,6 @@ class QemuSpec:
     socket_dir: Path
     memory_mib: int = 512
     vcpus: int = 1
-    cpuset: tuple[int, ...] = ()
     disk: Path | None = None  # a qcow2 overlay: virtio-blk, /dev/vda
     cpu_mode: str = "host-passthrough"
     nvram: Path | None = None  # UEFI: this guest's copy of the variable store
@@ -91,13 +90,27 @@ def machines() -> frozenset[str]:
     return frozenset(line.split()[0] for line in listing.splitlines()[1:] if line.strip())
 
 
-def unsupported(machine: str, firmware: str) -> str:
-    """Why this host's QEMU cannot run a guest on that machine model and firmware ("" when it can)."""
+@cache
+def disk_formats() -> frozenset[str]:
+    """The disk formats this host's qemu-img reads and writes (empty when it has none)."""
+    try:
+        listing = subprocess.run(["qemu-img", "--help"], capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return frozenset()
+    line = next((line for line in listing.splitlines() if line.startswith("Supported formats:")), "")
+    return frozenset(line.removeprefix("Supported formats:").split())
+
+
+def unsupported(machine: str, firmware: str, disk_format: str = "qcow2") -> str:
+    """Why this host's QEMU cannot run a guest on that machine model, firmware and disk format
+    ("" when it can)."""
     found = machines()
     if not found:
         return f"no {QEMU} here (Debian's qemu-system-x86)"
     if machine not in found:
         return f"{QEMU} here has no machine model {machine!r}"
+    if disk_format not in disk_formats():
+        return f"qemu-img here has no disk format {disk_format!r}"
     return firmware_missing(firmware)
 
 

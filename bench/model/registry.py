@@ -25,7 +25,7 @@ VM_OPTION_RE = re.compile(r"^vm:([a-z0-9]+(?:-[a-z0-9]+)*)$")
 DISK_FORMATS = {"vmdk": "VMware", "vhdx": "Hyper-V", "vdi": "VirtualBox", "raw": "a raw image"}
 VM_OPTIONS = {"pc": ("machine", "pc"), "q35": ("machine", "q35"), "uefi": ("firmware", "ovmf"),
               **{f: ("disk_format", f) for f in DISK_FORMATS}}
-VM_MODELS = ("vm:q35", "vm:uefi", "vm:q35-uefi")  # the machine models doctor checks
+VM_MODELS = ("vm:q35", "vm:uefi", "vm:q35-uefi", *(f"vm:{f}" for f in DISK_FORMATS))  # what doctor checks
 FIRMWARES = {"seabios": "SeaBIOS", "ovmf": "UEFI (OVMF)", "qboot": "qboot"}
 SANDBOX_RUNTIMES = ("runsc", "kata")  # gVisor's runsc (and runsc-hostnet), kata-runtime, kata-qemu, ...
 CONTAINER_FORMAT = "Docker image (docker import of rootfs.tar): needs a container engine on a Linux kernel"

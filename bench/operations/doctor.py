@@ -172,7 +172,7 @@ def platform_checks(native: Check, docker_check: Check, libvirt: Check, verdict:
             found.append(_tool_check(platform))
         elif platform.boot_profile == "docker" and not docker_check.ok:  # its disk holds the host's image
             found.append(Check(platform.name, False, "-", f"docker: {docker_check.detail}", docker_check.fix))
-        elif reason := qemu.unsupported(platform.machine, platform.firmware):
+        elif reason := qemu.unsupported(platform.machine, platform.firmware, platform.disk_format):
             found.append(Check(platform.name, False, "-", reason, "make run installs QEMU and its firmware "
                                "(qemu-system-x86, ovmf)"))
         elif verdict is None or verdict.chosen is None:

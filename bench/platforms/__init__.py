@@ -22,7 +22,7 @@ def preflight(names: tuple[str, ...], networked: tuple[str, ...] = ()) -> None:
     network workload (`networked`: the platforms that run one)."""
     platforms = [registry.get(name) for name in names]
     for platform in platforms:
-        if platform.is_vm and (reason := qemu.unsupported(platform.machine, platform.firmware)):
+        if platform.is_vm and (reason := qemu.unsupported(platform.machine, platform.firmware, platform.disk_format)):
             raise BenchError(f"platform {platform.name}: {reason}")
     if offline := [name for name in networked if registry.get(name).kind == "qemu"]:
         raise BenchError(f"{', '.join(offline)} cannot run the suite's network workloads: "

@@ -49,7 +49,7 @@ class QemuInstance(vmboot.OverlayVM):
         self.spec = QemuSpec(name=name, accel=accel, machine=platform.machine, firmware=platform.firmware,
                              kernel=Path(ctx.manifest.kernel.path), initramfs=Path(ctx.manifest.initramfs.path),
                              cmdline=cmdline, socket_dir=instances_dir(), memory_mib=resources.memory_mib,
-                             vcpus=resources.cpus, cpuset=tuple(resources.cpuset), disk=self.overlay,
+                             vcpus=resources.cpus, disk=self.overlay,
                              cpu_mode=cpu_mode, nvram=self.nvram)
         self.cgroup: MemoryCgroup | None = None
         self.qemu = QemuProcess(self.spec, self._enter_limits)

@@ -104,3 +104,7 @@ def test_preflight_refuses_what_this_qemu_lacks_and_a_network_it_cannot_give(mon
     monkeypatch.setattr(qemu, "firmware_missing", lambda firmware: "no OVMF" if firmware == "ovmf" else "")
     with pytest.raises(BenchError, match="^platform vm:uefi: no OVMF$"):
         preflight(("vm:uefi",))
+    monkeypatch.setattr(qemu, "disk_formats", lambda: frozenset({"qcow2", "raw", "vmdk"}))
+    preflight(("vm:vmdk", "vm:raw"))
+    with pytest.raises(BenchError, match="^platform vm:vhdx: qemu-img here has no disk format 'vhdx'$"):
+        preflight(("vm:vmdk", "vm:vhdx"))
