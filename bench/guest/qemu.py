@@ -53,6 +53,7 @@ class QemuSpec:
     disk: Path | None = None  # a qcow2 overlay: virtio-blk, /dev/vda
     cpu_mode: str = "host-passthrough"
     nvram: Path | None = None  # UEFI: this guest's copy of the variable store
+    tap: str | None = None  # a host tap device: one virtio-net NIC on it
 
     @property
     def qmp_socket(self) -> Path:
@@ -77,6 +78,9 @@ class QemuSpec:
             bus = "virtio-blk-device" if self.machine == "microvm" else "virtio-blk-pci"
             args += ["-drive", f"id=root,file={self.disk},format=qcow2,if=none,cache=none,aio=native",
                      "-device", f"{bus},drive=root"]
+        if self.tap is not None:
+            nic = "virtio-net-device" if self.machine == "microvm" else "virtio-net-pci"
+            args += ["-netdev", f"tap,id=net0,ifname={self.tap},script=no,downscript=no", "-device", f"{nic},netdev=net0"]
         return args
 
 

@@ -16,10 +16,9 @@ from bench.host import engines, files
 from bench.images import oci, user_image
 from bench.model import registry
 
-# The platforms a user's image runs on, as the suite written beside the workload names them: a
-# server's, so not QEMU run directly, whose guests have no network device yet.
+# The platforms a user's image runs on, as the suite written beside the workload names them.
 SUITE_PLATFORMS = tuple(p.name for p in registry.REGISTERED
-                        if not p.no_user_image and not (p.volume or p.host_network) and p.kind != "qemu")
+                        if not p.no_user_image and not (p.volume or p.host_network))
 
 
 @dataclass(frozen=True)

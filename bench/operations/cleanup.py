@@ -19,7 +19,7 @@ from bench.guest import qemu
 from bench.host import cgroup, engines, leases
 from bench.host.files import TMP_PREFIX, temp_owner
 from bench.images import engine_disk
-from bench.net import podman_network, servers
+from bench.net import podman_network, servers, tap
 from bench.platforms import lxc, podman
 from bench.platforms.vmboot import instances_dir
 
@@ -99,6 +99,7 @@ def _found(live: list[leases.LiveRun]) -> tuple[list[tuple[str, str, Any]], list
     found += [("host server", name, pids) for name, pids in servers.leftovers().items()]
     found += [("qemu process", name, [pid]) for name, pid in
               qemu.leftover_processes(instances_dir(), config.NAME_PREFIX).items()]
+    found += [("tap device", name, device) for name, device in tap.leftovers().items()]
     found += [("file", str(p), p) for p in leftover_files()]
     found += [("cgroup", str(p), p) for p in cgroup.leftovers()]
     return [(kind, name, handle) for kind, name, handle in found
@@ -121,7 +122,7 @@ def clean_all() -> tuple[list[str], list[str]]:
     # Networks after the containers attached to them.
     for kind, remove in (("podman container", podman.remove), ("podman network", podman_network.remove),
                          ("lxc container", lxc.remove), ("host server", servers.kill),
-                         ("qemu process", servers.kill)):
+                         ("qemu process", servers.kill), ("tap device", tap.remove)):
         for name, handle in ((n, h) for k, n, h in found if k == kind):
             try:
                 remove(handle)

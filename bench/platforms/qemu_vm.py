@@ -14,12 +14,13 @@ import os
 import shutil
 from pathlib import Path
 
-from bench.errors import BenchError
 from bench.guest.qemu import OVMF_VARS, QEMU, QemuProcess, QemuSpec
-from bench.host import tsc
+from bench.host import engines, tsc
 from bench.host.cgroup import MemoryCgroup
 from bench.host.proc import run
 from bench.model.registry import Platform
+from bench.net import tap
+from bench.net.network import RunNetwork
 from bench.model.resources import Resources
 from bench.platforms import vmboot
 from bench.platforms.base import Driver, Instance, TrialContext
@@ -33,10 +34,8 @@ class QemuInstance(vmboot.OverlayVM):
     host_processes = "the QEMU process (its threads included)"
 
     def __init__(self, ctx: TrialContext, platform: Platform, accel: str, cpu_mode: str, resources: Resources,
-                 version: str):
+                 version: str, network: RunNetwork | None = None):
         super().__init__(ctx)
-        if ctx.workload.network:
-            raise BenchError(f"{platform.name} runs no network workload: its guest has no network device yet")
         self.platform = platform.name
         self.resources = resources
         name = ctx.name(self.platform)
@@ -46,11 +45,16 @@ class QemuInstance(vmboot.OverlayVM):
         cmdline = vmboot.kernel_cmdline(ctx, platform)
         if platform.machine == "microvm" and accel == "tcg":
             cmdline += f" tsc_early_khz={tsc.rate_khz()}"
+        self.run_network = network
+        if network is not None:
+            self.network = network.path(ctx.instance, link=f"virtio-net on a tap device ({tap.name_for(name)}), the guest")
+            cmdline += f" bench.net={network.guest_address(ctx.instance)},{network.host_address}"
         self.spec = QemuSpec(name=name, accel=accel, machine=platform.machine, firmware=platform.firmware,
                              kernel=Path(ctx.manifest.kernel.path), initramfs=Path(ctx.manifest.initramfs.path),
                              cmdline=cmdline, socket_dir=instances_dir(), memory_mib=resources.memory_mib,
                              vcpus=resources.cpus, disk=self.overlay,
-                             cpu_mode=cpu_mode, nvram=self.nvram)
+                             cpu_mode=cpu_mode, nvram=self.nvram,
+                             tap=tap.name_for(name) if network is not None else None)
         self.cgroup: MemoryCgroup | None = None
         self.qemu = QemuProcess(self.spec, self._enter_limits)
         self.console = self.qemu.console
@@ -65,6 +69,8 @@ class QemuInstance(vmboot.OverlayVM):
         if self.nvram is not None:
             shutil.copyfile(OVMF_VARS, self.nvram)
         self.cgroup, self.facts["memory_limit"] = MemoryCgroup.create(self.spec.name, 0)
+        if self.run_network is not None:
+            tap.create(self.spec.name, self.run_network.bridge)
 
     def _enter_limits(self) -> None:  # in the child, between fork and exec
         os.sched_setaffinity(0, self.resources.cpuset)
@@ -90,6 +96,8 @@ class QemuInstance(vmboot.OverlayVM):
             if self.cgroup is not None:
                 self.cgroup.kill_members()
                 self.cgroup.remove()
+            if self.spec.tap is not None:
+                tap.remove(self.spec.tap)
             self.remove_files()
 
 
@@ -99,12 +107,20 @@ class QemuDriver(Driver):
         self.platform, self.name = platform, platform.name
         self.accel, self.cpu_mode = accel, cpu_mode
         self.version = version()
+        self.network: RunNetwork | None = None  # made when the run's first network workload needs it
 
     def instance_facts(self) -> dict[str, str]:
         return {**self.resources.describe(), "pids_max": "none on the host (the guest kernel's own processes)"}
 
     def prepare(self, ctx: TrialContext) -> Instance:
-        return QemuInstance(ctx, self.platform, self.accel, self.cpu_mode, self.resources, self.version)
+        if ctx.workload.network and self.network is None:
+            self.network = RunNetwork.create(engines.libvirt_connection(), ctx.run_id, self.name)
+        return QemuInstance(ctx, self.platform, self.accel, self.cpu_mode, self.resources, self.version,
+                            self.network if ctx.workload.network else None)
+
+    def close(self) -> None:
+        vmboot.close_network(self.network)
+        self.network = None
 
     def _measure_image(self, ctx: TrialContext) -> Footprint:
         return vmboot.image_footprint(ctx, vmboot.base_disk(ctx))

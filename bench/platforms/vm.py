@@ -148,13 +148,8 @@ class VMDriver(Driver):
         return self.engines[image]
 
     def close(self) -> None:
-        if self.network is not None:
-            self.network.destroy()
-            try:
-                self.network.conn.close()
-            except libvirt.libvirtError:
-                pass
-            self.network = None
+        vmboot.close_network(self.network)
+        self.network = None
 
     def _measure_image(self, ctx: TrialContext) -> Footprint:
         return vmboot.image_footprint(ctx, self._base(ctx))

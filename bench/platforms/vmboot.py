@@ -4,8 +4,11 @@ overlay is made on, and the facts every VM trial records."""
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
+
+import libvirt
 
 from bench import config
 from bench.guest import bootlines
@@ -13,6 +16,7 @@ from bench.images import disk_formats, vmdisk
 from bench.images.disk_formats import ConvertedDisk
 from bench.images.engine_disk import EngineDisk
 from bench.model.registry import FIRMWARES, Platform
+from bench.net.network import RunNetwork
 from bench.platforms.base import Instance, TrialContext
 from bench.probes import isolation
 from bench.probes.disk import Footprint, files_allocated, filesystem_of
@@ -75,6 +79,14 @@ def converted_base(ctx: TrialContext, platform: Platform, progress: Progress) ->
 def image_footprint(ctx: TrialContext, base: BaseDisk) -> Footprint:
     paths = [base.path, Path(ctx.manifest.kernel.path), Path(ctx.manifest.initramfs.path)]
     return Footprint(files_allocated(paths), f"{base.format} base + kernel + initramfs, allocated bytes")
+
+
+def close_network(network: RunNetwork | None) -> None:
+    """Destroy a run's VM network and close its connection. Safe to call twice."""
+    if network is not None:
+        network.destroy()
+        with contextlib.suppress(libvirt.libvirtError):
+            network.conn.close()
 
 
 def facts(ctx: TrialContext, platform: Platform, accel: str, cpu_mode: str, overlay: Path, vmm: str) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """The net workload for real: native over loopback, a container on Docker's default bridge, a
 Podman container on the run's own Podman network, a VM (both boot profiles: two networks in
-one run) on the run's own libvirt network; and nothing of it left afterwards — no bridge, no
+one run) on the run's own libvirt network, vm-micro on a tap device of its own on another; and nothing of it left afterwards — no bridge, no
 libvirt or Podman network, no iptables rule, no server still listening."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import psutil
 from bench.definitions import workload as workloads
 from bench.guest.vm import GuestSpec
 from bench.host import engines, podman_cli
+from bench.net import tap
 from bench.net.network import RunNetwork
 from bench.net.podman_network import PodmanNetwork
 from bench.operations import cleanup
@@ -24,7 +25,7 @@ from tests.realhost import bench, require_platforms
 
 SUITE = """\
 name = "it-net"
-platforms = ["native", "docker", "podman", "lxc", "vm", "vm-os"]
+platforms = ["native", "docker", "podman", "lxc", "vm", "vm-os", "vm-micro"]
 workloads = ["net"]
 repetitions = 1
 warmup = 0
@@ -76,7 +77,7 @@ def host_network_state() -> dict[str, list[str]]:
 
 
 def test_net_on_every_platform_leaves_nothing_behind(tmp_path: Path, images: dict) -> None:
-    require_platforms("native", "docker", "podman", "lxc", "vm", "vm-os")
+    require_platforms("native", "docker", "podman", "lxc", "vm", "vm-os", "vm-micro")
     before = host_network_state()
     proc = bench("run", str(write_suite(tmp_path, text=SUITE)), "--output-dir", str(tmp_path / "runs"), "--no-report")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -84,7 +85,7 @@ def test_net_on_every_platform_leaves_nothing_behind(tmp_path: Path, images: dic
 
     run = RunDir.open(only_run_dir(tmp_path / "runs"))
     records = {r.platform: r for r in run.records()}
-    assert sorted(records) == ["docker", "lxc", "native", "podman", "vm", "vm-os"]
+    assert sorted(records) == ["docker", "lxc", "native", "podman", "vm", "vm-micro", "vm-os"]
     found = {}
     for platform, record in records.items():
         assert record.ok, record.summary()
@@ -100,9 +101,11 @@ def test_net_on_every_platform_leaves_nothing_behind(tmp_path: Path, images: dic
     assert paths["lxc"].startswith(f"libvirt network vmctb-{run_id}-lxc-net (isolated")
     assert paths["vm"].startswith(f"libvirt network vmctb-{run_id}-vm-net (isolated")
     assert paths["vm-os"].startswith(f"libvirt network vmctb-{run_id}-vm-os-net (isolated")
+    assert paths["vm-micro"].startswith(f"libvirt network vmctb-{run_id}-vm-micro-net (isolated")
+    assert "virtio-net on a tap device (vmctbt" in paths["vm-micro"]
     host = {p: r.facts["network_servers"].split("listening on ")[1].split()[0] for p, r in records.items()}
     assert host["native"] == "127.0.0.1" and host["vm"].startswith("10.213.") and host["vm-os"].startswith("10.213.")
-    assert len({host["vm"], host["vm-os"], host["podman"], host["lxc"]}) == 4  # each network its own subnet
+    assert len({host["vm"], host["vm-os"], host["vm-micro"], host["podman"], host["lxc"]}) == 5  # each its own subnet
     assert host["docker"] in paths["docker"] and host["podman"] in paths["podman"]
     # The same path, a veth pair on a host bridge, in Docker's and in Podman's container.
     assert records["podman"].facts["network"] == "the run's internal Podman network"
@@ -121,6 +124,22 @@ def test_a_leftover_run_network_is_found_and_cleaned(images: dict) -> None:
         assert cleanup.leftovers() == []
         assert network.bridge not in subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     finally:
+        network.destroy()
+        conn.close()
+
+
+def test_a_leftover_tap_device_is_found_and_cleaned(images: dict) -> None:
+    """A crashed vm-micro trial's tap device on its run's network: `bench clean` removes both."""
+    conn = engines.libvirt_connection()
+    network = RunNetwork.create(conn, "20990101-000000-beef", "vm-micro")
+    device = tap.create("vmctb-20990101-000000-beef-1-vm-micro", network.bridge)
+    try:
+        assert "tap device vmctb-20990101-000000-beef-1-vm-micro" in cleanup.leftovers()
+        cleaned = bench("clean").stdout
+        assert "removed tap device vmctb-20990101-000000-beef-1-vm-micro" in cleaned, cleaned
+        assert cleanup.leftovers() == [] and device not in psutil.net_if_addrs()
+    finally:
+        tap.remove(device)
         network.destroy()
         conn.close()
 

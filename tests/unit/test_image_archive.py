@@ -146,7 +146,8 @@ def test_workload_init_writes_a_workload_that_loads_and_a_suite_naming_it(tmp_pa
     assert workload.image_archive == archive and workload.command == () and workload.network
     assert workload.client is not None and workload.client.port == 8080 and "req_s" in workload.metrics
     assert "Entrypoint + Cmd run: [\"/app/bin/serve\", \"--port\", \"8080\"]" in made.workload.read_text()
-    assert 'platforms = ["native", "docker", "gvisor", "podman", "lxc", "vm", "vm-docker"]' in made.suite.read_text()
+    assert ('platforms = ["native", "docker", "gvisor", "podman", "lxc", "vm", "vm-docker", "vm-qemu", "vm-micro"]'
+            in made.suite.read_text())
     with pytest.raises(BenchError, match=r"web/workload.toml exists \(--force replaces it\)$"):
         scaffold.init("web", tmp_path / "workloads", None, archive)
     quiet = tmp_path / "batch.tar"

@@ -34,6 +34,15 @@ def test_microvm_gets_qboot_mmio_devices_and_starts_paused(tmp_path: Path) -> No
     assert f"unix:{tmp_path}/vmctb-1-2-vm-micro.qmp,server=on,wait=off" in argv and "-cpu" not in argv
 
 
+def test_a_nic_is_virtio_net_on_the_machine_s_transport(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    micro = replace(spec("microvm", "qboot", tmp_path), tap="vmctbt1a2b3c4d").argv()
+    assert "tap,id=net0,ifname=vmctbt1a2b3c4d,script=no,downscript=no" in micro
+    assert "virtio-net-device,netdev=net0" in micro
+    assert "virtio-net-pci,netdev=net0" in replace(spec("pc", "seabios", tmp_path), tap="t").argv()
+
+
 def test_the_pc_twin_and_uefi(tmp_path: Path) -> None:
     pc = spec("pc", "seabios", tmp_path, accel="kvm").argv()
     assert pc[pc.index("-M") + 1] == "pc" and "virtio-blk-pci,drive=root" in pc
