@@ -1,7 +1,7 @@
 """The optimised VM and the machine models, real: vm-micro (QEMU's microvm, run directly) boots
 the same kernel, initramfs and disk as vm and runs byte-identical user space; every VM trial's
-boot splits into firmware, kernel and init; UEFI boots the same disk; a run killed during a
-vm-micro trial leaves nothing once `bench clean` ran."""
+boot splits into firmware, kernel and init; UEFI boots the same disk, and the disk converted to
+VMware's vmdk boots too; a run killed during a vm-micro trial leaves nothing once `bench clean` ran."""
 
 from __future__ import annotations
 
@@ -25,31 +25,33 @@ from tests.realhost import bench, require_platforms
 
 SUITE = """\
 name = "machines"
-platforms = ["vm", "vm-micro", "vm:uefi"]
+platforms = ["vm", "vm-micro", "vm:uefi", "vm:vmdk"]
 workloads = ["boot", "hello"]
 repetitions = 1
 warmup = 0
 
 [only]
 "vm:uefi" = ["boot"]
+"vm:vmdk" = ["hello"]
 """
 PHASES = ("firmware", "kernel", "init")
 
 
 def test_vm_micro_runs_the_same_user_space_and_every_vm_boot_has_its_phases(tmp_path: Path, images: dict) -> None:
-    require_platforms("vm", "vm-micro", "vm:uefi")
+    require_platforms("vm", "vm-micro", "vm:uefi", "vm:vmdk")
     suite = tmp_path / "suite.toml"
     suite.write_text(SUITE)
     proc = bench("run", str(suite), "--output-dir", str(tmp_path / "runs"), "--no-report")
     assert proc.returncode == 0, proc.stderr[-2000:]
     records = RunDir.open(next((tmp_path / "runs").iterdir())).records()
-    assert len(records) == 5 and all(r.ok for r in records), [r.summary() for r in records]
+    assert len(records) == 6 and all(r.ok for r in records), [r.summary() for r in records]
     hello = {r.platform: r for r in records if r.workload == "hello"}
-    assert hello["vm-micro"].score == hello["vm"].score == images["dpkg_status_sha256"]
+    assert hello["vm-micro"].score == hello["vm"].score == hello["vm:vmdk"].score == images["dpkg_status_sha256"]
+    assert hello["vm:vmdk"].facts["disk_format"].startswith("vmdk (VMware): the qcow2 base converted by qemu-img")
     micro = hello["vm-micro"].facts
     assert micro["machine"].startswith("microvm") and micro["firmware"] == "qboot" and micro["vmm"].startswith("QEMU run directly")
     firmware = {r.platform: r.facts["firmware"] for r in records}
-    assert firmware == {"vm": "SeaBIOS", "vm-micro": "qboot", "vm:uefi": "UEFI (OVMF)"}
+    assert firmware == {"vm": "SeaBIOS", "vm-micro": "qboot", "vm:uefi": "UEFI (OVMF)", "vm:vmdk": "SeaBIOS"}
     for record in records:
         phases = boot_phases(record)
         assert set(PHASES) <= set(phases) and all(phases[p] > 0 for p in PHASES), (record.platform, phases)
