@@ -10,7 +10,7 @@ both held against it).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import astuple, dataclass, fields
 from typing import Any
 
@@ -50,6 +50,9 @@ class SummaryRow:
     ratio_to_native: float  # nan where native did not measure the series (or a value is not positive)
     ratio_ci_low: float
     ratio_ci_high: float
+    # The cell's measured trials that other processes disturbed (probes/disturbance.py): counted
+    # without [precision], set aside under it; 0 in a summary.csv from before it was measured.
+    disturbed: int = 0
 
     @property
     def key(self) -> SeriesKey:
@@ -62,7 +65,7 @@ class SummaryRow:
 
 
 COLUMNS = [f.name for f in fields(SummaryRow)]
-_INTS = {"n"}
+_INTS = {"n", "disturbed"}
 _TEXTS = {f.name for f in fields(SeriesKey)}
 
 
@@ -105,7 +108,7 @@ class Summary:
             if name in _TEXTS:
                 return "" if isinstance(value, float) and math.isnan(value) else str(value)
             return int(value) if name in _INTS else float(value)
-        return cls(tuple(SummaryRow(**{name: cell(name, row[name]) for name in COLUMNS})
+        return cls(tuple(SummaryRow(**{name: cell(name, row[name]) for name in COLUMNS if name in row})
                          for row in table.to_dict(orient="records")))
 
 
@@ -119,8 +122,19 @@ def series_values(records: Iterable[TrialRecord]) -> dict[SeriesKey, list[float]
     return values
 
 
+def cell_counts(records: Iterable[TrialRecord], which: Callable[[TrialRecord], bool]) -> dict[tuple[str, str], int]:
+    """(platform, workload) → its successful measured (not warm-up) trials for which `which` holds."""
+    found: dict[tuple[str, str], int] = {}
+    for r in records:
+        if r.ok and not r.warmup and which(r):
+            found[(r.platform, r.workload)] = found.get((r.platform, r.workload), 0) + 1
+    return found
+
+
 def summarise(records: Iterable[TrialRecord]) -> Summary:
+    records = list(records)
     values = series_values(records)
+    disturbed = cell_counts(records, lambda r: bool(r.disturbed))
     natives = {(key.workload, key.metric, without_dimension(key.dimensions, PATH)): v
                for key, v in values.items() if key.platform == "native"}
     rows = []
@@ -138,7 +152,8 @@ def summarise(records: Iterable[TrialRecord]) -> Summary:
             ratio_low, ratio_high = interval.low, interval.high
         rows.append(SummaryRow(key.workload, key.metric, key.dimensions, key.platform, key.accel, key.unit,
                                key.better, len(vals), med, q1, q3, q3 - q1, ci.low, ci.high, sum(vals) / len(vals),
-                               stats.cv(vals), ratio, ratio_low, ratio_high))
+                               stats.cv(vals), ratio, ratio_low, ratio_high,
+                               disturbed.get((key.platform, key.workload), 0)))
     # Stable: the rows of one position keep their first trial's order (an accelerator's).
     ordered = sorted(rows, key=lambda r: (r.workload, r.metric, dimensions_order(r.dimensions),
                                           registry.order(r.platform)))
@@ -162,5 +177,8 @@ def table_text(summary: Summary, everything: bool = False) -> str:
         cv = "" if math.isnan(row.cv) else f"{row.cv * 100:.1f}%"
         figure = units.figure(row.median, row.ci_low, row.ci_high, row.unit, row.better)
         rows.append([row.workload, at_dimensions(row.metric, row.dimensions), label(row.platform, row.accel), str(row.n), figure,
-                     units.interval(row.ci_low, row.ci_high, row.unit, row.median), cv, ratio])
-    return "\n".join(text_table(["workload", "metric", "platform", "n", "median", "95% CI", "CV", "× native"], rows))
+                     units.interval(row.ci_low, row.ci_high, row.unit, row.median), cv, ratio, str(row.disturbed or "")])
+    header = ["workload", "metric", "platform", "n", "median", "95% CI", "CV", "× native", "disturbed"]
+    if not any(row.disturbed for row in shown):
+        header, rows = header[:-1], [row[:-1] for row in rows]
+    return "\n".join(text_table(header, rows))

@@ -44,6 +44,27 @@ def platform(text: str) -> str:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+def host_profile(text: str) -> Any:
+    """A host profile's name: hosts/NAME.toml, read and checked."""
+    from bench.definitions import hostprofile
+    from bench.errors import BenchError
+
+    try:
+        return hostprofile.load(text)
+    except BenchError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix(f"--host {text}: ")) from None
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1: {text!r}")
+    return value
+
+
 def seconds(text: str) -> float:
     return number(text, "a number of seconds", 0, unit=" seconds")
 
@@ -60,7 +81,7 @@ def scenario(text: str) -> Any:
 
 
 def size(text: str) -> int:
-    from bench.report.consolidation import parse_size
+    from bench.model.units import parse_size
 
     try:
         return parse_size(text)

@@ -15,6 +15,7 @@ import bench
 from bench.cli import argtypes
 from bench import exports
 from bench.cli import history as history_commands
+from bench.definitions import hostprofile
 from bench.errors import BenchError
 from bench.host import engines
 from bench.model import registry
@@ -95,6 +96,11 @@ def build_parser() -> Parser:
                      help="print the plan and its estimated time; start nothing")
     run.add_argument("--no-report", action="store_true",
                      help="do not render RUN_DIR/index.html at the end (`bench report` can later)")
+    run.add_argument("--host", type=argtypes.host_profile, metavar="NAME",
+                     help="the lab machine's profile (hosts/NAME.toml): its name in the history, its tuning "
+                     "(with --tune), its size for the report; its noise floor is written back")
+    run.add_argument("--tune", action="store_true",
+                     help="tune the host's noise sources for the run (`bench tune`) and restore them at its end")
 
     report = commands.add_parser("report", help="render run directories as one self-contained HTML report")
     report.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR",
@@ -131,8 +137,16 @@ def build_parser() -> Parser:
                         help="a file ('-' for stdout), or for github-action-benchmark a directory "
                         "(default: in RUN_DIR)")
 
+    tune = commands.add_parser("tune", help="set the host's noise sources for measuring (governor, boost, IRQs, "
+                               "irqbalance), the prior state saved first; --reset restores it")
+    tune.add_argument("--reset", action="store_true", help="restore exactly the state saved by the last `bench tune`")
+    tune.add_argument("--host", type=argtypes.host_profile, metavar="NAME",
+                      help="the lab machine's profile (hosts/NAME.toml): which knobs to set")
+    tune.add_argument("--cpus", type=argtypes.positive_int, default=1, metavar="N",
+                      help="the instance CPUs to keep quiet: the last N the harness may use (default: 1, the "
+                      "default suite's)")
     history_commands.add_parser(commands)
-    commands.add_parser("clean", help="remove whatever a crashed run left behind")
+    commands.add_parser("clean", help="remove whatever a crashed run left behind (a crashed `run --tune`'s tuning too)")
     return parser
 
 
@@ -271,12 +285,23 @@ def cmd_run(args: argparse.Namespace, progress: Progress) -> int:
             raise BenchError("run: --dry-run plans a new run; it cannot resume one")
         print(runner.dry_run(suites.load(args.suite), args.accel))
         return 0
+    from bench.model.resources import allot
+    from bench.operations import tune
+
+    profile = args.host
+    choice = profile.tune if profile else hostprofile.TuneChoice()
     if args.resume:
-        finished = runner.resume(args.resume, progress, args.ignore_leftovers)
+        cpus = allot(runner.suite_of(args.resume).cpus, 0).cpuset
+        with tune.for_run(args.tune, cpus, choice, progress) as tuned:
+            finished = runner.resume(args.resume, progress, args.ignore_leftovers, tuned)
     else:
         chosen = suites.load(args.suite)
         root = args.output_dir or results.reports_root()
-        finished = runner.start(chosen, root, progress, args.accel, args.ignore_leftovers)
+        with tune.for_run(args.tune, allot(chosen.cpus, 0).cpuset, choice, progress) as tuned:
+            finished = runner.start(chosen, root, progress, args.accel, args.ignore_leftovers, profile, tuned)
+    if profile is not None and finished.info.noise_floor is not None:
+        hostprofile.record_noise_floor(profile, finished.info.noise_floor.cv, finished.info.started_at)
+        progress.note(f"host profile {profile.path}: noise floor CV {finished.info.noise_floor.cv:.2%} recorded")
     from bench.report import findings, neighbours
 
     loaded = finished.loaded()
@@ -343,6 +368,24 @@ def cmd_export(args: argparse.Namespace, progress: Progress) -> int:
     return 0
 
 
+def cmd_tune(args: argparse.Namespace, progress: Progress) -> int:
+    from bench.model.resources import allot
+    from bench.operations import tune
+
+    if args.reset:
+        for line in tune.reset():
+            print(line)
+        return 0
+    cpus = allot(args.cpus, 0).cpuset
+    choice = args.host.tune if args.host else hostprofile.TuneChoice()
+    state, lines = tune.apply(cpus, "bench tune", choice)
+    for line in lines:
+        print(line)
+    print(f"tuned for CPU {','.join(map(str, cpus))}; the prior state is saved in {tune.state_path()}: "
+          "`bench tune --reset` restores it")
+    return 0
+
+
 def cmd_clean(args: argparse.Namespace, progress: Progress) -> int:
     from bench.operations import cleanup
 
@@ -368,5 +411,6 @@ HANDLERS = {
     "compare": cmd_compare,
     "export": cmd_export,
     "clean": cmd_clean,
+    "tune": cmd_tune,
     **history_commands.HANDLERS,
 }

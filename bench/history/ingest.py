@@ -50,6 +50,7 @@ class PointData:
     ci_low: float
     ci_high: float
     values: tuple[float, ...]
+    disturbed: int = 0  # of the cell's measured trials
 
 
 @dataclass(frozen=True, order=True)
@@ -81,13 +82,15 @@ class RunData:
     equal_values: set[EqualValue] = field(default_factory=set)
 
 
-def host_facts(host: HostInfo) -> HostFacts:
-    """The host as the history knows it; its id hashes what stays put across reboots and runs."""
+def host_facts(host: HostInfo, profile: str = "") -> HostFacts:
+    """The host as the history knows it; its id hashes what stays put across reboots and runs,
+    and the host profile's name where the run named one (two identical machines of a fleet are
+    two hosts)."""
     cpus = host.logical_cpus or None
     memory_gib = round(host.memory_bytes / GIB) if host.memory_bytes else None
     hypervisor = "hypervisor" in host.cpu_flags
-    stable = json.dumps([host.cpu_model, cpus, memory_gib, hypervisor])
-    return HostFacts(hashlib.sha256(stable.encode()).hexdigest()[:16], host.hostname, host.cpu_model, cpus,
+    stable = json.dumps([host.cpu_model, cpus, memory_gib, hypervisor, *([profile] if profile else [])])
+    return HostFacts(hashlib.sha256(stable.encode()).hexdigest()[:16], profile or host.hostname, host.cpu_model, cpus,
                      memory_gib, hypervisor)
 
 
@@ -129,7 +132,8 @@ def read_run_dir(path: Path, labels: dict[str, str]) -> RunData:
         started_at = utc_iso(loaded.info.started_at)
     except ValueError:
         raise BenchError(f"{path / 'run.json'}: no valid started_at") from None
-    return RunData(host_facts(loaded.info.host), loaded.run_id, started_at, points_of(loaded),
+    profile = str((loaded.info.host_profile or {}).get("name", ""))
+    return RunData(host_facts(loaded.info.host, profile), loaded.run_id, started_at, points_of(loaded),
                    "run", stack_of(loaded.info), dict(labels), equal_values_of(loaded))
 
 
@@ -137,7 +141,8 @@ def points_of(loaded: LoadedRun) -> list[PointData]:
     """Every counted metric: its summary row (median and CI, from the run's own seed) and values."""
     points = []
     for row in loaded.summary:
-        points.append(PointData(row.key, row.median, row.ci_low, row.ci_high, tuple(loaded.values[row.key])))
+        points.append(PointData(row.key, row.median, row.ci_low, row.ci_high, tuple(loaded.values[row.key]),
+                                row.disturbed))
     return points
 
 
@@ -168,7 +173,8 @@ def add_one(store: Store, conn: sa.Connection, run: RunData) -> bool:
     if run.points:
         conn.execute(sa.insert(schema.points), [
             {"run_id": inserted, "series_id": series_ids[p.series], "median": p.median, "ci_low": p.ci_low,
-             "ci_high": p.ci_high, "n": len(p.values), "trial_values": json.dumps(list(p.values))}
+             "ci_high": p.ci_high, "n": len(p.values), "trial_values": json.dumps(list(p.values)),
+             "disturbed": p.disturbed}
             for p in run.points])
     if run.equal_values:
         conn.execute(sa.insert(schema.equal_values), [{"run_id": inserted, **v.row()} for v in sorted(run.equal_values)])

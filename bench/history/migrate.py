@@ -1,4 +1,5 @@
-"""A store of schema 1 or 2 brought to schema 3, in the transaction that opens it: series and
+"""An older store brought to the current schema, in the transaction that opens it. Schema 3 →
+4: points gain `disturbed` (0 for every run stored before it was measured). Schema 1 or 2 → 3: series and
 equal_values gain `dimensions`, and each older series' name that held a client's value or a
 stress (get_ops_s_c10, score__fork) is split into the metric and its dimensions, a server's with
 the network path its platform's client took, so the series goes on where new runs add to it. Tables that change their keys are rebuilt: their rows are read,
@@ -55,3 +56,10 @@ def to_dimensions(conn: sa.Connection, is_sqlite: bool, rename: Renamer) -> int:
     if not is_sqlite and series_rows:  # the ids were given: the sequence goes on after them
         conn.execute(sa.text("SELECT setval(pg_get_serial_sequence('series', 'id'), (SELECT MAX(id) FROM series))"))
     return renamed
+
+
+def add_disturbed(conn: sa.Connection) -> None:
+    """points.disturbed, 0 for the points already stored."""
+    if "points" in sa.inspect(conn).get_table_names() and \
+            "disturbed" not in {c["name"] for c in sa.inspect(conn).get_columns("points")}:
+        conn.execute(sa.text("ALTER TABLE points ADD COLUMN disturbed INTEGER NOT NULL DEFAULT 0"))

@@ -13,11 +13,13 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # 1: hosts, runs, series, points, acks. 2: + equal_values. 3: series and equal_values gain
-# dimensions (migrate.py renames the older series). A store of an older version is brought up to
+# dimensions (migrate.py renames the older series). 4: points say how many of the cell's trials
+# other processes disturbed. A store of an older version is brought up to
 # date when opened; one with a higher version was written by a newer vmct-bench and is refused
 # rather than misread.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 DIMENSIONS_SINCE = 3
+DISTURBED_SINCE = 4
 
 metadata = sa.MetaData()
 
@@ -79,6 +81,8 @@ points = sa.Table(
     sa.Column("ci_high", sa.Float(53), nullable=False),
     sa.Column("n", sa.Integer, nullable=False),
     sa.Column("trial_values", sa.Text, nullable=False),  # JSON array, in trial order
+    # The cell's measured trials that other processes disturbed (kept, or set aside under [precision]).
+    sa.Column("disturbed", sa.Integer, nullable=False, server_default="0"),
 )
 
 equal_values = sa.Table(

@@ -170,6 +170,8 @@ def _check_schema(store: Store, create: bool) -> None:
         if version != schema.SCHEMA_VERSION:
             if version is not None and version < schema.DIMENSIONS_SINCE:
                 migrate.to_dimensions(conn, store.is_sqlite, legacy_names.renamer())
+            if version is not None and version < schema.DISTURBED_SINCE:
+                migrate.add_disturbed(conn)
             schema.metadata.create_all(conn)  # the tables a store lacks
             conn.execute(sa.insert(schema.schema_version).values(version=schema.SCHEMA_VERSION))
 

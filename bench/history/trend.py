@@ -58,6 +58,7 @@ class Trend:
     user_space: str  # whether every host ran the same user space, by the hello digests
     artifacts: list[dict[str, str]] = field(default_factory=list)  # per platform: each host's artifact digest
     same_artifacts: str = ""  # which hosts ran identical artifacts
+    disturbed: list[dict[str, str]] = field(default_factory=list)  # per run with disturbed trials: which cells
 
 
 def _levels(series: Series, changes: list[ChangePoint]) -> list[float]:
@@ -128,7 +129,7 @@ def build(store: Store, host: str | None = None, since: str | None = None) -> Tr
     artifacts = _artifact_digests(store, hosts)
     return Trend(hosts, dict(ordered), sorted(every, key=lambda c: (c.first_after_at, c.host, c.series)),
                  _portability(store, hosts, digests), _user_space(digests), _artifact_rows(hosts, artifacts),
-                 _same_artifacts(hosts, artifacts))
+                 _same_artifacts(hosts, artifacts), _disturbed(store, hosts))
 
 
 def _portability(store: Store, hosts: Iterable[str], digests: dict[str, HelloDigests]) -> list[dict[str, str]]:
@@ -206,6 +207,24 @@ def _artifact_digests(store: Store, hosts: Iterable[str]) -> dict[str, dict[str,
                     e.c.run_id == newest, e.c.workload == HELLO, e.c.metric == ARTIFACT_METRIC))
                 found[name] = {row.platform: row.value for row in rows}
     return found
+
+
+def _disturbed(store: Store, hosts: Iterable[str]) -> list[dict[str, str]]:
+    """Each run in which other processes disturbed trials: host, run, and each cell's count."""
+    h, r, s, p = schema.hosts, schema.runs, schema.series, schema.points
+    query = (sa.select(h.c.name, r.c.run_id, r.c.started_at, s.c.workload, s.c.platform, s.c.accel,
+                       sa.func.max(p.c.disturbed).label("disturbed"))
+             .select_from(p.join(r, p.c.run_id == r.c.id).join(h, r.c.host_id == h.c.id).join(s, p.c.series_id == s.c.id))
+             .where(p.c.disturbed > 0, h.c.name.in_(list(hosts)))
+             .group_by(h.c.name, r.c.run_id, r.c.started_at, s.c.workload, s.c.platform, s.c.accel)
+             .order_by(r.c.started_at, h.c.name, s.c.workload, s.c.platform))
+    runs: dict[tuple[str, str, str], list[str]] = {}
+    with store.reading() as conn:
+        for row in conn.execute(query):
+            runs.setdefault((row.name, row.run_id, row.started_at), []).append(
+                f"{label(row.platform, row.accel)} {row.workload} ×{row.disturbed}")
+    return [{"host": host, "run": run_id, "started": started, "disturbed trials": ", ".join(cells)}
+            for (host, run_id, started), cells in runs.items()]
 
 
 def _artifact_rows(hosts: list[str], found: dict[str, dict[str, str]]) -> list[dict[str, str]]:

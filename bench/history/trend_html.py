@@ -26,5 +26,5 @@ def render_html(trend: Trend, title: str) -> str:
         title=title, hosts=trend.hosts, sections=sections, header=render.HEADER,
         rows=render.rows(open_changes), summary=render.summary(trend.changes),
         regressions=sum(c.kind == REGRESSION for c in open_changes), portability=trend.portability,
-        artifacts=trend.artifacts, same_artifacts=trend.same_artifacts,
+        artifacts=trend.artifacts, same_artifacts=trend.same_artifacts, disturbed=trend.disturbed,
         user_space=trend.user_space)

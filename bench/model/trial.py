@@ -1,6 +1,6 @@
 """A trial's record: one line of trials.jsonl, from the executor to every reader.
 
-Each line carries `format`: 3 since a server's figures say the network path its client took, 2
+Each line carries `format`: 4 since a trial says whether something else ran on its CPUs, 3 since a server's figures say the network path its client took, 2
 since metrics carry dimensions; a line without one (format 1) has its client values and stresses
 inside metric names. Older lines are read through model.legacy.
 """
@@ -19,7 +19,7 @@ BOOT, TEARDOWN, SCORE = "boot_s", "teardown_s", "score"
 DENSITY_TEARDOWN = "density_teardown_s"  # all of a density trial's instances, newest first
 TEARDOWN_HOW = "host monotonic clock: teardown call to its return"
 VIEWS = ("ok", "score", "score_unit", "ready_s", "teardown_s")  # to_json's repeats of samples
-FORMAT = 3  # of a trials.jsonl line
+FORMAT = 4  # of a trials.jsonl line
 CLIENT_PROBE = "parsed from the host client's output"  # how a server's figure says where it came from
 
 
@@ -66,6 +66,9 @@ class TrialRecord:
     samples: list[Sample] = field(default_factory=list)  # every figure of the trial
     memory_series: list[list[float | None]] = field(default_factory=list)  # [t_s, rss, pss] MiB
     console_tail: list[str] = field(default_factory=list)  # kept when the trial did not succeed
+    # Whether other processes took a share of its CPUs' time (probes/disturbance.py); None: not measured.
+    disturbed: bool | None = None
+    excluded: str = ""  # why a successful trial is not counted (a disturbed one under [precision])
     format: int = FORMAT
 
     @property
@@ -74,8 +77,8 @@ class TrialRecord:
 
     @property
     def counted(self) -> bool:
-        """A successful, measured (not warm-up) trial: what every statistic is made of."""
-        return self.ok and not self.warmup
+        """A successful, measured (not warm-up) trial not set aside: what every statistic is made of."""
+        return self.ok and not self.warmup and not self.excluded
 
     def sample(self, metric: str, dimensions: dict[str, str] | None = None) -> Sample | None:
         wanted = dimensions or {}

@@ -126,3 +126,17 @@ def figure(median: float, low: float, high: float, unit: str, better: str) -> st
     if below_resolution(unit, better, median, low, high):
         return f"below resolution (±{human((high - low) / 2, unit)})"
     return human(median, unit)
+
+
+SIZE_UNITS = {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+def parse_size(text: str) -> int:
+    """'64GiB', '64G', '1.5TiB', '512MiB' → bytes; ValueError otherwise."""
+    cleaned = text.strip().lower().removesuffix("b").removesuffix("i")
+    if not cleaned or cleaned[-1] not in SIZE_UNITS:
+        raise ValueError(f"not a size like 64GiB or 1TiB: {text!r}")
+    value = float(cleaned[:-1])
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"not a positive size: {text!r}")
+    return int(value * SIZE_UNITS[cleaned[-1]])

@@ -20,6 +20,7 @@ from bench.host import cgroup, engines, leases
 from bench.host.files import TMP_PREFIX, temp_owner
 from bench.images import engine_disk
 from bench.net import podman_network, servers, tap
+from bench.operations import tune
 from bench.platforms import lxc, podman
 from bench.platforms.vmboot import instances_dir
 
@@ -102,6 +103,8 @@ def _found(live: list[leases.LiveRun]) -> tuple[list[tuple[str, str, Any]], list
     found += [("tap device", name, device) for name, device in tap.leftovers().items()]
     found += [("file", str(p), p) for p in leftover_files()]
     found += [("cgroup", str(p), p) for p in cgroup.leftovers()]
+    if (state := tune.crashed()) is not None:
+        found.append(("tuned host", f"by run pid {state.pid} at {state.saved_at}", state))
     return [(kind, name, handle) for kind, name, handle in found
             if leases.owner(Path(name).name, live) is None], unreachable
 
@@ -133,6 +136,13 @@ def clean_all() -> tuple[list[str], list[str]]:
     report += _remove_libvirt([h for kind, _, h in found if kind == "domain"], "domain")
     # After the domains that were attached to it.
     report += _remove_libvirt([h for kind, _, h in found if kind == "libvirt network"], "libvirt network")
+    for name, state in ((n, h) for kind, n, h in found if kind == "tuned host"):
+        try:
+            restored = tune.reset(state)
+        except BenchError as e:
+            report.append(f"could not remove tuned host {name}: {e}")
+            continue
+        report.append(f"removed tuned host {name}: its prior state restored ({len(restored)} setting(s))")
     for group in (h for kind, _, h in found if kind == "cgroup"):
         if cgroup.remove_everywhere(group.name):  # not if it went with its LXC container
             report.append(f"removed cgroup {group}")

@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import bench
 from bench.errors import BenchError
 from bench.guest import qemu
-from bench.host import engines, facts
+from bench.host import engines, facts, noise as noise_sources
 from bench.images import kernel
 from bench.model import registry
+from bench.model.resources import allot
 from bench.operations import accel
 from bench.platforms.container import (BRIDGE_FIX, RUNTIME_FIX, default_bridge, default_bridge_fault, engine_info,
                                        engine_runtimes, missing_runtimes)
@@ -35,6 +36,8 @@ class Report:
     verdict: accel.Verdict | None
     host: facts.HostInfo
     platforms: list[Check]  # every registered platform, and docker:RUNTIME for each runtime the engine has
+    noise: list[noise_sources.NoiseSource] = field(default_factory=list)  # for the instance CPUs
+    instance_cpus: tuple[int, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -57,6 +60,7 @@ class Report:
             "platforms": [asdict(c) for c in self.platforms],
             "accel_probes": self.verdict.to_json() if self.verdict else None,
             "host": self.host.to_json(),
+            "noise": {"instance_cpus": list(self.instance_cpus), "sources": [n.to_json() for n in self.noise]},
         }
 
     def table(self) -> str:
@@ -71,6 +75,11 @@ class Report:
         fixes = [f"  {c.name}: {c.fix}" for c in self.checks + self.platforms if not c.ok and c.fix]
         if fixes:
             lines += ["", "to fix:", *fixes]
+        if self.noise:
+            lines += ["", f"noise sources for the instance CPU(s) {','.join(map(str, self.instance_cpus))}:"]
+            lines += [f"  {n.name:<24}{n.status.upper() if n.status == noise_sources.NOISY else n.status:<7}{n.state}"
+                      + (f"\n  {'':<31}{n.effect}; fix: {n.fix}" if n.status == noise_sources.NOISY else "")
+                      for n in self.noise]
         lines += ["", f"VM accelerator: {self.vm_accel or 'none'} — "
                   f"{self.verdict.summary() if self.verdict else 'libvirt unavailable'}"]
         lines.append("doctor: " + ("this host can run all three platforms" if self.ok
@@ -239,7 +248,8 @@ def examine(progress: Progress, recheck: bool = False, kvm_deadline: float = 20.
     if checks[1].ok:
         checks.append(check_docker_bridge())
     platforms = platform_checks(checks[0], checks[1], checks[2], verdict, runtime_versions())
-    return Report(checks, verdict, facts.describe(), platforms)
+    cpus = allot(1, 0).cpuset  # the default suite's
+    return Report(checks, verdict, facts.describe(), platforms, noise_sources.examine(cpus), cpus)
 
 
 def _version(number: int) -> str:

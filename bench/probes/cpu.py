@@ -92,7 +92,6 @@ def cpu_time(main_pid: int | None, pids: list[int]) -> CpuTime | None:
     return (group_usage(group) if group is not None else None) or processes_usage(pids)
 
 
-def record(sink: SampleSink, main_pid: int | None, pids: list[int]) -> None:
-    used = cpu_time(main_pid, pids)
+def record(sink: SampleSink, used: CpuTime | None) -> None:
     if used is not None:
         sink.add("host_cpu_s", used.seconds, "s", probe=used.how)

@@ -6,10 +6,12 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from bench.analysis import stats
+from bench.analysis.noisefloor import precision_warnings
 from bench.analysis.summary import Summary, SummaryRow
 from bench.model import units
 from bench.model.registry import label
 from bench.model.series import at_dimensions
+from bench.probes.disturbance import DISTURBED_PCT
 from bench.rundir.runs import LoadedRun
 
 CV_LIMIT = 0.05
@@ -89,6 +91,8 @@ def caveats(run: LoadedRun) -> list[Caveat]:
                             f"{len(bad)} of {len(run.records)} trials did not succeed ("
                             + ", ".join(sorted({f'{r.platform} {r.workload}' for r in bad})[:3])
                             + (", …" if len({(r.platform, r.workload) for r in bad}) > 3 else "") + ")."))
+    found += _disturbed(run)
+    found += _noise_floor(run)
     cached = sorted({label(r.platform, r.accel) for r in run.counted
                      if "do not pass O_DIRECT on to the host" in r.facts.get("storage", "")
                      and any(s.unit in DISK_UNITS for s in r.samples)})
@@ -114,6 +118,48 @@ def caveats(run: LoadedRun) -> list[Caveat]:
     if not run.counted:
         found.append(Caveat("severe", "No successful measured trial: there is nothing to report."))
     return found
+
+
+def _noise_floor(run: LoadedRun) -> list[Caveat]:
+    """What the host's noise before the first trial lets this run resolve."""
+    floor = run.info.noise_floor
+    if floor is None:
+        return []
+    n = run.suite.repetitions
+    text = (f"Noise floor before the first trial: a fixed CPU loop varied by CV {floor.cv:.1%} on CPU {floor.cpus} "
+            f"({floor.how}); with {n} trials a cell, differences below about {floor.resolvable(n):.1%} "
+            "cannot show here.")
+    tight = precision_warnings(run.suite.precision, floor)
+    if floor.foreign_pct is not None and floor.foreign_pct >= DISTURBED_PCT:
+        return [Caveat("severe", text + f" Other processes took {floor.foreign_pct:.0f} % of those CPUs during the "
+                       "calibration: the host was busy (a steady neighbour slows every repetition alike, so the CV "
+                       "does not show it).", tuple(tight),
+                       f"The host was busy before the first trial: other processes took {floor.foreign_pct:.0f} % "
+                       f"of CPU {floor.cpus}.")]
+    return [Caveat("note" if tight else "minor", text, tuple(tight),
+                   f"Noise floor: CV {floor.cv:.1%}; differences below about {floor.resolvable(n):.1%} cannot show"
+                   + (f"; {len(tight)} [precision] target(s) tighter than it." if tight else "."))]
+
+
+def _disturbed(run: LoadedRun) -> list[Caveat]:
+    """Trials on whose CPUs other processes took a share of the time: named, and said whether
+    the statistics kept them or the precision rule set them aside and ran another."""
+    measured = [r for r in run.records if r.ok and not r.warmup]
+    hit = [r for r in measured if r.disturbed]
+    if not hit:
+        return []
+    set_aside = sum(1 for r in hit if r.excluded)
+    fate = (f"{set_aside} set aside and repeated by the precision rule" if set_aside == len(hit) else
+            f"{set_aside} set aside, {len(hit) - set_aside} kept in the statistics" if set_aside else
+            "kept in the statistics (no [precision] to repeat them)")
+    cells = sorted({f"{label(r.platform, r.accel)} {r.workload}" for r in hit})
+    return [Caveat("note" if set_aside == len(hit) else "severe",
+                   f"{len(hit)} of {len(measured)} measured trials were disturbed: other processes took at least "
+                   f"{DISTURBED_PCT:g} % of their CPUs' time ({fate}):",
+                   tuple(f"{label(r.platform, r.accel)} {r.workload}, trial {r.seq}: {r.facts.get('disturbance', '')}"
+                         for r in hit),
+                   f"{len(hit)} of {len(measured)} trials disturbed by other processes on their CPUs ({fate}; "
+                   + ", ".join(cells[:3]) + (", …" if len(cells) > 3 else "") + ").")]
 
 
 def _workloads(names: list[str]) -> str:

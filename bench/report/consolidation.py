@@ -18,20 +18,6 @@ from bench.model.units import MIB
 from bench.report.verdict import column_name, platforms
 from bench.rundir.runs import LoadedRun
 
-UNITS = {"k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
-
-
-def parse_size(text: str) -> int:
-    """'64GiB', '64G', '1.5TiB', '512MiB' → bytes; ValueError otherwise."""
-    cleaned = text.strip().lower().removesuffix("b").removesuffix("i")
-    if not cleaned or cleaned[-1] not in UNITS:
-        raise ValueError(f"not a size like 64GiB or 1TiB: {text!r}")
-    value = float(cleaned[:-1])
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"not a positive size: {text!r}")
-    return int(value * UNITS[cleaned[-1]])
-
-
 @dataclass(frozen=True)
 class HostSize:
     name: str
@@ -119,6 +105,10 @@ def fits(run: LoadedRun, extra: HostSize | None) -> list[Fit]:
     host = run.info.host
     hosts = [HostSize(f"this host ({host.hostname})", host.memory_bytes or None,
                       run.info.storage.get("total_bytes"))]
+    profile = run.info.host_profile or {}
+    if profile.get("memory_bytes") or profile.get("disk_bytes"):
+        hosts.append(HostSize(f"host profile {profile.get('name', '?')}", profile.get("memory_bytes"),
+                              profile.get("disk_bytes")))
     if extra is not None:
         hosts.append(extra)
     out = []

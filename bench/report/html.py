@@ -98,7 +98,7 @@ def heading(runs: list[LoadedRun]) -> dict[str, str]:
     if len(runs) == 1:
         run = runs[0]
         host = run.info.host
-        title = f"Isolation cost on {host.hostname}: suite {run.suite_name}, {run.info.started_at[:10]}"
+        title = f"Isolation cost on {run.info.host_name}: suite {run.suite_name}, {run.info.started_at[:10]}"
         known = [part for part in (host.cpu_model, f"{host.logical_cpus} CPUs" if host.logical_cpus else "",
                                    f"kernel {host.kernel}") if part and "?" not in part]  # an older run's unknowns
         where = f"Run {run.run_id}" + (f" on {', '.join(known)}" if known else "") + ". "
@@ -148,6 +148,9 @@ def _provenance(runs: list[LoadedRun]) -> list[dict[str, Any]]:
                  ("command", info["command"]), ("VM accelerator requested", info["accel_requested"])]
         for section in ("harness", "suite", "host", "versions", "images", "storage"):
             pairs += _flat(section, info[section])
+        for section in ("host_profile", "noise_floor", "tuned"):  # only where the run had them
+            if info.get(section):
+                pairs += _flat(section, info[section])
         verdict_ = info["accelerator_verdict"] or {}
         pairs.append(("accelerator verdict", verdict_.get("summary", "not recorded")))
         per_run.append(dict(pairs))
@@ -160,7 +163,8 @@ def _trial_rows(run: LoadedRun) -> list[dict[str, Any]]:
         return "" if value is None else units.human(value, "s")
 
     return [{"seq": r.seq, "repetition": r.repetition, "warmup": "warm-up" if r.warmup else "",
-             "platform": r.platform, "accel": r.accel, "workload": r.workload, "status": r.status,
+             "platform": r.platform, "accel": r.accel, "workload": r.workload,
+             "status": r.status + (" · disturbed" if r.disturbed else "") + (" · set aside" if r.excluded else ""),
              "score": r.score_text(), "ready_s": time(r.ready_s), "result_s": time(r.result_s),
              "teardown_s": time(r.teardown_s), "duration_s": time(r.duration_s),
              "reason": r.reason} for r in sorted(run.records, key=lambda r: r.seq)]

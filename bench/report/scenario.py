@@ -25,7 +25,7 @@ from bench.definitions.tomlcheck import Table, load_toml
 from bench.errors import BenchError
 from bench.model import units
 from bench.model.units import MIB
-from bench.report.consolidation import parse_size
+from bench.model.units import parse_size
 from bench.rundir.runs import LoadedRun
 
 PROJECT = Path(__file__).resolve().parents[2]

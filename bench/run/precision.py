@@ -7,15 +7,18 @@ the ratio to native, which is what the verdict reads, and native's own cell keep
 any ratio of its workload does, since both sides set that width. The rule reads the interval's
 width only, never where the figure lies against a threshold: that would bias what is reported.
 A figure below resolution (physically impossible, or an interval reaching across zero) has no
-width to speak of and keeps its cell going too.
+width to speak of and keeps its cell going too. A disturbed trial (probes/disturbance.py) is
+set aside, not counted: a cell left with fewer counted trials than the suite's minimum gets
+another round whatever its width.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from bench.analysis import stats
+from bench.analysis import stats, summary
 from bench.definitions.suite import Precision, Suite
 from bench.definitions.workload import Workload
 from bench.model import units
@@ -131,12 +134,18 @@ def standings(suite: Suite, records: list[TrialRecord], loaded: dict[str, Worklo
             for platform in suite.platforms if suite.runs(platform, workload)]
 
 
-def imprecise(suite: Suite, plan: list[PlannedTrial], found: list[Standing]) -> dict[tuple[str, str], str]:
-    """(platform, workload) → why it gets another round: not precise, below its cap. Native
-    follows any ratio of its workload that is not precise yet."""
+def imprecise(suite: Suite, plan: list[PlannedTrial], found: list[Standing],
+              records: Sequence[TrialRecord] = ()) -> dict[tuple[str, str], str]:
+    """(platform, workload) → why it gets another round: not precise, or short of the minimum
+    by trials set aside as disturbed; below its cap. Native follows any ratio of its workload
+    that is not precise yet."""
     assert suite.precision is not None
     cap = suite.precision.max_repetitions
     wanted = {(s.platform, s.workload): s.reason() for s in found if not s.precise}
+    for cell, count in summary.cell_counts(records, lambda r: bool(r.excluded)).items():
+        counted = sum(1 for r in records if r.counted and (r.platform, r.workload) == cell)
+        if counted < suite.repetitions:
+            wanted[cell] = f"{count} disturbed trial(s) set aside, {counted} of {suite.repetitions} counted"
     for s in found:
         if s.against_native and not s.precise and ("native", s.workload) not in wanted:
             wanted[("native", s.workload)] = f"the ratio of {s.platform} to it: {s.reason()}"

@@ -19,6 +19,8 @@ from pathlib import Path
 from bench.analysis import summary
 from bench.analysis.summary import Summary
 from bench.definitions import interference, workload as workloads
+from bench.analysis.noisefloor import NoiseFloor, precision_warnings
+from bench.definitions.hostprofile import HostProfile
 from bench.definitions.suite import Suite
 from bench.errors import BenchError
 from bench.host import leases
@@ -31,7 +33,8 @@ from bench.model.trial import PlannedTrial, TrialRecord
 from bench.operations import accel as accelerators, cleanup
 from bench.platforms import preflight
 from bench.platforms.base import Driver, TrialContext
-from bench.probes import engines
+from bench.probes import engines, noisefloor
+from bench.probes.disturbance import DISTURBED_PCT
 from bench.progress import Progress
 from bench.net import clients
 from bench.run import precision, provenance, schedule
@@ -57,7 +60,8 @@ def refuse_leftovers() -> None:
 
 
 def start(suite: Suite, root: Path, progress: Progress, accel: str = "auto",
-          ignore_leftovers: bool = False) -> Finished:
+          ignore_leftovers: bool = False, profile: HostProfile | None = None,
+          tuned: dict[str, str] | None = None) -> Finished:
     if not ignore_leftovers:
         refuse_leftovers()
     preflight(suite.platforms, networked(suite))
@@ -70,6 +74,7 @@ def start(suite: Suite, root: Path, progress: Progress, accel: str = "auto",
     run_id = new_run_id()
     info = RunInfo(run_id=run_id, suite=suite, seed=suite.seed, accel_requested=accel, plan=plan,
                    kinds={name: w.kind for name, w in sorted(images.loaded.items())},
+                   host_profile=profile.to_json() if profile else None, tuned=tuned,
                    **provenance.describe(suite.platforms, images.manifest, images.engine, images.user_images,
                                         images.user_engines))
     served = [w for w in images.loaded.values() if w.client is not None]
@@ -103,9 +108,17 @@ def dry_run(suite: Suite, accel: str = "auto") -> str:
     return "\n".join([*schedule.skip_lines(skips), text])
 
 
-def resume(path: Path, progress: Progress, ignore_leftovers: bool = False) -> Finished:
+def suite_of(path: Path) -> Suite:
+    """The suite of a run directory to resume."""
+    return RunDir.open(path).info().suite
+
+
+def resume(path: Path, progress: Progress, ignore_leftovers: bool = False,
+           tuned: dict[str, str] | None = None) -> Finished:
     run = RunDir.open(path)
     info = run.info()
+    if tuned is not None:
+        info.tuned = tuned
     suite = info.suite
     images = _images_for(suite, progress)
     if images.manifest.key != info.image_key:
@@ -184,10 +197,11 @@ class Execution:
     from `drivers` (accelerators.driver: the real ones, a VM's under the accelerator chosen)."""
 
     def __init__(self, run: RunDir, info: RunInfo, images: RunImages, progress: Progress,
-                 drivers: DriverFactory = accelerators.driver) -> None:
+                 drivers: DriverFactory = accelerators.driver,
+                 calibrate: Callable[[tuple[int, ...]], NoiseFloor] = noisefloor.measure) -> None:
         # The plan grows in place under the precision rule: run.json is written from info.
         self.run, self.info, self.suite, self.plan = run, info, info.suite, info.plan
-        self.make_driver = drivers
+        self.make_driver, self.calibrate = drivers, calibrate
         self.manifest, self.loaded, self.progress = images.manifest, images.loaded, progress
         self.user_images = images.user_images
         loaded = images.loaded
@@ -234,6 +248,8 @@ class Execution:
                       f"{','.join(map(str, harness_cpus))}; {resources.memory_mib} MiB each")
         if self.placement is not None:
             progress.note(f"interference: {self.placement.describe()}")
+        if self.info.noise_floor is None:
+            self._measure_noise_floor(resources)
         self.drivers = {p: self.make_driver(p, progress, resources, accel) for p in suite.platforms}
         if self.placement is not None and self.placement.placement == "other-cpu":
             self.neighbour_drivers = {p: self.make_driver(p, progress, self.placement.neighbour, accel)
@@ -249,7 +265,7 @@ class Execution:
         while suite.precision is not None:
             found = precision.standings(suite, current_records(self.records), self.loaded, schedule.once(self.loaded))
             self.info.precision = precision.stopped(suite, found)
-            wanted = precision.imprecise(suite, self.plan, found)
+            wanted = precision.imprecise(suite, self.plan, found, current_records(self.records))
             extra = schedule.extra_repetition(suite, self.plan, wanted)
             self.plan.extend(extra)
             self.run.write_info(self.info)
@@ -259,6 +275,26 @@ class Execution:
             progress.note(f"precision: {len(extra)} more trial(s): " + "; ".join(
                 f"{t.platform} {t.workload} ({t.added})" for t in extra))
             self._run(extra)
+
+    def _measure_noise_floor(self, resources: Resources) -> None:
+        """Before the first trial: how much fixed work varies on the instances' CPUs right now."""
+        try:
+            with self.progress.step(f"noise floor on CPU {resources.cpuset_text}"):
+                floor = self.calibrate(resources.cpuset)
+        except BenchError as e:
+            self.progress.note(f"warning: {e}")
+            return
+        self.info.noise_floor = floor
+        self.run.write_info(self.info)
+        n = self.suite.repetitions
+        self.progress.note(f"noise floor: CV {floor.cv:.1%} of a {floor.seconds_each * 1000:.0f} ms loop on CPU "
+                           f"{floor.cpus}: with {n} trials a cell resolves differences of about "
+                           f"{floor.resolvable(n):.1%} or more")
+        for line in precision_warnings(self.suite.precision, floor):
+            self.progress.note(f"warning: {line}")
+        if floor.foreign_pct is not None and floor.foreign_pct >= DISTURBED_PCT:
+            self.progress.note(f"warning: other processes took {floor.foreign_pct:.0f} % of CPU {floor.cpus} during "
+                               "the calibration: the host is busy, and trials on those CPUs will be disturbed")
 
     def _expected_extra(self, found: list[precision.Standing]) -> list[PlannedTrial]:
         """The trials the rule is expected to add after the round about to run, for the ETA."""
@@ -302,6 +338,8 @@ class Execution:
         suite = self.suite
         run_trial(driver, ctx, record, suite.timeout_for(ctx.workload), suite.sampling,
                   settle=suite.precision is not None)
+        if suite.precision is not None and record.disturbed and record.ok and not record.warmup:
+            record.excluded = f"disturbed: {record.facts.get('disturbance', 'other processes ran on its CPUs')}"
 
     def _density(self, driver: Driver, ctx: TrialContext, record: TrialRecord, planned: PlannedTrial) -> None:
         run_density(driver, ctx, record, self.suite.density_instances, self.suite.timeout_for(ctx.workload))

@@ -33,6 +33,7 @@ from bench.net.servers import HostServers
 from bench.operations import accel as accelerators
 from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes import boot, cpu, disk, exposure, isolation
+from bench.probes.disturbance import DisturbanceProbe
 from bench.probes.memory import MemoryMonitor
 from bench.progress import Progress
 from bench.run.frame import CONSOLE_TAIL_LINES, TrialFrame, signals_deferred
@@ -48,6 +49,7 @@ class SingleTrial(TrialFrame):
         self.settle = ctx.workload.settle if settle else None  # end a [settle] wait once it is steady
         self.servers: HostServers | None = None
         self.ready_s: float | None = None  # t0 → READY seen, once it was
+        self.disturbance = DisturbanceProbe(driver.resources.cpuset, tuple(sorted(os.sched_getaffinity(0))))
 
     def prepare(self) -> None:
         self.instance = instance = self.driver.prepare(self.ctx)
@@ -61,6 +63,7 @@ class SingleTrial(TrialFrame):
         self.servers = start_servers(instance, workload, self.timeout_s)
         if self.servers is not None:
             killpoints.reach(record.seq, "servers")
+        self.disturbance.start()
         self.t0 = t0 = time.monotonic_ns()
         instance.start()
         killpoints.reach(record.seq, "started")
@@ -83,12 +86,30 @@ class SingleTrial(TrialFrame):
         self.ready_s = _seconds_since(t0, ready.t_ns)
         record.result_s = _seconds_since(t0, time.monotonic_ns() if result_line is None else result_line.t_ns)
         record.ready_latency_s = _ready_latency(ready, self.driver.name)
-        _collect(instance, self.monitor, self.sink)
+        self._collect()
         if workload.settle is not None:
             self._record_settled(workload.settle, ready.t_ns, ended=result_line is None)
         if result_line is not None:
             _read_result(result_line, workload, record, self.ready_s, self.sink, instance.facts)
         return result_line is not None
+
+    def _collect(self) -> None:
+        """At RESULT, before teardown: the final memory sample, CPU seconds, disk growth, and
+        whether something else ran on the instance's CPUs meanwhile."""
+        instance, sink = self.instance, self.sink
+        pids = instance.host_pids()
+        main_pid = instance.main_pid()
+        if main_pid:
+            instance.facts.update(isolation.observe(main_pid))
+        used = cpu.cpu_time(main_pid, pids)
+        found = self.disturbance.finish(used.seconds if used is not None else 0.0)
+        self.monitor.finish()
+        self.monitor.record(sink)
+        cpu.record(sink, used)
+        disk.record(sink, "instance_disk_mib", instance.disk_growth())
+        found.record(sink)
+        self.record.disturbed = found.disturbed
+        instance.facts["disturbance"] = found.describe()
 
     def _probe_tree(self, deadline: float) -> None:
         """After the figures are read: the instance's tree probe hashes the user space it sees,
@@ -155,7 +176,7 @@ class SingleTrial(TrialFrame):
                                       lambda: killpoints.reach(record.seq, "client"), prepare=k == 0)
             found += clients.figures(workload, runs, route.path)
         record.result_s = _seconds_since(t0, time.monotonic_ns())
-        _collect(instance, self.monitor, self.sink)
+        self._collect()
         self.sink.add("workload_s", record.result_s - self.ready_s, "s",
                       probe="host monotonic clock: READY seen → the host's client done")
         how = f"{CLIENT_PROBE} ({workload.name}/workload.toml [client], [metrics])"
@@ -267,18 +288,6 @@ def _ready_latency(ready: Line, platform: str) -> float | None:
     except (IndexError, ValueError):
         return None
     return (ready.wall_ns - written_ns) / 1e9
-
-
-def _collect(instance: Instance, monitor: MemoryMonitor, sink: SampleSink) -> None:
-    """At RESULT, before teardown: the final memory sample, CPU seconds, disk growth."""
-    pids = instance.host_pids()
-    main_pid = instance.main_pid()
-    if main_pid:
-        instance.facts.update(isolation.observe(main_pid))
-    monitor.finish()
-    monitor.record(sink)
-    cpu.record(sink, main_pid, pids)
-    disk.record(sink, "instance_disk_mib", instance.disk_growth())
 
 
 def _read_result(line: Line, workload: Workload, record: TrialRecord, ready_s: float, sink: SampleSink,

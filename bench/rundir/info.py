@@ -13,6 +13,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from bench.analysis.noisefloor import NoiseFloor
 from bench.definitions.suite import Suite
 from bench.errors import BenchError
 from bench.host.facts import HostInfo
@@ -73,10 +74,18 @@ class RunInfo:
     precision: dict[str, PrecisionStop] | None = None  # "platform/workload" → its stop, under [precision]
     engines_memory: dict[str, Any] | None = None  # after the last trial
     resumed: list[Resumption] = field(default_factory=list)
+    noise_floor: NoiseFloor | None = None  # measured before the first trial
+    host_profile: dict[str, Any] | None = None  # the hosts/NAME.toml the run was told it runs on (--host)
+    tuned: dict[str, Any] | None = None  # what `bench run --tune` set for the run: knob → value
 
     @property
     def image_key(self) -> str:
         return str(self.images.get("key", ""))
+
+    @property
+    def host_name(self) -> str:
+        """The host as the history knows it: its profile's name, else its hostname."""
+        return str((self.host_profile or {}).get("name") or self.host.hostname)
 
     @property
     def user_images(self) -> dict[str, dict[str, Any]]:
@@ -91,6 +100,8 @@ class RunInfo:
         data["resumed"] = [asdict(r) for r in self.resumed]
         if self.precision is not None:
             data["precision"] = {cell: asdict(stop) for cell, stop in self.precision.items()}
+        if self.noise_floor is not None:
+            data["noise_floor"] = self.noise_floor.to_json()
         # Absent rather than empty, as the run wrote them before they were known.
         return {k: v for k, v in data.items() if not (k in OPTIONAL and v in (None, [], {}))}
 
@@ -122,10 +133,12 @@ class RunInfo:
             images=_table(data, "images"), storage=data.get("storage", {}), kinds=_table(data, "kinds"),
             precision=None if precision is None else {cell: PrecisionStop(**s) for cell, s in precision.items()},
             engines_memory=data.get("engines_memory"),
-            resumed=[Resumption(**r) for r in data.get("resumed", [])])
+            resumed=[Resumption(**r) for r in data.get("resumed", [])],
+            noise_floor=None if data.get("noise_floor") is None else NoiseFloor.from_json(_table(data, "noise_floor")),
+            host_profile=data.get("host_profile"), tuned=data.get("tuned"))
 
 
-OPTIONAL = ("precision", "engines_memory", "resumed", "kinds")
+OPTIONAL = ("precision", "engines_memory", "resumed", "kinds", "noise_floor", "host_profile", "tuned")
 
 
 def _table(data: dict[str, Any], name: str) -> dict[str, Any]:

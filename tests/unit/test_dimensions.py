@@ -14,6 +14,7 @@ import pytest
 from bench.cli.main import main
 from bench.definitions import legacy_names
 from bench.errors import BenchError
+from bench.history import schema
 from bench.model import legacy
 from bench.model.sample import SampleSink, dimensions_order, dimensions_text, parse_dimensions
 from bench.model.series import SeriesKey
@@ -181,7 +182,7 @@ def test_a_history_of_schema_2_is_renamed_in_place_and_goes_on(tmp_path: Path) -
     assert main(["-q", "history", "add", str(a_run_after(tmp_path / "runs")), "--db", str(db)]) == 0
     with sqlite3.connect(db) as conn:
         after = {i: (m, d) for i, m, d in conn.execute("SELECT id, metric, dimensions FROM series")}
-        assert [v for (v,) in conn.execute("SELECT version FROM schema_version ORDER BY version")][-1] == 3
+        assert [v for (v,) in conn.execute("SELECT version FROM schema_version ORDER BY version")][-1] == schema.SCHEMA_VERSION
         assert conn.execute("SELECT COUNT(*) FROM points").fetchone()[0] == points_before + 3
     assert set(after) == set(before)  # the same series, under the same ids: no point moved
     by_old = {before[i]: after[i] for i in before}

@@ -12,10 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from bench.analysis import summary
+from bench.analysis.noisefloor import NoiseFloor
 from bench.definitions.suite import Precision, Suite
 from bench.model.resources import Resources
 from bench.model.trial import TrialRecord
 from bench.platforms.base import Driver, Instance, TrialContext
+from bench.probes.disturbance import Disturbance
 from bench.progress import Progress
 from bench.run import schedule
 from bench.run.runner import Execution, RunImages, current_records
@@ -79,7 +82,30 @@ def execution(root: Path, chosen: Suite, made: Made, run: RunDir | None = None) 
     info = {"run_id": "r1", "suite": chosen.to_json(), "seed": chosen.seed, "plan": [t.to_json() for t in plan]}
     run = run or RunDir.create(root, RunInfo.from_json(info))
     images = RunImages(None, {"cpu": CPU}, None, {}, {})  # type: ignore[arg-type]
-    return Execution(run, run.info(), images, Progress(quiet=True), made)
+    return Execution(run, run.info(), images, Progress(quiet=True), made, calibrate=FLOOR)
+
+
+def FLOOR(cpus: tuple[int, ...]) -> NoiseFloor:
+    return NoiseFloor(0.01, 10, 0.1, ",".join(map(str, cpus)), "scripted")
+
+
+class ScriptedDisturbance:
+    """In place of the disturbance probe: trial by trial, in the order they run, whether other
+    processes took half of the instance's CPU (True) or nothing (False)."""
+
+    def __init__(self, verdicts: list[bool]) -> None:
+        self.verdicts = iter(verdicts)
+
+    def __call__(self, cpus: tuple[int, ...], harness_cpus: tuple[int, ...]) -> object:
+        busy = next(self.verdicts)
+
+        class Probe:
+            def start(self) -> None:
+                pass
+
+            def finish(self, instance_s: float) -> Disturbance:
+                return Disturbance(cpus, 2.0, 2.0, 0.0, 1.0 if busy else 2.0, 0.0, ())
+        return Probe()
 
 
 def scores(record: TrialRecord) -> float:
@@ -140,6 +166,38 @@ def test_a_precise_run_stops_at_the_minimum(tmp_path: Path) -> None:
     assert made.trials("native") == made.trials("docker") == 3
     assert {cell.stopped for cell in (finished.info.precision or {}).values()} == {"precise"}
     assert len(finished.info.plan) == len(RunDir.open(finished.run.path).info().plan) == 6  # no round added
+
+
+def test_a_disturbed_trial_is_kept_and_counted_without_the_precision_rule(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bench.run.trial.DisturbanceProbe", ScriptedDisturbance([True, False, False, False]))
+    made = Made({"native": [3000.0, 3010.0], "docker": [2990.0, 3005.0]})
+    finished = execution(tmp_path, suite(), made).execute("auto")
+    first = finished.records[0]
+    assert [r.disturbed for r in finished.records] == [True, False, False, False]
+    assert first.counted and not first.excluded and "50.0 % of CPU" in first.facts["disturbance"]
+    assert {(r.platform, r.disturbed) for r in finished.summary if r.metric == "score"} == {
+        (first.platform, 1), ({"native", "docker"}.difference({first.platform}).pop(), 0)}
+    assert "disturbed" in summary.table_text(finished.summary).splitlines()[0]
+    on_disk = RunDir.open(finished.run.path).info().noise_floor
+    assert on_disk is not None and on_disk.how == "scripted" and on_disk == finished.info.noise_floor
+
+
+def test_under_the_precision_rule_a_disturbed_trial_is_set_aside_and_run_again(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Wide targets: nothing but the disturbed trial asks for another round."""
+    monkeypatch.setattr("bench.run.trial.DisturbanceProbe", ScriptedDisturbance([True] + [False] * 9))
+    chosen = suite(repetitions=2, precision=Precision(max_repetitions=4, throughput=0.9, time=0.9, memory=0.9))
+    made = Made({"native": [3000.0] * 5, "docker": [2990.0] * 5})
+    finished = execution(tmp_path, chosen, made).execute("auto")
+    first = finished.records[0]
+    assert first.excluded.startswith("disturbed: ") and not first.counted
+    added = [t for t in finished.info.plan if t.added]
+    assert [(t.platform, t.added) for t in added] == [(first.platform, "1 disturbed trial(s) set aside, 1 of 2 counted")]
+    counted = [r for r in finished.records if r.counted]
+    assert sorted(r.platform for r in counted) == ["docker", "docker", "native", "native"]
+    row = next(r for r in finished.summary if r.metric == "score" and r.platform == first.platform)
+    assert (row.n, row.disturbed) == (2, 1)
 
 
 def test_the_eta_comes_from_the_trials_seen_and_a_resume_knows_them(tmp_path: Path) -> None:

@@ -12,7 +12,10 @@ import numpy as np
 import pytest
 
 from bench.cli.main import main
-from bench.history import schema
+from bench.history import schema, trend
+from bench.history.ingest import HostFacts, PointData, RunData, add
+from bench.history.store import open_store
+from bench.model.series import SeriesKey
 from tests.unit.synthetic_runs import baseline_values, write_run
 
 HOST = {"hostname": "lab1", "cpu_model": "Synthetic CPU", "logical_cpus": 8, "memory_bytes": 64 * 2**30,
@@ -328,3 +331,22 @@ def test_bad_arguments_are_one_line(tmp_path: Path, db: Path, capsys: pytest.Cap
         code, _, err = bench("history", *args, "--db", db, capsys=capsys)
         assert code == 2 and len(err.strip().splitlines()) == 1, err
     assert not db.exists()
+
+
+def test_a_schema_3_store_gains_disturbed_counts_and_the_trend_lists_them(tmp_path: Path) -> None:
+    """A store written before trials were judged for disturbance reads 0 for its points; a run
+    with disturbed trials is listed by the trend report."""
+    db = tmp_path / "h.sqlite"
+    url = f"sqlite:///{db}"
+    store = open_store(url, create=True)
+    key = SeriesKey("cpu", "native", "none", "score", "", "events/s", "higher")
+    host = HostFacts("f" * 16, "lab-1")
+    add(store, [RunData(host, "r1", "2026-12-01T00:00:00Z", [PointData(key, 10.0, 9.0, 11.0, (10.0,))])])
+    with sqlite3.connect(db) as conn:  # as schema 3 left it: no such column
+        conn.execute("ALTER TABLE points DROP COLUMN disturbed")
+        conn.execute("UPDATE schema_version SET version = 3")
+    store = open_store(url)
+    add(store, [RunData(host, "r2", "2026-12-02T00:00:00Z", [PointData(key, 9.0, 8.0, 10.0, (9.0, 7.0), disturbed=1)])])
+    assert [r[-1] for r in rows(db, "points")] == [0, 1]
+    assert trend.build(store).disturbed == [{"host": "lab-1", "run": "r2", "started": "2026-12-02T00:00:00Z",
+                                            "disturbed trials": "native cpu ×1"}]

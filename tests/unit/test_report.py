@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 from dataclasses import replace
 from html.parser import HTMLParser
@@ -11,9 +12,11 @@ from pathlib import Path
 import pytest
 
 from bench.cli.main import main
+from bench.model import units
 from bench.model.trial import PlannedTrial
-from bench.report import caveats, consolidation
+from bench.report import caveats
 from bench.rundir import runs
+from bench.rundir.results import RunDir
 from tests.unit.synthetic_runs import baseline_values, scaled, write_run
 
 SECTIONS = ("scorecard", "findings", "warnings", "verdict", "charts", "consolidation", "provenance", "raw")
@@ -147,7 +150,7 @@ def test_consolidation_counts_instances_for_a_given_host(run_dir: Path) -> None:
 
 @pytest.mark.parametrize("text, expected", [("64GiB", 64 * 2**30), ("1.5T", int(1.5 * 2**40)), ("512MiB", 2**29)])
 def test_sizes(text: str, expected: int) -> None:
-    assert consolidation.parse_size(text) == expected
+    assert units.parse_size(text) == expected
 
 
 @pytest.mark.parametrize("args, message", [
@@ -268,3 +271,21 @@ def test_the_warnings_take_at_most_six_lines_and_a_severe_one_is_never_folded(
     assert len(arranged.shown) + (1 if arranged.folded else 0) <= max(6, severe + 1)
     assert all(c.level == "severe" for c in arranged.shown[:severe])
     assert [c.text for c in arranged.folded if c.level == "note"] == [f"n{i}" for i in range(notes)][len(arranged.shown) - severe:]
+
+
+def test_disturbed_trials_and_the_noise_floor_are_in_the_warnings(tmp_path: Path) -> None:
+    floor = {"cv": 0.02, "repetitions": 10, "seconds_each": 0.1, "cpus": "1", "how": "a loop"}
+    path = write_run(tmp_path, "dist", baseline_values(3), extra_info={"noise_floor": floor,
+                                                                      "host_profile": {"name": "lab-epyc"}})
+    run_dir = RunDir.open(path)
+    records = run_dir.records()
+    hit = records[1]
+    hit.disturbed, hit.facts["disturbance"] = True, "42.0 % of CPU 1's time over 2.00 s went to other processes"
+    (path / "trials.jsonl").write_text("".join(json.dumps(r.to_json()) + "\n" for r in records))
+    loaded = runs.load(path)
+    (disturbed,) = [c for c in caveats.caveats(loaded) if "disturbed" in c.text]
+    assert disturbed.level == "severe" and "kept in the statistics (no [precision] to repeat them)" in disturbed.text
+    assert disturbed.items == (f"{hit.platform} {hit.workload}, trial {hit.seq}: {hit.facts['disturbance']}",)
+    (floor_note,) = [c for c in caveats.caveats(loaded) if c.text.startswith("Noise floor")]
+    assert "CV 2.0% on CPU 1" in floor_note.text and "differences below about 2.5% cannot show" in floor_note.text
+    assert loaded.info.host_name == "lab-epyc"
