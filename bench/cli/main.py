@@ -378,7 +378,7 @@ def cmd_tune(args: argparse.Namespace, progress: Progress) -> int:
         return 0
     cpus = allot(args.cpus, 0).cpuset
     choice = args.host.tune if args.host else hostprofile.TuneChoice()
-    state, lines = tune.apply(cpus, "bench tune", choice)
+    _, lines = tune.apply(cpus, "bench tune", choice)
     for line in lines:
         print(line)
     print(f"tuned for CPU {','.join(map(str, cpus))}; the prior state is saved in {tune.state_path()}: "

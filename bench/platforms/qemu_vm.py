@@ -15,7 +15,7 @@ import shutil
 from pathlib import Path
 
 from bench.guest.qemu import OVMF_VARS, QEMU, QemuProcess, QemuSpec
-from bench.host import engines, tsc
+from bench.host import tsc
 from bench.host.cgroup import MemoryCgroup
 from bench.host.proc import run
 from bench.model.registry import Platform
@@ -23,7 +23,7 @@ from bench.net import tap
 from bench.net.network import RunNetwork
 from bench.model.resources import Resources
 from bench.platforms import vmboot
-from bench.platforms.base import Driver, Instance, TrialContext
+from bench.platforms.base import Instance, TrialContext
 from bench.platforms.vmboot import instances_dir
 from bench.probes.disk import Footprint
 
@@ -101,26 +101,16 @@ class QemuInstance(vmboot.OverlayVM):
             self.remove_files()
 
 
-class QemuDriver(Driver):
+class QemuDriver(vmboot.VMDriverBase):
     def __init__(self, resources: Resources, accel: str, cpu_mode: str, platform: Platform):
         super().__init__(resources)
         self.platform, self.name = platform, platform.name
         self.accel, self.cpu_mode = accel, cpu_mode
         self.version = version()
-        self.network: RunNetwork | None = None  # made when the run's first network workload needs it
-
-    def instance_facts(self) -> dict[str, str]:
-        return {**self.resources.describe(), "pids_max": "none on the host (the guest kernel's own processes)"}
 
     def prepare(self, ctx: TrialContext) -> Instance:
-        if ctx.workload.network and self.network is None:
-            self.network = RunNetwork.create(engines.libvirt_connection(), ctx.run_id, self.name)
         return QemuInstance(ctx, self.platform, self.accel, self.cpu_mode, self.resources, self.version,
-                            self.network if ctx.workload.network else None)
-
-    def close(self) -> None:
-        vmboot.close_network(self.network)
-        self.network = None
+                            self.network_for(ctx))
 
     def _measure_image(self, ctx: TrialContext) -> Footprint:
         return vmboot.image_footprint(ctx, vmboot.base_disk(ctx))

@@ -20,7 +20,7 @@ from bench.model.registry import BY_NAME, Platform
 from bench.model.resources import Resources
 from bench.net.network import RunNetwork
 from bench.platforms import vmboot
-from bench.platforms.base import Driver, Instance, TrialContext
+from bench.platforms.base import Instance, TrialContext
 from bench.platforms.vmboot import instances_dir
 from bench.probes.disk import Footprint
 from bench.progress import Progress
@@ -100,7 +100,7 @@ class VMInstance(vmboot.OverlayVM):
                 pass
 
 
-class VMDriver(Driver):
+class VMDriver(vmboot.VMDriverBase):
     name = "vm"
 
     def __init__(self, resources: Resources, accel: str, cpu_mode: str, platform: Platform = BY_NAME["vm"],
@@ -112,20 +112,14 @@ class VMDriver(Driver):
         self.name = platform.name
         engines.libvirt_connection().close()  # fails now, with one line, if libvirtd is down
         self.accel, self.cpu_mode = accel, cpu_mode
-        self.network: RunNetwork | None = None  # made when the run's first network workload needs it
-
-    def instance_facts(self) -> dict[str, str]:
-        # The guest's processes are its own kernel's: the host sees QEMU's threads, whatever forks inside.
-        return {**self.resources.describe(), "pids_max": "none on the host (the guest kernel's own processes)"}
 
     def prepare(self, ctx: TrialContext) -> Instance:
-        if ctx.workload.network and self.network is None:
-            self.network = RunNetwork.create(engines.libvirt_connection(), ctx.run_id, self.name)
+        network = self.network_for(ctx)
         # A connection of its own: a console stream blocked in recv on a shared connection
         # stalls every other call on it, so a second running VM (density) would hang the first
         # call made for it. It also scopes autodestroy to this one guest.
         return VMInstance(ctx, engines.libvirt_connection(), self.accel, self.cpu_mode, self.resources,
-                          self.platform, self._base(ctx), self.network if ctx.workload.network else None,
+                          self.platform, self._base(ctx), network,
                           self._engine(ctx))
 
     def _base(self, ctx: TrialContext) -> vmboot.BaseDisk:
@@ -146,10 +140,6 @@ class VMDriver(Driver):
                                    if ctx.user_image is not None else
                                    engine_disk.ensure(engines.docker_client(), ctx.manifest, self.progress))
         return self.engines[image]
-
-    def close(self) -> None:
-        vmboot.close_network(self.network)
-        self.network = None
 
     def _measure_image(self, ctx: TrialContext) -> Footprint:
         return vmboot.image_footprint(ctx, self._base(ctx))

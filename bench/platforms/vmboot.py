@@ -17,7 +17,8 @@ from bench.images.disk_formats import ConvertedDisk
 from bench.images.engine_disk import EngineDisk
 from bench.model.registry import FIRMWARES, Platform
 from bench.net.network import RunNetwork
-from bench.platforms.base import Instance, TrialContext
+from bench.host import engines
+from bench.platforms.base import Driver, Instance, TrialContext
 from bench.probes import isolation
 from bench.probes.disk import Footprint, files_allocated, filesystem_of
 from bench.progress import Progress
@@ -81,12 +82,32 @@ def image_footprint(ctx: TrialContext, base: BaseDisk) -> Footprint:
     return Footprint(files_allocated(paths), f"{base.format} base + kernel + initramfs, allocated bytes")
 
 
-def close_network(network: RunNetwork | None) -> None:
-    """Destroy a run's VM network and close its connection. Safe to call twice."""
-    if network is not None:
-        network.destroy()
-        with contextlib.suppress(libvirt.libvirtError):
-            network.conn.close()
+class VMDriverBase(Driver):
+    """What both VM drivers share: the guest's processes are its own kernel's (no host pids
+    limit), and the run's VM network, made when its first network workload needs it and
+    destroyed when the driver closes."""
+
+    name: str
+    network: RunNetwork | None = None
+
+    def instance_facts(self) -> dict[str, str]:
+        return {**self.resources.describe(), "pids_max": "none on the host (the guest kernel's own processes)"}
+
+    def network_for(self, ctx: TrialContext) -> RunNetwork | None:
+        """The run's network for a network workload (made on first use), else None."""
+        if not ctx.workload.network:
+            return None
+        if self.network is None:
+            self.network = RunNetwork.create(engines.libvirt_connection(), ctx.run_id, self.name)
+        return self.network
+
+    def close(self) -> None:
+        """Destroy the run's VM network and close its connection. Safe to call twice."""
+        if self.network is not None:
+            self.network.destroy()
+            with contextlib.suppress(libvirt.libvirtError):
+                self.network.conn.close()
+        self.network = None
 
 
 def facts(ctx: TrialContext, platform: Platform, accel: str, cpu_mode: str, overlay: Path, vmm: str) -> dict[str, str]:
