@@ -41,25 +41,26 @@ class CpuTicks:
         return CpuTicks(*(getattr(self, f) - getattr(earlier, f) for f in FIELDS))
 
 
-def parse(text: str) -> dict[int, CpuTicks]:
-    """CPU number → its counters, from /proc/stat's `cpuN` lines (the `cpu` total left out)."""
+def _lines(text: str) -> dict[str, CpuTicks]:
+    """Each `cpu…` line's name → its counters (an older kernel's missing ones read 0)."""
     found = {}
     for line in text.splitlines():
-        name, _, rest = line.partition(" ")
-        if not name.startswith("cpu") or name == "cpu":
-            continue
-        numbers = [int(n) for n in rest.split()[:len(FIELDS)]]
-        found[int(name[3:])] = CpuTicks(*numbers, *[0] * (len(FIELDS) - len(numbers)))
+        name, *numbers = line.split()[:len(FIELDS) + 1] or [""]
+        if name.startswith("cpu"):
+            found[name] = CpuTicks(*map(int, numbers))
     return found
+
+
+def parse(text: str) -> dict[int, CpuTicks]:
+    """CPU number → its counters, from /proc/stat's `cpuN` lines (the `cpu` total left out)."""
+    return {int(name[3:]): ticks for name, ticks in _lines(text).items() if name != "cpu"}
 
 
 def parse_total(text: str) -> CpuTicks:
     """The `cpu` line: every CPU's counters summed."""
-    for line in text.splitlines():
-        if line.startswith("cpu "):
-            numbers = [int(n) for n in line.split()[1:len(FIELDS) + 1]]
-            return CpuTicks(*numbers, *[0] * (len(FIELDS) - len(numbers)))
-    raise ValueError("no cpu line in /proc/stat")
+    if (ticks := _lines(text).get("cpu")) is None:
+        raise ValueError("no cpu line in /proc/stat")
+    return ticks
 
 
 def snapshot() -> dict[int, CpuTicks]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import subprocess
 from contextlib import ExitStack
 from collections.abc import Sequence
@@ -89,3 +90,14 @@ def unmount_under(path: Path) -> None:
     can be removed; lazily, so a process still holding one does not stop it."""
     for point in mounts_under(path):
         subprocess.run(["umount", "--lazy", str(point)], capture_output=True)
+
+
+def alive(pid: int) -> bool:
+    """Whether a process of that pid exists (one of another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -5,7 +5,6 @@ Idempotent: a second call finds nothing. Images and the build cache are not left
 
 from __future__ import annotations
 
-import os
 import shutil
 from typing import Any
 from pathlib import Path
@@ -18,6 +17,7 @@ from bench.errors import BenchError
 from bench.guest import qemu
 from bench.host import cgroup, engines, leases
 from bench.host.files import TMP_PREFIX, temp_owner
+from bench.host.proc import alive
 from bench.images import engine_disk
 from bench.net import podman_network, servers, tap
 from bench.operations import tune
@@ -52,19 +52,9 @@ def leftover_files() -> list[Path]:
     for tmp in sorted([*cache.glob(f"{TMP_PREFIX}*"), *cache.glob(f"*/{TMP_PREFIX}*"),
                        *Path("/run").glob(f"{TMP_PREFIX}*")]):
         pid = temp_owner(tmp)
-        if pid is None or not _alive(pid):
+        if pid is None or not alive(pid):
             found.append(tmp)
     return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def leftovers(require_engines: bool = True) -> list[str]:

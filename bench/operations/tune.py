@@ -28,6 +28,7 @@ from bench.errors import BenchError
 from bench.host import killpoints, noise
 from bench.host.files import write_json
 from bench.host.noise import HostFiles
+from bench.host.proc import alive
 from bench.progress import Progress
 
 
@@ -222,15 +223,9 @@ def for_run(enabled: bool, cpus: tuple[int, ...], choice: TuneChoice, progress: 
 def crashed() -> State | None:
     """A run's tuning whose run is gone: `bench clean` resets it."""
     state = saved()
-    if state is None or state.owner != "run":
+    if state is None or state.owner != "run" or alive(state.pid):
         return None
-    try:
-        os.kill(state.pid, 0)
-    except ProcessLookupError:
-        return state
-    except PermissionError:
-        return None
-    return None
+    return state
 
 
 def _same(knob: Knob, read: str, written: str) -> bool:
